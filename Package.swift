@@ -1,0 +1,26 @@
+// swift-tools-version: 6.0
+// socketserverd: Python's socketserver rebuilt in Swift, and a pre-fork daemon built on it.
+// Packages: none. Only the Swift toolchain (Glibc, Synchronization, XCTest).
+import PackageDescription
+
+let package = Package(
+    name: "socketserverd",
+    products: [
+        .library(name: "SocketServer", targets: ["SocketServer"]),
+        .executable(name: "socketserverd", targets: ["socketserverd"]),
+    ],
+    targets: [
+        // Tiny C shims for the few libc calls Swift cannot reach (variadic prctl).
+        .target(name: "CSocketServerShims"),
+        // The library: sockets, addresses, servers, concurrency, request handlers.
+        .target(name: "SocketServer", dependencies: ["CSocketServerShims"]),
+        // Built-in handlers the daemon serves (echo, discard, daytime, upper, upload).
+        .target(name: "SocketServerHandlers", dependencies: ["SocketServer"]),
+        // The daemon: config, master (arbiter), workers, signals.
+        .target(name: "SocketServerDaemon", dependencies: ["SocketServer", "SocketServerHandlers", "CSocketServerShims"]),
+        // main.swift and argument parsing only.
+        .executableTarget(name: "socketserverd", dependencies: ["SocketServerDaemon"]),
+        .testTarget(name: "SocketServerTests", dependencies: ["SocketServer", "SocketServerHandlers", "CSocketServerShims"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

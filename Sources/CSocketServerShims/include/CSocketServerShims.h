@@ -1,0 +1,18 @@
+#ifndef CSOCKETSERVER_SHIMS_H
+#define CSOCKETSERVER_SHIMS_H
+/* Thin wrappers over libc calls Swift cannot call directly (variadic or macro-only). */
+
+/* prctl(PR_SET_PDEATHSIG, sig): the kernel sends `sig` to this process when its parent dies. */
+int cssd_set_parent_death_signal(int sig);
+/* prctl(PR_SET_CHILD_SUBREAPER, on): orphaned descendants are re-parented to this process. */
+int cssd_set_child_subreaper(int on);
+/* Number of threads of the calling process (from /proc/self/stat), or -1. */
+int cssd_thread_count(void);
+/* accept4(2) with SOCK_CLOEXEC (needs _GNU_SOURCE, which Swift's Glibc module does not define). */
+struct sockaddr;
+int cssd_accept_cloexec(int fd, struct sockaddr *addr, unsigned int *len);
+/* eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK): a counter poll(2) can wait on. */
+int cssd_eventfd(void);
+/* pipe2(fds, O_CLOEXEC | (nonblock ? O_NONBLOCK : 0)). */
+int cssd_pipe_cloexec(int fds[2], int nonblock);
+#endif

@@ -1,0 +1,33 @@
+#define _GNU_SOURCE
+#include "CSocketServerShims.h"
+#include <sys/prctl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/eventfd.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+int cssd_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0); }
+
+int cssd_set_child_subreaper(int on) { return prctl(PR_SET_CHILD_SUBREAPER, (unsigned long)on, 0, 0, 0); }
+
+int cssd_thread_count(void) {
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f) return -1;
+    char line[256];
+    int n = -1;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "Threads:", 8) == 0) { sscanf(line + 8, "%d", &n); break; }
+    }
+    fclose(f);
+    return n;
+}
+
+int cssd_accept_cloexec(int fd, struct sockaddr *addr, unsigned int *len) {
+    return accept4(fd, addr, (socklen_t *)len, SOCK_CLOEXEC);
+}
+
+int cssd_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
+
+int cssd_pipe_cloexec(int fds[2], int nonblock) { return pipe2(fds, O_CLOEXEC | (nonblock ? O_NONBLOCK : 0)); }

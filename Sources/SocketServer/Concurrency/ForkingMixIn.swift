@@ -1,0 +1,105 @@
+// ForkingMixIn: a child process per request (Python's socketserver.ForkingMixIn).
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSocketServerShims
+import Synchronization
+
+/// Serves each request in a forked child. The parent closes its copy of the connection and goes on;
+/// children are reaped by `collectChildren` in `serviceActions`, and at most `maxChildren` run at once.
+/// A child whose handler throws calls `handleError` and exits with status 1.
+///
+/// Fork only from a process with a single thread: a child of a multithreaded process inherits locks
+/// other threads held. The mix-in warns once on stderr when it forks from such a process.
+public final class ForkingMixIn: RequestConcurrency, @unchecked Sendable {
+    private struct State {
+        var maxChildren = 40
+        var blockOnClose = true
+        var active: Set<pid_t> = []
+        var warnedAboutThreads = false
+    }
+    private let state = Mutex(State())
+
+    public init(maxChildren: Int = 40, blockOnClose: Bool = true) {
+        state.withLock {
+            $0.maxChildren = maxChildren
+            $0.blockOnClose = blockOnClose
+        }
+    }
+
+    /// The most children alive at once (Python's `max_children`, 40).
+    public var maxChildren: Int {
+        get { state.withLock { $0.maxChildren } }
+        set { state.withLock { $0.maxChildren = newValue } }
+    }
+
+    /// Whether `serverClose()` waits for every child (Python's `block_on_close`, true).
+    public var blockOnClose: Bool {
+        get { state.withLock { $0.blockOnClose } }
+        set { state.withLock { $0.blockOnClose = newValue } }
+    }
+
+    /// The pids of children not yet reaped (Python's `active_children`).
+    public var activeChildren: Set<pid_t> { state.withLock { $0.active } }
+
+    public func processRequest(_ request: Request, server: BaseServer) throws {
+        warnIfThreaded()
+        let pid = fork()
+        if pid < 0 { throw SocketError.last("fork") }
+        if pid > 0 {
+            state.withLock { _ = $0.active.insert(pid) }
+            server.closeRequest(request)
+            return
+        }
+        // In the child: serve, report, and leave without running the parent's exit handlers.
+        var status: Int32 = 0
+        do {
+            try server.finishRequest(request)
+        } catch {
+            server.handleError(error, request: request)
+            status = 1
+        }
+        server.shutdownRequest(request)
+        _exit(status)
+    }
+
+    /// Reaps finished children. Over `maxChildren`, waits for one to end first; with `blocking`,
+    /// waits for all.
+    public func collectChildren(blocking: Bool = false) {
+        // Too many children: wait for any to finish (as CPython does) before accepting more.
+        while state.withLock({ $0.active.count >= $0.maxChildren && !$0.active.isEmpty }) {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, 0)
+            if pid < 0 {
+                if errno == EINTR { continue }
+                state.withLock { $0.active.removeAll() }  // ECHILD: nothing of ours is left
+                break
+            }
+            state.withLock { _ = $0.active.remove(pid) }
+        }
+        for pid in activeChildren {
+            var status: Int32 = 0
+            var result: pid_t
+            repeat { result = waitpid(pid, &status, blocking ? 0 : WNOHANG) } while result < 0 && errno == EINTR
+            if result == pid || (result < 0 && errno == ECHILD) {
+                state.withLock { _ = $0.active.remove(pid) }
+            }
+        }
+    }
+
+    public func serviceActions(_ server: BaseServer) { collectChildren() }
+    public func handleTimeout(_ server: BaseServer) { collectChildren() }
+    public func serverClose(_ server: BaseServer) { collectChildren(blocking: blockOnClose) }
+
+    private func warnIfThreaded() {
+        let threads = cssd_thread_count()
+        guard threads > 1 else { return }
+        let first = state.withLock { state -> Bool in
+            defer { state.warnedAboutThreads = true }
+            return !state.warnedAboutThreads
+        }
+        if first {
+            writeStandardError("socketserver: warning: forking a process that has \(threads) threads; the child may deadlock on a lock another thread held")
+        }
+    }
+}

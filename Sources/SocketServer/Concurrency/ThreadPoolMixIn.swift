@@ -1,0 +1,100 @@
+// ThreadPoolMixIn: a bounded pool of threads with a bounded queue (no thread per connection).
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Serves requests on at most `threads` long-lived threads. Requests wait in a queue of at most
+/// `queueLimit`; when it is full the request is refused: `processRequest` throws `PoolFull` and the
+/// server closes the connection. `serverClose()` lets queued requests finish, then joins the threads.
+public final class ThreadPoolMixIn: RequestConcurrency, @unchecked Sendable {
+    /// Thrown when the queue is full; the request is closed unserved.
+    public struct PoolFull: Error, CustomStringConvertible {
+        public let queueLimit: Int
+        public var description: String { "thread pool queue is full (\(queueLimit) waiting); request refused" }
+    }
+
+    public let threadLimit: Int
+    public let queueLimit: Int
+    private var mutex = pthread_mutex_t()
+    private var condition = pthread_cond_t()
+    private var queue: [(Request, BaseServer)] = []
+    private var head = 0
+    private var threads: [PosixThread] = []
+    private var idle = 0
+    private var closing = false
+
+    public init(threads: Int = 32, queueLimit: Int = 1024) {
+        threadLimit = max(1, threads)
+        self.queueLimit = max(0, queueLimit)
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&condition, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(&condition)
+        pthread_mutex_destroy(&mutex)
+    }
+
+    /// Requests waiting for a thread.
+    public var queued: Int { locked { queue.count - head } }
+
+    public func processRequest(_ request: Request, server: BaseServer) throws {
+        let startThread: Bool = try locked {
+            if queue.count - head >= queueLimit + idle { throw PoolFull(queueLimit: queueLimit) }
+            queue.append((request, server))
+            pthread_cond_signal(&condition)
+            return queue.count - head > idle && threads.count < threadLimit
+        }
+        if startThread {
+            let thread = try PosixThread.start { [self] in work() }
+            locked { threads.append(thread) }
+        }
+    }
+
+    public func serverClose(_ server: BaseServer) {
+        let running: [PosixThread] = locked {
+            closing = true
+            pthread_cond_broadcast(&condition)
+            defer { threads.removeAll() }
+            return threads
+        }
+        for thread in running { thread.join() }
+        locked { closing = false }
+    }
+
+    private func work() {
+        while let (request, server) = next() {
+            do {
+                try server.finishRequest(request)
+            } catch {
+                server.handleError(error, request: request)
+            }
+            server.shutdownRequest(request)
+        }
+    }
+
+    /// The next queued request, or nil when the pool is closing and the queue is empty.
+    private func next() -> (Request, BaseServer)? {
+        locked {
+            while head == queue.count {
+                if closing { return nil }
+                idle += 1
+                pthread_cond_wait(&condition, &mutex)
+                idle -= 1
+            }
+            let item = queue[head]
+            head += 1
+            if head > 64, head * 2 > queue.count {
+                queue.removeFirst(head)
+                head = 0
+            }
+            return item
+        }
+    }
+
+    private func locked<R>(_ body: () throws -> R) rethrows -> R {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return try body()
+    }
+}

@@ -1,0 +1,70 @@
+// ThreadingMixIn: a thread per request (Python's socketserver.ThreadingMixIn).
+import Synchronization
+
+/// Serves each request in a new thread. An error from the handler goes to `handleError` and the
+/// server keeps serving. Unless `daemonThreads`, `serverClose()` joins every thread still running
+/// when `blockOnClose` (the default).
+public final class ThreadingMixIn: RequestConcurrency, @unchecked Sendable {
+    private struct Running {
+        var threads: [(thread: PosixThread, done: Event)] = []
+    }
+    private let running = Mutex(Running())
+    private let settings = Mutex((daemonThreads: false, blockOnClose: true))
+
+    public init(daemonThreads: Bool = false, blockOnClose: Bool = true) {
+        settings.withLock { $0 = (daemonThreads, blockOnClose) }
+    }
+
+    /// Threads that the server does not wait for on close (Python's `daemon_threads`).
+    public var daemonThreads: Bool {
+        get { settings.withLock { $0.daemonThreads } }
+        set { settings.withLock { $0.daemonThreads = newValue } }
+    }
+
+    /// Whether `serverClose()` joins the threads (Python's `block_on_close`).
+    public var blockOnClose: Bool {
+        get { settings.withLock { $0.blockOnClose } }
+        set { settings.withLock { $0.blockOnClose = newValue } }
+    }
+
+    /// The number of request threads started and not yet joined.
+    public var threadCount: Int { running.withLock { $0.threads.count } }
+
+    public func processRequest(_ request: Request, server: BaseServer) throws {
+        reapFinished()
+        let detached = daemonThreads
+        let done = Event()
+        let thread = try PosixThread.start(detached: detached) {
+            do {
+                try server.finishRequest(request)
+            } catch {
+                server.handleError(error, request: request)
+            }
+            server.shutdownRequest(request)
+            done.set()
+        }
+        if !detached { running.withLock { $0.threads.append((thread, done)) } }
+    }
+
+    public func serverClose(_ server: BaseServer) {
+        let threads = running.withLock { running in
+            defer { running.threads.removeAll() }
+            return running.threads
+        }
+        if blockOnClose {
+            for entry in threads { entry.thread.join() }
+        } else {
+            for entry in threads { entry.thread.detach() }
+        }
+    }
+
+    /// Joins threads that have finished, so their resources are freed.
+    private func reapFinished() {
+        let finished = running.withLock { running in
+            let done = running.threads.filter { $0.done.isSet }
+            running.threads.removeAll { $0.done.isSet }
+            return done
+        }
+        for entry in finished { entry.thread.join() }
+    }
+}

@@ -1,0 +1,163 @@
+// BaseServer: the request loop every server shares (Python's socketserver.BaseServer).
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// The base of all servers. It owns the loop (`serveForever`, `handleRequest`, `shutdown`) and the
+/// request pipeline: `getRequest` → `verifyRequest` → `processRequest` (→ `finishRequest`, which runs
+/// the handler) → `shutdownRequest`. Subclasses supply the socket; the `concurrency` decides where
+/// requests run (this thread, a thread, a child process).
+open class BaseServer: @unchecked Sendable {
+    /// The handler type instantiated for each request (Python's `RequestHandlerClass`).
+    public let requestHandlerType: BaseRequestHandler.Type
+    /// The address the server is bound to; after binding, the real one (port 0 shows the chosen port).
+    public internal(set) var serverAddress: SocketAddress
+    /// How long `handleRequest()` waits before calling `handleTimeout()`; nil waits forever.
+    public var timeout: Duration?
+    /// Where requests run. Set it before serving.
+    public var concurrency: any RequestConcurrency
+
+    private let wakeup: Wakeup
+    private let shutdownRequested = Atomic<Bool>(false)
+    private let loopStopped = Event(set: true)
+    private let loopThread = Mutex<pthread_t?>(nil)
+
+    public init(serverAddress: SocketAddress, handler: BaseRequestHandler.Type, concurrency: any RequestConcurrency) throws {
+        self.serverAddress = serverAddress
+        self.requestHandlerType = handler
+        self.concurrency = concurrency
+        self.wakeup = try Wakeup()
+    }
+
+    // MARK: Overridden by server kinds
+
+    /// The descriptor the loop polls (Python's `fileno()`).
+    open func fileno() -> Int32 { -1 }
+    /// Called after binding (TCP: listen).
+    open func serverActivate() throws {}
+    /// Takes the next request if one is ready; nil if another process took it first.
+    open func getRequest() throws -> Request? { nil }
+    /// Ends a request after it was served (TCP: shut down and close the connection).
+    open func shutdownRequest(_ request: Request) { closeRequest(request) }
+    /// Releases a request's resources (TCP: close the connection).
+    open func closeRequest(_ request: Request) {}
+
+    /// Closes the server: its socket, and (per concurrency) waits for children or threads.
+    open func serverClose() {
+        concurrency.serverClose(self)
+    }
+
+    // MARK: The request pipeline
+
+    /// Return false to refuse a request: it is closed without running the handler.
+    open func verifyRequest(_ request: Request) -> Bool { true }
+
+    /// Runs the request according to `concurrency`.
+    open func processRequest(_ request: Request) throws {
+        try concurrency.processRequest(request, server: self)
+    }
+
+    /// Instantiates the handler and runs it.
+    open func finishRequest(_ request: Request) throws {
+        let handler = requestHandlerType.init(request: request, server: self)
+        try handler.run()
+    }
+
+    /// Called when a handler throws. The default writes the error and client to stderr; the server goes on.
+    open func handleError(_ error: any Error, request: Request) {
+        writeStandardError("socketserver: error processing request from \(request.clientAddress): \(error)")
+    }
+
+    /// Called when `handleRequest()` waited `timeout` with no request.
+    open func handleTimeout() {
+        concurrency.handleTimeout(self)
+    }
+
+    /// Called once per loop iteration of `serveForever` (forking servers reap children here).
+    open func serviceActions() {
+        concurrency.serviceActions(self)
+    }
+
+    /// Called when taking a request fails (for example EMFILE). The default waits up to 100 ms for
+    /// a shutdown, so that a persistent error does not spin the loop.
+    open func handleAcceptError(_ error: any Error) {
+        _ = try? pollReadable([wakeup.fd], timeout: .milliseconds(100))
+    }
+
+    // MARK: The loop
+
+    /// Serves requests until `shutdown()`. `pollInterval` bounds how long the loop sleeps between
+    /// `serviceActions()`; shutdown wakes it at once regardless.
+    public func serveForever(pollInterval: Duration = .milliseconds(500)) throws {
+        loopStopped.clear()
+        loopThread.withLock { $0 = pthread_self() }
+        defer {
+            wakeup.drain()
+            shutdownRequested.store(false, ordering: .releasing)
+            loopThread.withLock { $0 = nil }
+            loopStopped.set()
+        }
+        while !shutdownRequested.load(ordering: .acquiring) {
+            let ready = try pollReadable([fileno(), wakeup.fd], timeout: pollInterval)
+            if shutdownRequested.load(ordering: .acquiring) { break }
+            if ready[0] { handleRequestNoBlock() }
+            serviceActions()
+        }
+    }
+
+    /// Stops `serveForever` and waits until it has returned. From another thread it blocks until the
+    /// loop ends; from the loop's own thread (inside a handler) it only asks, so it cannot deadlock.
+    public func shutdown() {
+        shutdownRequested.store(true, ordering: .releasing)
+        wakeup.signal()
+        let onLoopThread = loopThread.withLock { thread in thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+        if !onLoopThread { loopStopped.wait() }
+    }
+
+    /// Handles one request, waiting at most `timeout` (or the socket's own timeout if shorter);
+    /// if none comes, calls `handleTimeout()`.
+    public func handleRequest() throws {
+        let limit = [timeout, socketTimeout].compactMap { $0 }.min()
+        let deadline = limit.map { ContinuousClock.now.advanced(by: $0) }
+        while true {
+            let left = deadline.map { ContinuousClock.now.duration(to: $0) }
+            if let left, left <= .zero { handleTimeout(); return }
+            if try pollReadable([fileno()], timeout: left)[0] {
+                handleRequestNoBlock()
+                return
+            }
+        }
+    }
+
+    /// The listening socket's own timeout, for `handleRequest`; servers with a socket override it.
+    open var socketTimeout: Duration? { nil }
+
+    /// Takes one ready request through verify and process; errors go to `handleError`.
+    func handleRequestNoBlock() {
+        let request: Request
+        do {
+            guard let ready = try getRequest() else { return }
+            request = ready
+        } catch {
+            handleAcceptError(error)
+            return
+        }
+        guard verifyRequest(request) else {
+            shutdownRequest(request)
+            return
+        }
+        do {
+            try processRequest(request)
+        } catch {
+            handleError(error, request: request)
+            shutdownRequest(request)
+        }
+    }
+
+    /// Runs `body` with the server and closes it afterwards, whatever happens (Python's `with server:`).
+    public func closing<R>(_ body: (BaseServer) throws -> R) rethrows -> R {
+        defer { serverClose() }
+        return try body(self)
+    }
+}

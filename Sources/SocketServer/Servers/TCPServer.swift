@@ -1,0 +1,99 @@
+// TCPServer: a connection-oriented server for TCP over IPv4 or IPv6 (and, as UnixStreamServer, Unix).
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A stream server. The address family follows the address (`127.0.0.1` → IPv4, `::1` → IPv6).
+/// With `bindAndActivate: false`, set `allowReuseAddress`, `allowReusePort` or `requestQueueSize`,
+/// then call `serverBind()` and `serverActivate()` yourself.
+open class TCPServer: BaseServer, @unchecked Sendable {
+    /// The server's socket.
+    public let socket: Socket
+    /// Sets SO_REUSEADDR before binding (Python's `allow_reuse_address`, default false).
+    public var allowReuseAddress = false
+    /// Sets SO_REUSEPORT before binding (Python's `allow_reuse_port`, default false).
+    public var allowReusePort = false
+    /// The listen backlog (Python's `request_queue_size`, default 5).
+    public var requestQueueSize: Int32 = 5
+
+    /// The socket type the server opens; datagram servers override it.
+    open class var socketType: SocketType { .stream }
+    /// The concurrency a server of this class gets when none is given; the Threading… and Forking…
+    /// classes override it.
+    open class func makeConcurrency() -> any RequestConcurrency { SynchronousRequests() }
+
+    /// Opens a socket for `address` and, unless told not to, binds and activates it.
+    /// A failure closes the socket before the error is thrown.
+    public init(
+        _ address: SocketAddress, _ handler: BaseRequestHandler.Type,
+        concurrency: (any RequestConcurrency)? = nil, bindAndActivate: Bool = true
+    ) throws {
+        socket = try Socket(family: address.family, type: Self.socketType)
+        try super.init(serverAddress: address, handler: handler, concurrency: concurrency ?? Self.makeConcurrency())
+        if bindAndActivate {
+            do {
+                try serverBind()
+                try serverActivate()
+            } catch {
+                serverClose()
+                throw error
+            }
+        }
+    }
+
+    /// Serves on a socket that is already bound (and, for streams, listening): for example one
+    /// inherited from a parent process or passed by systemd.
+    public init(socket: Socket, _ handler: BaseRequestHandler.Type, concurrency: (any RequestConcurrency)? = nil) throws {
+        self.socket = socket
+        try super.init(serverAddress: try socket.getSockName(), handler: handler, concurrency: concurrency ?? Self.makeConcurrency())
+        try socket.setNonBlockingFlag(true)
+    }
+
+    /// `TCPServer(("127.0.0.1", 9999), Handler.self)`, as in Python.
+    public convenience init(
+        _ address: (String, Int), _ handler: BaseRequestHandler.Type,
+        concurrency: (any RequestConcurrency)? = nil, bindAndActivate: Bool = true
+    ) throws {
+        try self.init(try SocketAddress(host: address.0, port: address.1), handler,
+                      concurrency: concurrency, bindAndActivate: bindAndActivate)
+    }
+
+    /// Sets the reuse options and binds; `serverAddress` becomes the real bound address.
+    open func serverBind() throws {
+        if allowReuseAddress, socket.family != .unix { try socket.setOption(.reuseAddress, true) }
+        if allowReusePort, socket.family != .unix { try socket.setOption(.reusePort, true) }
+        try socket.bind(serverAddress)
+        serverAddress = try socket.getSockName()
+    }
+
+    /// Listens. The descriptor is made non-blocking so that several processes can share it: the
+    /// loop polls, and a connection another process took first is simply not there.
+    override open func serverActivate() throws {
+        try socket.listen(requestQueueSize)
+        try socket.setNonBlockingFlag(true)
+    }
+
+    override open func serverClose() {
+        socket.close()
+        super.serverClose()
+    }
+
+    override open func fileno() -> Int32 { socket.fileno() }
+
+    override open var socketTimeout: Duration? { socket.timeout }
+
+    override open func getRequest() throws -> Request? {
+        guard let (client, address) = try socket.acceptIfReady() else { return nil }
+        return Request(socket: client, clientAddress: address)
+    }
+
+    /// Shuts down the write side (the client sees end of file) and closes the connection.
+    override open func shutdownRequest(_ request: Request) {
+        try? request.socket.shutdown(.write)
+        closeRequest(request)
+    }
+
+    override open func closeRequest(_ request: Request) {
+        request.socket.close()
+    }
+}

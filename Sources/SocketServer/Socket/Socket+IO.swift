@@ -1,0 +1,141 @@
+// Sending and receiving: recv, recvFrom, send, sendAll, sendTo, sendFile.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Socket {
+    /// Receives up to `maximum` bytes; an empty result means the peer closed the connection.
+    public func recv(_ maximum: Int, flags: Int32 = 0) throws(SocketError) -> [UInt8] {
+        guard maximum > 0 else { return [] }
+        var buffer = [UInt8](repeating: 0, count: maximum)
+        var outcome: Result<Int, SocketError> = .success(0)
+        buffer.withUnsafeMutableBytes { raw in outcome = Result { () throws(SocketError) in try recv(into: raw, flags: flags) } }
+        buffer.removeSubrange(try outcome.get()...)
+        return buffer
+    }
+
+    /// Receives into caller-owned memory and returns the byte count (Python's `recv_into`).
+    public func recv(into buffer: UnsafeMutableRawBufferPointer, flags: Int32 = 0) throws(SocketError) -> Int {
+        let fd = try fd("recv")
+        return try waiting("recv", for: .read) { Glibc.recv(fd, buffer.baseAddress, buffer.count, flags) }
+    }
+
+    /// Receives one datagram of at most `maximum` bytes and its sender (Python's `recvfrom`).
+    public func recvFrom(_ maximum: Int, flags: Int32 = 0) throws(SocketError) -> ([UInt8], SocketAddress) {
+        try recvFrom(maximum, flags: flags, once: false)
+    }
+
+    /// Receives a datagram if one is waiting, else returns nil at once, whatever the timeout.
+    public func recvFromIfReady(_ maximum: Int) throws(SocketError) -> ([UInt8], SocketAddress)? {
+        do {
+            return try recvFrom(maximum, flags: 0, once: true)
+        } catch let error where error.errno == EAGAIN || error.errno == EWOULDBLOCK {
+            return nil
+        }
+    }
+
+    private func recvFrom(_ maximum: Int, flags: Int32, once: Bool) throws(SocketError) -> ([UInt8], SocketAddress) {
+        let fd = try fd("recvfrom")
+        var buffer = [UInt8](repeating: 0, count: max(maximum, 1))
+        var outcome: Result<(result: Int, address: SocketAddress?), SocketError> = .success((0, nil))
+        buffer.withUnsafeMutableBytes { raw in
+            outcome = Result { () throws(SocketError) in
+                try SocketAddress.receiving { (addr, length) throws(SocketError) -> Int in
+                    try self.waiting("recvfrom", for: .read, once: once) { Glibc.recvfrom(fd, raw.baseAddress, raw.count, flags, addr, length) }
+                }
+            }
+        }
+        let (count, address) = try outcome.get()
+        buffer.removeSubrange(min(count, maximum)...)
+        return (buffer, address ?? .unix(path: ""))
+    }
+
+    /// Sends what the kernel takes now and returns the count (may be fewer than `bytes.count`).
+    @discardableResult
+    public func send(_ bytes: some SocketBytes, flags: Int32 = 0) throws(SocketError) -> Int {
+        let fd = try fd("send")
+        return try bytes.withSocketBytes { (raw) throws(SocketError) -> Int in
+            try waiting("send", for: .write) { Glibc.send(fd, raw.baseAddress, raw.count, flags | Int32(MSG_NOSIGNAL)) }
+        }
+    }
+
+    /// Sends every byte, looping over partial sends (Python's `sendall`). With a timeout, the
+    /// timeout bounds each wait for buffer space, as in CPython.
+    public func sendAll(_ bytes: some SocketBytes, flags: Int32 = 0) throws(SocketError) {
+        let fd = try fd("sendall")
+        try bytes.withSocketBytes { (raw) throws(SocketError) in
+            var offset = 0
+            while offset < raw.count {
+                offset += try waiting("sendall", for: .write) {
+                    Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, flags | Int32(MSG_NOSIGNAL))
+                }
+            }
+        }
+    }
+
+    /// Sends UTF-8 text in full.
+    public func sendAll(_ text: String) throws(SocketError) {
+        try sendAll(Array(text.utf8))
+    }
+
+    /// Sends one datagram to `address` (Python's `sendto`).
+    @discardableResult
+    public func sendTo(_ bytes: some SocketBytes, _ address: SocketAddress, flags: Int32 = 0) throws(SocketError) -> Int {
+        let fd = try fd("sendto")
+        let (storage, length) = try address.storage()
+        var copy = storage
+        return try bytes.withSocketBytes { (raw) throws(SocketError) -> Int in
+            try withUnsafePointer(to: &copy) { (pointer) throws(SocketError) -> Int in
+                try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (addr) throws(SocketError) -> Int in
+                    try waiting("sendto \(address)", for: .write) {
+                        Glibc.sendto(fd, raw.baseAddress, raw.count, flags | Int32(MSG_NOSIGNAL), addr, length)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends `count` bytes (or everything to end of file) of an open file from `offset` with
+    /// `sendfile(2)`, without copying through user space. Returns the bytes sent.
+    @discardableResult
+    public func sendFile(_ fileDescriptor: Int32, offset: Int = 0, count: Int? = nil) throws(SocketError) -> Int {
+        let fd = try fd("sendfile")
+        var total = count
+        if total == nil {
+            var info = stat()
+            guard fstat(fileDescriptor, &info) == 0 else { throw .last("fstat") }
+            total = max(0, Int(info.st_size) - offset)
+        }
+        var position = off_t(offset)
+        var sent = 0
+        while sent < total! {
+            let chunk = try waiting("sendfile", for: .write) { Glibc.sendfile(fd, fileDescriptor, &position, total! - sent) }
+            if chunk == 0 { break }  // the file is shorter than asked
+            sent += chunk
+        }
+        return sent
+    }
+}
+
+/// Anything whose bytes can be read contiguously: `[UInt8]`, `ArraySlice<UInt8>`, raw buffers.
+public protocol SocketBytes {
+    func withSocketBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R
+}
+
+extension Array: SocketBytes where Element == UInt8 {
+    public func withSocketBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try withUnsafeBufferPointer { (buffer) throws(E) -> R in try body(UnsafeRawBufferPointer(buffer)) }
+    }
+}
+
+extension ArraySlice: SocketBytes where Element == UInt8 {
+    public func withSocketBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try withUnsafeBufferPointer { (buffer) throws(E) -> R in try body(UnsafeRawBufferPointer(buffer)) }
+    }
+}
+
+extension UnsafeRawBufferPointer: SocketBytes {
+    public func withSocketBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try body(self)
+    }
+}

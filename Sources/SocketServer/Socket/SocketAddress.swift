@@ -1,0 +1,136 @@
+// One Swift type for every socket address the library speaks: IPv4, IPv6 and Unix.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A socket address. Its `description` is the form users expect:
+/// `127.0.0.1:9999`, `[::1]:9999`, `/run/app.sock`, `@abstract-name`.
+public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
+    /// An IPv4 address in dotted-quad form and a port.
+    case inet(host: String, port: UInt16)
+    /// An IPv6 address in canonical text form (no brackets), a port, and the flow info and scope id.
+    case inet6(host: String, port: UInt16, flowInfo: UInt32 = 0, scopeID: UInt32 = 0)
+    /// A Unix-domain path. A leading NUL byte (written `@` in text) is Linux's abstract namespace;
+    /// the empty path is an unnamed socket (a client that never bound).
+    case unix(path: String)
+
+    /// The address family the address belongs to.
+    public var family: AddressFamily {
+        switch self {
+        case .inet: return .inet
+        case .inet6: return .inet6
+        case .unix: return .unix
+        }
+    }
+
+    /// The host part (IP text), or the path for Unix addresses.
+    public var host: String {
+        switch self {
+        case .inet(let host, _), .inet6(let host, _, _, _): return host
+        case .unix(let path): return path
+        }
+    }
+
+    /// The port, or nil for Unix addresses.
+    public var port: UInt16? {
+        switch self {
+        case .inet(_, let port), .inet6(_, let port, _, _): return port
+        case .unix: return nil
+        }
+    }
+
+    /// True for an abstract-namespace Unix address (Linux only).
+    public var isAbstract: Bool {
+        if case .unix(let path) = self { return path.utf8.first == 0 }
+        return false
+    }
+
+    public var description: String {
+        switch self {
+        case .inet(let host, let port): return "\(host):\(port)"
+        case .inet6(let host, let port, _, _): return "[\(host)]:\(port)"
+        case .unix(let path):
+            if path.isEmpty { return "(unnamed)" }
+            if isAbstract { return "@" + String(decoding: path.utf8.dropFirst(), as: UTF8.self) }
+            return path
+        }
+    }
+
+    /// A numeric host and a port: `"127.0.0.1"`, `"::1"`, `"[::1]"`, `"fe80::1%lo"`, or `""` for
+    /// any IPv4 address, as Python's `bind(("", port))`. Host names are resolved with `getaddrinfo`
+    /// (the first result is used).
+    public init(host: String, port: Int) throws(SocketError) {
+        guard (0...65535).contains(port) else { throw .invalidAddress("port \(port) is out of range 0-65535") }
+        let port = UInt16(port)
+        var text = host
+        if text.hasPrefix("["), text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
+        if text.isEmpty { self = .inet(host: "0.0.0.0", port: port); return }
+        if let v4 = IPText.parse4(text) { self = .inet(host: v4, port: port); return }
+        if let (v6, scope) = IPText.parse6(text) { self = .inet6(host: v6, port: port, scopeID: scope); return }
+        let resolved = try getAddrInfo(host: text, port: Int(port), type: .stream)
+        guard let first = resolved.first else { throw .resolution(host: text, code: EAI_NONAME) }
+        self = first.address
+    }
+
+    /// Parses the textual forms `description` prints: `HOST:PORT`, `[V6]:PORT`, `/path`, `@abstract`.
+    public init(parsing text: String) throws(SocketError) {
+        if text.hasPrefix("/") || text.hasPrefix("./") { self = .unix(path: text); return }
+        if text.hasPrefix("@") { self = .unix(path: "\0" + text.dropFirst()); return }
+        let hostPart: Substring
+        let portPart: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                throw .invalidAddress("\(text) (expected [IPv6]:PORT)")
+            }
+            hostPart = text[text.index(after: text.startIndex)..<close]
+            portPart = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":"), text.firstIndex(of: ":") == colon else {
+                throw .invalidAddress("\(text) (expected HOST:PORT, [IPv6]:PORT or /path)")
+            }
+            hostPart = text[..<colon]
+            portPart = text[text.index(after: colon)...]
+        }
+        guard let port = Int(portPart), (0...65535).contains(port) else {
+            throw .invalidAddress("\(text) (port must be a number 0-65535)")
+        }
+        try self.init(host: String(hostPart), port: port)
+    }
+}
+
+/// inet_pton/inet_ntop round trips, giving canonical text for numeric addresses.
+enum IPText {
+    static func parse4(_ text: String) -> String? {
+        var addr = in_addr()
+        guard inet_pton(AF_INET, text, &addr) == 1 else { return nil }
+        return format4(addr)
+    }
+
+    static func parse6(_ text: String) -> (String, UInt32)? {
+        var host = Substring(text)
+        var scope: UInt32 = 0
+        if let percent = text.firstIndex(of: "%") {
+            host = text[..<percent]
+            let zone = String(text[text.index(after: percent)...])
+            scope = UInt32(zone) ?? if_nametoindex(zone)
+            if scope == 0 { return nil }
+        }
+        var addr = in6_addr()
+        guard inet_pton(AF_INET6, String(host), &addr) == 1 else { return nil }
+        return (format6(addr), scope)
+    }
+
+    static func format4(_ addr: in_addr) -> String {
+        var addr = addr
+        var buffer = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+        inet_ntop(AF_INET, &addr, &buffer, socklen_t(buffer.count))
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func format6(_ addr: in6_addr) -> String {
+        var addr = addr
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        inet_ntop(AF_INET6, &addr, &buffer, socklen_t(buffer.count))
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

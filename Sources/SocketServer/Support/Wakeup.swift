@@ -1,0 +1,38 @@
+// An eventfd that wakes a poll loop at once (shutdown() does not wait for the poll interval).
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSocketServerShims
+
+final class Wakeup: @unchecked Sendable {
+    let fd: Int32
+
+    init() throws(SocketError) {
+        fd = cssd_eventfd()
+        guard fd >= 0 else { throw .last("eventfd") }
+    }
+
+    deinit { Glibc.close(fd) }
+
+    func signal() {
+        var one: UInt64 = 1
+        _ = Glibc.write(fd, &one, 8)
+    }
+
+    func drain() {
+        var value: UInt64 = 0
+        _ = Glibc.read(fd, &value, 8)
+    }
+}
+
+/// poll(2) for readability on `fds`; returns which are readable. EINTR returns none ready.
+func pollReadable(_ fds: [Int32], timeout: Duration?) throws(SocketError) -> [Bool] {
+    var entries = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+    let milliseconds = timeout.map { Int32(clamping: $0.roundedUpMilliseconds) } ?? -1
+    let ready = Glibc.poll(&entries, nfds_t(entries.count), milliseconds)
+    if ready < 0 {
+        if errno == EINTR { return fds.map { _ in false } }
+        throw .last("poll")
+    }
+    return entries.map { $0.revents != 0 }
+}
