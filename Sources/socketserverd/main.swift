@@ -1,1 +1,1 @@
-print("socketserverd")
+print("socketserverd: under construction")

@@ -1,0 +1,64 @@
+// The contract between a service's server and the handlers it runs, and the catalogue of built-ins.
+import SocketServer
+
+/// What a handler may ask of the server running it: its service's name, its config keys, a log.
+/// The daemon's per-service servers conform; a handler reaches it as `server as? HandlerHost`.
+public protocol HandlerHost: AnyObject, Sendable {
+    /// The service's name (`[service NAME]`).
+    var serviceName: String { get }
+    /// The service's handler-specific keys, as written in the config (`directory`, `max_size`, …).
+    var options: [String: String] { get }
+    /// Writes one line to the daemon's log.
+    func log(_ level: LogLevel, _ message: String)
+}
+
+/// Log levels, in increasing severity.
+public enum LogLevel: Int, Comparable, Sendable, CaseIterable, CustomStringConvertible {
+    case debug, info, warning, error
+
+    public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
+
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "debug": self = .debug
+        case "info": self = .info
+        case "warning", "warn": self = .warning
+        case "error": self = .error
+        default: return nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .debug: return "debug"
+        case .info: return "info"
+        case .warning: return "warning"
+        case .error: return "error"
+        }
+    }
+}
+
+/// One named handler the config can select with `handler = NAME`.
+public struct HandlerDescriptor: Sendable {
+    public let name: String
+    /// The handler for stream listeners (tcp://, unix:), or nil if it cannot serve streams.
+    public let stream: BaseRequestHandler.Type?
+    /// The handler for datagram listeners (udp://, unixgram:), or nil if it cannot serve datagrams.
+    public let datagram: BaseRequestHandler.Type?
+    /// The extra config keys the handler accepts, with their defaults (nil: required).
+    public let keys: [String: String?]
+    /// Checks the keys' values; returns (key, problem) pairs, empty when all is well.
+    public let validate: @Sendable ([String: String]) -> [(key: String, problem: String)]
+
+    public init(
+        name: String, stream: BaseRequestHandler.Type?, datagram: BaseRequestHandler.Type?,
+        keys: [String: String?] = [:],
+        validate: @escaping @Sendable ([String: String]) -> [(key: String, problem: String)] = { _ in [] }
+    ) {
+        self.name = name
+        self.stream = stream
+        self.datagram = datagram
+        self.keys = keys
+        self.validate = validate
+    }
+}
