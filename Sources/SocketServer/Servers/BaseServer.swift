@@ -115,6 +115,13 @@ open class BaseServer: @unchecked Sendable {
         if !onLoopThread { loopStopped.wait() }
     }
 
+    /// Asks `serveForever` to stop and returns at once, without waiting. It only stores a flag and
+    /// writes to an eventfd, so it is safe to call from a signal handler.
+    public func requestShutdown() {
+        shutdownRequested.store(true, ordering: .releasing)
+        wakeup.signal()
+    }
+
     /// Handles one request, waiting at most `timeout` (or the socket's own timeout if shorter);
     /// if none comes, calls `handleTimeout()`.
     public func handleRequest() throws {
