@@ -1,0 +1,36 @@
+// The catalogue of built-in handlers the daemon can serve with `handler = NAME`.
+import SocketServer
+
+/// The built-in handlers, by name: `echo`, `discard`, `daytime`, `upper` (stream and datagram) and
+/// `upload` (stream only; keys `directory`, `max_size`).
+///
+/// The daemon looks a service's `handler =` up with `named(_:)`, picks `stream` or `datagram` by its
+/// listener, rejects keys not in `keys`, fills in the defaults, and reports what `validate` returns.
+public enum BuiltinHandlers {
+    public static let echo = HandlerDescriptor(
+        name: "echo", stream: EchoStreamHandler.self, datagram: EchoDatagramHandler.self)
+
+    public static let discard = HandlerDescriptor(
+        name: "discard", stream: DiscardStreamHandler.self, datagram: DiscardDatagramHandler.self)
+
+    public static let daytime = HandlerDescriptor(
+        name: "daytime", stream: DaytimeStreamHandler.self, datagram: DaytimeDatagramHandler.self)
+
+    public static let upper = HandlerDescriptor(
+        name: "upper", stream: UpperStreamHandler.self, datagram: UpperDatagramHandler.self)
+
+    public static let upload = HandlerDescriptor(
+        name: "upload", stream: UploadStreamHandler.self, datagram: nil,
+        keys: UploadStreamHandler.keys, validate: { UploadStreamHandler.validate($0) })
+
+    /// Every built-in handler, in a stable order.
+    public static let all: [HandlerDescriptor] = [echo, discard, daytime, upper, upload]
+
+    /// Every built-in handler's name, in the order of `all`.
+    public static var names: [String] { all.map(\.name) }
+
+    /// The built-in handler called `name` (exact, case-sensitive), or nil.
+    public static func named(_ name: String) -> HandlerDescriptor? {
+        all.first { $0.name == name }
+    }
+}

@@ -1,0 +1,29 @@
+// echo (RFC 862): every byte received is sent back.
+import SocketServer
+
+/// RFC 862 echo over a stream: sends back what arrives, chunk by chunk, until the client closes.
+///
+/// One 16 KiB buffer serves the whole connection. When the service's idle timeout expires,
+/// `recv` throws `SocketError.timeout`; the handler lets it propagate, so the server logs it
+/// and closes the connection.
+public final class EchoStreamHandler: BaseRequestHandler {
+    override public func handle() throws {
+        var buffer = [UInt8](repeating: 0, count: streamChunkSize)
+        try buffer.withUnsafeMutableBytes { raw in
+            while true {
+                let count = try request.recv(into: raw)
+                if count == 0 { return }
+                try request.sendAll(UnsafeRawBufferPointer(rebasing: raw[..<count]))
+            }
+        }
+    }
+}
+
+/// RFC 862 echo over datagrams: answers each datagram with itself (an empty one included),
+/// sent to its sender. Datagrams longer than the server's `maxPacketSize` come back truncated.
+public final class EchoDatagramHandler: BaseRequestHandler {
+    override public func handle() throws {
+        guard clientCanReceiveReplies else { return }
+        try request.sendTo(packet, clientAddress)
+    }
+}

@@ -1,0 +1,58 @@
+// Small helpers the built-in handlers share: logging through the host, byte transforms, replies.
+#if canImport(Glibc)
+import Glibc
+#endif
+import SocketServer
+
+/// The buffer size the stream handlers read with; one buffer per connection, reused for every read.
+let streamChunkSize = 16 * 1024
+
+extension BaseRequestHandler {
+    /// The server as a `HandlerHost`, or nil when the handler runs under a plain library server.
+    var host: HandlerHost? { server as? HandlerHost }
+
+    /// Logs through the host, prefixed with the client; without a host, writes the line to stderr.
+    func log(_ level: LogLevel, _ message: String) {
+        let line = "\(clientAddress): \(message)"
+        if let host {
+            host.log(level, line)
+        } else {
+            writeErrorLine("\(level): \(line)")
+        }
+    }
+
+    /// True when a datagram can be answered: an unbound Unix datagram client has no address.
+    var clientCanReceiveReplies: Bool {
+        if case .unix(let path) = clientAddress, path.isEmpty { return false }
+        return true
+    }
+}
+
+/// ASCII upper-casing in place: `a`…`z` become `A`…`Z`, every other byte is left alone.
+@inline(__always)
+func asciiUppercase(_ bytes: UnsafeMutableRawBufferPointer) {
+    for index in bytes.indices {
+        let byte = bytes[index]
+        if byte &- UInt8(ascii: "a") < 26 { bytes[index] = byte &- 0x20 }
+    }
+}
+
+/// Writes one line to standard error, unbuffered (safe in forked workers).
+func writeErrorLine(_ text: String) {
+    var bytes = Array(text.utf8)
+    if bytes.last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress! + offset, $0.count - offset) }
+        if written < 0 {
+            if errno == EINTR { continue }
+            return
+        }
+        offset += written
+    }
+}
+
+/// `strerror` as a Swift string.
+func errorText(_ code: Int32) -> String {
+    String(cString: strerror(code))
+}

@@ -1,0 +1,254 @@
+// upload: the socketserver tutorials' FTP homework protocol, made safe.
+#if canImport(Glibc)
+import Glibc
+#endif
+import SocketServer
+
+/// Receives files into the service's `directory`, as the tutorials' `FtpServer` does.
+///
+/// The protocol, repeated on one connection until the client closes it between two files:
+///
+/// 1. a 4-byte little-endian signed length N (Python's `struct.pack('<i', N)`; 1…65536),
+/// 2. N bytes of a flat JSON object `{"cmd":"put","filename":"a.txt","filesize":123}`,
+/// 3. exactly `filesize` bytes of content.
+///
+/// **Replies (an addition to the tutorials' protocol, whose client never reads):** after each file
+/// is stored and durable the server sends `OK <filename> <bytes>\n` (the byte count is the last
+/// field; the name may contain spaces). On any refusal it sends `ERR <reason>\n` (one line, control
+/// characters replaced by `?`), logs the reason at `error` level through the `HandlerHost` (stderr
+/// when there is none), and closes the connection after discarding, for at most one second and
+/// 1 MiB, what the client was still sending, so that the `ERR` line is not lost to a reset.
+/// A client that ignores replies, like the tutorials' own, works unchanged.
+///
+/// Refused, leaving no file behind: a header length out of range; malformed JSON (see
+/// `FlatJSON`); a `cmd` other than `"put"`; a filename that is empty, absolute, contains `/`, `..`,
+/// NUL or control characters, starts with `.` or is longer than 255 bytes; a target that exists
+/// as a symlink or as anything but a regular file (a regular file is replaced atomically); a
+/// `filesize` that is not a non-negative integer or exceeds `max_size`; a connection that ends
+/// inside a length, header or file; a failed write (a full disk), fsync or rename.
+///
+/// Storage: content goes to `.upload-XXXXXX` created in the directory with
+/// O_EXCL|O_NOFOLLOW|O_CLOEXEC through a directory descriptor; when complete it is fsynced,
+/// renamed over the target (`renameat`, which never follows a symlink), and the directory is
+/// fsynced before `OK` is sent. On any failure the temporary file is removed.
+///
+/// Idle timeout: a `recv` that times out throws `SocketError.timeout`. The handler removes any
+/// partial file, sends `ERR timed out` if it can, and lets the error propagate, so the server logs
+/// it and closes the connection.
+///
+/// Keys: `directory` (required; an existing directory) and `max_size` (bytes, default 104857600).
+public final class UploadStreamHandler: BaseRequestHandler {
+    /// `max_size` when the config does not set it: 100 MiB.
+    public static let defaultMaxSize = 104_857_600
+    /// The largest JSON header accepted.
+    public static let maxHeaderSize = 65536
+
+    /// The config keys and their defaults (`directory` is required).
+    public static let keys: [String: String?] = ["directory": nil, "max_size": String(defaultMaxSize)]
+
+    /// Checks `directory` (present, an existing directory) and `max_size` (a positive integer).
+    public static func validate(_ options: [String: String]) -> [(key: String, problem: String)] {
+        var problems: [(key: String, problem: String)] = []
+        if let directory = options["directory"] {
+            var info = stat()
+            if directory.isEmpty {
+                problems.append(("directory", "must not be empty"))
+            } else if stat(directory, &info) != 0 {
+                problems.append(("directory", "\(directory): \(errorText(errno))"))
+            } else if info.st_mode & 0o170000 != 0o040000 {
+                problems.append(("directory", "\(directory) is not a directory"))
+            }
+        } else {
+            problems.append(("directory", "is required"))
+        }
+        if let text = options["max_size"], parseMaxSize(text) == nil {
+            problems.append(("max_size", "must be a positive integer (bytes), not \"\(text)\""))
+        }
+        return problems
+    }
+
+    /// A positive decimal integer, digits only.
+    static func parseMaxSize(_ text: String) -> Int? {
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int(text), value > 0 else {
+            return nil
+        }
+        return value
+    }
+
+    override public func handle() throws {
+        var input = ConnectionInput(socket: request, capacity: Self.maxHeaderSize)
+        var directory: UploadDirectory?
+        do {
+            while try receiveFile(&input, directory: &directory) {}
+        } catch let refusal as UploadRefusal {
+            let reason = Self.printable(refusal.reason)
+            log(.error, "upload refused: \(reason)")
+            try? request.sendAll("ERR \(reason)\n")
+            drain(&input)
+        } catch let error as SocketError {
+            if case .timeout = error { try? request.sendAll("ERR timed out\n") }
+            throw error
+        }
+    }
+
+    /// Receives one file; false when the client closed the connection between files.
+    private func receiveFile(_ input: inout ConnectionInput, directory: inout UploadDirectory?) throws -> Bool {
+        guard try input.fill(atLeast: 4) else {
+            if input.buffered == 0 { return false }
+            throw UploadRefusal("connection closed inside the header length")
+        }
+        let length = Int(input.takeInt32LittleEndian())
+        guard (1...Self.maxHeaderSize).contains(length) else {
+            throw UploadRefusal("header length \(length) is out of range 1-\(Self.maxHeaderSize)")
+        }
+        guard try input.fill(atLeast: length) else { throw UploadRefusal("connection closed inside the header") }
+        let header: [String: FlatJSONValue]
+        do {
+            header = try FlatJSON.parseObject(input.take(length))
+        } catch {
+            throw UploadRefusal("malformed header: \(error)")
+        }
+        let (filename, filesize) = try Self.parsePut(header, maxSize: try maxSize())
+        if directory == nil { directory = try UploadDirectory(path: try directoryPath()) }
+        let target = directory!
+        try target.checkTarget(filename)
+        let file = try target.createTemporary()
+        defer { file.discard() }
+        var received = 0
+        while received < filesize {
+            let count = try input.consume(upTo: filesize - received) { (chunk) throws(UploadRefusal) in try file.write(chunk) }
+            if count == 0 { throw UploadRefusal("connection closed after \(received) of \(filesize) bytes") }
+            received += count
+        }
+        try file.commit(as: filename)
+        log(.info, "upload: stored \(filename) (\(filesize) bytes) in \(target.path)")
+        try request.sendAll("OK \(filename) \(filesize)\n")
+        return true
+    }
+
+    /// The `put` command's filename and size, checked.
+    static func parsePut(_ header: [String: FlatJSONValue], maxSize: Int) throws(UploadRefusal) -> (String, Int) {
+        guard let cmd = header["cmd"] else { throw UploadRefusal("missing cmd") }
+        guard cmd == .string("put") else {
+            throw UploadRefusal("unknown cmd \(cmd.string.map { "\"\($0)\"" } ?? "(not a string)")")
+        }
+        guard let value = header["filename"] else { throw UploadRefusal("missing filename") }
+        guard let filename = value.string else { throw UploadRefusal("filename must be a string") }
+        if let problem = uploadNameProblem(filename) { throw UploadRefusal("invalid filename: \(problem)") }
+        guard let size = header["filesize"] else { throw UploadRefusal("missing filesize") }
+        guard let filesize = size.integer, filesize >= 0 else {
+            throw UploadRefusal("filesize must be a non-negative integer")
+        }
+        guard filesize <= maxSize else {
+            throw UploadRefusal("filesize \(filesize) is over the limit of \(maxSize) bytes")
+        }
+        return (filename, filesize)
+    }
+
+    private func directoryPath() throws(UploadRefusal) -> String {
+        guard let path = host?.options["directory"], !path.isEmpty else {
+            throw UploadRefusal("no upload directory is configured")
+        }
+        return path
+    }
+
+    private func maxSize() throws(UploadRefusal) -> Int {
+        guard let text = host?.options["max_size"] else { return Self.defaultMaxSize }
+        guard let value = Self.parseMaxSize(text) else { throw UploadRefusal("max_size is misconfigured") }
+        return value
+    }
+
+    /// After a refusal: half-close, then read and drop what the client is still sending (at most
+    /// 1 MiB, for at most a second), so that closing does not reset the connection under the ERR line.
+    private func drain(_ input: inout ConnectionInput) {
+        try? request.shutdown(.write)
+        let deadline = ContinuousClock.now.advanced(by: .seconds(1))
+        var dropped = 0
+        while dropped < 1 << 20 {
+            let left = ContinuousClock.now.duration(to: deadline)
+            guard left > .zero, (try? request.setTimeout(left)) != nil else { return }
+            guard let count = try? input.consume(upTo: Int.max, { _ in }), count > 0 else { return }
+            dropped += count
+        }
+    }
+
+    /// A reason as one printable line of reasonable length.
+    static func printable(_ reason: String) -> String {
+        var scalars = String.UnicodeScalarView()
+        for scalar in reason.unicodeScalars.prefix(300) {
+            scalars.append(scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) ? "?" : scalar)
+        }
+        return String(scalars)
+    }
+}
+
+/// The connection's input through one fixed buffer, reused for every header and every file.
+struct ConnectionInput {
+    private let socket: Socket
+    private var buffer: [UInt8]
+    private var start = 0
+    private var end = 0
+
+    init(socket: Socket, capacity: Int) {
+        self.socket = socket
+        self.buffer = [UInt8](repeating: 0, count: capacity)
+    }
+
+    /// Bytes received and not yet taken.
+    var buffered: Int { end - start }
+
+    /// Receives until at least `count` (at most the capacity) bytes are buffered; false if the
+    /// connection ended first (what did arrive stays buffered).
+    mutating func fill(atLeast count: Int) throws -> Bool {
+        if buffered >= count { return true }
+        if buffer.count - start < count {
+            buffer.withUnsafeMutableBytes { raw in
+                raw.baseAddress!.copyMemory(from: raw.baseAddress! + start, byteCount: end - start)
+            }
+            end -= start
+            start = 0
+        }
+        while buffered < count {
+            let socket = socket
+            let end = end
+            let received = try buffer.withUnsafeMutableBytes { raw in
+                try socket.recv(into: UnsafeMutableRawBufferPointer(rebasing: raw[end...]))
+            }
+            if received == 0 { return false }
+            self.end += received
+        }
+        return true
+    }
+
+    /// Takes 4 buffered bytes as a little-endian Int32.
+    mutating func takeInt32LittleEndian() -> Int32 {
+        var value: UInt32 = 0
+        for offset in 0..<4 { value |= UInt32(buffer[start + offset]) << (8 * offset) }
+        start += 4
+        return Int32(bitPattern: value)
+    }
+
+    /// Takes `count` buffered bytes.
+    mutating func take(_ count: Int) -> [UInt8] {
+        defer { start += count }
+        return Array(buffer[start..<(start + count)])
+    }
+
+    /// Hands `body` up to `maximum` bytes (buffered ones first, else one `recv`) and returns how
+    /// many were consumed; 0 means the connection ended.
+    mutating func consume<E: Error>(
+        upTo maximum: Int, _ body: (UnsafeRawBufferPointer) throws(E) -> Void
+    ) throws -> Int {
+        if buffered == 0 {
+            start = 0
+            let socket = socket
+            end = try buffer.withUnsafeMutableBytes { try socket.recv(into: $0) }
+            if end == 0 { return 0 }
+        }
+        let count = min(maximum, buffered)
+        let start = start
+        try buffer.withUnsafeBytes { raw in try body(UnsafeRawBufferPointer(rebasing: raw[start..<(start + count)])) }
+        self.start += count
+        return count
+    }
+}
