@@ -21,6 +21,9 @@ let package = Package(
         // main.swift and argument parsing only.
         .executableTarget(name: "socketserverd", dependencies: ["SocketServerDaemon"]),
         .testTarget(name: "SocketServerTests", dependencies: ["SocketServer", "SocketServerHandlers", "CSocketServerShims"]),
+        // Integration tests: they start the real socketserverd binary.
+        .testTarget(name: "socketserverdTests", dependencies: ["SocketServer", "CSocketServerShims"]),
+        .testTarget(name: "SocketServerHandlersTests", dependencies: ["SocketServerHandlers", "SocketServer"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,48 @@
+// SIGHUP: a new configuration and a new generation of workers, without refusing a connection.
+#if canImport(Glibc)
+import Glibc
+#endif
+import SocketServer
+import SocketServerHandlers
+
+extension Arbiter {
+    /// Re-reads the config. Invalid: log why and keep serving the old one. Valid: keep sockets whose
+    /// address is unchanged, open new ones, start the new generation, then ask the old one to finish
+    /// in-flight requests and exit (killed after graceful_timeout), and close removed sockets.
+    func reload() {
+        log.info("SIGHUP: reloading \(configPath)")
+        notifier.reloading()
+        let fresh: DaemonConfig
+        do {
+            fresh = try ConfigLoader.load(path: configPath, catalog: catalog, cpuCount: cpuCount, forRoot: getuid() == 0)
+        } catch {
+            for problem in error.errors { log.error("\(problem)") }
+            log.error("reload failed: \(error.errors.count) error(s) in the configuration; still serving the previous one")
+            notifier.ready(status: "reload failed; " + statusLine())
+            return
+        }
+        let fresher: [ListenAddress: Socket]
+        do {
+            fresher = try listeners.open(for: fresh.services)
+        } catch {
+            log.error("reload failed: \(error); still serving the previous configuration")
+            notifier.ready(status: "reload failed; " + statusLine())
+            return
+        }
+        let old = generation
+        generation += 1
+        config = fresh
+        sockets = fresher
+        extraWorkers = 0
+        Logger.shared.level = LogLevel(name: fresh.logLevel.rawValue) ?? .info
+        for service in fresh.services { backoff.forget(service.name) }
+
+        // New workers first, so that someone is always accepting on a kept socket.
+        maintainWorkers()
+        let deadline = ContinuousClock.now.advanced(by: fresh.gracefulTimeout)
+        for pid in workers.retire(where: { $0.generation <= old }, deadline: deadline) { kill(pid, SIGTERM) }
+        listeners.commit(fresher)
+        log.info("reloaded: generation \(generation), \(fresh.services.count) service(s)")
+        notifier.ready(status: statusLine())
+    }
+}

@@ -1,0 +1,96 @@
+// Starting, reaping and killing workers.
+#if canImport(Glibc)
+import Glibc
+#endif
+import SocketServer
+
+extension Arbiter {
+    /// Starts the workers each service lacks (unless its crash back-off says wait) and retires extras.
+    func maintainWorkers() {
+        let now = ContinuousClock.now
+        backoff.clearExpired(at: now)
+        for service in config.services {
+            let live = workers.active(service: service.name, generation: generation)
+            let wanted = wantedWorkers(service)
+            if live.count > wanted {
+                let extra = live.suffix(live.count - wanted).map(\.pid)
+                let deadline = now.advanced(by: config.gracefulTimeout)
+                _ = workers.retire(where: { extra.contains($0.pid) }, deadline: deadline)
+                for pid in extra { kill(pid, SIGTERM) }
+                continue
+            }
+            guard live.count < wanted, backoff.mayStart(service.name, at: now) else { continue }
+            for _ in live.count..<wanted { spawn(service) }
+        }
+    }
+
+    /// Forks one worker for `service`. Signals are blocked across fork so that none reaches the
+    /// child before it has its own handlers.
+    func spawn(_ service: ServiceConfig) {
+        guard let socket = sockets[service.listen], let descriptor = catalog.descriptor(named: service.handler) else {
+            log.error("service \(service.name): no socket or handler to start a worker with")
+            return
+        }
+        var all = sigset_t()
+        var previous = sigset_t()
+        sigfillset(&all)
+        sigprocmask(SIG_BLOCK, &all, &previous)
+        let pid = fork()
+        if pid == 0 {
+            signals.release()
+            notifier.releaseInWorker()
+            listeners.closeAll(except: socket)
+            WorkerProcess.run(service: service, socket: socket, descriptor: descriptor, masterPID: masterPID, signalMask: previous)
+        }
+        sigprocmask(SIG_SETMASK, &previous, nil)
+        guard pid > 0 else {
+            log.error("service \(service.name): fork failed: \(DaemonError.system("fork", errno))")
+            return
+        }
+        workers.add(WorkerRecord(pid: pid, service: service.name, generation: generation, started: .now))
+        log.info("worker \(pid) started for service \(service.name) (generation \(generation))")
+    }
+
+    /// Reaps every child that has ended (the master's collectChildren): logs how it ended, and for
+    /// one that died unasked, arranges a replacement with crash back-off.
+    func collectChildren() {
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid < 0 && errno == EINTR { continue }
+            guard pid > 0 else { return }
+            guard let record = workers.remove(pid) else { continue }
+            let now = ContinuousClock.now
+            let how = describeExit(status)
+            if record.retiring {
+                log.info("worker \(pid) (service \(record.service)) \(how)")
+                continue
+            }
+            let clean = status == 0
+            if !clean { kill(-pid, SIGKILL) }  // its request children go with it
+            let failedAtStart = (status >> 8) & 0xff == WorkerProcess.startupFailure && status & 0x7f == 0
+            let lived = record.started.duration(to: now)
+            if clean {
+                log.info("worker \(pid) (service \(record.service)) \(how); replacing it")
+                continue
+            }
+            let delay = backoff.workerDied(service: record.service, lived: lived, now: now, failedAtStart: failedAtStart)
+            let failures = backoff.consecutiveFailures(record.service)
+            if let delay, failures >= 2 {
+                log.error("worker \(pid) (service \(record.service)) \(how) after \(lived); \(failures) failures in a row, next start in \(delay)")
+            } else {
+                log.warning("worker \(pid) (service \(record.service)) \(how); respawning")
+            }
+        }
+    }
+
+    /// Kills retiring workers that outlived their deadline (graceful_timeout), with their children.
+    func killOverdue(at now: ContinuousClock.Instant) {
+        for record in workers.overdue(at: now) {
+            log.warning("worker \(record.pid) (service \(record.service)) still running after its deadline; killing it")
+            kill(-record.pid, SIGKILL)
+            kill(record.pid, SIGKILL)
+            workers.clearDeadline(record.pid)
+        }
+    }
+}

@@ -1,0 +1,155 @@
+// The master (arbiter): binds, pre-forks workers, and supervises them from one loop.
+#if canImport(Glibc)
+import Glibc
+#endif
+import SocketServer
+import SocketServerHandlers
+
+/// The master process. Everything happens in `run()`'s loop: signals arrive as bytes on a pipe,
+/// dead workers are reaped (`collectChildren`), missing ones are started, late ones are killed.
+/// The master never touches a client connection.
+public final class Arbiter {
+    let configPath: String
+    let catalog: any HandlerCatalog
+    let cpuCount: Int
+    var config: DaemonConfig
+    var generation = 1
+    let listeners = Listeners()
+    /// The sockets of the current generation's services.
+    var sockets: [ListenAddress: Socket] = [:]
+    var workers = WorkerTable()
+    var backoff = CrashBackoff()
+    /// TTIN/TTOU adjustment to every service's worker count, until the next reload.
+    var extraWorkers = 0
+    /// Set once a stop began; the loop ends when the last worker is gone.
+    var stopDeadline: ContinuousClock.Instant? = nil
+    let signals: SignalPipe
+    let masterPID = getpid()
+    var pidFileWritten: String? = nil
+    let notifier = ServiceManagerNotifier.fromEnvironment()
+
+    public init(configPath: String, config: DaemonConfig, catalog: any HandlerCatalog, cpuCount: Int) throws(DaemonError) {
+        self.configPath = configPath
+        self.config = config
+        self.catalog = catalog
+        self.cpuCount = cpuCount
+        signals = try SignalPipe(catching: [SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGCHLD])
+    }
+
+    /// Binds, drops privileges, starts the workers and supervises until stopped. Returns the exit status.
+    public func run() -> Int32 {
+        Logger.shared.level = LogLevel(name: config.logLevel.rawValue) ?? .info
+        do {
+            sockets = try listeners.open(for: config.services)
+            listeners.commit(sockets)
+            try Privileges.drop(config: config, unixPaths: unixPaths(config))
+            if let path = config.pidFile { try PidFile.write(path) ; pidFileWritten = path }
+        } catch {
+            log.error("cannot start: \(error)")
+            listeners.closeAll()
+            return 1
+        }
+        maintainWorkers()
+        log.info("master \(masterPID) serving \(config.services.count) service(s): "
+                 + config.services.map { "\($0.name) on \($0.listen)" }.joined(separator: ", "))
+        notifier.ready(status: statusLine())
+        loop()
+        notifier.send("STOPPING=1")
+        listeners.closeAll()
+        if let path = pidFileWritten { PidFile.remove(path) }
+        log.info("master \(masterPID) exiting")
+        return 0
+    }
+
+    private func loop() {
+        while true {
+            _ = try? waitForEvents()
+            for signal in signals.drain() { handle(signal) }
+            collectChildren()
+            let now = ContinuousClock.now
+            killOverdue(at: now)
+            if stopDeadline != nil {
+                if workers.isEmpty { return }
+                continue
+            }
+            maintainWorkers()
+            notifier.watchdogIfDue(now: now)
+        }
+    }
+
+    /// Sleeps until a signal arrives or the next timer (a kill deadline, a delayed start, the watchdog).
+    private func waitForEvents() throws {
+        let now = ContinuousClock.now
+        var wake = now.advanced(by: .seconds(1))
+        for instant in [workers.nextDeadline, backoff.nextStart, notifier.nextWatchdog].compactMap({ $0 }) {
+            wake = min(wake, instant)
+        }
+        let timeout = max(.zero, now.duration(to: wake))
+        var entry = pollfd(fd: signals.readEnd, events: Int16(POLLIN), revents: 0)
+        _ = poll(&entry, 1, Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000 + 1))
+    }
+
+    private func handle(_ signal: Int32) {
+        switch signal {
+        case SIGHUP: reload()
+        case SIGTERM: beginStop(graceful: true)
+        case SIGINT, SIGQUIT: beginStop(graceful: false)
+        case SIGTTIN:
+            extraWorkers += 1
+            log.info("SIGTTIN: one more worker per service (adjustment \(extraWorkers))")
+        case SIGTTOU:
+            if config.services.allSatisfy({ wantedWorkers($0) > 1 }) {
+                extraWorkers -= 1
+                log.info("SIGTTOU: one worker fewer per service (adjustment \(extraWorkers))")
+            } else {
+                log.warning("SIGTTOU ignored: a service is down to one worker")
+            }
+        case SIGUSR1:
+            do {
+                try Logger.shared.reopen()
+                log.info("SIGUSR1: log reopened")
+            } catch {
+                log.error("SIGUSR1: cannot reopen the log: \(error)")
+            }
+        default: break
+        }
+    }
+
+    func wantedWorkers(_ service: ServiceConfig) -> Int { max(1, service.workers + extraWorkers) }
+
+    func unixPaths(_ config: DaemonConfig) -> [String] {
+        config.services.compactMap { service in
+            if case .unix(let path) = service.listen.address, !service.listen.address.isAbstract { return path }
+            return nil
+        }
+    }
+
+    func statusLine() -> String {
+        let total = config.services.reduce(0) { $0 + workers.active(service: $1.name, generation: generation).count }
+        return "\(config.services.count) services, \(total) workers, generation \(generation)"
+    }
+
+    /// Stops: graceful lets workers finish in-flight requests within graceful_timeout; fast
+    /// interrupts them (SIGINT to each worker's process group) and kills what remains after a second.
+    func beginStop(graceful: Bool) {
+        guard stopDeadline == nil else {
+            if !graceful { retireAll(signal: SIGINT, within: .seconds(1)) }
+            return
+        }
+        log.info(graceful ? "SIGTERM: graceful stop (up to \(config.gracefulTimeout))" : "fast stop")
+        notifier.send("STOPPING=1")
+        let limit: Duration = graceful ? config.gracefulTimeout : .seconds(1)
+        stopDeadline = ContinuousClock.now.advanced(by: limit)
+        listeners.closeAll()
+        sockets = [:]
+        retireAll(signal: graceful ? SIGTERM : SIGINT, within: limit)
+    }
+
+    private func retireAll(signal: Int32, within limit: Duration) {
+        let deadline = ContinuousClock.now.advanced(by: limit)
+        _ = workers.retire(where: { _ in true }, deadline: deadline)
+        for record in workers.records.values {
+            if signal == SIGTERM { kill(record.pid, signal) } else { kill(-record.pid, signal) }
+        }
+    }
+}

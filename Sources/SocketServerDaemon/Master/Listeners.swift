@@ -1,0 +1,105 @@
+// The master's listening sockets, keyed by address, kept across reloads.
+#if canImport(Glibc)
+import Glibc
+#endif
+import SocketServer
+
+/// Every listening socket the master holds. A reload asks for the new config's addresses: those
+/// already open are handed back unchanged (the same socket, so no connection is refused), new ones
+/// are bound, and the rest are closed (a Unix socket's file is removed).
+final class Listeners {
+    private(set) var sockets: [ListenAddress: Socket] = [:]
+    /// Sockets passed in by systemd socket activation, not yet claimed by a service.
+    var inherited: [ListenAddress: Socket] = [:]
+
+    /// Opens what `services` need and is not open yet. All or nothing: on failure the sockets opened
+    /// by this call are closed again and the error names the service and address.
+    func open(for services: [ServiceConfig]) throws(DaemonError) -> [ListenAddress: Socket] {
+        var result: [ListenAddress: Socket] = [:]
+        var opened: [ListenAddress: Socket] = [:]
+        do throws(DaemonError) {
+            for service in services {
+                if let socket = sockets[service.listen] ?? inherited.removeValue(forKey: service.listen) {
+                    result[service.listen] = socket
+                    continue
+                }
+                let socket = try Listeners.bind(service)
+                opened[service.listen] = socket
+                result[service.listen] = socket
+            }
+        } catch {
+            for (address, socket) in opened { Listeners.discard(address, socket) }
+            throw error
+        }
+        return result
+    }
+
+    /// Makes `current` the set held, closing (and unlinking) everything else.
+    func commit(_ current: [ListenAddress: Socket]) {
+        for (address, socket) in sockets where current[address] !== socket {
+            Listeners.discard(address, socket)
+        }
+        sockets = current
+    }
+
+    /// Closes everything (master exit).
+    func closeAll() {
+        commit([:])
+        for (address, socket) in inherited { Listeners.discard(address, socket) }
+        inherited = [:]
+    }
+
+    /// In a worker: closes every socket except `keep`, without unlinking any file.
+    func closeAll(except keep: Socket?) {
+        for socket in sockets.values where socket !== keep { socket.close() }
+        for socket in inherited.values where socket !== keep { socket.close() }
+    }
+
+    static func discard(_ address: ListenAddress, _ socket: Socket) {
+        socket.close()
+        if case .unix(let path) = address.address, !address.address.isAbstract, !path.isEmpty {
+            unlink(path)
+        }
+    }
+
+    /// Binds one service's address; for TCP, SO_REUSEADDR so a restart doesn't wait for TIME_WAIT.
+    static func bind(_ service: ServiceConfig) throws(DaemonError) -> Socket {
+        let address = service.listen.address
+        let what = "service \(service.name): \(service.listen)"
+        do {
+            let socket = try Socket(family: address.family, type: service.listen.socketType)
+            if address.family == .unix {
+                try prepareUnixPath(address, type: service.listen.socketType, what: what)
+            } else {
+                try socket.setOption(.reuseAddress, true)
+                if address.family == .inet6 { try socket.setOption(.ipv6Only, true) }
+            }
+            try socket.bind(address)
+            if case .unix(let path) = address, !address.isAbstract, let mode = service.socketMode {
+                guard chmod(path, mode_t(mode)) == 0 else { throw DaemonError.system("\(what): chmod", errno) }
+            }
+            if !service.listen.isDatagram { try socket.listen(1024) }
+            try socket.setNonBlockingFlag(true)
+            return socket
+        } catch let error as DaemonError {
+            throw error
+        } catch {
+            throw .message("\(what): \(error)")
+        }
+    }
+
+    /// A stale socket file from a dead daemon is removed; a live one (something accepts on it) is
+    /// never stolen; anything that is not a socket is left alone and refused.
+    static func prepareUnixPath(_ address: SocketAddress, type: SocketType, what: String) throws(DaemonError) {
+        guard case .unix(let path) = address, !address.isAbstract else { return }
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFSOCK else {
+            throw .message("\(what): \(path) exists and is not a socket; refusing to replace it")
+        }
+        if let probe = try? Socket(family: .unix, type: type), (try? probe.connectEx(address)) == 0 {
+            throw .message("\(what): \(path) is in use by a running process")
+        }
+        guard unlink(path) == 0 || errno == ENOENT else { throw .system("\(what): removing stale \(path)", errno) }
+    }
+}

@@ -1,0 +1,105 @@
+// What a service adds to a plain server: the allow list, the idle timeout, max_requests, logging.
+#if canImport(Glibc)
+import Glibc
+#endif
+import SocketServer
+import SocketServerHandlers
+import Synchronization
+
+/// The rules of one service, shared by its stream and datagram server classes.
+final class ServicePolicy: Sendable {
+    let service: ServiceConfig
+    /// Requests after which this worker retires (max_requests plus jitter); 0 = never.
+    let retireAfter: Int
+    private let served = Atomic<Int>(0)
+
+    init(service: ServiceConfig) {
+        self.service = service
+        if service.maxRequests > 0 {
+            // Up to 10% jitter, so that workers started together don't all restart together.
+            let jitter = Int.random(in: 0...max(0, service.maxRequests / 10))
+            retireAfter = service.maxRequests + jitter
+        } else {
+            retireAfter = 0
+        }
+    }
+
+    /// verifyRequest: the client must be in `allow` (when set).
+    func verify(_ request: Request) -> Bool {
+        if service.allow.isEmpty || service.allow.contains(where: { $0.contains(request.clientAddress) }) { return true }
+        log.warning("service \(service.name): refused \(request.clientAddress) (not in allow)")
+        return false
+    }
+
+    /// Before the handler runs: a silent client is closed after `timeout`.
+    func prepare(_ request: Request) throws {
+        if !service.listen.isDatagram, let timeout = service.timeout { try request.socket.setTimeout(timeout) }
+        log.debug("service \(service.name): worker \(getpid()) serving \(request.clientAddress)")
+    }
+
+    /// Counts a request; at `retireAfter` the worker stops accepting and exits once in-flight work is done.
+    func count(_ server: BaseServer) {
+        guard retireAfter > 0 else { return }
+        let total = served.add(1, ordering: .relaxed).newValue
+        if total == retireAfter {
+            log.info("service \(service.name): worker \(getpid()) served \(total) requests (max_requests); retiring")
+            server.requestShutdown()
+        }
+    }
+
+    func report(_ error: any Error, _ request: Request) {
+        if case SocketError.timeout = error {
+            log.info("service \(service.name): closed idle client \(request.clientAddress) after \(service.timeout.map { "\($0)" } ?? "timeout")")
+        } else {
+            log.error("service \(service.name): client \(request.clientAddress): \(error)")
+        }
+    }
+}
+
+/// A service on a stream listener (tcp://, unix:).
+final class StreamService: TCPServer, HandlerHost, @unchecked Sendable {
+    let policy: ServicePolicy
+    var serviceName: String { policy.service.name }
+    var options: [String: String] { policy.service.options }
+
+    init(socket: Socket, handler: BaseRequestHandler.Type, policy: ServicePolicy, concurrency: any RequestConcurrency) throws {
+        self.policy = policy
+        try super.init(socket: socket, handler, concurrency: concurrency)
+    }
+
+    func log(_ level: LogLevel, _ message: String) { Logger.shared.log(level, "service \(serviceName): \(message)") }
+    override func verifyRequest(_ request: Request) -> Bool { policy.verify(request) }
+    override func processRequest(_ request: Request) throws {
+        policy.count(self)
+        try super.processRequest(request)
+    }
+    override func finishRequest(_ request: Request) throws {
+        try policy.prepare(request)
+        try super.finishRequest(request)
+    }
+    override func handleError(_ error: any Error, request: Request) { policy.report(error, request) }
+}
+
+/// A service on a datagram listener (udp://, unixgram:).
+final class DatagramService: UDPServer, HandlerHost, @unchecked Sendable {
+    let policy: ServicePolicy
+    var serviceName: String { policy.service.name }
+    var options: [String: String] { policy.service.options }
+
+    init(socket: Socket, handler: BaseRequestHandler.Type, policy: ServicePolicy, concurrency: any RequestConcurrency) throws {
+        self.policy = policy
+        try super.init(socket: socket, handler, concurrency: concurrency)
+    }
+
+    func log(_ level: LogLevel, _ message: String) { Logger.shared.log(level, "service \(serviceName): \(message)") }
+    override func verifyRequest(_ request: Request) -> Bool { policy.verify(request) }
+    override func processRequest(_ request: Request) throws {
+        policy.count(self)
+        try super.processRequest(request)
+    }
+    override func finishRequest(_ request: Request) throws {
+        try policy.prepare(request)
+        try super.finishRequest(request)
+    }
+    override func handleError(_ error: any Error, request: Request) { policy.report(error, request) }
+}

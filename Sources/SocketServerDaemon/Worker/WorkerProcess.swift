@@ -1,0 +1,87 @@
+// A worker: a forked child of the master that serves one service on the inherited listening socket.
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSocketServerShims
+import SocketServer
+import SocketServerHandlers
+
+/// The server a TERM should stop; read by the signal handler (set once, before signals matter).
+nonisolated(unsafe) private var stoppableServer: UnsafeMutableRawPointer?
+nonisolated(unsafe) private var stopRequestedEarly: Int32 = 0
+
+enum WorkerProcess {
+    /// Exit status of a worker that could not start (bad handler settings): the master backs off.
+    static let startupFailure: Int32 = 3
+
+    /// Runs in the child after fork and never returns. The master forks with every signal blocked;
+    /// the worker installs its own handlers and then restores `signalMask`.
+    static func run(
+        service: ServiceConfig, socket: Socket, descriptor: HandlerDescriptor, masterPID: pid_t, signalMask: sigset_t
+    ) -> Never {
+        // If the master dies, even by SIGKILL, the kernel tells us: no orphan keeps the port.
+        _ = cssd_set_parent_death_signal(SIGTERM)
+        if getppid() != masterPID { _exit(0) }
+        // Own process group: the master can kill a worker together with its request children.
+        _ = setpgid(0, 0)
+        installSignals()
+        var mask = signalMask
+        sigprocmask(SIG_SETMASK, &mask, nil)
+
+        let problems = descriptor.validate(service.options)
+        if !problems.isEmpty {
+            for problem in problems { log.error("service \(service.name): \(problem.key): \(problem.problem); worker cannot start") }
+            _exit(startupFailure)
+        }
+        let policy = ServicePolicy(service: service)
+        let server: BaseServer
+        do {
+            server = try makeServer(service: service, socket: socket, descriptor: descriptor, policy: policy)
+        } catch {
+            log.error("service \(service.name): worker cannot start: \(error)")
+            _exit(startupFailure)
+        }
+        stoppableServer = Unmanaged.passRetained(server).toOpaque()
+        if stopRequestedEarly != 0 { server.requestShutdown() }
+        log.debug("service \(service.name): worker \(getpid()) serving \(service.listen)")
+        do {
+            try server.serveForever(pollInterval: .seconds(1))
+        } catch {
+            log.error("service \(service.name): worker loop failed: \(error)")
+            _exit(1)
+        }
+        server.serverClose()  // threads joined, children reaped: in-flight requests are done
+        _exit(0)
+    }
+
+    static func makeServer(service: ServiceConfig, socket: Socket, descriptor: HandlerDescriptor, policy: ServicePolicy) throws -> BaseServer {
+        let concurrency: any RequestConcurrency
+        switch service.concurrency {
+        case .sync: concurrency = SynchronousRequests()
+        case .threads: concurrency = ThreadPoolMixIn(threads: service.threads, queueLimit: max(64, service.threads * 4))
+        case .fork: concurrency = ForkingMixIn(maxChildren: service.threads)
+        }
+        if service.listen.isDatagram {
+            guard let handler = descriptor.datagram else { throw DaemonError.message("handler \(descriptor.name) cannot serve datagrams") }
+            return try DatagramService(socket: socket, handler: handler, policy: policy, concurrency: concurrency)
+        }
+        guard let handler = descriptor.stream else { throw DaemonError.message("handler \(descriptor.name) cannot serve streams") }
+        return try StreamService(socket: socket, handler: handler, policy: policy, concurrency: concurrency)
+    }
+
+    /// TERM: stop accepting, finish in-flight requests, exit 0. INT/QUIT: leave now.
+    /// The master's other signals mean nothing to a worker.
+    static func installSignals() {
+        signal(SIGTERM) { _ in
+            if let server = stoppableServer {
+                Unmanaged<BaseServer>.fromOpaque(server).takeUnretainedValue().requestShutdown()
+            } else {
+                stopRequestedEarly = 1
+            }
+        }
+        signal(SIGINT) { _ in _exit(0) }
+        signal(SIGQUIT) { _ in _exit(0) }
+        for ignored in [SIGHUP, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU] { signal(ignored, SIG_IGN) }
+        signal(SIGCHLD, SIG_DFL)
+    }
+}

@@ -1,0 +1,190 @@
+// Starts the real socketserverd binary for a test and makes sure nothing it started outlives the test.
+import CSocketServerShims
+import Foundation
+import SocketServer
+import XCTest
+
+/// A running daemon: its own process group, its stderr in a file, readiness from sd_notify.
+final class DaemonProcess {
+    let pid: pid_t
+    let logPath: String
+    let notify: NotifyListener
+    private(set) var exitStatus: Int32? = nil
+
+    /// The built binary, next to the test bundle in the build directory.
+    static var binaryPath: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        while dir.path != "/" {
+            let candidate = dir.appendingPathComponent("socketserverd").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return "socketserverd-not-built"
+    }
+
+    /// Spawns `socketserverd --config configPath` in a new process group.
+    init(configPath: String, directory: String, extraArguments: [String] = [], environment: [String: String] = [:]) throws {
+        _ = DaemonProcess.becomeSubreaper
+        notify = try NotifyListener(path: directory + "/notify.sock")
+        logPath = directory + "/daemon.log"
+        var env = ["PATH=/usr/bin:/bin", "NOTIFY_SOCKET=\(notify.path)"]
+        for (key, value) in environment { env.append("\(key)=\(value)") }
+        pid = try spawn(DaemonProcess.binaryPath, ["--config", configPath] + extraArguments, env: env, stdout: logPath, stderr: logPath)
+    }
+
+    /// Waits for READY=1 (the master serves every service). Fails with the log on timeout or early exit.
+    func waitReady(timeout: TimeInterval = 20, file: StaticString = #filePath, line: UInt = #line) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let message = notify.receive(timeout: 0.2), message.contains("READY=1") { return }
+            if let status = reapIfExited() {
+                XCTFail("daemon exited (status \(status)) before READY:\n\(log)", file: file, line: line)
+                throw TestFailure.notReady
+            }
+        }
+        XCTFail("daemon not READY within \(timeout)s:\n\(log)", file: file, line: line)
+        throw TestFailure.notReady
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    func signal(_ number: Int32) { kill(pid, number) }
+
+    /// Non-blocking: the exit status if the master has exited.
+    func reapIfExited() -> Int32? {
+        if let exitStatus { return exitStatus }
+        var status: Int32 = 0
+        if waitpid(pid, &status, WNOHANG) == pid { exitStatus = status }
+        return exitStatus
+    }
+
+    /// Waits up to `timeout` for the master to exit; returns its wait status or nil.
+    @discardableResult
+    func waitExit(timeout: TimeInterval = 20) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let status = reapIfExited() { return status }
+            usleep(10_000)
+        }
+        return nil
+    }
+
+    /// Waits until the log contains `text` (count times), polling the file.
+    @discardableResult
+    func waitForLog(_ text: String, count: Int = 1, timeout: TimeInterval = 15) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if log.components(separatedBy: text).count - 1 >= count { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    /// Stops the daemon (TERM, then KILL of its group), and reaps it and every orphan it left.
+    func stop() {
+        if reapIfExited() == nil {
+            kill(pid, SIGTERM)
+            if waitExit(timeout: 15) == nil {
+                kill(-pid, SIGKILL)
+                kill(pid, SIGKILL)
+                waitExit(timeout: 5)
+            }
+        }
+        DaemonProcess.reapOrphans()
+    }
+
+    /// This test process adopts orphans (workers of a killed master) so it can reap them.
+    static let becomeSubreaper: Void = { _ = cssd_set_child_subreaper(1) }()
+
+    /// Waits for adopted processes (workers whose master died) for up to a few seconds, then kills them.
+    static func reapOrphans(timeout: TimeInterval = 5) {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid > 0 { continue }
+            if pid < 0 { return }  // ECHILD: no children left
+            if Date() >= deadline {
+                for child in childPIDs() { kill(child, SIGKILL) }
+                while waitpid(-1, &status, 0) > 0 {}
+                return
+            }
+            usleep(10_000)
+        }
+    }
+
+    /// Pids whose parent is this process.
+    static func childPIDs() -> [pid_t] {
+        let me = getpid()
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { pid_t($0) }.filter { parentPID(of: $0) == me }
+    }
+
+    static func parentPID(of pid: pid_t) -> pid_t? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? pid_t(fields[1]) : nil
+    }
+
+    /// Live worker pids (children of the master) with their state letter.
+    func workerPIDs() -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { pid_t($0) }.filter { DaemonProcess.parentPID(of: $0) == pid }.sorted()
+    }
+}
+
+enum TestFailure: Error { case notReady, timeout(String) }
+
+/// Receives sd_notify datagrams the way systemd does.
+final class NotifyListener {
+    let path: String
+    let socket: Socket
+
+    init(path: String) throws {
+        self.path = path
+        unlink(path)
+        socket = try Socket(family: .unix, type: .datagram)
+        try socket.bind(.unix(path: path))
+    }
+
+    deinit { unlink(path) }
+
+    func receive(timeout: TimeInterval) -> String? {
+        try? socket.setTimeout(.milliseconds(Int(timeout * 1000)))
+        guard let (data, _) = try? socket.recvFrom(4096) else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// posix_spawn with a new process group and stdout/stderr redirected to files; returns the pid.
+func spawn(_ path: String, _ arguments: [String], env: [String], stdout: String? = nil, stderr: String? = nil, stdin: String? = nil) throws -> pid_t {
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    posix_spawnattr_setpgroup(&attributes, 0)
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    posix_spawnattr_setsigmask(&attributes, &empty)
+    var defaults = sigset_t()
+    sigfillset(&defaults)
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, stdin ?? "/dev/null", O_RDONLY, 0)
+    if let stdout { posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_APPEND, 0o644) }
+    if let stderr { posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o644) }
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    let envp = env.map { strdup($0) } + [nil]
+    defer {
+        argv.forEach { free($0) }
+        envp.forEach { free($0) }
+    }
+    var pid: pid_t = 0
+    let code = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+    guard code == 0 else { throw SocketError.system(call: "posix_spawn \(path)", errno: code) }
+    return pid
+}

@@ -1,0 +1,150 @@
+// Workers dying, the master dying, graceful stop, worker count signals.
+import Foundation
+import SocketServer
+import XCTest
+
+final class LifecycleTests: DaemonTestCase {
+    func testKilledWorkerIsRespawnedAndOthersUnaffected() throws {
+        let port = freePort()
+        let daemon = try startDaemon("""
+            [daemon]
+            log_level = debug
+            [service echo]
+            listen = tcp://127.0.0.1:\(port)
+            handler = echo
+            workers = 2
+            concurrency = sync
+            timeout = 0
+            """)
+        XCTAssertTrue(daemon.waitForLog("serving tcp://", count: 2), daemon.log)
+        // A persistent connection: find which worker holds it.
+        let client = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))
+        try client.sendAll("first\n")
+        XCTAssertEqual(String(decoding: try client.recv(100), as: UTF8.self), "first\n")
+        let local = try client.getSockName()
+        let holderLine = daemon.log.split(separator: "\n").first { $0.hasSuffix("serving \(local)") }
+        let holder = holderLine.flatMap { $0.split(separator: "worker ").last?.split(separator: " ").first }.flatMap { pid_t($0) }
+        let workers = daemon.workerPIDs()
+        XCTAssertEqual(workers.count, 2)
+        guard let holder, let victim = workers.first(where: { $0 != holder }) else {
+            return XCTFail("could not find the connection's worker:\n\(daemon.log)")
+        }
+        kill(victim, SIGKILL)
+        XCTAssertTrue(daemon.waitForLog("worker \(victim) (service echo) was killed by SIGKILL"), daemon.log)
+        XCTAssertTrue(daemon.waitForLog("started for service echo", count: 3), daemon.log)
+        // The other worker's client never noticed.
+        try client.sendAll("second\n")
+        XCTAssertEqual(String(decoding: try client.recv(100), as: UTF8.self), "second\n")
+        client.close()
+        XCTAssertEqual(daemon.workerPIDs().count, 2)
+        XCTAssertEqual(try tcpRoundTrip(port: port), "hello\n")
+    }
+
+    func testTermLetsAnInFlightRequestFinishAndExitsZero() throws {
+        let port = freePort()
+        let daemon = try startDaemon("""
+            [daemon]
+            graceful_timeout = 10
+            [service echo]
+            listen = tcp://127.0.0.1:\(port)
+            handler = echo
+            workers = 1
+            concurrency = threads
+            """)
+        let client = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))
+        try client.sendAll("before\n")
+        XCTAssertEqual(String(decoding: try client.recv(100), as: UTF8.self), "before\n")
+        daemon.signal(SIGTERM)
+        XCTAssertTrue(daemon.waitForLog("graceful stop"), daemon.log)
+        // New connections are refused, the open one is still served.
+        XCTAssertTrue(waitUntilRefused(port: port), "still accepting after SIGTERM")
+        try client.sendAll("during\n")
+        XCTAssertEqual(String(decoding: try client.recv(100), as: UTF8.self), "during\n")
+        XCTAssertNil(daemon.reapIfExited(), "master exited with a request in flight")
+        client.close()
+        XCTAssertEqual(daemon.waitExit(), 0, daemon.log)
+    }
+
+    func testCrashingWorkerBacksOff() throws {
+        let port = freePort()
+        let uploads = directory + "/uploads"
+        try FileManager.default.createDirectory(atPath: uploads, withIntermediateDirectories: true)
+        let daemon = try startDaemon("""
+            [service upload]
+            listen = tcp://127.0.0.1:\(port)
+            handler = upload
+            directory = \(uploads)
+            workers = 1
+            """)
+        // The directory vanishes: every new worker fails at start-up.
+        try FileManager.default.removeItem(atPath: uploads)
+        for pid in daemon.workerPIDs() { kill(pid, SIGKILL) }
+        XCTAssertTrue(daemon.waitForLog("failures in a row", count: 3, timeout: 10), daemon.log)
+        let starts = daemon.log.components(separatedBy: "started for service upload").count - 1
+        XCTAssertLessThan(starts, 12, "crash loop not slowed down:\n\(daemon.log)")
+        // Once the cause is fixed, the service comes back.
+        try FileManager.default.createDirectory(atPath: uploads, withIntermediateDirectories: true)
+        let deadline = Date().addingTimeInterval(15)
+        var served = false
+        while !served, Date() < deadline {
+            served = (try? uploadRoundTrip(port: port)) == true
+            if !served { usleep(100_000) }
+        }
+        XCTAssertTrue(served, daemon.log)
+    }
+
+    func testWorkersExitWhenTheMasterIsKilled() throws {
+        let port = freePort()
+        let daemon = try startDaemon("""
+            [service echo]
+            listen = tcp://127.0.0.1:\(port)
+            handler = echo
+            workers = 2
+            """)
+        let workers = daemon.workerPIDs()
+        XCTAssertEqual(workers.count, 2)
+        daemon.signal(SIGKILL)
+        XCTAssertNotNil(daemon.waitExit())
+        // Orphans are adopted by this process (a subreaper); they must exit on their own.
+        let deadline = Date().addingTimeInterval(10)
+        var remaining = workers
+        while !remaining.isEmpty, Date() < deadline {
+            var status: Int32 = 0
+            remaining = remaining.filter { waitpid($0, &status, WNOHANG) == 0 }
+            usleep(20_000)
+        }
+        XCTAssertEqual(remaining, [], "workers outlived their master")
+        XCTAssertTrue(waitUntilRefused(port: port), "port still served after the master died")
+    }
+
+    func testTtinAndTtouChangeTheWorkerCount() throws {
+        let port = freePort()
+        let daemon = try startDaemon("""
+            [service echo]
+            listen = tcp://127.0.0.1:\(port)
+            handler = echo
+            workers = 2
+            """)
+        XCTAssertEqual(daemon.workerPIDs().count, 2)
+        daemon.signal(SIGTTIN)
+        XCTAssertTrue(daemon.waitForLog("started for service echo", count: 3), daemon.log)
+        XCTAssertEqual(daemon.workerPIDs().count, 3)
+        daemon.signal(SIGTTOU)
+        daemon.signal(SIGTTOU)
+        let deadline = Date().addingTimeInterval(10)
+        while daemon.workerPIDs().count != 1, Date() < deadline { usleep(20_000) }
+        XCTAssertEqual(daemon.workerPIDs().count, 1, daemon.log)
+        XCTAssertEqual(try tcpRoundTrip(port: port), "hello\n")
+    }
+
+    /// One upload of a tiny file; true if the server answered OK.
+    func uploadRoundTrip(port: Int) throws -> Bool {
+        let socket = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))
+        defer { socket.close() }
+        let body = Array("data".utf8)
+        let header = Array(#"{"cmd":"put","filename":"f.txt","filesize":\#(body.count)}"#.utf8)
+        let length = UInt32(header.count)
+        try socket.sendAll(withUnsafeBytes(of: length.littleEndian) { Array($0) } + header + body)
+        return String(decoding: try socket.recv(200), as: UTF8.self).hasPrefix("OK")
+    }
+}
