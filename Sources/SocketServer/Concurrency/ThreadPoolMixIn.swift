@@ -17,7 +17,9 @@ public final class ThreadPoolMixIn: RequestConcurrency, @unchecked Sendable {
     public let queueLimit: Int
     private var mutex = pthread_mutex_t()
     private var condition = pthread_cond_t()
-    private var queue: [(Request, BaseServer)] = []
+    /// Waiting requests from `head` on; taken slots are emptied so a served request (and its
+    /// server, which owns this pool) is not kept alive by the queue.
+    private var queue: [(Request, BaseServer)?] = []
     private var head = 0
     private var threads: [PosixThread] = []
     private var idle = 0
@@ -40,7 +42,11 @@ public final class ThreadPoolMixIn: RequestConcurrency, @unchecked Sendable {
 
     public func processRequest(_ request: Request, server: BaseServer) throws {
         let startThread: Bool = try locked {
-            if queue.count - head >= queueLimit + idle { throw PoolFull(queueLimit: queueLimit) }
+            // Room: the queue itself, plus idle threads and threads not yet started, which take a
+            // request at once (without counting them, a pool with queueLimit 0 refused everything).
+            if queue.count - head >= queueLimit + idle + (threadLimit - threads.count) {
+                throw PoolFull(queueLimit: queueLimit)
+            }
             queue.append((request, server))
             pthread_cond_signal(&condition)
             return queue.count - head > idle && threads.count < threadLimit
@@ -82,9 +88,13 @@ public final class ThreadPoolMixIn: RequestConcurrency, @unchecked Sendable {
                 pthread_cond_wait(&condition, &mutex)
                 idle -= 1
             }
-            let item = queue[head]
+            let item = queue[head]!
+            queue[head] = nil
             head += 1
-            if head > 64, head * 2 > queue.count {
+            if head == queue.count {
+                queue.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head > 64, head * 2 > queue.count {
                 queue.removeFirst(head)
                 head = 0
             }

@@ -1,0 +1,159 @@
+// Timeouts and blocking mode (Python's settimeout/setblocking): a timeout raises
+// SocketError.timeout from recv, recvFrom and accept; non-blocking calls report EAGAIN at once.
+import Glibc
+import SocketServer
+import XCTest
+
+final class SocketTimeoutTests: XCTestCase {
+    private let short: Duration = .milliseconds(100)
+
+    private func isNonBlocking(_ socket: Socket) -> Bool {
+        fcntl(socket.fileno(), F_GETFL) & O_NONBLOCK != 0
+    }
+
+    func testTimeoutPropertyAndDescriptorMode() throws {
+        let socket = try Socket(family: .inet, type: .stream)
+        defer { socket.close() }
+        XCTAssertNil(socket.timeout, "sockets block by default")
+        XCTAssertFalse(isNonBlocking(socket))
+
+        try socket.setTimeout(.seconds(2))
+        XCTAssertEqual(socket.timeout, .seconds(2))
+        XCTAssertTrue(isNonBlocking(socket), "timeouts are done with O_NONBLOCK and poll")
+
+        try socket.setBlocking(false)
+        XCTAssertEqual(socket.timeout, .zero)
+        try socket.setBlocking(true)
+        XCTAssertNil(socket.timeout)
+        XCTAssertFalse(isNonBlocking(socket))
+
+        XCTAssertThrowsError(try socket.setTimeout(.milliseconds(-1))) { error in
+            guard case .invalidAddress? = error as? SocketError else { return XCTFail("\(error)") }
+        }
+        XCTAssertNil(socket.timeout, "a rejected timeout changes nothing")
+    }
+
+    func testRecvTimesOut() throws {
+        let (left, right) = try Socket.pair()
+        defer { left.close(); right.close() }
+        try right.setTimeout(short)
+        let elapsed = try timed {
+            XCTAssertThrowsError(try right.recv(16)) { error in
+                XCTAssertEqual(error as? SocketError, .timeout(call: "recv"))
+                XCTAssertEqual((error as? SocketError)?.errno, ETIMEDOUT)
+                XCTAssertEqual("\(error)", "recv: timed out")
+            }
+        }
+        XCTAssertGreaterThanOrEqual(elapsed, short)
+        XCTAssertLessThan(elapsed, .seconds(3))
+
+        try left.sendAll("late")
+        XCTAssertEqual(try right.recv(16), Array("late".utf8), "the socket works after a timeout")
+    }
+
+    func testAcceptTimesOut() throws {
+        let listener = try Socket(family: .inet, type: .stream)
+        defer { listener.close() }
+        try listener.bind(loopback4)
+        try listener.listen()
+        try listener.setTimeout(short)
+        let elapsed = try timed {
+            XCTAssertThrowsError(try listener.accept()) { error in
+                XCTAssertEqual(error as? SocketError, .timeout(call: "accept"))
+            }
+        }
+        XCTAssertGreaterThanOrEqual(elapsed, short)
+        XCTAssertLessThan(elapsed, .seconds(3))
+
+        let client = try connectClient(try listener.getSockName())
+        defer { client.close() }
+        let (connection, _) = try listener.accept()
+        connection.close()
+    }
+
+    func testRecvFromTimesOut() throws {
+        let socket = try Socket(family: .inet, type: .datagram)
+        defer { socket.close() }
+        try socket.bind(loopback4)
+        try socket.setTimeout(short)
+        XCTAssertThrowsError(try socket.recvFrom(16)) { error in
+            XCTAssertEqual(error as? SocketError, .timeout(call: "recvfrom"))
+        }
+    }
+
+    func testTimeoutBoundsEachWaitNotTheWholeTransfer() throws {
+        let (left, right) = try Socket.pair()
+        defer { left.close(); right.close() }
+        try right.setTimeout(.milliseconds(500))
+        let writer = try PosixThread.start {
+            for piece in ["a", "b", "c"] {
+                usleep(100_000)
+                try? left.sendAll(piece)
+            }
+            try? left.shutdown(.write)
+        }
+        XCTAssertEqual(try receiveAll(right), Array("abc".utf8))
+        writer.join()
+    }
+
+    func testNonBlockingRecvReportsEAGAIN() throws {
+        let (left, right) = try Socket.pair()
+        defer { left.close(); right.close() }
+        try right.setBlocking(false)
+        let elapsed = try timed {
+            XCTAssertThrowsError(try right.recv(16)) { error in
+                XCTAssertEqual(error as? SocketError, .system(call: "recv", errno: EAGAIN))
+            }
+        }
+        XCTAssertLessThan(elapsed, .seconds(1), "non-blocking means at once")
+    }
+
+    func testNonBlockingAcceptReportsEAGAIN() throws {
+        let listener = try Socket(family: .inet, type: .stream)
+        defer { listener.close() }
+        try listener.bind(loopback4)
+        try listener.listen()
+        try listener.setBlocking(false)
+        XCTAssertThrowsError(try listener.accept()) { error in
+            XCTAssertEqual(error as? SocketError, .system(call: "accept", errno: EAGAIN))
+        }
+        XCTAssertNil(try listener.acceptIfReady())
+    }
+
+    func testNonBlockingConnectIsInProgressOrDone() throws {
+        let listener = try Socket(family: .inet, type: .stream)
+        defer { listener.close() }
+        try listener.bind(loopback4)
+        try listener.listen()
+        let client = try Socket(family: .inet, type: .stream)
+        defer { client.close() }
+        try client.setBlocking(false)
+        let code = try client.connectEx(try listener.getSockName())
+        XCTAssertTrue(code == 0 || code == EINPROGRESS, "connect_ex gave \(code)")
+    }
+
+    func testBlockingSocketWithNonBlockingDescriptorStillBlocks() throws {
+        let (left, right) = try Socket.pair()
+        defer { left.close(); right.close() }
+        try right.setNonBlockingFlag(true)
+        XCTAssertNil(right.timeout)
+        let writer = try PosixThread.start {
+            usleep(50_000)
+            try? left.sendAll("waited")
+        }
+        XCTAssertEqual(try right.recv(16), Array("waited".utf8), "recv polled instead of reporting EAGAIN")
+        writer.join()
+    }
+
+    func testCreateConnectionKeepsItsTimeout() throws {
+        let listener = try Socket(family: .inet, type: .stream)
+        defer { listener.close() }
+        try listener.bind(loopback4)
+        try listener.listen()
+        let port = Int(try listener.getSockName().port!)
+        let client = try createConnection(host: "127.0.0.1", port: port, timeout: short)
+        defer { client.close() }
+        XCTAssertEqual(client.timeout, short)
+        XCTAssertThrowsError(try client.recv(1)) { XCTAssertEqual($0 as? SocketError, .timeout(call: "recv")) }
+    }
+}
