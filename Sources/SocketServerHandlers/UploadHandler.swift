@@ -109,8 +109,8 @@ public final class UploadStreamHandler: BaseRequestHandler {
             throw UploadRefusal("malformed header: \(error)")
         }
         let (filename, filesize) = try Self.parsePut(header, maxSize: try maxSize())
-        if directory == nil { directory = try UploadDirectory(path: try directoryPath()) }
-        let target = directory!
+        let target = try directory ?? UploadDirectory(path: directoryPath())
+        directory = target
         try target.checkTarget(filename)
         let file = try target.createTemporary()
         defer { file.discard() }
@@ -200,6 +200,7 @@ struct ConnectionInput {
     /// Receives until at least `count` (at most the capacity) bytes are buffered; false if the
     /// connection ended first (what did arrive stays buffered).
     mutating func fill(atLeast count: Int) throws -> Bool {
+        precondition(count <= buffer.count, "fill(atLeast:) beyond the buffer's capacity")
         if buffered >= count { return true }
         if buffer.count - start < count {
             buffer.withUnsafeMutableBytes { raw in

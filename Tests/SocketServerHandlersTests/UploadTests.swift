@@ -235,6 +235,21 @@ final class UploadTests: XCTestCase {
         try assertRefused(putFrame("huge", [1], filesize: "99999999999999999999999"), "non-negative integer")
     }
 
+    func testRefusalReachesAClientStillSending() throws {
+        // The client goes on sending a refused 600 KB file before it reads: the server drains
+        // instead of resetting the connection, so the ERR line arrives.
+        try start(maxSize: 1000)
+        let client = try connectClient(server.serverAddress)
+        let frame = putFrame("big", patternBytes(600_000))
+        let writer = try PosixThread.start { [client] in
+            try? client.sendAll(frame)
+            try? client.shutdown(.write)
+        }
+        defer { writer.join() }
+        XCTAssertEqual(String(decoding: try readToEnd(client), as: UTF8.self), "ERR filesize 600000 is over the limit of 1000 bytes\n")
+        XCTAssertEqual(listing(directory), [])
+    }
+
     func testDefaultMaxSizeIsEnforced() throws {
         try start()  // no max_size key: 104857600
         try assertRefused(putFrame("big", [], filesize: "104857601"), "over the limit of 104857600")
