@@ -21,6 +21,7 @@ let package = Package(
         // main.swift and argument parsing only.
         .executableTarget(name: "socketserverd", dependencies: ["SocketServerDaemon"]),
         .testTarget(name: "SocketServerTests", dependencies: ["SocketServer", "SocketServerHandlers", "CSocketServerShims"]),
+        .testTarget(name: "SocketServerDaemonTests", dependencies: ["SocketServerDaemon", "SocketServer", "SocketServerHandlers"]),
         // Integration tests: they start the real socketserverd binary.
         .testTarget(name: "socketserverdTests", dependencies: ["SocketServer", "CSocketServerShims"]),
         .testTarget(name: "SocketServerHandlersTests", dependencies: ["SocketServerHandlers", "SocketServer"]),

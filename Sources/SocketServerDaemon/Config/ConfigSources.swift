@@ -1,0 +1,170 @@
+// Reading the main file and its includes into one list of raw sections, in the order written.
+
+/// One `key = value` line inside a section.
+struct RawEntry: Equatable {
+    var key: String
+    var value: String
+    var location: SourceLocation
+}
+
+/// One `[daemon]` or `[service NAME]` section as written, before any checking of its keys.
+struct RawSection: Equatable {
+    enum Kind: Equatable {
+        case daemon
+        case service(name: String)
+    }
+    var kind: Kind
+    var location: SourceLocation
+    var entries: [RawEntry] = []
+}
+
+/// The sections of every file read, with the lexing and include errors met on the way.
+/// Each file starts at top level, where only `include` is allowed; `include` may also appear in
+/// `[daemon]`. Included files are read in byte order of their paths, depth first, where the
+/// `include` line stands.
+struct ConfigSources {
+    static let maximumIncludeDepth = 8
+    static let maximumFiles = 1024
+    static let sectionKinds = ["daemon", "service"]
+
+    private(set) var sections: [RawSection] = []
+    /// Every file read, in order.
+    private(set) var files: [String] = []
+    var diagnostics = Diagnostics()
+
+    /// Reads `path` and everything it includes.
+    static func load(path: String) -> ConfigSources {
+        var sources = ConfigSources()
+        sources.readFile(path, depth: 0, chain: [], includedAt: nil)
+        return sources
+    }
+
+    /// Parses `bytes` as if they were the file `file` (includes are relative to its directory).
+    static func parse(bytes: [UInt8], file: String) -> ConfigSources {
+        var sources = ConfigSources()
+        guard bytes.count <= ConfigFiles.maximumFileSize else {
+            sources.diagnostics.add("\(file) is larger than the limit of \(ConfigFiles.maximumFileSize) bytes (4 MiB)",
+                                    at: nil)
+            return sources
+        }
+        sources.files.append(file)
+        sources.process(bytes, file: file, depth: 0,
+                        chain: [(ConfigFiles.canonical(file), file)])
+        return sources
+    }
+
+    /// `chain` is the files including this one: (canonical path, path as shown).
+    private mutating func readFile(_ path: String, depth: Int, chain: [(String, String)], includedAt: SourceLocation?) {
+        switch ConfigFiles.read(path) {
+        case .failure(let failure):
+            diagnostics.add(failure.message, at: includedAt)
+        case .success(let bytes):
+            files.append(path)
+            process(bytes, file: path, depth: depth, chain: chain + [(ConfigFiles.canonical(path), path)])
+        }
+    }
+
+    private enum Position {
+        case topLevel
+        case section(Int)
+        /// Inside a section that was already reported as bad; its keys are skipped quietly.
+        case skipped
+    }
+
+    private mutating func process(_ bytes: [UInt8], file: String, depth: Int, chain: [(String, String)]) {
+        let (lines, errors) = IniParser.parse(bytes, file: file)
+        diagnostics.add(contentsOf: errors)
+        var position = Position.topLevel
+        for line in lines {
+            switch line.content {
+            case .section(let kind, let name):
+                position = openSection(kind: kind, name: name, at: line.location)
+            case .entry(let key, let value):
+                switch position {
+                case .skipped:
+                    continue
+                case .topLevel:
+                    if key == "include" {
+                        include(value, at: line.location, depth: depth, chain: chain)
+                    } else {
+                        diagnostics.add("key \(ConfigText.quoted(key)) is outside any section "
+                            + "(put it under [daemon] or [service NAME])", at: line.location)
+                    }
+                case .section(let index):
+                    if key == "include" {
+                        if case .daemon = sections[index].kind {
+                            include(value, at: line.location, depth: depth, chain: chain)
+                        } else {
+                            diagnostics.add("include is only allowed in [daemon] or at top level",
+                                            at: line.location)
+                        }
+                    } else {
+                        sections[index].entries.append(RawEntry(key: key, value: value, location: line.location))
+                    }
+                }
+            }
+        }
+    }
+
+    private mutating func openSection(kind: String, name: String?, at location: SourceLocation) -> Position {
+        switch kind {
+        case "daemon":
+            if let name {
+                diagnostics.add("[daemon] takes no name, got \(ConfigText.quoted(name))", at: location)
+            }
+            sections.append(RawSection(kind: .daemon, location: location))
+            return .section(sections.count - 1)
+        case "service":
+            guard let name else {
+                diagnostics.add("[service] needs a name: [service NAME]", at: location)
+                return .skipped
+            }
+            sections.append(RawSection(kind: .service(name: name), location: location))
+            return .section(sections.count - 1)
+        default:
+            diagnostics.add("unknown section kind \(ConfigText.quoted(kind))"
+                + ConfigText.didYouMean(kind, among: Self.sectionKinds)
+                + "; expected [daemon] or [service NAME]", at: location)
+            return .skipped
+        }
+    }
+
+    private mutating func include(_ value: String, at location: SourceLocation, depth: Int, chain: [(String, String)]) {
+        guard !value.isEmpty else {
+            diagnostics.add("include needs a path or a glob pattern", at: location)
+            return
+        }
+        guard depth < Self.maximumIncludeDepth else {
+            diagnostics.add("include \(ConfigText.quoted(value)) is nested too deeply "
+                + "(more than \(Self.maximumIncludeDepth) levels of include)", at: location)
+            return
+        }
+        let directory = ConfigFiles.directory(of: location.file)
+        let paths: [String]
+        if ConfigFiles.isPattern(value) {
+            let pattern = value.hasPrefix("/") ? value
+                : ConfigFiles.resolve(value, relativeTo: ConfigFiles.escapeForGlob(directory))
+            switch ConfigFiles.glob(pattern) {
+            case .success(let matches): paths = matches
+            case .failure(let failure):
+                diagnostics.add(failure.message, at: location)
+                return
+            }
+        } else {
+            paths = [ConfigFiles.resolve(value, relativeTo: directory)]
+        }
+        for path in paths {
+            let canonical = ConfigFiles.canonical(path)
+            if let start = chain.firstIndex(where: { $0.0 == canonical }) {
+                let cycle = chain[start...].map(\.1) + [path]
+                diagnostics.add("include cycle: " + cycle.joined(separator: " -> "), at: location)
+                continue
+            }
+            guard files.count < Self.maximumFiles else {
+                diagnostics.add("too many config files (more than \(Self.maximumFiles)); \(path) not read", at: location)
+                return
+            }
+            readFile(path, depth: depth + 1, chain: chain, includedAt: location)
+        }
+    }
+}

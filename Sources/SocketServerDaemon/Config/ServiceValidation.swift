@@ -1,0 +1,123 @@
+// One [service NAME] section: its listener, handler, worker settings and handler options.
+import SocketServerHandlers
+
+enum ServiceValidation {
+    /// The keys every service accepts; handlers add their own.
+    static let commonKeys = [
+        "listen", "handler", "workers", "concurrency", "threads", "max_requests", "timeout", "allow", "socket_mode",
+    ]
+    static let workerRange = 1...1024
+    static let threadRange = 1...4096
+
+    struct Outcome {
+        /// The service, or nil if the section has errors.
+        var service: ServiceConfig?
+        /// The listener and its line, when it parsed (for conflict checks even when other keys are bad).
+        var listen: (address: ListenAddress, location: SourceLocation)?
+    }
+
+    static func validate(_ section: RawSection, name: String, catalog: any HandlerCatalog, cpuCount: Int,
+                         diagnostics: inout Diagnostics) -> Outcome {
+        let errorsBefore = diagnostics.errors.count
+        let keys = SectionKeys(section.entries, diagnostics: &diagnostics)
+        let here = section.location
+        let service = "service \(ConfigText.quoted(name))"
+
+        // The listener.
+        var listen: ListenAddress? = nil
+        if let entry = keys["listen"] {
+            do {
+                listen = try ListenAddressParser.parse(entry.value)
+            } catch {
+                diagnostics.add(error.message, at: entry.location)
+            }
+        } else {
+            diagnostics.add("\(service) is missing the required key 'listen'", at: here)
+        }
+
+        // The handler, and whether it serves this kind of listener.
+        var descriptor: HandlerDescriptor? = nil
+        if let entry = keys["handler"] {
+            descriptor = catalog.descriptor(named: entry.value)
+            if descriptor == nil {
+                let known = catalog.names.sorted()
+                diagnostics.add("unknown handler \(ConfigText.quoted(entry.value))"
+                    + ConfigText.didYouMean(entry.value, among: known)
+                    + " (known handlers: \(known.joined(separator: ", ")))", at: entry.location)
+            } else if let descriptor, let listen {
+                checkKind(descriptor, listen, at: entry.location, diagnostics: &diagnostics)
+            }
+        } else {
+            diagnostics.add("\(service) is missing the required key 'handler'", at: here)
+        }
+
+        // Keys neither common nor the handler's. Unknown when the handler is (it may own them).
+        if let descriptor {
+            let handlerKeys = descriptor.keys.keys.sorted()
+            let hint = handlerKeys.isEmpty
+                ? " (handler '\(descriptor.name)' takes no extra keys)"
+                : " (handler '\(descriptor.name)' accepts: \(handlerKeys.joined(separator: ", ")))"
+            keys.reportUnknown(known: commonKeys + handlerKeys, hint: hint, diagnostics: &diagnostics)
+        }
+
+        var settings = Settings(workers: min(max(cpuCount, workerRange.lowerBound), workerRange.upperBound))
+        settings.read(keys, listen: listen, diagnostics: &diagnostics)
+
+        var options: [String: String] = [:]
+        if let descriptor {
+            options = handlerOptions(descriptor, keys, service: service, at: here, diagnostics: &diagnostics)
+        }
+
+        var outcome = Outcome()
+        if let listen, let entry = keys["listen"] { outcome.listen = (listen, entry.location) }
+        guard diagnostics.errors.count == errorsBefore, let listen, let descriptor else { return outcome }
+        var config = ServiceConfig(name: name, listen: listen, handler: descriptor.name,
+                                   workers: settings.workers, location: here)
+        config.concurrency = settings.concurrency
+        config.threads = settings.threads
+        config.maxRequests = settings.maxRequests
+        config.timeout = settings.timeout
+        config.allow = settings.allow
+        config.socketMode = settings.socketMode
+        config.options = options
+        outcome.service = config
+        return outcome
+    }
+
+    private static func checkKind(_ descriptor: HandlerDescriptor, _ listen: ListenAddress, at location: SourceLocation,
+                                  diagnostics: inout Diagnostics) {
+        let served = listen.isDatagram ? descriptor.datagram : descriptor.stream
+        guard served == nil else { return }
+        let kind = listen.isDatagram ? "datagram" : "stream"
+        let other = descriptor.stream != nil || descriptor.datagram != nil
+            ? "; it serves \(listen.isDatagram ? "stream" : "datagram") listeners only" : ""
+        diagnostics.add("handler '\(descriptor.name)' cannot serve \(kind) listeners like \(listen)\(other)",
+                        at: location)
+    }
+
+    /// The handler's keys: defaults filled in, required ones present, values checked by the handler.
+    private static func handlerOptions(_ descriptor: HandlerDescriptor, _ keys: SectionKeys, service: String,
+                                       at here: SourceLocation, diagnostics: inout Diagnostics) -> [String: String] {
+        var options: [String: String] = [:]
+        var missing: [String] = []
+        for (key, defaultValue) in descriptor.keys {
+            if let entry = keys[key] {
+                options[key] = entry.value
+            } else if let defaultValue {
+                options[key] = defaultValue
+            } else {
+                missing.append(key)
+            }
+        }
+        for key in missing.sorted() {
+            diagnostics.add("\(service) is missing the key \(ConfigText.quoted(key)), "
+                + "which handler '\(descriptor.name)' requires", at: here)
+        }
+        // The handler's own checks assume its required keys are there.
+        guard missing.isEmpty else { return options }
+        for (key, problem) in descriptor.validate(options) {
+            diagnostics.add("\(key): \(problem)", at: keys[key]?.location ?? here)
+        }
+        return options
+    }
+}
