@@ -1,5 +1,6 @@
 // Every error the loader reports, each with its exact file:line.
 import Foundation
+import SocketServer
 @testable import SocketServerDaemon
 import XCTest
 
@@ -357,8 +358,42 @@ final class ConfigErrorTests: XCTestCase {
             XCTAssertEqual(error.errors.map(\.description), [
                 "bin.conf:3: line is not valid UTF-8",
                 "bin.conf:4: line contains a NUL byte",
-                "bin.conf:5: group '\\u{1b}[31mred' does not exist",
+                "bin.conf:5: line contains the control character U+001B",
             ])
+        }
+    }
+
+    func testControlCharacters() {
+        assertConfigErrors("[daemon]\nuser = a\u{7}b\ngroup = x\u{85}y\n\tlog_level\t=\u{0B}debug\u{0C} \r\n", [
+            "main.conf:2: line contains the control character U+0007",
+            "main.conf:3: line contains the control character U+0085",
+        ])
+    }
+
+    /// The linear conflict check agrees with the pairwise rule, both ways round.
+    func testConflictRuleIsSymmetricAndMatchesThePairwiseDefinition() throws {
+        let texts = ["tcp://0.0.0.0:80", "tcp://127.0.0.1:80", "tcp://[::]:80", "tcp://[::1]:80", "tcp://10.0.0.1:80",
+                     "udp://0.0.0.0:80", "udp://[::]:80", "udp://127.0.0.1:80", "tcp://127.0.0.1:81", "tcp://127.0.0.1:0",
+                     "unix:/a", "unixgram:/a", "unix:/b"]
+        let addresses = try texts.map { text throws(ListenAddressParser.Failure) in try ListenAddressParser.parse(text) }
+        func expected(_ a: ListenAddress, _ b: ListenAddress) -> Bool {
+            switch (a, b) {
+            case (.unix(let p), .unix(let q)), (.unix(let p), .unixgram(let q)),
+                 (.unixgram(let p), .unix(let q)), (.unixgram(let p), .unixgram(let q)):
+                return p == q
+            case (.tcp(let x), .tcp(let y)), (.udp(let x), .udp(let y)):
+                guard x.port != 0, x.port == y.port else { return false }
+                func covers(_ w: SocketAddress, _ o: SocketAddress) -> Bool {
+                    w.host == "::" || (w.host == "0.0.0.0" && o.family == .inet)
+                }
+                return x == y || covers(x, y) || covers(y, x)
+            default: return false
+            }
+        }
+        for a in addresses {
+            for b in addresses {
+                XCTAssertEqual(ListenConflicts.conflict(a, b), expected(a, b), "\(a) vs \(b)")
+            }
         }
     }
 

@@ -47,6 +47,11 @@ enum IniParser {
         }
         if raw.contains(0) { return .error("line contains a NUL byte") }
         guard let text = String(validating: raw, as: UTF8.self) else { return .error("line is not valid UTF-8") }
+        // Config files are text: control characters (other than whitespace) would only end up in
+        // paths, names and terminal output.
+        if let control = text.unicodeScalars.first(where: isControl) {
+            return .error("line contains the control character U+\(hex4(control.value))")
+        }
         let line = trim(stripComment(Substring(text)))
         if line.isEmpty { return .blank }
         if line.hasPrefix("[") { return section(line) }
@@ -90,6 +95,19 @@ enum IniParser {
             previous = character
         }
         return line
+    }
+
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x09, 0x0B, 0x0C, 0x0D: return false  // whitespace
+        case 0x00..<0x20, 0x7F..<0xA0: return true
+        default: return false
+        }
+    }
+
+    private static func hex4(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 
     static func isSpace(_ character: Character) -> Bool {

@@ -9,36 +9,69 @@ enum ListenConflicts {
         var location: SourceLocation
     }
 
-    /// Reports each listener that collides with an earlier one, at its `listen` line.
+    /// Reports each listener that collides with an earlier one, at its `listen` line, naming the
+    /// first earlier service it collides with. Linear in the number of services.
     static func check(_ claims: [Claim], diagnostics: inout Diagnostics) {
+        var paths: [String: Int] = [:]
+        var ports: [PortKey: Port] = [:]
         for (index, claim) in claims.enumerated() {
-            guard let earlier = claims[..<index].first(where: { conflict($0.address, claim.address) }) else { continue }
-            diagnostics.add("listen \(claim.address) conflicts with service \(ConfigText.quoted(earlier.service)), "
-                + "which listens on \(earlier.address) (\(earlier.location))", at: claim.location)
+            let earlier: Int?
+            switch claim.address {
+            case .unix(let path), .unixgram(let path):
+                earlier = paths[path]
+                if earlier == nil { paths[path] = index }
+            case .tcp(let address), .udp(let address):
+                guard let port = address.port, port != 0 else { continue }
+                let key = PortKey(datagram: claim.address.isDatagram, port: port)
+                earlier = ports[key, default: Port()].claim(address, index)
+            }
+            guard let earlier else { continue }
+            let first = claims[earlier]
+            diagnostics.add("listen \(claim.address) conflicts with service \(ConfigText.quoted(first.service)), "
+                + "which listens on \(first.address) (\(first.location))", at: claim.location)
         }
     }
 
-    /// True if binding both would fail with EADDRINUSE. Port 0 (any free port) never conflicts.
+    struct PortKey: Hashable {
+        var datagram: Bool
+        var port: UInt16
+    }
+
+    /// The claims seen so far on one port and socket type, by the kinds that matter for overlap.
     /// The library binds IPv6 listeners dual-stack (Linux's default), so `[::]` also takes IPv4.
-    static func conflict(_ a: ListenAddress, _ b: ListenAddress) -> Bool {
-        switch (a, b) {
-        case (.unix(let p), .unix(let q)), (.unix(let p), .unixgram(let q)),
-             (.unixgram(let p), .unix(let q)), (.unixgram(let p), .unixgram(let q)):
-            return p == q
-        case (.tcp(let x), .tcp(let y)), (.udp(let x), .udp(let y)):
-            guard let port = x.port, port != 0, port == y.port else { return false }
-            return x == y || isWildcard(x, over: y) || isWildcard(y, over: x)
-        default:
-            return false
+    struct Port {
+        var exact: [SocketAddress: Int] = [:]
+        var anyClaim: Int?
+        var firstIPv4: Int?
+        var wildcard4: Int?
+        var wildcard6: Int?
+
+        /// Records `address` (claim number `index`) and returns the first earlier claim it overlaps.
+        mutating func claim(_ address: SocketAddress, _ index: Int) -> Int? {
+            let isIPv4 = address.family == .inet
+            let isWildcard4 = isIPv4 && address.host == "0.0.0.0"
+            let isWildcard6 = address.family == .inet6 && address.host == "::"
+            var candidates = [exact[address], wildcard6]
+            if isWildcard6 { candidates.append(anyClaim) }
+            if isWildcard4 { candidates.append(firstIPv4) }
+            if isIPv4 { candidates.append(wildcard4) }
+            let earlier = candidates.compactMap { $0 }.min()
+
+            if exact[address] == nil { exact[address] = index }
+            if anyClaim == nil { anyClaim = index }
+            if isIPv4, firstIPv4 == nil { firstIPv4 = index }
+            if isWildcard4, wildcard4 == nil { wildcard4 = index }
+            if isWildcard6, wildcard6 == nil { wildcard6 = index }
+            return earlier
         }
     }
 
-    /// True if `wildcard` is an any-address that covers `other`'s address.
-    private static func isWildcard(_ wildcard: SocketAddress, over other: SocketAddress) -> Bool {
-        switch wildcard {
-        case .inet(let host, _): return host == "0.0.0.0" && other.family == .inet
-        case .inet6(let host, _, _, _): return host == "::"
-        case .unix: return false
-        }
+    /// True if binding both would fail with EADDRINUSE (the rule `check` applies, for one pair).
+    static func conflict(_ a: ListenAddress, _ b: ListenAddress) -> Bool {
+        var diagnostics = Diagnostics()
+        let nowhere = SourceLocation(file: "", line: 0)
+        check([Claim(service: "a", address: a, location: nowhere), Claim(service: "b", address: b, location: nowhere)],
+              diagnostics: &diagnostics)
+        return !diagnostics.isEmpty
     }
 }
