@@ -51,7 +51,8 @@ enum ServiceValidation {
             diagnostics.add("\(service) is missing the required key 'handler'", at: here)
         }
 
-        // Keys neither common nor the handler's. Unknown when the handler is (it may own them).
+        // Keys neither common nor the handler's; checked only when the handler is known (an unknown
+        // handler might accept them).
         if let descriptor {
             let handlerKeys = descriptor.keys.keys.sorted()
             let hint = handlerKeys.isEmpty
