@@ -28,6 +28,7 @@ final class BackgroundServer: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let loopError = Locked<String?>(nil)
     private var stopped = false
+    private var loopExited = false
 
     init(_ server: BaseServer, pollInterval: Duration = .milliseconds(50)) throws {
         self.server = server
@@ -43,23 +44,35 @@ final class BackgroundServer: @unchecked Sendable {
         }
     }
 
-    /// Stops the loop within `limit`, joins the serving thread and closes the server.
-    func stop(limit: Duration = .seconds(10), file: StaticString = #filePath, line: UInt = #line) {
+    /// Waits up to `limit` for `serveForever` to return by itself; true if it did.
+    func loopExits(within limit: Duration) -> Bool {
+        if loopExited { return true }
+        loopExited = finished.wait(timeout: .now() + .milliseconds(Int(limit.roundedMilliseconds))) == .success
+        return loopExited
+    }
+
+    /// Stops the loop within `limit`, joins the serving thread and (unless `close` is false) closes
+    /// the server.
+    func stop(close: Bool = true, limit: Duration = .seconds(10), file: StaticString = #filePath, line: UInt = #line) {
         guard !stopped else { return }
         stopped = true
         let server = server
         let shutdownDone = DispatchSemaphore(value: 0)
-        _ = try? PosixThread.start(detached: true) {
-            server.shutdown()
-            shutdownDone.signal()
+        if loopExited {
+            shutdownDone.signal()  // a shutdown now would stay pending and stop the next serveForever
+        } else {
+            _ = try? PosixThread.start(detached: true) {
+                server.shutdown()
+                shutdownDone.signal()
+            }
         }
         let deadline = DispatchTime.now() + .milliseconds(Int(limit.roundedMilliseconds))
-        guard shutdownDone.wait(timeout: deadline) == .success, finished.wait(timeout: deadline) == .success else {
+        guard shutdownDone.wait(timeout: deadline) == .success, loopExited || finished.wait(timeout: deadline) == .success else {
             XCTFail("serveForever did not stop within \(limit)", file: file, line: line)
             return
         }
         thread.join()
-        server.serverClose()
+        if close { server.serverClose() }
         if let error = loopError.value { XCTFail("serveForever threw: \(error)", file: file, line: line) }
     }
 }
