@@ -191,8 +191,11 @@ final class SocketAddressTests: XCTestCase {
         defer { holder.close() }
         try holder.bind(loopback4)
         let port = Int(try holder.getSockName().port!)
-        XCTAssertThrowsError(try createConnection(host: "127.0.0.1", port: port, timeout: ioTimeout)) { error in
-            XCTAssertEqual((error as? SocketError)?.errno, ECONNREFUSED, "\(error)")
+        assertNoDescriptorLeak("by failed connections") {
+            XCTAssertThrowsError(try createConnection(host: "127.0.0.1", port: port, timeout: ioTimeout)) { error in
+                XCTAssertEqual((error as? SocketError)?.errno, ECONNREFUSED, "\(error)")
+            }
+            XCTAssertThrowsError(try createConnection(to: .inet(host: "127.0.0.1", port: UInt16(port))))
         }
     }
 }
