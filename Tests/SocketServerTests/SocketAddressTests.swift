@@ -191,7 +191,7 @@ final class SocketAddressTests: XCTestCase {
         defer { holder.close() }
         try holder.bind(loopback4)
         let port = Int(try holder.getSockName().port!)
-        assertNoDescriptorLeak("by failed connections") {
+        try assertNoDescriptorLeak("by failed connections") {
             XCTAssertThrowsError(try createConnection(host: "127.0.0.1", port: port, timeout: ioTimeout)) { error in
                 XCTAssertEqual((error as? SocketError)?.errno, ECONNREFUSED, "\(error)")
             }
