@@ -147,6 +147,7 @@ final class NotifyListener {
         unlink(path)
         socket = try Socket(family: .unix, type: .datagram)
         try socket.bind(.unix(path: path))
+        chmod(path, 0o666)  // a daemon started as root sends READY after becoming "nobody"
     }
 
     deinit { unlink(path) }

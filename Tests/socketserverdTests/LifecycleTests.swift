@@ -69,6 +69,7 @@ final class LifecycleTests: DaemonTestCase {
         let port = freePort()
         let uploads = directory + "/uploads"
         try FileManager.default.createDirectory(atPath: uploads, withIntermediateDirectories: true)
+        chmod(uploads, 0o777)
         let daemon = try startDaemon("""
             [service upload]
             listen = tcp://127.0.0.1:\(port)
@@ -84,6 +85,7 @@ final class LifecycleTests: DaemonTestCase {
         XCTAssertLessThan(starts, 12, "crash loop not slowed down:\n\(daemon.log)")
         // Once the cause is fixed, the service comes back.
         try FileManager.default.createDirectory(atPath: uploads, withIntermediateDirectories: true)
+        chmod(uploads, 0o777)
         let deadline = Date().addingTimeInterval(15)
         var served = false
         while !served, Date() < deadline {
@@ -129,11 +131,13 @@ final class LifecycleTests: DaemonTestCase {
         daemon.signal(SIGTTIN)
         XCTAssertTrue(daemon.waitForLog("started for service echo", count: 3), daemon.log)
         XCTAssertEqual(daemon.workerPIDs().count, 3)
-        daemon.signal(SIGTTOU)
-        daemon.signal(SIGTTOU)
-        let deadline = Date().addingTimeInterval(10)
-        while daemon.workerPIDs().count != 1, Date() < deadline { usleep(20_000) }
-        XCTAssertEqual(daemon.workerPIDs().count, 1, daemon.log)
+        // One signal at a time: two identical signals sent at once may arrive as one.
+        for expected in [2, 1] {
+            daemon.signal(SIGTTOU)
+            let deadline = Date().addingTimeInterval(10)
+            while daemon.workerPIDs().count != expected, Date() < deadline { usleep(20_000) }
+            XCTAssertEqual(daemon.workerPIDs().count, expected, daemon.log)
+        }
         XCTAssertEqual(try tcpRoundTrip(port: port), "hello\n")
     }
 

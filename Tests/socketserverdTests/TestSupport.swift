@@ -38,7 +38,7 @@ extension Socket {
 /// Writes a config file and returns its path.
 @discardableResult
 func writeConfig(_ text: String, to path: String) -> String {
-    FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
     return path
 }
 
@@ -70,7 +70,10 @@ func readAll(_ socket: Socket) throws -> [UInt8] {
 func datagramRoundTrip(_ address: SocketAddress, _ message: String, local: SocketAddress? = nil) throws -> String {
     let socket = try Socket(family: address.family, type: .datagram)
     defer { socket.close() }
-    if let local { try socket.bind(local) }
+    if let local {
+        try socket.bind(local)
+        if case .unix(let path) = local { chmod(path, 0o666) }  // the daemon may run as "nobody"
+    }
     try socket.setTimeout(.seconds(5))
     try socket.sendTo(Array(message.utf8), address)
     let (data, _) = try socket.recvFrom(65536)
@@ -85,6 +88,8 @@ class DaemonTestCase: XCTestCase {
     override func setUp() {
         super.setUp()
         directory = makeTemporaryDirectory()
+        // Run as root, the daemon becomes "nobody": it must still reach the test's files.
+        chmod(directory, 0o777)
     }
 
     override func tearDown() {

@@ -4,17 +4,15 @@ import Glibc
 #endif
 
 enum Privileges {
-    /// As root with `user` set: chown the Unix socket files, then setgroups/setgid/setuid, and check
-    /// that root cannot be regained. As a normal user, `user` and `group` are ignored.
+    /// As root: chown the Unix socket files, then setgroups/setgid/setuid to `user` (default
+    /// "nobody", as nginx does), and check that root cannot be regained. As a normal user, `user`
+    /// and `group` are ignored.
     static func drop(config: DaemonConfig, unixPaths: [String]) throws(DaemonError) {
         guard geteuid() == 0 else {
             if config.user != nil { log.debug("not root: ignoring user = \(config.user!)") }
             return
         }
-        guard let user = config.user else {
-            log.warning("running as root: set [daemon] user so workers do not run as root")
-            return
-        }
+        let user = config.user ?? "nobody"
         guard let entry = getpwnam(user) else { throw .message("user \(user) does not exist") }
         let uid = entry.pointee.pw_uid
         var gid = entry.pointee.pw_gid
