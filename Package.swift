@@ -15,7 +15,7 @@ let package = Package(
         // The library: sockets, addresses, servers, concurrency, request handlers.
         .target(name: "SocketServer", dependencies: ["CSocketServerShims"]),
         // Built-in handlers the daemon serves (echo, discard, daytime, upper, upload).
-        .target(name: "SocketServerHandlers", dependencies: ["SocketServer"]),
+        .target(name: "SocketServerHandlers", dependencies: ["SocketServer", "CSocketServerShims"]),
         // The daemon: config, master (arbiter), workers, signals.
         .target(name: "SocketServerDaemon", dependencies: ["SocketServer", "SocketServerHandlers", "CSocketServerShims"]),
         // main.swift and argument parsing only.

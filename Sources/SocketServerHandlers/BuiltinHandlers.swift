@@ -23,8 +23,12 @@ public enum BuiltinHandlers {
         name: "upload", stream: UploadStreamHandler.self, datagram: nil,
         keys: UploadStreamHandler.keys, validate: { UploadStreamHandler.validate($0) })
 
+    public static let exec = HandlerDescriptor(
+        name: "exec", stream: ExecStreamHandler.self, datagram: ExecDatagramHandler.self,
+        keys: ExecRunner.keys, validate: { ExecRunner.validate($0) })
+
     /// Every built-in handler, in a stable order.
-    public static let all: [HandlerDescriptor] = [echo, discard, daytime, upper, upload]
+    public static let all: [HandlerDescriptor] = [echo, discard, daytime, upper, upload, exec]
 
     /// Every built-in handler's name, in the order of `all`.
     public static var names: [String] { all.map(\.name) }

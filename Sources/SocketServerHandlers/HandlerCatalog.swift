@@ -10,6 +10,12 @@ public protocol HandlerHost: AnyObject, Sendable {
     var options: [String: String] { get }
     /// Writes one line to the daemon's log.
     func log(_ level: LogLevel, _ message: String)
+    /// The service's `timeout`: how long one request may stay silent (exec: may run). nil = no limit.
+    var requestTimeout: Duration? { get }
+}
+
+extension HandlerHost {
+    public var requestTimeout: Duration? { nil }
 }
 
 /// Log levels, in increasing severity.

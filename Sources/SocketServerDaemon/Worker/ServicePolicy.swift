@@ -61,6 +61,7 @@ final class StreamService: TCPServer, HandlerHost, @unchecked Sendable {
     let policy: ServicePolicy
     var serviceName: String { policy.service.name }
     var options: [String: String] { policy.service.options }
+    var requestTimeout: Duration? { policy.service.timeout }
 
     init(socket: Socket, handler: BaseRequestHandler.Type, policy: ServicePolicy, concurrency: any RequestConcurrency) throws {
         self.policy = policy
@@ -85,6 +86,7 @@ final class DatagramService: UDPServer, HandlerHost, @unchecked Sendable {
     let policy: ServicePolicy
     var serviceName: String { policy.service.name }
     var options: [String: String] { policy.service.options }
+    var requestTimeout: Duration? { policy.service.timeout }
 
     init(socket: Socket, handler: BaseRequestHandler.Type, policy: ServicePolicy, concurrency: any RequestConcurrency) throws {
         self.policy = policy

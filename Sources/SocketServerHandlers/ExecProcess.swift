@@ -1,0 +1,102 @@
+// One program run for one request: posix_spawn with chosen stdin/stdout, stderr to the log,
+// a clean environment, its own process group, a time limit, and always reaped.
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSocketServerShims
+
+/// A spawned request program. `wait(limit:)` forwards its stderr lines to `logLine` and kills the
+/// whole process group when the limit passes.
+struct ExecProcess {
+    let pid: pid_t
+    private let stderrRead: Int32
+
+    /// Spawns `command` with `stdin`/`stdout` as its fds 0 and 1 and `environment` as all it sees.
+    static func spawn(_ command: ExecCommand, stdin: Int32, stdout: Int32, environment: [String]) throws(ExecCommandError) -> ExecProcess {
+        var errPipe: [Int32] = [-1, -1]
+        guard cssd_pipe_cloexec(&errPipe, 0) == 0 else { throw .init("pipe: \(String(cString: strerror(errno)))") }
+        defer { close(errPipe[1]) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        let argv = ([command.program] + command.arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let code = posix_spawn(&pid, command.program, &actions, &attributes, argv, envp)
+        guard code == 0 else {
+            close(errPipe[0])
+            throw .init("posix_spawn \(command.program): \(String(cString: strerror(code)))")
+        }
+        return ExecProcess(pid: pid, stderrRead: errPipe[0])
+    }
+
+    /// Waits for the program to end, forwarding stderr lines; past `limit` kills its process group.
+    /// Returns the wait status and whether it was killed for the limit.
+    func wait(limit: Duration?, logLine: (String) -> Void) -> (status: Int32, timedOut: Bool) {
+        defer { close(stderrRead) }
+        let deadline = limit.map { ContinuousClock.now.advanced(by: $0) }
+        var pending: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var open = true
+        var timedOut = false
+        while open {
+            var timeout: Int32 = -1
+            if let deadline {
+                let left = ContinuousClock.now.duration(to: deadline)
+                if left <= .zero { timedOut = true; break }
+                timeout = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+            }
+            var entry = pollfd(fd: stderrRead, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&entry, 1, timeout)
+            if ready < 0 && errno == EINTR { continue }
+            if ready <= 0 { continue }
+            let count = read(stderrRead, &buffer, buffer.count)
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { open = false; break }
+            pending += buffer[..<count]
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                logLine(String(decoding: pending[..<newline], as: UTF8.self))
+                pending.removeSubrange(...newline)
+            }
+        }
+        if !pending.isEmpty { logLine(String(decoding: pending, as: UTF8.self)) }
+        if timedOut {
+            kill(-pid, SIGKILL)
+            kill(pid, SIGKILL)
+        }
+        // stderr closed: the program (or whatever inherited its stderr) is done; reap it, bounded.
+        var status: Int32 = 0
+        while true {
+            let result = waitpid(pid, &status, timedOut ? 0 : WNOHANG)
+            if result == pid { break }
+            if result < 0 && errno != EINTR { break }
+            if result == 0 {
+                if let deadline, ContinuousClock.now >= deadline {
+                    kill(-pid, SIGKILL)
+                    timedOut = true
+                    continue
+                }
+                usleep(2_000)
+            }
+        }
+        return (status, timedOut)
+    }
+}
