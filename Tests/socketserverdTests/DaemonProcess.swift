@@ -24,13 +24,34 @@ final class DaemonProcess {
     }
 
     /// Spawns `socketserverd --config configPath` in a new process group.
-    init(configPath: String, directory: String, extraArguments: [String] = [], environment: [String: String] = [:]) throws {
+    /// `passing` sockets are handed over as fds 3, 4, … with LISTEN_PID/LISTEN_FDS set, as systemd
+    /// does for socket activation (a shell sets LISTEN_PID to its own pid, then execs the daemon).
+    init(configPath: String, directory: String, extraArguments: [String] = [], environment: [String: String] = [:],
+         notifyPath: String? = nil, passing: [Int32] = []) throws {
         _ = DaemonProcess.becomeSubreaper
-        notify = try NotifyListener(path: directory + "/notify.sock")
+        notify = try NotifyListener(path: notifyPath ?? directory + "/notify.sock")
         logPath = directory + "/daemon.log"
-        var env = ["PATH=/usr/bin:/bin", "NOTIFY_SOCKET=\(notify.path)"]
+        var env = ["PATH=/usr/bin:/bin", "NOTIFY_SOCKET=\(notify.displayPath)"]
         for (key, value) in environment { env.append("\(key)=\(value)") }
-        pid = try spawn(DaemonProcess.binaryPath, ["--config", configPath] + extraArguments, env: env, stdout: logPath, stderr: logPath)
+        let arguments = ["--config", configPath] + extraArguments
+        if passing.isEmpty {
+            pid = try spawn(DaemonProcess.binaryPath, arguments, env: env, stdout: logPath, stderr: logPath)
+        } else {
+            let command = "LISTEN_PID=$$ LISTEN_FDS=\(passing.count) exec \"$0\" \"$@\""
+            pid = try spawn("/bin/sh", ["-c", command, DaemonProcess.binaryPath] + arguments, env: env,
+                            stdout: logPath, stderr: logPath, passing: passing)
+        }
+    }
+
+    /// Every notification received since the last call (waiting up to `timeout` for the first).
+    func notifications(timeout: TimeInterval = 0.5) -> [String] {
+        var messages: [String] = []
+        var wait = timeout
+        while let message = notify.receive(timeout: wait) {
+            messages.append(message)
+            wait = 0.05
+        }
+        return messages
     }
 
     /// Waits for READY=1 (the master serves every service). Fails with the log on timeout or early exit.
@@ -142,15 +163,22 @@ final class NotifyListener {
     let path: String
     let socket: Socket
 
+    /// A path, or `@name` for Linux's abstract namespace (as systemd may use).
     init(path: String) throws {
         self.path = path
-        unlink(path)
         socket = try Socket(family: .unix, type: .datagram)
-        try socket.bind(.unix(path: path))
-        chmod(path, 0o666)  // a daemon started as root sends READY after becoming "nobody"
+        if path.hasPrefix("@") {
+            try socket.bind(.unix(path: "\0" + path.dropFirst()))
+        } else {
+            unlink(path)
+            try socket.bind(.unix(path: path))
+            chmod(path, 0o666)  // a daemon started as root sends READY after becoming "nobody"
+        }
     }
 
-    deinit { unlink(path) }
+    var displayPath: String { path }
+
+    deinit { if !path.hasPrefix("@") { unlink(path) } }
 
     func receive(timeout: TimeInterval) -> String? {
         try? socket.setTimeout(.milliseconds(Int(timeout * 1000)))
@@ -160,7 +188,8 @@ final class NotifyListener {
 }
 
 /// posix_spawn with a new process group and stdout/stderr redirected to files; returns the pid.
-func spawn(_ path: String, _ arguments: [String], env: [String], stdout: String? = nil, stderr: String? = nil, stdin: String? = nil) throws -> pid_t {
+func spawn(_ path: String, _ arguments: [String], env: [String], stdout: String? = nil, stderr: String? = nil, stdin: String? = nil,
+           passing: [Int32] = []) throws -> pid_t {
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }
@@ -178,6 +207,10 @@ func spawn(_ path: String, _ arguments: [String], env: [String], stdout: String?
     posix_spawn_file_actions_addopen(&actions, 0, stdin ?? "/dev/null", O_RDONLY, 0)
     if let stdout { posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_APPEND, 0o644) }
     if let stderr { posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o644) }
+    // Passed fds go to 3, 4, …: first to high numbers (so no source is overwritten), then down.
+    let high = passing.map { fcntl($0, F_DUPFD_CLOEXEC, 200) }
+    defer { high.forEach { close($0) } }
+    for (index, fd) in high.enumerated() { posix_spawn_file_actions_adddup2(&actions, fd, Int32(3 + index)) }
     let argv = ([path] + arguments).map { strdup($0) } + [nil]
     let envp = env.map { strdup($0) } + [nil]
     defer {

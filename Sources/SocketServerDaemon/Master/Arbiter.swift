@@ -40,6 +40,7 @@ public final class Arbiter {
     public func run() -> Int32 {
         Logger.shared.level = LogLevel(name: config.logLevel.rawValue) ?? .info
         do {
+            listeners.inherited = try SocketActivation.claim(for: config.services)
             sockets = try listeners.open(for: config.services)
             listeners.commit(sockets)
             try Privileges.drop(config: config, unixPaths: unixPaths(config))

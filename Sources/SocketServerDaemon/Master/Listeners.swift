@@ -10,7 +10,11 @@ import SocketServer
 final class Listeners {
     private(set) var sockets: [ListenAddress: Socket] = [:]
     /// Sockets passed in by systemd socket activation, not yet claimed by a service.
-    var inherited: [ListenAddress: Socket] = [:]
+    var inherited: [ListenAddress: Socket] = [:] {
+        didSet { systemdOwned.formUnion(inherited.keys) }
+    }
+    /// Addresses whose socket systemd owns: their files are never unlinked here.
+    private var systemdOwned: Set<ListenAddress> = []
 
     /// Opens what `services` need and is not open yet. All or nothing: on failure the sockets opened
     /// by this call are closed again and the error names the service and address.
@@ -28,7 +32,7 @@ final class Listeners {
                 result[service.listen] = socket
             }
         } catch {
-            for (address, socket) in opened { Listeners.discard(address, socket) }
+            for (address, socket) in opened { discard(address, socket) }
             throw error
         }
         return result
@@ -37,7 +41,7 @@ final class Listeners {
     /// Makes `current` the set held, closing (and unlinking) everything else.
     func commit(_ current: [ListenAddress: Socket]) {
         for (address, socket) in sockets where current[address] !== socket {
-            Listeners.discard(address, socket)
+            discard(address, socket)
         }
         sockets = current
     }
@@ -45,7 +49,7 @@ final class Listeners {
     /// Closes everything (master exit).
     func closeAll() {
         commit([:])
-        for (address, socket) in inherited { Listeners.discard(address, socket) }
+        for (address, socket) in inherited { discard(address, socket) }
         inherited = [:]
     }
 
@@ -55,9 +59,9 @@ final class Listeners {
         for socket in inherited.values where socket !== keep { socket.close() }
     }
 
-    static func discard(_ address: ListenAddress, _ socket: Socket) {
+    func discard(_ address: ListenAddress, _ socket: Socket) {
         socket.close()
-        if case .unix(let path) = address.address, !address.address.isAbstract, !path.isEmpty {
+        if case .unix(let path) = address.address, !address.address.isAbstract, !path.isEmpty, !systemdOwned.contains(address) {
             unlink(path)
         }
     }
