@@ -12,6 +12,8 @@ final class ServicePolicy: Sendable {
     /// Requests after which this worker retires (max_requests plus jitter); 0 = never.
     let retireAfter: Int
     private let served = Atomic<Int>(0)
+    /// When the last accept failure was logged (seconds on the monotonic clock), to log once per interval.
+    private let lastAcceptErrorLog = Atomic<Int64>(Int64.min)
 
     init(service: ServiceConfig) {
         self.service = service
@@ -47,6 +49,19 @@ final class ServicePolicy: Sendable {
         }
     }
 
+    /// accept failed (EMFILE, ENFILE, ENOBUFS…): the server already backs off 100 ms per failure so
+    /// the loop does not spin; the log gets one line per 10 s, not one per attempt.
+    func acceptFailed(_ error: any Error) {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let seconds = Int64(now.tv_sec)
+        let last = lastAcceptErrorLog.load(ordering: .relaxed)
+        if last == Int64.min || seconds - last >= 10 {
+            lastAcceptErrorLog.store(seconds, ordering: .relaxed)
+            log.error("service \(service.name): cannot accept: \(error); backing off (logged at most every 10 s)")
+        }
+    }
+
     func report(_ error: any Error, _ request: Request) {
         if case SocketError.timeout = error {
             log.info("service \(service.name): closed idle client \(request.clientAddress) after \(service.timeout.map { "\($0)" } ?? "timeout")")
@@ -79,6 +94,10 @@ final class StreamService: TCPServer, HandlerHost, @unchecked Sendable {
         try super.finishRequest(request)
     }
     override func handleError(_ error: any Error, request: Request) { policy.report(error, request) }
+    override func handleAcceptError(_ error: any Error) {
+        policy.acceptFailed(error)
+        super.handleAcceptError(error)
+    }
 }
 
 /// A service on a datagram listener (udp://, unixgram:).
@@ -104,4 +123,8 @@ final class DatagramService: UDPServer, HandlerHost, @unchecked Sendable {
         try super.finishRequest(request)
     }
     override func handleError(_ error: any Error, request: Request) { policy.report(error, request) }
+    override func handleAcceptError(_ error: any Error) {
+        policy.acceptFailed(error)
+        super.handleAcceptError(error)
+    }
 }
