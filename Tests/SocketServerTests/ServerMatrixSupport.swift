@@ -1,5 +1,5 @@
-// What the server-kind × concurrency-model tests share: the concurrency models, a handler that
-// says which process served it, and the checks made after a server is closed.
+// What the server tests share: the concurrency models, the echo handlers (one says which process
+// served it), and the checks made after a server is closed.
 import Glibc
 import SocketServer
 import XCTest
@@ -11,6 +11,25 @@ enum ConcurrencyModel: String {
     /// The explicit concurrency to pass, for the thread pool (the others come with the class).
     var poolIfAny: (any RequestConcurrency)? {
         self == .pool ? ThreadPoolMixIn(threads: 4, queueLimit: 16) : nil
+    }
+}
+
+/// Echoes everything back: a stream until the client closes its side, a datagram as one reply.
+final class EchoHandler: BaseRequestHandler {
+    override func setup() throws {
+        if request.type != .datagram { try request.setTimeout(ioTimeout) }
+    }
+
+    override func handle() throws {
+        if request.type == .datagram {
+            try request.sendTo(packet, clientAddress)
+            return
+        }
+        while true {
+            let chunk = try request.recv(65536)
+            if chunk.isEmpty { return }
+            try request.sendAll(chunk)
+        }
     }
 }
 

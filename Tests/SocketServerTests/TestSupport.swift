@@ -87,27 +87,6 @@ func withServing<S: BaseServer, R>(
     return try body(server)
 }
 
-// MARK: - Handlers used by many tests
-
-/// Echoes everything back: a stream until the client closes its side, a datagram as one reply.
-final class EchoHandler: BaseRequestHandler {
-    override func setup() throws {
-        if request.type != .datagram { try request.setTimeout(ioTimeout) }
-    }
-
-    override func handle() throws {
-        if request.type == .datagram {
-            try request.sendTo(packet, clientAddress)
-            return
-        }
-        while true {
-            let chunk = try request.recv(65536)
-            if chunk.isEmpty { return }
-            try request.sendAll(chunk)
-        }
-    }
-}
-
 // MARK: - Clients
 
 /// A client socket connected to `address` with the test timeout set.
@@ -193,20 +172,9 @@ final class TemporaryDirectory {
 func removeTree(_ path: String) {
     var info = stat()
     guard lstat(path, &info) == 0 else { return }
-    if (info.st_mode & S_IFMT) == S_IFDIR {
-        if let dir = opendir(path) {
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-                }
-                if name != ".", name != ".." { removeTree(path + "/" + name) }
-            }
-            closedir(dir)
-        }
-        rmdir(path)
-    } else {
-        unlink(path)
-    }
+    guard (info.st_mode & S_IFMT) == S_IFDIR else { unlink(path); return }
+    directoryEntries(path).forEach { removeTree(path + "/" + $0) }
+    rmdir(path)
 }
 
 func fileExists(_ path: String) -> Bool {
