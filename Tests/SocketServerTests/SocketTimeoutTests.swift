@@ -96,6 +96,32 @@ final class SocketTimeoutTests: XCTestCase {
         writer.join()
     }
 
+    func testConnectTimesOutWhenTheBacklogIsFull() throws {
+        // A listener that never accepts: once its queue is full the kernel drops further SYNs, so
+        // a connect waits until its timeout.
+        let listener = try Socket(family: .inet, type: .stream)
+        defer { listener.close() }
+        try listener.bind(loopback4)
+        try listener.listen(0)
+        let address = try listener.getSockName()
+        var clients: [Socket] = []
+        defer { clients.forEach { $0.close() } }
+        var timedOut: SocketError?
+        for _ in 0..<8 where timedOut == nil {
+            let client = try Socket(family: .inet, type: .stream)
+            clients.append(client)
+            try client.setTimeout(short)
+            do { try client.connect(address) } catch { timedOut = error }
+        }
+        XCTAssertEqual(timedOut, .timeout(call: "connect \(address)"))
+        XCTAssertEqual(timedOut?.errno, ETIMEDOUT)
+
+        let viaEx = try Socket(family: .inet, type: .stream)
+        clients.append(viaEx)
+        try viaEx.setTimeout(short)
+        XCTAssertEqual(try viaEx.connectEx(address), ETIMEDOUT, "connect_ex reports the timeout as ETIMEDOUT")
+    }
+
     func testNonBlockingRecvReportsEAGAIN() throws {
         let (left, right) = try Socket.pair()
         defer { left.close(); right.close() }
