@@ -31,6 +31,15 @@ final class SocketAddressTests: XCTestCase {
                        .inet6(host: "fe80::1", port: 3, scopeID: if_nametoindex("lo")), "a zone becomes the scope id")
     }
 
+    func testScopedIPv6DescriptionKeepsTheZoneAndParsesBack() throws {
+        let scoped = try SocketAddress(parsing: "[fe80::1%lo]:80")
+        XCTAssertEqual(scoped, .inet6(host: "fe80::1", port: 80, scopeID: if_nametoindex("lo")))
+        XCTAssertEqual(scoped.description, "[fe80::1%lo]:80", "a link-local address is useless without its zone")
+        XCTAssertEqual(try SocketAddress(parsing: scoped.description), scoped)
+        let numeric = SocketAddress.inet6(host: "fe80::2", port: 1, scopeID: 4_000_000)
+        XCTAssertEqual(numeric.description, "[fe80::2%4000000]:1", "an index with no interface stays a number")
+    }
+
     func testUnixPathsAndAbstractNames() throws {
         let path = try SocketAddress(parsing: "/run/app.sock")
         XCTAssertEqual(path, .unix(path: "/run/app.sock"))

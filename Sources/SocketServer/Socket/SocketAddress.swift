@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// A socket address. Its `description` is the form users expect:
-/// `127.0.0.1:9999`, `[::1]:9999`, `/run/app.sock`, `@abstract-name`.
+/// `127.0.0.1:9999`, `[::1]:9999`, `[fe80::1%eth0]:9999`, `/run/app.sock`, `@abstract-name`.
 public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
     /// An IPv4 address in dotted-quad form and a port.
     case inet(host: String, port: UInt16)
@@ -48,7 +48,14 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .inet(let host, let port): return "\(host):\(port)"
-        case .inet6(let host, let port, _, _): return "[\(host)]:\(port)"
+        case .inet6(let host, let port, _, let scopeID):
+            // Keep the zone (`[fe80::1%eth0]:80`): a link-local address means nothing without it,
+            // and `init(parsing:)` must read back what this prints.
+            guard scopeID != 0 else { return "[\(host)]:\(port)" }
+            var name = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
+            let zone = if_indextoname(scopeID, &name) != nil
+                ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "\(scopeID)"
+            return "[\(host)%\(zone)]:\(port)"
         case .unix(let path):
             if path.isEmpty { return "(unnamed)" }
             if isAbstract { return "@" + String(decoding: path.utf8.dropFirst(), as: UTF8.self) }
