@@ -6,14 +6,15 @@ import SocketServerHandlers
 
 final class BuiltinHandlersTests: XCTestCase {
     func testCatalogue() throws {
-        XCTAssertEqual(BuiltinHandlers.all.map(\.name), ["echo", "discard", "daytime", "upper", "upload"])
-        XCTAssertEqual(BuiltinHandlers.names, ["echo", "discard", "daytime", "upper", "upload"])
+        XCTAssertEqual(BuiltinHandlers.all.map(\.name), ["echo", "discard", "daytime", "upper", "upload", "exec"])
+        XCTAssertEqual(BuiltinHandlers.names, ["echo", "discard", "daytime", "upper", "upload", "exec"])
         let expected: [(String, BaseRequestHandler.Type, BaseRequestHandler.Type?)] = [
             ("echo", EchoStreamHandler.self, EchoDatagramHandler.self),
             ("discard", DiscardStreamHandler.self, DiscardDatagramHandler.self),
             ("daytime", DaytimeStreamHandler.self, DaytimeDatagramHandler.self),
             ("upper", UpperStreamHandler.self, UpperDatagramHandler.self),
             ("upload", UploadStreamHandler.self, nil),
+            ("exec", ExecStreamHandler.self, ExecDatagramHandler.self),
         ]
         for (name, stream, datagram) in expected {
             let descriptor = try XCTUnwrap(BuiltinHandlers.named(name), name)
