@@ -40,6 +40,8 @@ enum ExecRunner {
         guard let text = handler.host?.options["command"] else { throw ExecCommandError("no command configured") }
         let command = try ExecCommand.parse(text).get()
         let process = try ExecProcess.spawn(command, stdin: stdin, stdout: stdout, environment: environment(handler))
+        handler.host?.requestStartedProcessGroup(process.pid)
+        defer { handler.host?.requestStartedProcessGroup(0) }
         let name = command.program.split(separator: "/").last.map(String.init) ?? command.program
         let (status, timedOut) = process.wait(limit: handler.host?.requestTimeout) { line in
             handler.log(.warning, "\(name)[\(process.pid)] stderr: \(line)")

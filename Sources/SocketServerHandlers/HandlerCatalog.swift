@@ -1,4 +1,7 @@
 // The contract between a service's server and the handlers it runs, and the catalogue of built-ins.
+#if canImport(Glibc)
+import Glibc
+#endif
 import SocketServer
 
 /// What a handler may ask of the server running it: its service's name, its config keys, a log.
@@ -12,10 +15,14 @@ public protocol HandlerHost: AnyObject, Sendable {
     func log(_ level: LogLevel, _ message: String)
     /// The service's `timeout`: how long one request may stay silent (exec: may run). nil = no limit.
     var requestTimeout: Duration? { get }
+    /// Tells the host that the current request (on this thread) started a program in process group
+    /// `group` (0: it has been reaped), so the host can kill it if the worker itself dies.
+    func requestStartedProcessGroup(_ group: pid_t)
 }
 
 extension HandlerHost {
     public var requestTimeout: Duration? { nil }
+    public func requestStartedProcessGroup(_ group: pid_t) {}
 }
 
 /// Log levels, in increasing severity.

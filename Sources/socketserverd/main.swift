@@ -4,6 +4,16 @@ import Glibc
 #endif
 import SocketServerDaemon
 
+// A crashing worker should die at once and be replaced, not spend seconds in Swift's backtracer
+// (which also floods the log). The runtime reads SWIFT_BACKTRACE when the process starts, so set
+// it and start again, once; an operator who sets SWIFT_BACKTRACE keeps their choice.
+if getenv("SWIFT_BACKTRACE") == nil {
+    setenv("SWIFT_BACKTRACE", "enable=no", 1)
+    let argv = CommandLine.unsafeArgv
+    execv("/proc/self/exe", argv)
+    // exec failed: carry on with the backtracer enabled.
+}
+
 let arguments: Arguments
 switch Arguments.parse(Array(CommandLine.arguments.dropFirst())) {
 case .success(let parsed): arguments = parsed

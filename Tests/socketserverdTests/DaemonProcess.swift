@@ -27,17 +27,18 @@ final class DaemonProcess {
     /// `passing` sockets are handed over as fds 3, 4, … with LISTEN_PID/LISTEN_FDS set, as systemd
     /// does for socket activation (a shell sets LISTEN_PID to its own pid, then execs the daemon).
     init(configPath: String, directory: String, extraArguments: [String] = [], environment: [String: String] = [:],
-         notifyPath: String? = nil, passing: [Int32] = []) throws {
+         notifyPath: String? = nil, passing: [Int32] = [], wrapper: String = "") throws {
         _ = DaemonProcess.becomeSubreaper
         notify = try NotifyListener(path: notifyPath ?? directory + "/notify.sock")
         logPath = directory + "/daemon.log"
         var env = ["PATH=/usr/bin:/bin", "NOTIFY_SOCKET=\(notify.displayPath)"]
         for (key, value) in environment { env.append("\(key)=\(value)") }
         let arguments = ["--config", configPath] + extraArguments
-        if passing.isEmpty {
+        if passing.isEmpty && wrapper.isEmpty {
             pid = try spawn(DaemonProcess.binaryPath, arguments, env: env, stdout: logPath, stderr: logPath)
         } else {
-            let command = "LISTEN_PID=$$ LISTEN_FDS=\(passing.count) exec \"$0\" \"$@\""
+            let listen = passing.isEmpty ? "" : "LISTEN_PID=$$ LISTEN_FDS=\(passing.count) "
+            let command = "\(wrapper) \(listen)exec \"$0\" \"$@\""
             pid = try spawn("/bin/sh", ["-c", command, DaemonProcess.binaryPath] + arguments, env: env,
                             stdout: logPath, stderr: logPath, passing: passing)
         }

@@ -15,4 +15,9 @@ int cssd_accept_cloexec(int fd, struct sockaddr *addr, unsigned int *len);
 int cssd_eventfd(void);
 /* pipe2(fds, O_CLOEXEC | (nonblock ? O_NONBLOCK : 0)). */
 int cssd_pipe_cloexec(int fds[2], int nonblock);
+/* Sequentially consistent 64-bit atomics on plain memory (shared mappings between processes). */
+#include <stdint.h>
+int64_t cssd_atomic_load64(const int64_t *p);
+void cssd_atomic_store64(int64_t *p, int64_t value);
+int cssd_atomic_cas64(int64_t *p, int64_t expected, int64_t desired);
 #endif

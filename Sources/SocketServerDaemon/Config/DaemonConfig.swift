@@ -53,6 +53,9 @@ public struct ServiceConfig: Equatable, Sendable {
     public var maxRequests: Int = 0
     /// Idle seconds before a silent client is closed; nil means never.
     public var timeout: Duration? = .seconds(30)
+    /// The longest one request (one handler call: a whole connection for stream services) may run
+    /// before the master kills its worker, as gunicorn's worker timeout; nil means no limit.
+    public var requestTimeout: Duration? = nil
     /// Client address ranges allowed; empty allows everyone.
     public var allow: [AddressRange] = []
     /// Handler-specific keys (`directory`, `max_size`, …) as written.

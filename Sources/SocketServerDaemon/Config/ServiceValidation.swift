@@ -4,7 +4,8 @@ import SocketServerHandlers
 enum ServiceValidation {
     /// The keys every service accepts; handlers add their own.
     static let commonKeys = [
-        "listen", "handler", "workers", "concurrency", "threads", "max_requests", "timeout", "allow", "socket_mode",
+        "listen", "handler", "workers", "concurrency", "threads", "max_requests", "timeout", "request_timeout", "allow",
+        "socket_mode",
     ]
     static let workerRange = 1...1024
     static let threadRange = 1...4096
@@ -78,6 +79,7 @@ enum ServiceValidation {
         config.threads = settings.threads
         config.maxRequests = settings.maxRequests
         config.timeout = settings.timeout
+        config.requestTimeout = settings.requestTimeout
         config.allow = settings.allow
         config.socketMode = settings.socketMode
         config.options = options

@@ -35,19 +35,23 @@ extension Arbiter {
         var previous = sigset_t()
         sigfillset(&all)
         sigprocmask(SIG_BLOCK, &all, &previous)
+        let slot = scoreboard.claimSlot()
         let pid = fork()
         if pid == 0 {
             signals.release()
             notifier.releaseInWorker()
             listeners.closeAll(except: socket)
-            WorkerProcess.run(service: service, socket: socket, descriptor: descriptor, masterPID: masterPID, signalMask: previous)
+            WorkerProcess.run(service: service, socket: socket, descriptor: descriptor, masterPID: masterPID,
+                              signalMask: previous, scoreboard: scoreboard, slot: slot)
         }
         sigprocmask(SIG_SETMASK, &previous, nil)
         guard pid > 0 else {
+            if let slot { scoreboard.releaseSlot(slot) }
             log.error("service \(service.name): fork failed: \(DaemonError.system("fork", errno))")
             return
         }
-        workers.add(WorkerRecord(pid: pid, service: service.name, generation: generation, started: .now))
+        workers.add(WorkerRecord(pid: pid, service: service.name, generation: generation, started: .now,
+                                 slot: slot, requestTimeout: service.requestTimeout))
         log.info("worker \(pid) started for service \(service.name) (generation \(generation))")
     }
 
@@ -60,6 +64,11 @@ extension Arbiter {
             if pid < 0 && errno == EINTR { continue }
             guard pid > 0 else { return }
             guard let record = workers.remove(pid) else { continue }
+            if let slot = record.slot {
+                // Programs it started for requests (exec) die with it: they hold its clients' sockets.
+                if status != 0 { scoreboard.killChildGroups(in: slot) }
+                scoreboard.releaseSlot(slot)
+            }
             let now = ContinuousClock.now
             let how = describeExit(status)
             if record.retiring {
@@ -81,6 +90,24 @@ extension Arbiter {
             } else {
                 log.warning("worker \(pid) (service \(record.service)) \(how); respawning")
             }
+        }
+    }
+
+    /// Kills (with its process group and the programs its requests started) a worker whose request
+    /// has run longer than the service's request_timeout; it is then replaced like any dead worker.
+    func killHungRequests() {
+        let now = Scoreboard.monotonicNanoseconds()
+        for record in workers.records.values where !record.killedForHang {
+            guard let limit = record.requestTimeout, let slot = record.slot,
+                  let (since, client) = scoreboard.oldest(in: slot) else { continue }
+            let running = Duration.nanoseconds(now - since)
+            guard running > limit else { continue }
+            log.error("service \(record.service): request from \(client) has run for \(running) (request_timeout \(limit)); "
+                      + "killing worker \(record.pid)")
+            kill(-record.pid, SIGKILL)
+            kill(record.pid, SIGKILL)
+            scoreboard.killChildGroups(in: slot)
+            workers.markKilledForHang(record.pid)
         }
     }
 

@@ -27,6 +27,8 @@ public final class Arbiter {
     let masterPID = getpid()
     var pidFileWritten: String? = nil
     let notifier = ServiceManagerNotifier.fromEnvironment()
+    /// Shared with every worker: the requests they are running (for request_timeout).
+    let scoreboard: Scoreboard
 
     public init(configPath: String, config: DaemonConfig, catalog: any HandlerCatalog, cpuCount: Int) throws(DaemonError) {
         self.configPath = configPath
@@ -34,6 +36,7 @@ public final class Arbiter {
         self.catalog = catalog
         self.cpuCount = cpuCount
         signals = try SignalPipe(catching: [SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGCHLD])
+        scoreboard = try Scoreboard()
     }
 
     /// Binds, drops privileges, starts the workers and supervises until stopped. Returns the exit status.
@@ -69,6 +72,7 @@ public final class Arbiter {
             collectChildren()
             let now = ContinuousClock.now
             killOverdue(at: now)
+            killHungRequests()
             if stopDeadline != nil {
                 if workers.isEmpty { return }
                 continue

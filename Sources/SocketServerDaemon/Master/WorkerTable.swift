@@ -9,6 +9,11 @@ struct WorkerRecord {
     let service: String
     let generation: Int
     let started: ContinuousClock.Instant
+    /// Its scoreboard slot, and how long one of its requests may run (nil: no limit).
+    var slot: Int? = nil
+    var requestTimeout: Duration? = nil
+    /// Set once the master killed it for a request over `requestTimeout`.
+    var killedForHang = false
     /// Set when the worker was told to stop (reload, TTOU, shutdown): it is not replaced, and it is
     /// killed if still alive at `killAt`.
     var retiring = false
@@ -52,6 +57,8 @@ struct WorkerTable {
     var nextDeadline: ContinuousClock.Instant? { records.values.compactMap(\.killAt).min() }
 
     mutating func clearDeadline(_ pid: pid_t) { records[pid]?.killAt = nil }
+
+    mutating func markKilledForHang(_ pid: pid_t) { records[pid]?.killedForHang = true }
 }
 
 /// Keeps a crash loop from spinning: a worker that dies soon after starting doubles the wait

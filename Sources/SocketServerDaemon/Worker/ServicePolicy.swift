@@ -15,8 +15,16 @@ final class ServicePolicy: Sendable {
     /// When the last accept failure was logged (seconds on the monotonic clock), to log once per interval.
     private let lastAcceptErrorLog = Atomic<Int64>(Int64.min)
 
-    init(service: ServiceConfig) {
+    /// Where this worker notes its running requests for the master (nil: untracked).
+    private let scoreboard: Scoreboard?
+    private let slot: Int
+    /// The scoreboard entry of the request each thread is running.
+    private let entries = Mutex<[pthread_t: Int]>([:])
+
+    init(service: ServiceConfig, scoreboard: Scoreboard? = nil, slot: Int? = nil) {
         self.service = service
+        self.scoreboard = slot == nil ? nil : scoreboard
+        self.slot = slot ?? -1
         if service.maxRequests > 0 {
             // Up to 10% jitter, so that workers started together don't all restart together.
             let jitter = Int.random(in: 0...max(0, service.maxRequests / 10))
@@ -33,10 +41,26 @@ final class ServicePolicy: Sendable {
         return false
     }
 
-    /// Before the handler runs: a silent client is closed after `timeout`.
-    func prepare(_ request: Request) throws {
+    /// Runs the handler: a silent client is closed after `timeout`, and the request is on the
+    /// scoreboard while it runs, so the master can kill a worker whose request hangs.
+    func serve(_ request: Request, _ body: () throws -> Void) throws {
         if !service.listen.isDatagram, let timeout = service.timeout { try request.socket.setTimeout(timeout) }
         log.debug("service \(service.name): worker \(getpid()) serving \(request.clientAddress)")
+        let entry = scoreboard?.begin(slot: slot, clientText: "\(request.clientAddress)")
+        if let entry { entries.withLock { $0[pthread_self()] = entry } }
+        defer {
+            if let entry {
+                entries.withLock { $0[pthread_self()] = nil }
+                scoreboard?.end(slot: slot, entry: entry)
+            }
+        }
+        try body()
+    }
+
+    /// The current request started (or, with 0, reaped) a program in process group `group`.
+    func noteProcessGroup(_ group: pid_t) {
+        guard let scoreboard, let entry = entries.withLock({ $0[pthread_self()] }) else { return }
+        scoreboard.setChildGroup(slot: slot, entry: entry, group: group)
     }
 
     /// Counts a request; at `retireAfter` the worker stops accepting and exits once in-flight work is done.
@@ -77,6 +101,7 @@ final class StreamService: TCPServer, HandlerHost, @unchecked Sendable {
     var serviceName: String { policy.service.name }
     var options: [String: String] { policy.service.options }
     var requestTimeout: Duration? { policy.service.timeout }
+    func requestStartedProcessGroup(_ group: pid_t) { policy.noteProcessGroup(group) }
 
     init(socket: Socket, handler: BaseRequestHandler.Type, policy: ServicePolicy, concurrency: any RequestConcurrency) throws {
         self.policy = policy
@@ -90,8 +115,7 @@ final class StreamService: TCPServer, HandlerHost, @unchecked Sendable {
         try super.processRequest(request)
     }
     override func finishRequest(_ request: Request) throws {
-        try policy.prepare(request)
-        try super.finishRequest(request)
+        try policy.serve(request) { try super.finishRequest(request) }
     }
     override func handleError(_ error: any Error, request: Request) { policy.report(error, request) }
     override func handleAcceptError(_ error: any Error) {
@@ -106,6 +130,7 @@ final class DatagramService: UDPServer, HandlerHost, @unchecked Sendable {
     var serviceName: String { policy.service.name }
     var options: [String: String] { policy.service.options }
     var requestTimeout: Duration? { policy.service.timeout }
+    func requestStartedProcessGroup(_ group: pid_t) { policy.noteProcessGroup(group) }
 
     init(socket: Socket, handler: BaseRequestHandler.Type, policy: ServicePolicy, concurrency: any RequestConcurrency) throws {
         self.policy = policy
@@ -119,8 +144,7 @@ final class DatagramService: UDPServer, HandlerHost, @unchecked Sendable {
         try super.processRequest(request)
     }
     override func finishRequest(_ request: Request) throws {
-        try policy.prepare(request)
-        try super.finishRequest(request)
+        try policy.serve(request) { try super.finishRequest(request) }
     }
     override func handleError(_ error: any Error, request: Request) { policy.report(error, request) }
     override func handleAcceptError(_ error: any Error) {

@@ -17,7 +17,8 @@ enum WorkerProcess {
     /// Runs in the child after fork and never returns. The master forks with every signal blocked;
     /// the worker installs its own handlers and then restores `signalMask`.
     static func run(
-        service: ServiceConfig, socket: Socket, descriptor: HandlerDescriptor, masterPID: pid_t, signalMask: sigset_t
+        service: ServiceConfig, socket: Socket, descriptor: HandlerDescriptor, masterPID: pid_t, signalMask: sigset_t,
+        scoreboard: Scoreboard? = nil, slot: Int? = nil
     ) -> Never {
         // If the master dies, even by SIGKILL, the kernel tells us: no orphan keeps the port.
         _ = cssd_set_parent_death_signal(SIGTERM)
@@ -33,7 +34,7 @@ enum WorkerProcess {
             for problem in problems { log.error("service \(service.name): \(problem.key): \(problem.problem); worker cannot start") }
             _exit(startupFailure)
         }
-        let policy = ServicePolicy(service: service)
+        let policy = ServicePolicy(service: service, scoreboard: scoreboard, slot: slot)
         let server: BaseServer
         do {
             server = try makeServer(service: service, socket: socket, descriptor: descriptor, policy: policy)
