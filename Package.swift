@@ -8,6 +8,10 @@ let package = Package(
     products: [
         .library(name: "SocketServer", targets: ["SocketServer"]),
         .executable(name: "socketserverd", targets: ["socketserverd"]),
+        // For Swift handler plugins: subclass PluginStreamHandler, export with one line.
+        .library(name: "SocketServerPlugin", targets: ["SocketServerPlugin"]),
+        // The example handler plugin, libgreet.so (links the Swift runtime dynamically, as the daemon does).
+        .library(name: "greet", type: .dynamic, targets: ["GreetPlugin"]),
     ],
     targets: [
         // Tiny C shims for the few libc calls Swift cannot reach (variadic prctl).
@@ -17,7 +21,13 @@ let package = Package(
         // Built-in handlers the daemon serves (echo, discard, daytime, upper, upload).
         .target(name: "SocketServerHandlers", dependencies: ["SocketServer", "CSocketServerShims"]),
         // The daemon: config, master (arbiter), workers, signals.
-        .target(name: "SocketServerDaemon", dependencies: ["SocketServer", "SocketServerHandlers", "CSocketServerShims"]),
+        .target(name: "SocketServerDaemon", dependencies: ["SocketServer", "SocketServerHandlers", "CSocketServerShims", "CSocketServerPlugin"]),
+        // The handler plugin C ABI: include/socketserverd_plugin.h (installed as /usr/include/socketserverd/).
+        .target(name: "CSocketServerPlugin"),
+        // The Swift helper for plugin authors (self-contained: plugins never see the daemon's Swift types).
+        .target(name: "SocketServerPlugin", dependencies: ["CSocketServerPlugin"]),
+        // The example plugin's code; built as the `greet` dynamic library product.
+        .target(name: "GreetPlugin", dependencies: ["SocketServerPlugin"]),
         // main.swift and argument parsing only.
         .executableTarget(name: "socketserverd", dependencies: ["SocketServerDaemon"]),
         .testTarget(name: "SocketServerTests", dependencies: ["SocketServer", "SocketServerHandlers", "CSocketServerShims"]),

@@ -12,7 +12,7 @@ public enum Daemon {
     /// `--check-config`: every problem with file:line on stderr, exit 1; or a success line, exit 0.
     public static func checkConfig(path: String) -> Int32 {
         do {
-            let config = try ConfigLoader.load(path: path, catalog: BuiltinCatalog(), cpuCount: cpuCount(), forRoot: geteuid() == 0)
+            let config = try ConfigCheck.load(path: path, catalog: DaemonCatalog(), cpuCount: cpuCount(), forRoot: geteuid() == 0)
             print("socketserverd: the configuration file \(path) syntax is ok (\(config.services.count) services, \(config.files.count) files)")
             return 0
         } catch {
@@ -26,14 +26,14 @@ public enum Daemon {
     public static func run(configPath: String) -> Int32 {
         let config: DaemonConfig
         do {
-            config = try ConfigLoader.load(path: configPath, catalog: BuiltinCatalog(), cpuCount: cpuCount(), forRoot: geteuid() == 0)
+            config = try ConfigCheck.load(path: configPath, catalog: DaemonCatalog(), cpuCount: cpuCount(), forRoot: geteuid() == 0)
         } catch {
             for problem in error.errors { log.error("\(problem)") }
             log.error("not starting: \(error.errors.count) error(s) in \(configPath)")
             return 1
         }
         do {
-            let arbiter = try Arbiter(configPath: configPath, config: config, catalog: BuiltinCatalog(), cpuCount: cpuCount())
+            let arbiter = try Arbiter(configPath: configPath, config: config, catalog: DaemonCatalog(), cpuCount: cpuCount())
             return arbiter.run()
         } catch {
             log.error("cannot start: \(error)")

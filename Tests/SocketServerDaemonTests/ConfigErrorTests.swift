@@ -42,14 +42,14 @@ final class ConfigErrorTests: XCTestCase {
 
     func testKeyOutsideAnySection() {
         assertConfigErrors("workers = 2\n", [
-            "main.conf:1: key 'workers' is outside any section (put it under [daemon] or [service NAME])",
+            "main.conf:1: key 'workers' is outside any section (put it under [daemon], [service NAME] or [plugin NAME])",
         ])
     }
 
     func testUnknownSectionKindAndItsKeysAreSkipped() {
         assertConfigErrors("[servce echo]\nlisten = nonsense\n[global]\nfoo = 1\n", [
-            "main.conf:1: unknown section kind 'servce' (did you mean 'service'?); expected [daemon] or [service NAME]",
-            "main.conf:3: unknown section kind 'global'; expected [daemon] or [service NAME]",
+            "main.conf:1: unknown section kind 'servce' (did you mean 'service'?); expected [daemon], [service NAME] or [plugin NAME]",
+            "main.conf:3: unknown section kind 'global'; expected [daemon], [service NAME] or [plugin NAME]",
         ])
     }
 

@@ -8,22 +8,25 @@ public enum ConfigLoader {
     ///   - catalog: the handlers `handler =` may name.
     ///   - cpuCount: the default for `workers`.
     ///   - forRoot: true when the daemon starts as root, so `user`/`group` must exist.
-    public static func load(path: String, catalog: any HandlerCatalog, cpuCount: Int,
-                            forRoot: Bool = false) throws(ConfigErrors) -> DaemonConfig {
+    ///   - plugins: how `[plugin]` sections are loaded; by default they are not (`DeferredPluginLoader`).
+    public static func load(path: String, catalog: any HandlerCatalog, plugins: any PluginLoader = DeferredPluginLoader(),
+                            cpuCount: Int, forRoot: Bool = false) throws(ConfigErrors) -> DaemonConfig {
         let sources = ConfigSources.load(path: path)
-        return try ConfigValidator.validate(sources, catalog: catalog, cpuCount: cpuCount, forRoot: forRoot)
+        return try ConfigValidator.validate(sources, catalog: catalog, plugins: plugins, cpuCount: cpuCount, forRoot: forRoot)
     }
 
     /// Checks `text` as if it were the file at `file`; includes are relative to `file`'s directory.
-    public static func parse(text: String, file: String, catalog: any HandlerCatalog, cpuCount: Int,
+    public static func parse(text: String, file: String, catalog: any HandlerCatalog,
+                             plugins: any PluginLoader = DeferredPluginLoader(), cpuCount: Int,
                              forRoot: Bool = false) throws(ConfigErrors) -> DaemonConfig {
-        try parse(bytes: Array(text.utf8), file: file, catalog: catalog, cpuCount: cpuCount, forRoot: forRoot)
+        try parse(bytes: Array(text.utf8), file: file, catalog: catalog, plugins: plugins, cpuCount: cpuCount, forRoot: forRoot)
     }
 
     /// `parse(text:…)` for raw bytes, which need not be UTF-8 (for tests and fuzzing).
-    static func parse(bytes: [UInt8], file: String, catalog: any HandlerCatalog, cpuCount: Int,
+    static func parse(bytes: [UInt8], file: String, catalog: any HandlerCatalog,
+                      plugins: any PluginLoader = DeferredPluginLoader(), cpuCount: Int,
                       forRoot: Bool = false) throws(ConfigErrors) -> DaemonConfig {
         let sources = ConfigSources.parse(bytes: bytes, file: file)
-        return try ConfigValidator.validate(sources, catalog: catalog, cpuCount: cpuCount, forRoot: forRoot)
+        return try ConfigValidator.validate(sources, catalog: catalog, plugins: plugins, cpuCount: cpuCount, forRoot: forRoot)
     }
 }

@@ -12,6 +12,7 @@ struct RawSection: Equatable {
     enum Kind: Equatable {
         case daemon
         case service(name: String)
+        case plugin(name: String)
     }
     var kind: Kind
     var location: SourceLocation
@@ -25,7 +26,7 @@ struct RawSection: Equatable {
 struct ConfigSources {
     static let maximumIncludeDepth = 8
     static let maximumFiles = 1024
-    static let sectionKinds = ["daemon", "service"]
+    static let sectionKinds = ["daemon", "service", "plugin"]
 
     private(set) var sections: [RawSection] = []
     /// Every file read, in order.
@@ -88,7 +89,7 @@ struct ConfigSources {
                         include(value, at: line.location, depth: depth, chain: chain)
                     } else {
                         diagnostics.add("key \(ConfigText.quoted(key)) is outside any section "
-                            + "(put it under [daemon] or [service NAME])", at: line.location)
+                            + "(put it under [daemon], [service NAME] or [plugin NAME])", at: line.location)
                     }
                 case .section(let index):
                     if key == "include" {
@@ -121,10 +122,17 @@ struct ConfigSources {
             }
             sections.append(RawSection(kind: .service(name: name), location: location))
             return .section(sections.count - 1)
+        case "plugin":
+            guard let name else {
+                diagnostics.add("[plugin] needs a name: [plugin NAME]", at: location)
+                return .skipped
+            }
+            sections.append(RawSection(kind: .plugin(name: name), location: location))
+            return .section(sections.count - 1)
         default:
             diagnostics.add("unknown section kind \(ConfigText.quoted(kind))"
                 + ConfigText.didYouMean(kind, among: Self.sectionKinds)
-                + "; expected [daemon] or [service NAME]", at: location)
+                + "; expected [daemon], [service NAME] or [plugin NAME]", at: location)
             return .skipped
         }
     }

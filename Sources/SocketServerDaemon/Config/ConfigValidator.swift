@@ -1,14 +1,18 @@
 // From raw sections to a DaemonConfig: [daemon], each service, duplicate names, address conflicts.
 
 enum ConfigValidator {
-    static func validate(_ sources: ConfigSources, catalog: any HandlerCatalog, cpuCount: Int,
-                         forRoot: Bool) throws(ConfigErrors) -> DaemonConfig {
+    static func validate(_ sources: ConfigSources, catalog: any HandlerCatalog, plugins loader: any PluginLoader,
+                         cpuCount: Int, forRoot: Bool) throws(ConfigErrors) -> DaemonConfig {
         var diagnostics = sources.diagnostics
         var config = DaemonConfig()
         config.files = sources.files
 
         let daemonSections = sources.sections.filter { $0.kind == .daemon }
         DaemonSection.apply(daemonSections, to: &config, forRoot: forRoot, diagnostics: &diagnostics)
+        config.plugins = PluginSection.validate(sources.sections, pluginDirectory: config.pluginDirectory,
+                                                diagnostics: &diagnostics)
+        let handlers = ServiceHandlers(catalog: catalog, plugins: config.plugins, loader: loader,
+                                       diagnostics: &diagnostics)
 
         var firstDefinition: [String: SourceLocation] = [:]
         var claims: [ListenConflicts.Claim] = []
@@ -22,7 +26,7 @@ enum ConfigValidator {
             } else {
                 firstDefinition[name] = section.location
             }
-            let outcome = ServiceValidation.validate(section, name: name, catalog: catalog, cpuCount: cpuCount,
+            let outcome = ServiceValidation.validate(section, name: name, handlers: handlers, cpuCount: cpuCount,
                                                      diagnostics: &diagnostics)
             guard !duplicate else { continue }
             if let listen = outcome.listen {

@@ -23,6 +23,8 @@ public struct DaemonConfig: Equatable, Sendable {
     public var logLevel: LogLevelName = .info
     /// Default directory for plugin paths (issue 5).
     public var pluginDirectory: String? = nil
+    /// The `[plugin NAME]` sections, in the order written.
+    public var plugins: [PluginConfig] = []
     /// Services in the order they appear.
     public var services: [ServiceConfig] = []
     /// Every file read (the main file and its includes), for reload diagnostics.
@@ -62,6 +64,8 @@ public struct ServiceConfig: Equatable, Sendable {
     public var options: [String: String] = [:]
     /// Unix socket files: mode and owner (nil: umask default and the daemon's user).
     public var socketMode: UInt32? = nil
+    /// For a `PLUGIN.HANDLER` handler: the plugin the worker loads.
+    public var plugin: PluginConfig? = nil
     /// Where the section starts.
     public var location: SourceLocation
 

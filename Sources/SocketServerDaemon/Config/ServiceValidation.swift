@@ -17,7 +17,7 @@ enum ServiceValidation {
         var listen: (address: ListenAddress, location: SourceLocation)?
     }
 
-    static func validate(_ section: RawSection, name: String, catalog: any HandlerCatalog, cpuCount: Int,
+    static func validate(_ section: RawSection, name: String, handlers: ServiceHandlers, cpuCount: Int,
                          diagnostics: inout Diagnostics) -> Outcome {
         let errorsBefore = diagnostics.errors.count
         let keys = SectionKeys(section.entries, diagnostics: &diagnostics)
@@ -38,15 +38,20 @@ enum ServiceValidation {
 
         // The handler, and whether it serves this kind of listener.
         var descriptor: HandlerDescriptor? = nil
+        // A plugin handler: its plugin; `deferred` when this process does not load it (the master).
+        var plugin: PluginConfig? = nil
+        var deferred = false
         if let entry = keys["handler"] {
-            descriptor = catalog.descriptor(named: entry.value)
-            if descriptor == nil {
-                let known = catalog.names.sorted()
-                diagnostics.add("unknown handler \(ConfigText.quoted(entry.value))"
-                    + ConfigText.didYouMean(entry.value, among: known)
-                    + " (known handlers: \(known.joined(separator: ", ")))", at: entry.location)
-            } else if let descriptor, let listen {
-                checkKind(descriptor, listen, at: entry.location, diagnostics: &diagnostics)
+            switch handlers.lookup(entry.value, at: entry.location, diagnostics: &diagnostics) {
+            case .found(let found, let from):
+                descriptor = found
+                plugin = from
+                if let listen { checkKind(found, listen, at: entry.location, diagnostics: &diagnostics) }
+            case .deferred(let from):
+                plugin = from
+                deferred = true
+            case .unavailable:
+                break
             }
         } else {
             diagnostics.add("\(service) is missing the required key 'handler'", at: here)
@@ -68,13 +73,18 @@ enum ServiceValidation {
         var options: [String: String] = [:]
         if let descriptor {
             options = handlerOptions(descriptor, keys, service: service, at: here, diagnostics: &diagnostics)
+        } else if deferred {
+            // Checked by the process that loaded the plugin; the worker fills in its defaults.
+            for entry in keys.ordered where !commonKeys.contains(entry.key) { options[entry.key] = entry.value }
         }
 
         var outcome = Outcome()
         if let listen, let entry = keys["listen"] { outcome.listen = (listen, entry.location) }
-        guard diagnostics.errors.count == errorsBefore, let listen, let descriptor else { return outcome }
-        var config = ServiceConfig(name: name, listen: listen, handler: descriptor.name,
+        guard diagnostics.errors.count == errorsBefore, let listen, let handler = descriptor?.name ?? keys["handler"]?.value,
+              descriptor != nil || deferred else { return outcome }
+        var config = ServiceConfig(name: name, listen: listen, handler: handler,
                                    workers: settings.workers, location: here)
+        config.plugin = plugin
         config.concurrency = settings.concurrency
         config.threads = settings.threads
         config.maxRequests = settings.maxRequests

@@ -14,7 +14,7 @@ extension Arbiter {
         notifier.reloading()
         let fresh: DaemonConfig
         do {
-            fresh = try ConfigLoader.load(path: configPath, catalog: catalog, cpuCount: cpuCount, forRoot: getuid() == 0)
+            fresh = try loadCheckedConfig()
         } catch {
             for problem in error.errors { log.error("\(problem)") }
             log.error("reload failed: \(error.errors.count) error(s) in the configuration; still serving the previous one")

@@ -29,6 +29,7 @@ enum WorkerProcess {
         var mask = signalMask
         sigprocmask(SIG_SETMASK, &mask, nil)
 
+        let descriptor = PluginWorker.descriptor(for: service, default: descriptor)  // PLUGIN.HANDLER: load it here
         let problems = descriptor.validate(service.options)
         if !problems.isEmpty {
             for problem in problems { log.error("service \(service.name): \(problem.key): \(problem.problem); worker cannot start") }

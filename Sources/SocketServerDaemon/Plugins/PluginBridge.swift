@@ -1,0 +1,65 @@
+// The request handlers that hand a connection or a datagram to a plugin's C callback.
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSocketServerPlugin
+import SocketServer
+import SocketServerHandlers
+
+/// A plugin callback that failed: logged by the service like any handler error.
+struct PluginCallError: Error, CustomStringConvertible {
+    let description: String
+}
+
+extension BaseRequestHandler {
+    /// The binding of the service this request belongs to.
+    fileprivate func pluginBinding() throws -> PluginBinding {
+        guard let host = server as? HandlerHost, let binding = PluginBinding.binding(for: host.serviceName) else {
+            throw PluginCallError(description: "no plugin handler is bound to this service in worker \(getpid())")
+        }
+        return binding
+    }
+
+    fileprivate func check(_ status: Int32, _ binding: PluginBinding) throws {
+        guard status != SSD_OK else { return }
+        throw PluginCallError(description: "plugin handler \(binding.handlerName) returned status \(status)")
+    }
+}
+
+/// Streams: the plugin gets the connected socket as a plain blocking fd with kernel timeouts.
+final class PluginStreamBridge: BaseRequestHandler {
+    override func handle() throws {
+        let binding = try pluginBinding()
+        guard let stream = binding.handler.entry.pointee.stream else {
+            throw PluginCallError(description: "plugin handler \(binding.handlerName) cannot serve streams")
+        }
+        try request.setTimeout(nil)  // O_NONBLOCK off: C code expects a blocking socket
+        let fd = request.fileno()
+        if let timeout = (server as? HandlerHost)?.requestTimeout {
+            var limit = timeval(tv_sec: Int(timeout.components.seconds),
+                                tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
+            if limit.tv_sec == 0 && limit.tv_usec == 0 { limit.tv_usec = 1 }  // 0 would mean "never"
+            for option in [SO_RCVTIMEO, SO_SNDTIMEO] {
+                guard setsockopt(fd, SOL_SOCKET, option, &limit, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
+                    throw SocketError.system(call: "setsockopt", errno: errno)
+                }
+            }
+        }
+        let status = binding.call(client: clientAddress, replyingOn: nil) { stream($0, fd) }
+        try check(status, binding)
+    }
+}
+
+/// Datagrams: the plugin gets the bytes and answers through `ssd_request.reply`.
+final class PluginDatagramBridge: BaseRequestHandler {
+    override func handle() throws {
+        let binding = try pluginBinding()
+        guard let datagram = binding.handler.entry.pointee.datagram else {
+            throw PluginCallError(description: "plugin handler \(binding.handlerName) cannot serve datagrams")
+        }
+        let status = packet.withUnsafeBytes { bytes in
+            binding.call(client: clientAddress, replyingOn: request) { datagram($0, bytes.baseAddress, bytes.count) }
+        }
+        try check(status, binding)
+    }
+}
