@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "SocketServerPlugin", targets: ["SocketServerPlugin"]),
         // The example handler plugin, libgreet.so (links the Swift runtime dynamically, as the daemon does).
         .library(name: "greet", type: .dynamic, targets: ["GreetPlugin"]),
+        .executable(name: "socketserverd-bench", targets: ["socketserverd-bench"]),
     ],
     targets: [
         // Tiny C shims for the few libc calls Swift cannot reach (variadic prctl).
@@ -30,6 +31,11 @@ let package = Package(
         .target(name: "GreetPlugin", dependencies: ["SocketServerPlugin"]),
         // main.swift and argument parsing only.
         .executableTarget(name: "socketserverd", dependencies: ["SocketServerDaemon"]),
+        // The benchmark (issue 7): starts socketserverd (a dependency, so `swift run` builds it too),
+        // the Python peers and the C reference in Tests/Benchmarks, and loads them with itself (--load).
+        .executableTarget(name: "socketserverd-bench", dependencies: ["socketserverd", "CSocketServerShims", "CSocketServerBench"]),
+        // epoll for the benchmark's load generator (Swift's Glibc module leaves sys/epoll.h out).
+        .target(name: "CSocketServerBench"),
         .testTarget(name: "SocketServerTests", dependencies: ["SocketServer", "SocketServerHandlers", "CSocketServerShims"]),
         .testTarget(name: "SocketServerDaemonTests", dependencies: ["SocketServerDaemon", "SocketServer", "SocketServerHandlers"]),
         // Integration tests: they start the real socketserverd binary.

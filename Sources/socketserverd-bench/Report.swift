@@ -1,0 +1,276 @@
+// The printed report: the table, the lifecycle figures, and the targets with PASS/MISS.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func grouped(_ value: Double) -> String {
+    let whole = Int(value.rounded())
+    var digits = Array(String(whole))
+    var index = digits.count - 3
+    while index > 0 {
+        digits.insert(",", at: index)
+        index -= 3
+    }
+    return String(digits)
+}
+
+func fixed(_ value: Double, _ decimals: Int) -> String {
+    var scale = 1.0
+    for _ in 0..<decimals { scale *= 10 }
+    let scaled = Int((abs(value) * scale).rounded())
+    let sign = value < 0 && scaled != 0 ? "-" : ""
+    if decimals == 0 { return sign + String(scaled) }
+    let text = String(scaled)
+    let padded = String(repeating: "0", count: max(0, decimals + 1 - text.count)) + text
+    return sign + padded.dropLast(decimals) + "." + padded.suffix(decimals)
+}
+
+/// 85µs, 1.20ms, 1.05s.
+func duration(nanoseconds: UInt64) -> String {
+    let value = Double(nanoseconds)
+    if value < 10_000 { return fixed(value / 1000, 1) + "µs" }
+    if value < 1_000_000 { return fixed(value / 1000, 0) + "µs" }
+    if value < 1_000_000_000 { return fixed(value / 1e6, value < 1e7 ? 2 : 1) + "ms" }
+    return fixed(value / 1e9, 2) + "s"
+}
+
+func milliseconds(_ value: Double?) -> String {
+    guard let value else { return "—" }
+    return fixed(value, value < 10 ? 1 : 0) + " ms"
+}
+
+func mebibytes(_ kib: Int?) -> String {
+    guard let kib else { return "—" }
+    return fixed(Double(kib) / 1024, 1)
+}
+
+func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
+    let count = text.count
+    if count >= width { return text }
+    let fill = String(repeating: " ", count: width - count)
+    return right ? fill + text : text + fill
+}
+
+struct Table {
+    var headers: [String]
+    var rightAligned: Set<Int>
+    var rows: [[String]?] = []  // nil: a blank separator line
+
+    func render() -> String {
+        var widths = headers.map(\.count)
+        for row in rows.compactMap({ $0 }) {
+            for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }
+        }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { index, cell in pad(cell, widths[index], right: rightAligned.contains(index)) }
+                .joined(separator: "  ").trailingSpacesTrimmed
+        }
+        var output = [line(headers), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")]
+        for row in rows { output.append(row.map(line) ?? "") }
+        return output.joined(separator: "\n")
+    }
+}
+
+extension String {
+    var trailingSpacesTrimmed: String {
+        var text = self
+        while text.hasSuffix(" ") { text.removeLast() }
+        return text
+    }
+}
+
+/// A target's verdict in one cell of the targets table.
+func verdict(_ figure: String, _ pass: Bool?) -> String {
+    guard let pass else { return figure }
+    return figure + (pass ? " PASS" : " MISS")
+}
+
+// MARK: - The report
+
+func referenceName(for spec: ServerSpec) -> String {
+    spec.unix ? "C prefork epoll unix (ref)" : "C prefork epoll tcp (ref)"
+}
+
+/// Largest relative change of any process's RSS from the first soak sample (100k requests).
+func soakDrift(_ samples: [(requests: Int, master: Int, workers: [Int])]) -> Double? {
+    guard let base = samples.first, samples.count > 1 else { return nil }
+    var drift = 0.0
+    for sample in samples {
+        if base.master > 0 { drift = max(drift, abs(Double(sample.master - base.master)) / Double(base.master)) }
+        for (index, worker) in sample.workers.enumerated() where index < base.workers.count && base.workers[index] > 0 {
+            drift = max(drift, abs(Double(worker - base.workers[index])) / Double(base.workers[index]))
+        }
+    }
+    return drift
+}
+
+func renderReport(servers: [ServerSpec], cells: [Workload], results: [String: RowResults], quick: Bool, warmup: Double,
+                  measured: Double, reloads: Int, soaked: Bool, cpus: Int, elapsed: Double) -> String {
+    var out: [String] = []
+    let kernel = (readFile("/proc/sys/kernel/osrelease") ?? "?").split(separator: "\n").first.map(String.init) ?? "?"
+    out.append("")
+    out.append("socketserverd-bench \(quick ? "--quick" : "(full)"): \(cpus) CPUs, Linux \(kernel), run took \(fixed(elapsed, 0)) s.")
+    out.append("Each cell: \(warmup) s warm-up, then \(measured) s measured; load from a separate process (epoll, up to 2 threads,")
+    out.append("TCP_NODELAY); payload ends in a newline and the reply is checked byte for byte. conn = a connection per request")
+    out.append("(latency includes connect), keep = persistent connections. Errors: failed connects, resets, short or wrong replies,")
+    out.append("requests unanswered after 1 s, and requests still unanswered at the end after the whole measured window (stalled).")
+    out.append("x ref = req/s over the C reference on the same transport. CPU = server CPU (all its processes) per request.")
+    out.append("RSS = VmRSS in MiB after the cell: master (socketserverd master, Python server) and workers.")
+    out.append("")
+
+    var table = Table(headers: ["workload", "server", "req/s", "x ref", "p50", "p99", "errors", "CPU/req", "RSS master", "RSS workers"],
+                      rightAligned: [2, 3, 4, 5, 6, 7, 8])
+    for (index, workload) in cells.enumerated() {
+        if index > 0 { table.rows.append(nil) }
+        for spec in servers {
+            guard let row = results[spec.name] else { continue }
+            guard let cell = row.cells[workload] else {
+                table.rows.append([workload.label, spec.name, "—", "", "", "", row.startError == nil ? "" : "failed", "", "", ""])
+                continue
+            }
+            var ratio = ""
+            if let reference = results[referenceName(for: spec)]?.cells[workload], reference.rate > 0 {
+                ratio = fixed(cell.rate / reference.rate, 2) + "x"
+            }
+            let cpu = cell.requests > 0 ? fixed(cell.serverCPU / Double(cell.requests) * 1e6, 0) + "µs" : "—"
+            table.rows.append([workload.label, spec.name, grouped(cell.rate), ratio,
+                               cell.requests > 0 ? duration(nanoseconds: cell.p50) : "—",
+                               cell.requests > 0 ? duration(nanoseconds: cell.p99) : "—",
+                               "\(cell.errors)", cpu, mebibytes(cell.rssMaster),
+                               cell.rssWorkers.isEmpty ? "—" : cell.rssWorkers.map { mebibytes($0) }.joined(separator: " ")])
+        }
+    }
+    out.append(table.render())
+
+    // Errors in detail, where there were any.
+    var details: [String] = []
+    for workload in cells {
+        for spec in servers {
+            if let cell = results[spec.name]?.cells[workload], cell.errors > 0 {
+                details.append("  \(workload.label), \(spec.name): \(cell.errorDetail)")
+            }
+        }
+    }
+    if !details.isEmpty {
+        out.append("")
+        out.append("Errors by kind:")
+        out += details
+    }
+
+    // Start, reload, memory.
+    out.append("")
+    var lifecycle = Table(headers: ["server", "start→READY", "start→reply", "SIGHUP→serving p50", "max", "→1st reply max", "reload loop",
+                                    "RSS master/workers", soaked ? "soak RSS@100k" : "", soaked ? "soak drift" : ""],
+                          rightAligned: [1, 2, 3, 4, 5])
+    for spec in servers {
+        guard let row = results[spec.name] else { continue }
+        let life = row.lifecycle
+        let serving = life.servingMs.sorted()
+        var loop = ""
+        if spec.isDaemon {
+            loop = "\(serving.count)/\(life.reloadsAttempted) reloads, \(grouped(Double(life.loop.requests))) req, \(life.loop.errors) err"
+        }
+        let memory = mebibytes(row.rssAfterCells.master) + " / "
+            + (row.rssAfterCells.workers.isEmpty ? "—" : row.rssAfterCells.workers.map { mebibytes($0) }.joined(separator: " "))
+        var soakFirst = "", soakDriftText = ""
+        if let first = life.soak.first {
+            soakFirst = mebibytes(first.master) + " / " + first.workers.map { mebibytes($0) }.joined(separator: " ")
+        }
+        if let drift = soakDrift(life.soak) { soakDriftText = fixed(drift * 100, 1) + "% over \(grouped(Double(life.soak.last!.requests)))" }
+        lifecycle.rows.append([spec.name, milliseconds(life.readyMs), milliseconds(life.firstRequestMs),
+                               spec.isDaemon ? milliseconds(serving.isEmpty ? nil : serving[serving.count / 2]) : "",
+                               spec.isDaemon ? milliseconds(serving.last) : "",
+                               spec.isDaemon ? (life.firstReplyMs.max().map { milliseconds($0) } ?? "—") : "",
+                               loop, memory, soakFirst, soakDriftText])
+    }
+    out.append(lifecycle.render())
+    out.append("start→READY: spawn to READY=1 on NOTIFY_SOCKET; start→reply: spawn to the first echo reply (both the worst of")
+    out.append("the row's starts). SIGHUP→serving: kill(SIGHUP) until a new-generation worker logs that it serves the listener")
+    out.append("(is in its accept loop); →1st reply: until a new-generation worker logs a request it serves (not for fork: the")
+    out.append("request child logs its own pid). Both under a 4000 req/s client loop (4 clients, a connection per request), whose")
+    out.append("requests and errors over the \(reloads) reloads are the reload loop column. Times come from the log (1 ms resolution).")
+
+    // Targets.
+    let daemons = servers.filter(\.isDaemon)
+    guard !daemons.isEmpty else { return out.joined(separator: "\n") }
+    out.append("")
+    out.append("Targets (issue 7), per socketserverd row:")
+    let conn32 = Workload(keepAlive: false, clients: 32, size: 16)
+    let keep32 = Workload(keepAlive: true, clients: 32, size: 16)
+    var targets = Table(headers: ["target"] + daemons.map { $0.name.replacingPrefix("socketserverd ", with: "") },
+                        rightAligned: Set(1...daemons.count))
+    func add(_ label: String, _ figure: (ServerSpec, RowResults) -> (String, Bool?)) {
+        targets.rows.append([label] + daemons.map { spec in
+            guard let row = results[spec.name] else { return "—" }
+            let (text, pass) = figure(spec, row)
+            return verdict(text, pass)
+        })
+    }
+    func ratio(_ row: RowResults, _ workload: Workload, against name: String) -> Double? {
+        guard let mine = row.cells[workload], let theirs = results[name]?.cells[workload], theirs.rate > 0 else { return nil }
+        return mine.rate / theirs.rate
+    }
+    add("conn 32c 16B >= 0.9x C") { spec, row in
+        guard let value = ratio(row, conn32, against: referenceName(for: spec)) else { return ("—", nil) }
+        return (fixed(value, 2) + "x", value >= 0.9)
+    }
+    add("keep 32c 16B >= 0.9x C") { spec, row in
+        guard let value = ratio(row, keep32, against: referenceName(for: spec)) else { return ("—", nil) }
+        return (fixed(value, 2) + "x", value >= 0.9)
+    }
+    add("conn 32c 16B >= 10x Py Forking") { _, row in
+        guard let value = ratio(row, conn32, against: "python ForkingTCPServer") else { return ("—", nil) }
+        return (fixed(value, 1) + "x", value >= 10)
+    }
+    let wide = cells.filter { $0.clients == 256 }
+    add("256 clients: 0 errors") { _, row in
+        let cells = wide.compactMap { row.cells[$0] }
+        guard !cells.isEmpty else { return ("—", nil) }
+        let errors = cells.reduce(0) { $0 + $1.errors }
+        return ("\(errors)", errors == 0)
+    }
+    add("256 clients: p99 < 50 ms (worst)") { _, row in
+        let cells = wide.compactMap { row.cells[$0] }
+        guard !cells.isEmpty else { return ("—", nil) }
+        let worst = cells.map { $0.requests > 0 ? $0.p99 : UInt64.max }.max()!
+        return (worst == UInt64.max ? "none served" : duration(nanoseconds: worst), worst < 50_000_000)
+    }
+    add(soaked ? "RSS < 8 MiB after 100k req" : "RSS < 8 MiB after the cells") { _, row in
+        let values: [Int]
+        if soaked, let first = row.lifecycle.soak.first {
+            values = [first.master] + first.workers
+        } else {
+            values = [row.rssAfterCells.master ?? 0] + row.rssAfterCells.workers
+        }
+        guard let worst = values.max(), worst > 0 else { return ("—", nil) }
+        return (mebibytes(worst) + " MiB", worst < 8 * 1024)
+    }
+    if soaked {
+        add("RSS flat within 10% over 1M req") { _, row in
+            guard let drift = soakDrift(row.lifecycle.soak) else { return ("—", nil) }
+            return (fixed(drift * 100, 1) + "%", drift <= 0.10 && (row.lifecycle.soak.last?.requests ?? 0) >= 1_000_000)
+        }
+    }
+    add("start to READY < 100 ms") { _, row in
+        guard let ready = row.lifecycle.readyMs else { return ("—", false) }
+        return (milliseconds(ready), ready < 100)
+    }
+    add("SIGHUP to serving < 200 ms (max)") { _, row in
+        let serving = row.lifecycle.servingMs
+        guard let worst = serving.max() else { return ("—", false) }
+        return (milliseconds(worst), worst < 200 && serving.count == row.lifecycle.reloadsAttempted)
+    }
+    add("0 errors in \(reloads) reloads") { _, row in
+        guard row.lifecycle.reloadsAttempted > 0 else { return ("—", false) }
+        return ("\(row.lifecycle.loop.errors)", row.lifecycle.loop.errors == 0 && row.lifecycle.loop.requests > 0)
+    }
+    out.append(targets.render())
+    if !soaked { out.append("(RSS flatness over a 1M-request soak: run without --quick, or with --soak.)") }
+    return out.joined(separator: "\n")
+}
+
+extension String {
+    func replacingPrefix(_ prefix: String, with replacement: String) -> String {
+        hasPrefix(prefix) ? replacement + dropFirst(prefix.count) : self
+    }
+}

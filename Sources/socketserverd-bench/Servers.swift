@@ -1,0 +1,205 @@
+// The servers under test: how each is started, probed, measured (RSS, CPU) and stopped.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum ServerKind: Equatable {
+    case daemon(concurrency: String)
+    case pythonForking
+    case pythonThreading
+    case cReference
+}
+
+struct ServerSpec {
+    let name: String
+    let kind: ServerKind
+    let unix: Bool
+
+    var isDaemon: Bool { if case .daemon = kind { return true } else { return false } }
+    var isReference: Bool { kind == .cReference }
+}
+
+/// Paths the run needs: built binaries, the checkout's peer scripts, a scratch directory.
+struct BenchContext {
+    let benchBinary: String
+    let daemonBinary: String
+    let checkout: String
+    let scratch: String
+    var cBinary = ""
+    var python = "python3"
+}
+
+/// A started server: its process (group), address and what was measured at start.
+final class RunningServer {
+    let spec: ServerSpec
+    let pid: pid_t
+    let endpoint: Endpoint
+    let logPath: String
+    let configPath: String?
+    let notify: NotifySocket?
+    let spawnedAt: UInt64
+    /// Milliseconds from spawn to READY=1 (socketserverd only).
+    private(set) var readyAfter: Double? = nil
+    /// Milliseconds from spawn to the first echo round trip that succeeded.
+    private(set) var firstRequestAfter: Double? = nil
+    private var exited = false
+
+    private init(spec: ServerSpec, pid: pid_t, endpoint: Endpoint, logPath: String, configPath: String?,
+                 notify: NotifySocket?, spawnedAt: UInt64) {
+        self.spec = spec
+        self.pid = pid
+        self.endpoint = endpoint
+        self.logPath = logPath
+        self.configPath = configPath
+        self.notify = notify
+        self.spawnedAt = spawnedAt
+    }
+
+    static func daemonConfig(concurrency: String, listen: String, logLevel: String) -> String {
+        """
+        ; written by socketserverd-bench: the echo service with the default worker count (one per CPU)
+        [daemon]
+        graceful_timeout = 5
+        log_level = \(logLevel)
+
+        [service echo]
+        listen = \(listen)
+        handler = echo
+        concurrency = \(concurrency)
+
+        """
+    }
+
+    /// Starts `spec` in its own directory under the scratch directory, and waits until it serves.
+    static func start(_ spec: ServerSpec, context: BenchContext, tag: String, logLevel: String = "info") throws -> RunningServer {
+        let directory = context.scratch + "/" + tag
+        mkdir(directory, 0o777)
+        chmod(directory, 0o777)  // started as root, socketserverd becomes "nobody" and must reach its files
+        let logPath = directory + "/server.log"
+        let endpoint: Endpoint = spec.unix ? .unix(path: directory + "/echo.sock") : .tcp(port: freePort())
+        var configPath: String? = nil
+        var notify: NotifySocket? = nil
+        let pid: pid_t
+        let spawnedAt: UInt64
+        switch spec.kind {
+        case .daemon(let concurrency):
+            let listen: String
+            switch endpoint {
+            case .tcp(let port): listen = "tcp://127.0.0.1:\(port)"
+            case .unix(let path): listen = "unix:\(path)"
+            }
+            let path = directory + "/socketserverd.conf"
+            try writeFile(path, daemonConfig(concurrency: concurrency, listen: listen, logLevel: logLevel))
+            configPath = path
+            let socket = try NotifySocket(path: directory + "/notify.sock")
+            notify = socket
+            spawnedAt = monotonicNanoseconds()
+            pid = try spawn(context.daemonBinary, ["--config", path],
+                            environment: childEnvironment(adding: ["NOTIFY_SOCKET=\(socket.path)"]),
+                            stdoutPath: logPath, stderrPath: logPath)
+        case .pythonForking, .pythonThreading:
+            guard case .tcp(let port) = endpoint else { throw BenchError("the Python peers serve TCP only") }
+            let script = context.checkout + "/Tests/Benchmarks/"
+                + (spec.kind == .pythonForking ? "python_forking_echo.py" : "python_threading_echo.py")
+            spawnedAt = monotonicNanoseconds()
+            pid = try spawn(context.python, [script, "\(port)"], environment: childEnvironment(),
+                            stdoutPath: logPath, stderrPath: logPath, searchPath: true)
+        case .cReference:
+            let arguments: [String]
+            switch endpoint {
+            case .tcp(let port): arguments = ["tcp", "\(port)", "2"]
+            case .unix(let path): arguments = ["unix", path, "2"]
+            }
+            spawnedAt = monotonicNanoseconds()
+            pid = try spawn(context.cBinary, arguments, environment: childEnvironment(), stdoutPath: logPath, stderrPath: logPath)
+        }
+        let server = RunningServer(spec: spec, pid: pid, endpoint: endpoint, logPath: logPath, configPath: configPath,
+                                   notify: notify, spawnedAt: spawnedAt)
+        do {
+            try server.waitUntilServing()
+        } catch {
+            server.stop()
+            throw error
+        }
+        return server
+    }
+
+    /// Probes with echo round trips (every half millisecond) until one succeeds; notes READY=1 on the way.
+    private func waitUntilServing(timeout: Double = 15) throws {
+        let deadline = spawnedAt + UInt64(timeout * 1e9)
+        while monotonicNanoseconds() < deadline {
+            checkReady()
+            if firstRequestAfter == nil, echoRoundTrip(endpoint, timeout: 0.5) {
+                firstRequestAfter = Double(monotonicNanoseconds() - spawnedAt) / 1e6
+            }
+            if firstRequestAfter != nil && (notify == nil || readyAfter != nil) { return }
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                exited = true
+                throw BenchError("\(spec.name) exited (status \(status)) before serving; log:\n\(readFile(logPath) ?? "")")
+            }
+            usleep(500)
+        }
+        throw BenchError("\(spec.name) did not serve within \(timeout) s; log:\n\(readFile(logPath) ?? "")")
+    }
+
+    private func checkReady() {
+        guard readyAfter == nil, let notify else { return }
+        for message in notify.drain() where message.split(separator: "\n").contains("READY=1") {
+            readyAfter = Double(monotonicNanoseconds() - spawnedAt) / 1e6
+            return
+        }
+    }
+
+    /// The processes whose RSS is reported: the master (socketserverd, the Python server) and the
+    /// workers (socketserverd's children, both processes of the C reference). Request children of
+    /// forking servers come and go and are not listed.
+    func memory() -> (master: Int?, workers: [Int]) {
+        switch spec.kind {
+        case .daemon:
+            return (residentKiB(pid)?.rss, children(of: pid).compactMap { residentKiB($0)?.rss })
+        case .pythonForking, .pythonThreading:
+            return (residentKiB(pid)?.rss, [])
+        case .cReference:
+            return (nil, ([pid] + children(of: pid)).compactMap { residentKiB($0)?.rss })
+        }
+    }
+
+    /// Worker pids (socketserverd: the master's children).
+    var workerPIDs: [pid_t] { children(of: pid) }
+
+    func cpuSeconds() -> Double { treeCPUSeconds(pid) }
+
+    /// Stops the server and everything it started: socketserverd fast (SIGINT: the master interrupts
+    /// its workers), the others with SIGTERM; whatever is left after 3 s is killed.
+    func stop() {
+        if !exited {
+            let tree = processTree(pid).map(\.pid)
+            kill(pid, spec.isDaemon ? SIGINT : SIGTERM)
+            if !spec.isDaemon { kill(-pid, SIGTERM) }
+            let deadline = monotonicNanoseconds() + 3_000_000_000
+            var status: Int32 = 0
+            while monotonicNanoseconds() < deadline {
+                if waitpid(pid, &status, WNOHANG) == pid { exited = true; break }
+                usleep(2000)
+            }
+            if !exited {
+                kill(-pid, SIGKILL)
+                kill(pid, SIGKILL)
+                waitpid(pid, &status, 0)
+                exited = true
+            }
+            // Workers (own process groups) and request children must not outlive the row.
+            for other in tree where other != pid && kill(other, 0) == 0 {
+                let gone = monotonicNanoseconds() + 2_000_000_000
+                while kill(other, 0) == 0 && monotonicNanoseconds() < gone {
+                    reapExited()
+                    usleep(2000)
+                }
+                if kill(other, 0) == 0 { kill(other, SIGKILL) }
+            }
+            reapExited()
+        }
+        if case .unix(let path) = endpoint { unlink(path) }
+    }
+}

@@ -1,0 +1,318 @@
+// socketserverd-bench: socketserverd side by side with Python's socketserver and a C reference.
+//
+//   swift run -c release --scratch-path .build-bench socketserverd-bench [--quick] [--soak|--no-soak]
+//
+// Starts every server itself (the release socketserverd next to this binary, python3 running the
+// peers in Tests/Benchmarks, the C reference compiled there with cc -O2), loads each from a second
+// process (this binary in --load mode), and prints one table plus the targets of issue 7.
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSocketServerShims
+
+struct Options {
+    var quick = false
+    var soak: Bool? = nil
+    var only: [String] = []
+    var workloadFilter: [String] = []
+    var warmup: Double? = nil
+    var duration: Double? = nil
+    var reloads = 20
+    var keepScratch = false
+
+    static let usage = """
+        usage: socketserverd-bench [--quick] [--soak | --no-soak] [--only TEXT]… [--duration S] [--warmup S]
+                                   [--reloads N] [--workload TEXT]… [--keep-scratch]
+
+        Starts socketserverd (sync, threads, fork; TCP and Unix), Python's ForkingTCPServer and
+        ThreadingTCPServer, and a C pre-fork epoll echo server; loads each from a separate process and
+        prints requests/s, p50/p99 latency, errors, server CPU per request and RSS, with ratios to the
+        C reference, then start/reload figures and the issue's targets with PASS/MISS.
+
+          --quick         fewer workloads, shorter cells, no soak (under a minute)
+          --soak          run the 1M-request RSS soak (the full run does by default)
+          --no-soak       skip it
+          --only TEXT     only rows whose name contains TEXT (repeatable; the references always run)
+          --workload TEXT only workloads whose label contains TEXT, e.g. "keep 32c" (repeatable)
+          --duration S    measured seconds per cell (full 1.5, quick 0.3)
+          --warmup S      warm-up seconds per cell (full 0.3, quick 0.1)
+          --reloads N     SIGHUPs in the reload test (20)
+          --keep-scratch  keep the scratch directory (configs, logs) for inspection
+        """
+
+    static func parse(_ arguments: [String]) -> Options? {
+        var options = Options()
+        var rest = arguments[...]
+        while let argument = rest.popFirst() {
+            switch argument {
+            case "--quick": options.quick = true
+            case "--full": options.quick = false
+            case "--soak": options.soak = true
+            case "--no-soak": options.soak = false
+            case "--only": guard let value = rest.popFirst() else { return nil }; options.only.append(value)
+            case "--workload": guard let value = rest.popFirst() else { return nil }; options.workloadFilter.append(value)
+            case "--warmup": guard let value = rest.popFirst().flatMap(Double.init) else { return nil }; options.warmup = value
+            case "--duration": guard let value = rest.popFirst().flatMap(Double.init) else { return nil }; options.duration = value
+            case "--reloads": guard let value = rest.popFirst().flatMap(Int.init) else { return nil }; options.reloads = max(1, value)
+            case "--keep-scratch": options.keepScratch = true
+            default: return nil
+            }
+        }
+        return options
+    }
+}
+
+func progress(_ text: String) {
+    var line = Array((text + "\n").utf8)[...]
+    while !line.isEmpty {
+        let written = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        if written <= 0 { return }
+        line = line.dropFirst(written)
+    }
+}
+
+// MARK: - Cleanup on interrupt
+
+/// Process groups of live servers, killed if the benchmark is interrupted.
+nonisolated(unsafe) let liveGroups = UnsafeMutablePointer<pid_t>.allocate(capacity: 16)
+
+func track(_ pid: pid_t) {
+    for slot in 0..<16 where liveGroups[slot] == 0 { liveGroups[slot] = pid; return }
+}
+
+func untrack(_ pid: pid_t) {
+    for slot in 0..<16 where liveGroups[slot] == pid { liveGroups[slot] = 0 }
+}
+
+func installInterruptCleanup() {
+    liveGroups.initialize(repeating: 0, count: 16)
+    for number in [SIGINT, SIGTERM, SIGHUP] {
+        signal(number) { number in
+            for slot in 0..<16 where liveGroups[slot] > 0 {
+                kill(-liveGroups[slot], SIGKILL)
+                kill(liveGroups[slot], SIGKILL)
+            }
+            _exit(128 + number)
+        }
+    }
+}
+
+// MARK: - Setup
+
+func findCheckout(from binary: String) -> String? {
+    var directory = directoryName(binary)
+    while directory != "/" && directory != "." {
+        if fileExists(directory + "/Package.swift") && fileExists(directory + "/Tests/Benchmarks") { return directory }
+        directory = directoryName(directory)
+    }
+    var buffer = [CChar](repeating: 0, count: 4096)
+    if let cwd = getcwd(&buffer, buffer.count) {
+        let path = String(cString: cwd)
+        if fileExists(path + "/Tests/Benchmarks") { return path }
+    }
+    return nil
+}
+
+func makeContext() throws -> BenchContext {
+    let binary = executablePath()
+    let daemon = directoryName(binary) + "/socketserverd"
+    guard access(daemon, X_OK) == 0 else {
+        throw BenchError("no socketserverd next to \(binary); build it: swift build -c release --scratch-path .build-bench")
+    }
+    guard let checkout = findCheckout(from: binary) else {
+        throw BenchError("cannot find the checkout (Tests/Benchmarks); run from the repository")
+    }
+    var template = Array("/tmp/socketserverd-bench-XXXXXX".utf8CString)
+    guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+        throw BenchError("mkdtemp failed")
+    }
+    let scratch = String(cString: made)
+    chmod(scratch, 0o777)
+    var context = BenchContext(benchBinary: binary, daemonBinary: daemon, checkout: checkout, scratch: scratch)
+
+    context.cBinary = scratch + "/c_prefork_epoll_echo"
+    let (status, output) = runCommand("cc", ["-O2", "-o", context.cBinary, checkout + "/Tests/Benchmarks/c_prefork_epoll_echo.c"])
+    guard status == 0 else { throw BenchError("cc -O2 c_prefork_epoll_echo.c failed:\n\(output)") }
+
+    let (pythonStatus, pythonOutput) = runCommand("python3", ["-c", "import sys; print(sys.executable)"])
+    let resolved = pythonOutput.split(separator: "\n").first.map(String.init) ?? ""
+    guard pythonStatus == 0, resolved.hasPrefix("/") else { throw BenchError("python3 not found:\n\(pythonOutput)") }
+    context.python = resolved
+    return context
+}
+
+// MARK: - The run
+
+let allServers: [ServerSpec] = [
+    ServerSpec(name: "socketserverd sync tcp", kind: .daemon(concurrency: "sync"), unix: false),
+    ServerSpec(name: "socketserverd threads tcp", kind: .daemon(concurrency: "threads"), unix: false),
+    ServerSpec(name: "socketserverd fork tcp", kind: .daemon(concurrency: "fork"), unix: false),
+    ServerSpec(name: "socketserverd sync unix", kind: .daemon(concurrency: "sync"), unix: true),
+    ServerSpec(name: "socketserverd threads unix", kind: .daemon(concurrency: "threads"), unix: true),
+    ServerSpec(name: "socketserverd fork unix", kind: .daemon(concurrency: "fork"), unix: true),
+    ServerSpec(name: "python ForkingTCPServer", kind: .pythonForking, unix: false),
+    ServerSpec(name: "python ThreadingTCPServer", kind: .pythonThreading, unix: false),
+    ServerSpec(name: "C prefork epoll tcp (ref)", kind: .cReference, unix: false),
+    ServerSpec(name: "C prefork epoll unix (ref)", kind: .cReference, unix: true),
+]
+
+struct RowResults {
+    var cells: [Workload: LoadResult] = [:]
+    var requestsServed = 0
+    var rssAfterCells: (master: Int?, workers: [Int]) = (nil, [])
+    var lifecycle = LifecycleResult()
+    var startError: String? = nil
+}
+
+func workloads(quick: Bool) -> [Workload] {
+    var list: [Workload] = []
+    for keepAlive in [false, true] {
+        for size in [16, 65536] {
+            for clients in [1, 32, 256] {
+                if quick && size == 65536 && clients != 32 { continue }
+                list.append(Workload(keepAlive: keepAlive, clients: clients, size: size))
+            }
+        }
+    }
+    return list
+}
+
+func benchmark(_ options: Options) throws -> Int32 {
+    let started = monotonicNanoseconds()
+    installInterruptCleanup()
+    signal(SIGPIPE, SIG_IGN)
+    _ = cssd_set_child_subreaper(1)
+    var limit = rlimit()
+    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    limit.rlim_cur = limit.rlim_max
+    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+
+    let context = try makeContext()
+    defer {
+        if options.keepScratch {
+            progress("scratch directory kept: \(context.scratch)")
+        } else {
+            _ = runCommand("rm", ["-rf", context.scratch])
+        }
+    }
+    let quick = options.quick
+    let warmup = options.warmup ?? (quick ? 0.1 : 0.3)
+    let measured = options.duration ?? (quick ? 0.3 : 1.5)
+    let doSoak = options.soak ?? !quick
+    let cells = workloads(quick: quick).filter { workload in
+        options.workloadFilter.isEmpty || options.workloadFilter.contains { workload.label.contains($0) }
+    }
+    let servers = allServers.filter { spec in
+        options.only.isEmpty || spec.isReference || options.only.contains { spec.name.contains($0) }
+    }
+    let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    progress("socketserverd-bench: \(quick ? "quick" : "full") run, \(cpus) CPUs, \(servers.count) servers × \(cells.count) workloads"
+             + ", \(warmup)s warm-up + \(measured)s per cell\(doSoak ? ", soak" : "")")
+
+    var results: [String: RowResults] = [:]
+    for spec in servers {
+        var row = RowResults()
+        progress("\n== \(spec.name)")
+        do {
+            let server = try RunningServer.start(spec, context: context, tag: "row-\(results.count)")
+            track(server.pid)
+            defer {
+                server.stop()
+                untrack(server.pid)
+            }
+            row.lifecycle.firstRequestMs = server.firstRequestAfter
+            row.lifecycle.readyMs = server.readyAfter
+            progress("   up: first request after \(milliseconds(server.firstRequestAfter))"
+                     + (server.readyAfter.map { ", READY=1 after \(milliseconds($0))" } ?? ""))
+            for workload in cells {
+                var load = LoadSpec()
+                load.endpoint = server.endpoint
+                load.keepAlive = workload.keepAlive
+                load.clients = workload.clients
+                load.size = workload.size
+                load.warmup = warmup
+                load.duration = measured
+                let result = try measure(load, on: server, context: context)
+                row.cells[workload] = result
+                row.requestsServed += result.requests
+                progress("   \(pad(workload.label, 16)) \(pad(grouped(result.rate), 9, right: true)) req/s  p50 \(duration(nanoseconds: result.p50))"
+                         + "  p99 \(duration(nanoseconds: result.p99))  errors \(result.errors)"
+                         + (result.errors > 0 ? " (\(result.errorDetail))" : ""))
+            }
+            row.rssAfterCells = server.memory()
+        } catch {
+            row.startError = "\(error)"
+            progress("   failed: \(error)")
+        }
+
+        if spec.isDaemon && row.startError == nil {
+            do {
+                // Lifecycle: a fresh daemon at log_level debug (each request logs its worker).
+                let daemon = try RunningServer.start(spec, context: context, tag: "row-\(results.count)-reload", logLevel: "debug")
+                track(daemon.pid)
+                defer {
+                    daemon.stop()
+                    untrack(daemon.pid)
+                }
+                row.lifecycle.readyMs = [row.lifecycle.readyMs, daemon.readyAfter].compactMap { $0 }.max()
+                row.lifecycle.firstRequestMs = [row.lifecycle.firstRequestMs, daemon.firstRequestAfter].compactMap { $0 }.max()
+                try measureReloads(daemon, reloads: options.reloads, context: context, into: &row.lifecycle)
+                let serving = row.lifecycle.servingMs.sorted()
+                progress("   reloads: \(serving.count)/\(options.reloads) new generations serving; SIGHUP→serving median "
+                         + "\(milliseconds(serving.isEmpty ? nil : serving[serving.count / 2])) max \(milliseconds(serving.last)); "
+                         + "client loop \(row.lifecycle.loop.requests) requests, \(row.lifecycle.loop.errors) errors")
+            } catch {
+                progress("   reload test failed: \(error)")
+            }
+            if doSoak {
+                do {
+                    let daemon = try RunningServer.start(spec, context: context, tag: "row-\(results.count)-soak")
+                    track(daemon.pid)
+                    defer {
+                        daemon.stop()
+                        untrack(daemon.pid)
+                    }
+                    try soak(daemon, total: 1_000_000, chunk: 100_000, context: context, into: &row.lifecycle)
+                    if let first = row.lifecycle.soak.first, let last = row.lifecycle.soak.last {
+                        progress("   soak: RSS master \(mebibytes(first.master))→\(mebibytes(last.master)) MiB, workers "
+                                 + first.workers.map { mebibytes($0) }.joined(separator: "/") + "→"
+                                 + last.workers.map { mebibytes($0) }.joined(separator: "/") + " MiB over \(last.requests) requests")
+                    }
+                } catch {
+                    progress("   soak failed: \(error)")
+                }
+            }
+        }
+        results[spec.name] = row
+    }
+
+    let elapsed = Double(monotonicNanoseconds() - started) / 1e9
+    print(renderReport(servers: servers, cells: cells, results: results, quick: quick, warmup: warmup, measured: measured,
+                       reloads: options.reloads, soaked: doSoak, cpus: cpus, elapsed: elapsed))
+    return 0
+}
+
+// MARK: - Entry
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "--load" {
+    guard let spec = LoadSpec.parse(Array(arguments.dropFirst())) else {
+        progress("socketserverd-bench --load: bad arguments \(arguments)")
+        exit(2)
+    }
+    exit(runLoad(spec))
+}
+if arguments.contains("--help") || arguments.contains("-h") {
+    print(Options.usage)
+    exit(0)
+}
+guard let options = Options.parse(arguments) else {
+    progress(Options.usage)
+    exit(2)
+}
+do {
+    exit(try benchmark(options))
+} catch {
+    progress("socketserverd-bench: \(error)")
+    exit(1)
+}

@@ -1,0 +1,150 @@
+/* c_prefork_epoll_echo.c: the benchmark's reference, a minimal pre-fork epoll echo server.
+ *
+ * One listening socket, then fork: WORKERS processes (default 2) share it, each with its own epoll
+ * set in which the listener is registered with EPOLLEXCLUSIVE (one process woken per connection).
+ * Each process accepts until EAGAIN and echoes every byte back (level-triggered, non-blocking);
+ * a short write keeps the rest and waits for EPOLLOUT. No threads, no allocation per read.
+ *
+ *   usage: c_prefork_epoll_echo tcp PORT [WORKERS]      (listens on 127.0.0.1:PORT)
+ *          c_prefork_epoll_echo unix PATH [WORKERS]
+ *
+ * socketserverd-bench compiles it with `cc -O2` and starts it itself. Backlog 1024, as socketserverd.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define BUFFER_SIZE 65536
+#define MAX_FDS 65536
+
+/* Bytes not yet written back, per descriptor (only after a short write). */
+struct pending { char *data; size_t length, offset; };
+static struct pending pending[MAX_FDS];
+static char buffer[BUFFER_SIZE];
+
+static void drop(int epoll, int fd) {
+    epoll_ctl(epoll, EPOLL_CTL_DEL, fd, NULL);
+    close(fd);
+    free(pending[fd].data);
+    pending[fd].data = NULL;
+    pending[fd].length = pending[fd].offset = 0;
+}
+
+static void watch(int epoll, int fd, unsigned events, int op) {
+    struct epoll_event event = { .events = events, .data.fd = fd };
+    epoll_ctl(epoll, op, fd, &event);
+}
+
+/* Writes what is pending; 1 when all of it is out, 0 when the socket is full, -1 on error. */
+static int flush_pending(int fd) {
+    struct pending *p = &pending[fd];
+    while (p->offset < p->length) {
+        ssize_t n = send(fd, p->data + p->offset, p->length - p->offset, MSG_NOSIGNAL);
+        if (n > 0) { p->offset += (size_t)n; continue; }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+        return -1;
+    }
+    free(p->data);
+    p->data = NULL;
+    p->length = p->offset = 0;
+    return 1;
+}
+
+static void serve(int listener) {
+    int epoll = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll < 0) { perror("epoll_create1"); exit(1); }
+    watch(epoll, listener, EPOLLIN | EPOLLEXCLUSIVE, EPOLL_CTL_ADD);
+    struct epoll_event events[256];
+    for (;;) {
+        int count = epoll_wait(epoll, events, 256, -1);
+        if (count < 0) { if (errno == EINTR) continue; perror("epoll_wait"); exit(1); }
+        for (int i = 0; i < count; i++) {
+            int fd = events[i].data.fd;
+            if (fd == listener) {
+                for (;;) {
+                    int client = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                    if (client < 0) {
+                        if (errno == EINTR || errno == ECONNABORTED) continue;
+                        break; /* EAGAIN: another process took it, or the queue is empty */
+                    }
+                    if (client >= MAX_FDS) { close(client); continue; }
+                    watch(epoll, client, EPOLLIN, EPOLL_CTL_ADD);
+                }
+                continue;
+            }
+            if (pending[fd].data) {  /* waiting for room to write the rest */
+                int done = flush_pending(fd);
+                if (done < 0) drop(epoll, fd);
+                else if (done > 0) watch(epoll, fd, EPOLLIN, EPOLL_CTL_MOD);
+                continue;
+            }
+            ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+            if (n <= 0) { drop(epoll, fd); continue; }
+            ssize_t written = 0;
+            while (written < n) {
+                ssize_t w = send(fd, buffer + written, (size_t)(n - written), MSG_NOSIGNAL);
+                if (w > 0) { written += w; continue; }
+                if (w < 0 && errno == EINTR) continue;
+                if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+                written = -1;
+                break;
+            }
+            if (written < 0) { drop(epoll, fd); continue; }
+            if (written < n) {
+                pending[fd].length = (size_t)(n - written);
+                pending[fd].offset = 0;
+                pending[fd].data = malloc(pending[fd].length);
+                memcpy(pending[fd].data, buffer + written, pending[fd].length);
+                watch(epoll, fd, EPOLLOUT, EPOLL_CTL_MOD);
+            }
+        }
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s tcp PORT [WORKERS] | unix PATH [WORKERS]\n", argv[0]);
+        return 2;
+    }
+    int workers = argc > 3 ? atoi(argv[3]) : 2;
+    if (workers < 1) workers = 1;
+    signal(SIGPIPE, SIG_IGN);
+    int listener;
+    if (strcmp(argv[1], "tcp") == 0) {
+        listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        int one = 1;
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(argv[2])) };
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (bind(listener, (struct sockaddr *)&address, sizeof address) != 0) { perror("bind"); return 1; }
+    } else {
+        listener = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        struct sockaddr_un address = { .sun_family = AF_UNIX };
+        strncpy(address.sun_path, argv[2], sizeof address.sun_path - 1);
+        unlink(argv[2]);
+        if (bind(listener, (struct sockaddr *)&address, sizeof address) != 0) { perror("bind"); return 1; }
+    }
+    if (listen(listener, 1024) != 0) { perror("listen"); return 1; }
+    for (int i = 1; i < workers; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            serve(listener);
+        }
+    }
+    serve(listener);
+    return 0;
+}
