@@ -136,6 +136,14 @@ final class DaemonProcess {
         }
     }
 
+    /// Reaps adopted processes that have ended, leaving the running daemons (and their statuses) alone.
+    static func reapAdopted(sparing daemons: [pid_t]) {
+        for pid in childPIDs() where !daemons.contains(pid) {
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, WNOHANG)
+        }
+    }
+
     /// Pids whose parent is this process.
     static func childPIDs() -> [pid_t] {
         let me = getpid()

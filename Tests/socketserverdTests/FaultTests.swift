@@ -97,7 +97,7 @@ final class FaultTests: DaemonTestCase {
     func waitForNoProcess(matching text: String, timeout: TimeInterval = 5) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            DaemonProcess.reapOrphans(timeout: 0)
+            DaemonProcess.reapAdopted(sparing: daemons.map(\.pid))
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
             let found = entries.contains { entry in
                 guard Int(entry) != nil, let cmd = try? String(contentsOfFile: "/proc/\(entry)/cmdline", encoding: .utf8) else { return false }

@@ -67,14 +67,15 @@ func readAll(_ socket: Socket) throws -> [UInt8] {
 }
 
 /// A datagram round trip to `address` from a socket bound to `local` (needed for unixgram replies).
-func datagramRoundTrip(_ address: SocketAddress, _ message: String, local: SocketAddress? = nil) throws -> String {
+func datagramRoundTrip(_ address: SocketAddress, _ message: String, local: SocketAddress? = nil,
+                       timeout: Duration = .seconds(5)) throws -> String {
     let socket = try Socket(family: address.family, type: .datagram)
     defer { socket.close() }
     if let local {
         try socket.bind(local)
         if case .unix(let path) = local { chmod(path, 0o666) }  // the daemon may run as "nobody"
     }
-    try socket.setTimeout(.seconds(5))
+    try socket.setTimeout(timeout)
     try socket.sendTo(Array(message.utf8), address)
     let (data, _) = try socket.recvFrom(65536)
     return String(decoding: data, as: UTF8.self)

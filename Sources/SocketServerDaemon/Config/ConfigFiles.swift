@@ -21,6 +21,11 @@ enum ConfigFiles {
         case S_IFDIR: return .failure(ReadFailure("cannot read \(path): it is a directory"))
         default: return .failure(ReadFailure("cannot read \(path): not a regular file"))
         }
+        // Anyone who can write the config can make the daemon run programs (exec) or load code.
+        if info.st_mode & S_IWOTH != 0 {
+            return .failure(ReadFailure("refusing \(path): it is writable by every user (mode "
+                + String(info.st_mode & 0o7777, radix: 8) + "); chmod o-w it"))
+        }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {

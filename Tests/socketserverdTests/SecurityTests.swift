@@ -1,0 +1,112 @@
+// Who may connect, who the workers are, and which files the daemon trusts or touches.
+import Foundation
+import SocketServer
+import XCTest
+
+final class SecurityTests: DaemonTestCase {
+    func testAllowListsAreEnforcedForTcpAndUdpOverV4AndV6() throws {
+        let open4 = freePort(), closed4 = freePort(), udpClosed = freePort(), dual = freePort()
+        let has6 = (try? Socket(family: .inet6, type: .stream).bind(.inet6(host: "::1", port: 0))) != nil
+        var config = """
+            [service open]
+            listen = tcp://127.0.0.1:\(open4)
+            handler = echo
+            workers = 1
+            allow = 127.0.0.0/8
+
+            [service closed]
+            listen = tcp://127.0.0.1:\(closed4)
+            handler = echo
+            workers = 1
+            allow = 10.0.0.0/8, ::1
+
+            [service udpclosed]
+            listen = udp://127.0.0.1:\(udpClosed)
+            handler = echo
+            workers = 1
+            allow = 192.168.0.0/16
+
+            """
+        if has6 {
+            // A v6 wildcard listener sees IPv4 clients as ::ffff:127.0.0.1; an IPv4 range still matches them
+            // only if the socket is dual-stack. The daemon binds v6-only, so test ::1 against v6 ranges.
+            config += """
+                [service six]
+                listen = tcp://[::1]:\(dual)
+                handler = echo
+                workers = 1
+                allow = ::1/128
+
+                """
+        }
+        let daemon = try startDaemon(config)
+        XCTAssertEqual(try tcpRoundTrip(port: open4), "hello\n")
+        XCTAssertNotEqual((try? tcpRoundTrip(port: closed4)) ?? "", "hello\n", "a client outside allow was served")
+        XCTAssertTrue(daemon.waitForLog("service closed: refused 127.0.0.1:"), daemon.log)
+        XCTAssertThrowsError(try datagramRoundTrip(.inet(host: "127.0.0.1", port: UInt16(udpClosed)), "x", timeout: .milliseconds(500)), "UDP allow ignored")
+        XCTAssertTrue(daemon.waitForLog("service udpclosed: refused 127.0.0.1:"), daemon.log)
+        if has6 { XCTAssertEqual(try tcpRoundTrip(port: dual, host: "::1"), "hello\n") }
+    }
+
+    func testWorkersNeverRunAsRoot() throws {
+        try XCTSkipIf(getuid() != 0, "needs root to check privilege dropping")
+        let port = freePort()
+        let daemon = try startDaemon("[service a]\nlisten = tcp://127.0.0.1:\(port)\nhandler = echo\nworkers = 2\n")
+        let pids = [daemon.pid] + daemon.workerPIDs()
+        XCTAssertEqual(pids.count, 3)
+        for pid in pids {
+            let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+            let uids = status.split(separator: "\n").first { $0.hasPrefix("Uid:") } ?? ""
+            XCTAssertFalse(uids.split(separator: "\t").dropFirst().contains("0"), "pid \(pid) runs as root: \(uids)")
+        }
+    }
+
+    func testWorldWritableConfigIsRefused() throws {
+        let path = writeConfig("[service a]\nlisten = tcp://127.0.0.1:7\nhandler = echo\n", to: directory + "/open.conf")
+        chmod(path, 0o666)
+        let out = directory + "/out.txt"
+        let pid = try spawn(DaemonProcess.binaryPath, ["-t", "-c", path], env: [], stdout: out, stderr: out)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(text.contains("writable by every user"), text)
+    }
+
+    func testStaleUnixSocketIsReplacedAndALiveOneIsNeverStolen() throws {
+        let stalePath = directory + "/stale.sock", livePath = directory + "/live.sock"
+        // A stale file: bound, then its owner went away without unlinking it.
+        let stale = try Socket(family: .unix, type: .stream)
+        try stale.bind(.unix(path: stalePath))
+        stale.close()
+        // A live one: something still accepts on it.
+        let live = try Socket(family: .unix, type: .stream)
+        try live.bind(.unix(path: livePath))
+        try live.listen(4)
+
+        let daemon = try startDaemon("""
+            [service stale]
+            listen = unix:\(stalePath)
+            handler = upper
+            workers = 1
+            socket_mode = 0660
+            """)
+        let client = try createConnection(to: .unix(path: stalePath), timeout: .seconds(5))
+        try client.sendAll("abc")
+        XCTAssertEqual(String(decoding: try client.recv(10), as: UTF8.self), "ABC")
+        var info = stat()
+        XCTAssertEqual(stat(stalePath, &info), 0)
+        XCTAssertEqual(info.st_mode & 0o777, 0o660)
+        if getuid() == 0 { XCTAssertEqual(info.st_uid, getpwnam("nobody")!.pointee.pw_uid, "socket file not owned by the daemon's user") }
+        client.close()
+        daemon.stop()
+
+        let path = writeConfig("[service live]\nlisten = unix:\(livePath)\nhandler = echo\n", to: directory + "/live.conf")
+        let second = try DaemonProcess(configPath: path, directory: directory, notifyPath: directory + "/notify2.sock")
+        daemons.append(second)
+        XCTAssertNotNil(second.waitExit())
+        XCTAssertTrue(second.log.contains("in use by a running process"), second.log)
+        XCTAssertEqual(try live.getOption(.acceptConnections), 1)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: livePath), "a live socket's file was removed")
+    }
+}
