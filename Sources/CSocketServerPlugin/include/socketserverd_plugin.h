@@ -79,7 +79,8 @@ struct ssd_request {
  */
 typedef int (*ssd_stream_fn)(const ssd_request *request, int fd);
 
-/* One datagram (udp://, unixgram:) of `length` bytes; answer with request->reply. */
+/* One datagram (udp://, unixgram:) of `length` bytes (`bytes` may be NULL when length is 0);
+ * answer with request->reply. */
 typedef int (*ssd_datagram_fn)(const ssd_request *request, const void *bytes, size_t length);
 
 /*

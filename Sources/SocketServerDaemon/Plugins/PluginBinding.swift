@@ -5,7 +5,6 @@ import Glibc
 import CSocketServerPlugin
 import SocketServer
 import SocketServerHandlers
-import Synchronization
 
 /// What a request of one service needs to call its plugin handler. Created once per worker;
 /// the C strings it holds live as long as the process.
@@ -31,15 +30,18 @@ final class PluginBinding: Sendable {
     /// The value of a declared key, or nil.
     func value(_ key: String) -> UnsafePointer<CChar>? { values[key].map { UnsafePointer($0) } }
 
-    /// Services bound in this process, by name (a worker serves one; tests may bind several).
-    private static let bound = Mutex<[String: PluginBinding]>([:])
+    /// Services bound in this process, by name. Written only while a worker starts, before it
+    /// serves (and before it starts threads or forks), read-only afterwards: no lock is needed,
+    /// and none may be used: a request served in a forked child must not touch a Mutex.
+    nonisolated(unsafe) private static var bound: [String: PluginBinding] = [:]
 
+    /// Binds a service's handler; call before serving starts.
     static func bind(_ binding: PluginBinding) {
-        bound.withLock { $0[binding.serviceName] = binding }
+        bound[binding.serviceName] = binding
     }
 
     static func binding(for service: String) -> PluginBinding? {
-        bound.withLock { $0[service] }
+        bound[service]
     }
 
     /// Calls `body` with an `ssd_request` for one request from `client`; `socket` is where a

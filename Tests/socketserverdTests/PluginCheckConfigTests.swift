@@ -1,0 +1,111 @@
+// `socketserverd --check-config` names every plugin fault with file:line, and a daemon started on
+// such a config does not start.
+import Foundation
+import XCTest
+
+final class PluginCheckConfigTests: PluginTestCase {
+    func testGoodPluginConfigPasses() throws {
+        try copyGreetPlugin()
+        try compileCPlugin()
+        let (status, output) = try checkConfig(pluginHeader([("greet", "libgreet.so"), ("ctest", pluginDirectory + "/libctest.so")]) + """
+            [service hello]
+            listen = tcp://127.0.0.1:7011
+            handler = greet.hello
+            greeting = hi there
+
+            [service need]
+            listen = tcp://127.0.0.1:7012
+            handler = ctest.need
+            word = w
+            """)
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("syntax is ok (2 services"), output)
+    }
+
+    func testEveryPluginFaultIsNamedWithFileAndLine() throws {
+        try compileCPlugin()
+        try compileCPlugin("libwrongabi.so", defines: ["WRONG_ABI"])
+        try compileCPlugin("libnoentry.so", defines: ["NO_ENTRY"])
+        try compileCPlugin("libcrash.so", defines: ["CRASH_ON_LOAD"])
+        let writable = try compileCPlugin("libwritable.so")
+        chmod(writable, 0o664)
+        let open = canonicalDirectory + "/open"
+        mkdir(open, 0o777)
+        chmod(open, 0o777)
+        let inOpen = try compileCPlugin("libinopen.so")
+        XCTAssertEqual(rename(inOpen, open + "/libinopen.so"), 0)
+
+        // (line, expected text) pairs, written next to the lines they are about.
+        var lines: [String] = []
+        var expected: [(Int, String)] = []
+        func add(_ line: String, expect: String? = nil) {
+            lines.append(line)
+            if let expect { expected.append((lines.count, expect)) }
+        }
+        add("[daemon]")
+        add("plugin_dir = \(pluginDirectory)")
+        add("[plugin ctest]")
+        add("path = libctest.so")
+        add("[plugin gone]")
+        add("path = libgone.so", expect: "plugin file \(pluginDirectory)/libgone.so does not exist")
+        add("[plugin noentry]")
+        add("path = libnoentry.so", expect: "does not export the entry symbol socketserverd_plugin_entry")
+        add("[plugin wrongabi]")
+        add("path = libwrongabi.so", expect: "built for plugin ABI version 99, but this socketserverd speaks version 1")
+        add("[plugin crash]")
+        add("path = libcrash.so", expect: "killed by SIGSEGV while loading")
+        add("[plugin writable]")
+        add("path = libwritable.so", expect: "is writable by its group (mode 0664)")
+        add("[plugin inopen]")
+        add("path = \(open)/libinopen.so", expect: "plugin directory \(open) (of \(open)/libinopen.so) is writable by everyone")
+        add("[service a]")
+        add("listen = tcp://127.0.0.1:7021")
+        add("handler = ctest.shot", expect: "plugin 'ctest' (\(pluginDirectory)/libctest.so) has no handler 'shot' (did you mean 'shout'?)")
+        add("repeat = 11")
+        add("[service b]")
+        add("listen = tcp://127.0.0.1:7022")
+        add("handler = ctest.shout")
+        add("repeat = 11", expect: "repeat: must be a whole number from 1 to 10, not '11' (rejected by plugin handler 'shout')")
+        add("colour = red", expect: "unknown key 'colour' (handler 'ctest.shout' accepts: prefix, repeat)")
+        add("[service c]", expect: "service 'c' is missing the key 'word', which handler 'ctest.need' requires")
+        add("listen = tcp://127.0.0.1:7023")
+        add("handler = ctest.need")
+        add("[service d]")
+        add("listen = udp://127.0.0.1:7024")
+        add("handler = ctest.need", expect: "handler 'ctest.need' cannot serve datagram listeners")
+        add("word = x")
+        add("[service e]")
+        add("listen = tcp://127.0.0.1:7025")
+        add("handler = ctst.shout", expect: "names plugin 'ctst', but no [plugin ctst] section declares it (did you mean 'ctest'?)")
+        add("[service f]")
+        add("listen = tcp://127.0.0.1:7026")
+        add("handler = gone.anything")  // its plugin is already reported; nothing more here
+
+        let (status, output) = try checkConfig(lines.joined(separator: "\n") + "\n")
+        XCTAssertEqual(status, 1, output)
+        for (line, text) in expected {
+            let wanted = "check.conf:\(line): "
+            XCTAssertTrue(output.split(separator: "\n").contains { $0.contains(wanted) && $0.contains(text) },
+                          "missing '\(wanted)… \(text)' in:\n\(output)")
+        }
+        XCTAssertTrue(output.contains("test failed: \(expected.count) error(s)"), output)
+        XCTAssertFalse(output.contains("check.conf:\(lines.count)"), "a service of a failed plugin adds no error:\n\(output)")
+        XCTAssertFalse(output.contains("Backtrac"), "the crash is reported, not dumped:\n\(output)")
+    }
+
+    func testStartingWithABadPluginFailsWithFileAndLine() throws {
+        try compileCPlugin("libwrongabi.so", defines: ["WRONG_ABI"])
+        let path = writeConfig(pluginHeader([("ctest", "libwrongabi.so")]) + """
+            [service a]
+            listen = tcp://127.0.0.1:\(freePort())
+            handler = ctest.shout
+            """, to: directory + "/start.conf")
+        let output = directory + "/start.txt"
+        let pid = try spawn(DaemonProcess.binaryPath, ["--config", path], env: ["PATH=/usr/bin:/bin"], stdout: output, stderr: output)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        XCTAssertEqual((status >> 8) & 0xff, 1, text)
+        XCTAssertTrue(text.contains("start.conf:6: plugin 'ctest':") && text.contains("ABI version 99") && text.contains("not starting"), text)
+    }
+}

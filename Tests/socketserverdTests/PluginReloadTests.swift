@@ -1,0 +1,91 @@
+// Plugins across HUP: a rebuilt plugin is picked up without restarting the master; a bad one on
+// reload leaves the old configuration serving; one that breaks at run time fails its workers,
+// which are logged and retried, never the master.
+import Foundation
+import SocketServer
+import XCTest
+
+final class PluginReloadTests: PluginTestCase {
+    func config(port: Int) -> String {
+        pluginHeader([("ctest", "libctest.so")]) + """
+            [service shout]
+            listen = tcp://127.0.0.1:\(port)
+            handler = ctest.shout
+            workers = 2
+            """
+    }
+
+    /// Asks until the reply starts with `tag` (old workers may answer until they have retired).
+    func waitForReply(port: Int, tag: String, timeout: TimeInterval = 10) -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last = ""
+        while Date() < deadline {
+            last = (try? ask(port: port, "ping\n")) ?? "(no answer)"
+            if last.hasPrefix(tag) { return last }
+            usleep(50_000)
+        }
+        return last
+    }
+
+    func testRebuiltPluginIsPickedUpOnHUP() throws {
+        try compileCPlugin()
+        let port = freePort()
+        let daemon = try startDaemon(config(port: port))
+        XCTAssertEqual(try ask(port: port, "ping\n"), "v1 C: PING\n")
+
+        try compileCPlugin(defines: ["REPLY_TAG=\"v2\""])
+        daemon.signal(SIGHUP)
+        XCTAssertTrue(daemon.waitForLog("reloaded: generation 2"), daemon.log)
+        XCTAssertEqual(waitForReply(port: port, tag: "v2"), "v2 C: PING\n", daemon.log)
+        // Once the old generation is gone, every answer comes from the rebuilt plugin.
+        XCTAssertTrue(daemon.waitForLog("exited with status 0", count: 2), daemon.log)
+        for _ in 0..<10 { XCTAssertEqual(try ask(port: port, "ping\n"), "v2 C: PING\n") }
+        XCTAssertNil(daemon.reapIfExited(), "the master kept running")
+        XCTAssertFalse(mappedFiles(daemon.pid).contains(pluginDirectory + "/libctest.so"), "the master mapped the plugin")
+    }
+
+    func testBadPluginOnReloadKeepsTheOldConfigServing() throws {
+        try compileCPlugin()
+        let port = freePort()
+        let daemon = try startDaemon(config(port: port))
+        XCTAssertEqual(try ask(port: port, "ping\n"), "v1 C: PING\n")
+
+        // A plugin that crashes whoever loads it: the checking child dies, the master does not.
+        try compileCPlugin(defines: ["CRASH_ON_LOAD"])
+        daemon.signal(SIGHUP)
+        XCTAssertTrue(daemon.waitForLog("reload failed"), daemon.log)
+        XCTAssertTrue(daemon.log.contains("socketserverd.conf:6: plugin 'ctest': the process checking it was killed by SIGSEGV"),
+                      daemon.log)
+        XCTAssertEqual(try ask(port: port, "ping\n"), "v1 C: PING\n")
+
+        // A plugin built for another ABI.
+        try compileCPlugin(defines: ["WRONG_ABI"])
+        daemon.signal(SIGHUP)
+        XCTAssertTrue(daemon.waitForLog("reload failed", count: 2), daemon.log)
+        XCTAssertTrue(daemon.log.contains("socketserverd.conf:6: plugin 'ctest':") && daemon.log.contains("ABI version 99"),
+                      daemon.log)
+        for _ in 0..<10 { XCTAssertEqual(try ask(port: port, "ping\n"), "v1 C: PING\n") }
+        XCTAssertNil(daemon.reapIfExited())
+        XCTAssertFalse(daemon.log.contains("reloaded: generation 2"), daemon.log)
+    }
+
+    func testPluginBrokenAtRunTimeFailsWorkersNotTheMaster() throws {
+        try compileCPlugin()
+        let port = freePort()
+        let daemon = try startDaemon(config(port: port))
+        XCTAssertEqual(try ask(port: port, "ping\n"), "v1 C: PING\n")
+
+        // Replaced behind the daemon's back: the next workers cannot load it.
+        try compileCPlugin(defines: ["WRONG_ABI"])
+        for pid in daemon.workerPIDs() { kill(pid, SIGKILL) }
+        XCTAssertTrue(daemon.waitForLog("ABI version 99"), daemon.log)
+        XCTAssertTrue(daemon.waitForLog("worker cannot start"), daemon.log)
+        XCTAssertTrue(daemon.log.contains("plugin 'ctest' (") && daemon.log.contains("socketserverd.conf:6)"), daemon.log)
+        XCTAssertNil(daemon.reapIfExited(), "the master survived")
+
+        // Fixed: the crash back-off starts workers again, and they serve.
+        try compileCPlugin(defines: ["REPLY_TAG=\"v3\""])
+        XCTAssertEqual(waitForReply(port: port, tag: "v3", timeout: 20), "v3 C: PING\n", daemon.log)
+        XCTAssertNil(daemon.reapIfExited())
+    }
+}
