@@ -94,7 +94,7 @@ enum ConfigCheck {
             case .done: return .finished(errors)
             }
         }
-        let how = timedOut ? "did not finish within \(timeout) and was killed" : describeExit(status)
+        let how = timedOut ? "did not finish within \(timeout.components.seconds) s and was killed" : describeExit(status)
         guard let busy else {
             return .finished(errors + [ConfigError("the process checking the plugins \(how)", at: nil)])
         }
