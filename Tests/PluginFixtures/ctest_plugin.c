@@ -3,7 +3,8 @@
  *     cc -std=c99 -shared -fPIC -I Sources/CSocketServerPlugin/include ctest_plugin.c -o libctest.so
  * Handlers:
  *   shout (stream, datagram)  keys: prefix (default "C"), repeat (default "1", 1-10)
- *         replies "TAG PREFIX: LINE IN UPPER CASE" (repeat times) for each line or datagram
+ *         replies "TAG PREFIX: LINE IN UPPER CASE" (repeat times) for each line or datagram;
+ *         the line "segfault" crashes the process (a plugin bug at run time)
  *   need  (stream)            key: word (required); sends "WORD\n" and closes
  * -DREPLY_TAG='"v2"' changes TAG (a rebuilt plugin); -DWRONG_ABI, -DNO_ENTRY and -DCRASH_ON_LOAD
  * build the faults the daemon must report.
@@ -71,6 +72,7 @@ static int shout_stream(const ssd_request *request, int fd) {
         while ((newline = memchr(line, '\n', have)) != NULL) {
             size_t length = (size_t)(newline - line);
             if (length > 0 && line[length - 1] == '\r') length--;
+            if (length == 8 && memcmp(line, "segfault", 8) == 0) *(volatile int *)0 = 1;
             if (send_all(fd, reply, shout(request, line, length, reply, sizeof reply)) != 0) return 3;
             size_t consumed = (size_t)(newline - line) + 1;
             memmove(line, line + consumed, have - consumed);

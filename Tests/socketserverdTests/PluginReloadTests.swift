@@ -69,6 +69,18 @@ final class PluginReloadTests: PluginTestCase {
         XCTAssertFalse(daemon.log.contains("reloaded: generation 2"), daemon.log)
     }
 
+    func testPluginCrashingInARequestCostsOnlyItsWorker() throws {
+        try compileCPlugin()
+        let port = freePort()
+        let daemon = try startDaemon(config(port: port))
+        let before = Set(daemon.workerPIDs())
+        XCTAssertEqual((try? ask(port: port, "segfault\n")) ?? "", "", "a crashed worker sends no reply")
+        XCTAssertTrue(daemon.waitForLog("was killed by SIGSEGV"), daemon.log)
+        XCTAssertEqual(waitForReply(port: port, tag: "v1"), "v1 C: PING\n", daemon.log)
+        XCTAssertNil(daemon.reapIfExited(), "the master survived")
+        XCTAssertNotEqual(Set(daemon.workerPIDs()), before, "the crashed worker was replaced")
+    }
+
     func testPluginBrokenAtRunTimeFailsWorkersNotTheMaster() throws {
         try compileCPlugin()
         let port = freePort()

@@ -71,6 +71,26 @@ final class PluginServingTests: PluginTestCase {
         XCTAssertTrue(daemon.log.contains("need: sent the word"), daemon.log)
     }
 
+    func testSilentClientTimesOutInsideTheCPlugin() throws {
+        try compileCPlugin()
+        let port = freePort()
+        let daemon = try startDaemon(pluginHeader([("ctest", "libctest.so")]) + """
+            [service shout]
+            listen = tcp://127.0.0.1:\(port)
+            handler = ctest.shout
+            timeout = 0.5
+            workers = 1
+            """)
+        let socket = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))
+        defer { socket.close() }
+        let start = Date()
+        // The plugin's blocking recv() gives up after the service's timeout (SO_RCVTIMEO).
+        XCTAssertEqual(try readAll(socket), [])
+        XCTAssertLessThan(Date().timeIntervalSince(start), 4)
+        XCTAssertTrue(daemon.waitForLog("plugin handler ctest.shout returned status 2"), daemon.log)
+        XCTAssertTrue(daemon.log.contains("ctest.shout: 127.0.0.1:") && daemon.log.contains("recv failed"), daemon.log)
+    }
+
     func testOneSwiftRuntimeAndNoPluginInTheMaster() throws {
         let greet = try copyGreetPlugin()
         let ctest = try compileCPlugin()
