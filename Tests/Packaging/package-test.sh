@@ -112,7 +112,7 @@ mkdir "$work/src"
 tar -C "$repo" --exclude='./.build*' --exclude=./.git --exclude=./.swiftpm --exclude='*.deb' \
     --exclude=./debian/socketserverd --exclude=./debian/.debhelper --exclude=./debian/files \
     --exclude=./debian/.home -cf - . | tar -C "$work/src" -xf -
-if ! (cd "$work/src" && DEB_BUILD_OPTIONS="parallel=$(nproc)" timeout 600 dpkg-buildpackage -us -uc -b) \
+if ! (cd "$work/src" && DEB_BUILD_OPTIONS="parallel=$(nproc)" timeout 420 dpkg-buildpackage -us -uc -b) \
         > "$work/build.log" 2>&1; then
     tail -60 "$work/build.log"
     fail "dpkg-buildpackage failed (log above)"
