@@ -11,12 +11,12 @@ import Synchronization
 public final class Logger: Sendable {
     public static let shared = Logger()
 
-    private struct State {
-        var level: LogLevel = .info
-        var fd: Int32 = 2
-        var path: String? = nil
-    }
-    private let state = Mutex(State())
+    // Atomics, not locks: workers fork per request, and a forked child must be able to log even if
+    // another thread of its parent was in the middle of a log call.
+    private let levelValue = Atomic<Int>(LogLevel.info.rawValue)
+    private let fdValue = Atomic<Int32>(2)
+    /// The log file's path; only the master changes it (SIGUSR1, start-up).
+    private let path = Mutex<String?>(nil)
     private let timestamps: Bool
 
     init() {
@@ -24,8 +24,8 @@ public final class Logger: Sendable {
     }
 
     public var level: LogLevel {
-        get { state.withLock { $0.level } }
-        set { state.withLock { $0.level = newValue } }
+        get { LogLevel(rawValue: levelValue.load(ordering: .relaxed)) ?? .info }
+        set { levelValue.store(newValue.rawValue, ordering: .relaxed) }
     }
 
     /// True if a message at `level` would be written (check before building costly messages).
@@ -36,7 +36,7 @@ public final class Logger: Sendable {
         var line = ""
         if timestamps { line += Logger.timestamp() + " " }
         line += "[\(getpid())] \(level): \(message)\n"
-        let fd = state.withLock { $0.fd }
+        let fd = fdValue.load(ordering: .acquiring)
         var bytes = Array(line.utf8)[...]
         while !bytes.isEmpty {
             let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
@@ -57,17 +57,14 @@ public final class Logger: Sendable {
             fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
             guard fd >= 0 else { throw .system("open log file \(path)", errno) }
         }
-        let old = state.withLock { state -> Int32 in
-            defer { state.fd = fd; state.path = path }
-            return state.fd
-        }
+        self.path.withLock { $0 = path }
+        let old = fdValue.exchange(fd, ordering: .acquiringAndReleasing)
         if old != 2 { close(old) }
     }
 
     /// Reopens the log file (after logrotate moved it); on stderr it does nothing.
     public func reopen() throws(DaemonError) {
-        let path = state.withLock { $0.path }
-        if let path { try redirect(to: path) }
+        if let path = path.withLock({ $0 }) { try redirect(to: path) }
     }
 
     static func timestamp() -> String {

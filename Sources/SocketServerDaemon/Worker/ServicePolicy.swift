@@ -18,8 +18,13 @@ final class ServicePolicy: Sendable {
     /// Where this worker notes its running requests for the master (nil: untracked).
     private let scoreboard: Scoreboard?
     private let slot: Int
-    /// The scoreboard entry of the request each thread is running.
-    private let entries = Mutex<[pthread_t: Int]>([:])
+    /// The scoreboard entry of the request this thread is running (entry + 1; 0 = none). Thread-local
+    /// storage, not a lock: request children forked from a threaded parent must not inherit a lock.
+    private let currentEntry: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
 
     init(service: ServiceConfig, scoreboard: Scoreboard? = nil, slot: Int? = nil) {
         self.service = service
@@ -47,10 +52,10 @@ final class ServicePolicy: Sendable {
         if !service.listen.isDatagram, let timeout = service.timeout { try request.socket.setTimeout(timeout) }
         log.debug("service \(service.name): worker \(getpid()) serving \(request.clientAddress)")
         let entry = scoreboard?.begin(slot: slot, clientText: "\(request.clientAddress)")
-        if let entry { entries.withLock { $0[pthread_self()] = entry } }
+        if let entry { pthread_setspecific(currentEntry, UnsafeRawPointer(bitPattern: entry + 1)) }
         defer {
             if let entry {
-                entries.withLock { $0[pthread_self()] = nil }
+                pthread_setspecific(currentEntry, nil)
                 scoreboard?.end(slot: slot, entry: entry)
             }
         }
@@ -59,8 +64,8 @@ final class ServicePolicy: Sendable {
 
     /// The current request started (or, with 0, reaped) a program in process group `group`.
     func noteProcessGroup(_ group: pid_t) {
-        guard let scoreboard, let entry = entries.withLock({ $0[pthread_self()] }) else { return }
-        scoreboard.setChildGroup(slot: slot, entry: entry, group: group)
+        guard let scoreboard, let stored = pthread_getspecific(currentEntry) else { return }
+        scoreboard.setChildGroup(slot: slot, entry: Int(bitPattern: stored) - 1, group: group)
     }
 
     /// Counts a request; at `retireAfter` the worker stops accepting and exits once in-flight work is done.

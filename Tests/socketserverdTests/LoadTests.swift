@@ -1,0 +1,128 @@
+// Load: many held connections, slow clients, a full pool, and no growth over many connections.
+import Foundation
+import SocketServer
+import XCTest
+
+final class LoadTests: DaemonTestCase {
+    /// How many connections the no-growth test makes; SSD_LONG_TESTS=1 makes it 100,000.
+    var churnCount: Int { ProcessInfo.processInfo.environment["SSD_LONG_TESTS"] == "1" ? 100_000 : 10_000 }
+
+    func testThousandHeldConnectionsAndARequestLoop() throws {
+        let port = freePort()
+        _ = try startDaemon("""
+            [service echo]
+            listen = tcp://127.0.0.1:\(port)
+            handler = echo
+            workers = 1
+            concurrency = threads
+            threads = 1100
+            timeout = 60
+            """)
+        var held: [Socket] = []
+        for _ in 0..<1000 { held.append(try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(10))) }
+        let loop = ClientLoop(port: port)
+        loop.waitForSuccesses(200)
+        // Every held connection is still served.
+        for (index, socket) in held.enumerated() where index % 50 == 0 {
+            try socket.sendAll("held \(index)\n")
+            XCTAssertEqual(String(decoding: try socket.recv(100), as: UTF8.self), "held \(index)\n")
+        }
+        let (successes, failures) = loop.stop()
+        XCTAssertEqual(failures, [])
+        XCTAssertGreaterThanOrEqual(successes, 200)
+        for socket in held { socket.close() }
+    }
+
+    func testSlowClientsAreCutAndDoNotStarveOthers() throws {
+        let port = freePort()
+        let daemon = try startDaemon("""
+            [service echo]
+            listen = tcp://127.0.0.1:\(port)
+            handler = upload
+            directory = \(directory)
+            workers = 1
+            concurrency = threads
+            threads = 8
+            timeout = 1
+            """)
+        // Four slowloris clients: half a header, then a byte less often than the idle timeout.
+        var slow: [Socket] = []
+        for _ in 0..<4 {
+            let socket = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(10))
+            try socket.sendAll([40, 0])
+            slow.append(socket)
+        }
+        // Meanwhile other clients are served at once.
+        let loop = ClientLoop(port: port, message: nil)
+        loop.waitForSuccesses(20, timeout: 5)
+        let start = Date()
+        for socket in slow {
+            let rest = (try? readAll(socket)) ?? []
+            XCTAssertTrue(rest.isEmpty || String(decoding: rest, as: UTF8.self).hasPrefix("ERR"), "\(rest)")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5, "slow clients were not cut by the idle timeout")
+        let (_, failures) = loop.stop()
+        XCTAssertEqual(failures, [])
+        XCTAssertTrue(daemon.waitForLog("closed idle client"), daemon.log)
+    }
+
+    func testFullPoolRefusesCleanly() throws {
+        let port = freePort()
+        let daemon = try startDaemon("""
+            [service echo]
+            listen = tcp://127.0.0.1:\(port)
+            handler = echo
+            workers = 1
+            concurrency = threads
+            threads = 2
+            timeout = 30
+            """)
+        // 2 threads busy plus a queue of 64 (the minimum): the next connections are refused, not hung.
+        var held: [Socket] = []
+        for _ in 0..<80 { held.append(try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))) }
+        XCTAssertTrue(daemon.waitForLog("queue is full", count: 10), daemon.log)
+        // The refused connections see end of file; the queued ones stay open and silent.
+        var entries = held.map { pollfd(fd: $0.fileno(), events: Int16(POLLIN), revents: 0) }
+        _ = poll(&entries, nfds_t(entries.count), 2000)
+        let refused = held.indices.filter { index in
+            entries[index].revents != 0 && ((try? held[index].recv(1)) ?? [0]) == []
+        }
+        XCTAssertGreaterThanOrEqual(refused.count, 10, "a full pool should close the extra connections")
+        XCTAssertLessThan(refused.count, 80, "queued connections were closed too")
+        for socket in held { socket.close() }
+        XCTAssertEqual(try tcpRoundTrip(port: port), "hello\n")
+        XCTAssertEqual(DaemonProcess.childPIDs().count, 1)
+    }
+
+    func testNoDescriptorOrMemoryGrowthOverManyConnections() throws {
+        let port = freePort()
+        let daemon = try startDaemon("""
+            [service echo]
+            listen = tcp://127.0.0.1:\(port)
+            handler = echo
+            workers = 1
+            concurrency = threads
+            threads = 8
+            """)
+        let worker = try XCTUnwrap(daemon.workerPIDs().first)
+        for _ in 0..<2000 { _ = try tcpRoundTrip(port: port, "warm\n") }
+        let (fdsBefore, rssBefore) = (descriptorCount(worker), residentKiB(worker))
+        let masterBefore = residentKiB(daemon.pid)
+        for index in 0..<churnCount { _ = try tcpRoundTrip(port: port, "churn \(index)\n") }
+        let (fdsAfter, rssAfter) = (descriptorCount(worker), residentKiB(worker))
+        XCTAssertLessThanOrEqual(fdsAfter, fdsBefore, "worker descriptors grew")
+        XCTAssertLessThan(Double(rssAfter), Double(rssBefore) * 1.10 + 256, "worker RSS grew from \(rssBefore) to \(rssAfter) KiB")
+        XCTAssertLessThan(Double(residentKiB(daemon.pid)), Double(masterBefore) * 1.10 + 256, "master RSS grew")
+        print("no-growth: \(churnCount) connections; worker fds \(fdsBefore)→\(fdsAfter), RSS \(rssBefore)→\(rssAfter) KiB")
+    }
+
+    func descriptorCount(_ pid: pid_t) -> Int {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []).count
+    }
+
+    func residentKiB(_ pid: pid_t) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+}
