@@ -152,3 +152,26 @@ final class LifecycleTests: DaemonTestCase {
         return String(decoding: try socket.recv(200), as: UTF8.self).hasPrefix("OK")
     }
 }
+
+final class LogFileTests: DaemonTestCase {
+    func testLogFileIsReopenedOnUsr1() throws {
+        let port = freePort()
+        let logFile = directory + "/ssd.log"
+        let daemon = try startDaemon("""
+            [daemon]
+            log_file = \(logFile)
+            [service echo]
+            listen = tcp://127.0.0.1:\(port)
+            handler = echo
+            workers = 1
+            """)
+        XCTAssertTrue(try String(contentsOfFile: logFile, encoding: .utf8).contains("serving 1 service"))
+        // logrotate moves the file away, then asks for a new one.
+        try FileManager.default.moveItem(atPath: logFile, toPath: logFile + ".1")
+        daemon.signal(SIGUSR1)
+        let deadline = Date().addingTimeInterval(10)
+        while !FileManager.default.fileExists(atPath: logFile), Date() < deadline { usleep(20_000) }
+        XCTAssertTrue((try? String(contentsOfFile: logFile, encoding: .utf8))?.contains("log reopened") ?? false)
+        XCTAssertEqual(try tcpRoundTrip(port: port), "hello\n")
+    }
+}

@@ -21,6 +21,8 @@ public struct DaemonConfig: Equatable, Sendable {
     /// How long old workers may take to finish on reload or stop.
     public var gracefulTimeout: Duration = .seconds(30)
     public var logLevel: LogLevelName = .info
+    /// Where the log goes instead of stderr (appended; reopened on SIGUSR1 after rotation).
+    public var logFile: String? = nil
     /// Default directory for plugin paths (issue 5).
     public var pluginDirectory: String? = nil
     /// The `[plugin NAME]` sections, in the order written.

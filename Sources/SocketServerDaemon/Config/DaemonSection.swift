@@ -2,7 +2,8 @@
 
 enum DaemonSection {
     /// Every key [daemon] accepts (`include` is handled while reading files).
-    static let keys = ["user", "group", "pid_file", "graceful_timeout", "log_level", "include", "plugin_dir"]
+    static let keys = ["user", "group", "pid_file", "graceful_timeout", "log_level", "include", "plugin_dir",
+                              "log_file"]
 
     /// Applies the keys of every [daemon] section (several are merged, as when conf.d adds one).
     static func apply(_ sections: [RawSection], to config: inout DaemonConfig, forRoot: Bool,
@@ -24,6 +25,9 @@ enum DaemonSection {
         }
         if let entry = keys["pid_file"] {
             config.pidFile = absolutePath(entry, diagnostics: &diagnostics)
+        }
+        if let entry = keys["log_file"] {
+            config.logFile = absolutePath(entry, diagnostics: &diagnostics)
         }
         if let entry = keys["plugin_dir"] {
             config.pluginDirectory = absolutePath(entry, diagnostics: &diagnostics)

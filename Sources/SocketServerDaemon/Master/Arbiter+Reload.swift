@@ -30,11 +30,19 @@ extension Arbiter {
             return
         }
         let old = generation
+        let previousLogFile = config.logFile
         generation += 1
         config = fresh
         sockets = fresher
         extraWorkers = 0
         Logger.shared.level = LogLevel(name: fresh.logLevel.rawValue) ?? .info
+        if fresh.logFile != previousLogFile {
+            do {
+                try Logger.shared.redirect(to: fresh.logFile)
+            } catch {
+                log.error("log_file: \(error); logging stays where it was")
+            }
+        }
         for service in fresh.services { backoff.forget(service.name) }
 
         // New workers first, so that someone is always accepting on a kept socket.

@@ -43,6 +43,7 @@ public final class Arbiter {
     public func run() -> Int32 {
         Logger.shared.level = LogLevel(name: config.logLevel.rawValue) ?? .info
         do {
+            if let path = config.logFile { try Logger.shared.redirect(to: path) }
             listeners.inherited = try SocketActivation.claim(for: config.services)
             sockets = try listeners.open(for: config.services)
             listeners.commit(sockets)
