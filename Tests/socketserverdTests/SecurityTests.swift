@@ -61,6 +61,24 @@ final class SecurityTests: DaemonTestCase {
         }
     }
 
+    func testSocketOwnerAndMode() throws {
+        try XCTSkipIf(getuid() != 0, "needs root to give a socket file away")
+        let path = directory + "/owned.sock"
+        _ = try startDaemon("""
+            [service owned]
+            listen = unix:\(path)
+            handler = echo
+            workers = 1
+            socket_owner = daemon:nogroup
+            socket_mode = 0640
+            """)
+        var info = stat()
+        XCTAssertEqual(stat(path, &info), 0)
+        XCTAssertEqual(info.st_uid, getpwnam("daemon")!.pointee.pw_uid)
+        XCTAssertEqual(info.st_gid, getgrnam("nogroup")!.pointee.gr_gid)
+        XCTAssertEqual(info.st_mode & 0o777, 0o640)
+    }
+
     func testWorldWritableConfigIsRefused() throws {
         let path = writeConfig("[service a]\nlisten = tcp://127.0.0.1:7\nhandler = echo\n", to: directory + "/open.conf")
         chmod(path, 0o666)

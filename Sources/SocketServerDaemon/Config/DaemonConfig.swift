@@ -66,6 +66,8 @@ public struct ServiceConfig: Equatable, Sendable {
     public var options: [String: String] = [:]
     /// Unix socket files: mode and owner (nil: umask default and the daemon's user).
     public var socketMode: UInt32? = nil
+    /// Unix socket files: the owner (`socket_owner = USER[:GROUP]`), set right after binding.
+    public var socketOwner: SocketOwner? = nil
     /// For a `PLUGIN.HANDLER` handler: the plugin the worker loads.
     public var plugin: PluginConfig? = nil
     /// Where the section starts.
@@ -110,5 +112,15 @@ public enum ListenAddress: Hashable, Sendable, CustomStringConvertible {
         case .unix(let path): return "unix:\(path)"
         case .unixgram(let path): return "unixgram:\(path)"
         }
+    }
+}
+
+/// `socket_owner = USER[:GROUP]`.
+public struct SocketOwner: Hashable, Sendable {
+    public var user: String
+    public var group: String?
+    public init(user: String, group: String?) {
+        self.user = user
+        self.group = group
     }
 }

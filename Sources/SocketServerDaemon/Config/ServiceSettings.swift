@@ -10,6 +10,7 @@ extension ServiceValidation {
         var requestTimeout: Duration? = nil
         var allow: [AddressRange] = []
         var socketMode: UInt32? = nil
+        var socketOwner: SocketOwner? = nil
 
         mutating func read(_ keys: SectionKeys, listen: ListenAddress?, diagnostics: inout Diagnostics) {
             func report<T>(_ result: Result<T, ConfigValues.Problem>, _ entry: RawEntry) -> T? {
@@ -60,6 +61,21 @@ extension ServiceValidation {
                 if isUnix == true {
                     diagnostics.add("allow applies only to tcp:// and udp:// listeners (unix clients have no address)",
                                     at: entry.location)
+                }
+            }
+            if let entry = keys["socket_owner"] {
+                let parts = entry.value.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+                if parts.count > 2 || parts[0].isEmpty || (parts.count == 2 && parts[1].isEmpty) {
+                    diagnostics.add("socket_owner must be USER or USER:GROUP, got \(ConfigText.quoted(entry.value))", at: entry.location)
+                } else if !Accounts.userExists(parts[0]) {
+                    diagnostics.add("socket_owner: user \(ConfigText.quoted(parts[0])) does not exist", at: entry.location)
+                } else if parts.count == 2, !Accounts.groupExists(parts[1]) {
+                    diagnostics.add("socket_owner: group \(ConfigText.quoted(parts[1])) does not exist", at: entry.location)
+                } else {
+                    socketOwner = SocketOwner(user: parts[0], group: parts.count == 2 ? parts[1] : nil)
+                }
+                if isUnix == false {
+                    diagnostics.add("socket_owner applies only to unix: and unixgram: listeners", at: entry.location)
                 }
             }
             if let entry = keys["socket_mode"] {

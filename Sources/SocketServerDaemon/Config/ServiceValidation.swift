@@ -5,7 +5,7 @@ enum ServiceValidation {
     /// The keys every service accepts; handlers add their own.
     static let commonKeys = [
         "listen", "handler", "workers", "concurrency", "threads", "max_requests", "timeout", "request_timeout", "allow",
-        "socket_mode",
+        "socket_mode", "socket_owner",
     ]
     static let workerRange = 1...1024
     static let threadRange = 1...4096
@@ -92,6 +92,7 @@ enum ServiceValidation {
         config.requestTimeout = settings.requestTimeout
         config.allow = settings.allow
         config.socketMode = settings.socketMode
+        config.socketOwner = settings.socketOwner
         config.options = options
         outcome.service = config
         return outcome

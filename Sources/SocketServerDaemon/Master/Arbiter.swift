@@ -123,9 +123,10 @@ public final class Arbiter {
 
     func wantedWorkers(_ service: ServiceConfig) -> Int { max(1, service.workers + extraWorkers) }
 
+    /// Unix socket files the daemon's user should own (those without their own socket_owner).
     func unixPaths(_ config: DaemonConfig) -> [String] {
         config.services.compactMap { service in
-            if case .unix(let path) = service.listen.address, !service.listen.address.isAbstract { return path }
+            if case .unix(let path) = service.listen.address, !service.listen.address.isAbstract, service.socketOwner == nil { return path }
             return nil
         }
     }

@@ -79,8 +79,11 @@ final class Listeners {
                 if address.family == .inet6 { try socket.setOption(.ipv6Only, true) }
             }
             try socket.bind(address)
-            if case .unix(let path) = address, !address.isAbstract, let mode = service.socketMode {
-                guard chmod(path, mode_t(mode)) == 0 else { throw DaemonError.system("\(what): chmod", errno) }
+            if case .unix(let path) = address, !address.isAbstract {
+                if let owner = service.socketOwner { try chownSocket(path, owner, what: what) }
+                if let mode = service.socketMode {
+                    guard chmod(path, mode_t(mode)) == 0 else { throw DaemonError.system("\(what): chmod", errno) }
+                }
             }
             if !service.listen.isDatagram { try socket.listen(1024) }
             try socket.setNonBlockingFlag(true)
@@ -90,6 +93,17 @@ final class Listeners {
         } catch {
             throw .message("\(what): \(error)")
         }
+    }
+
+    /// Gives a Unix socket file to `socket_owner` (as root any user; otherwise only one's own groups).
+    static func chownSocket(_ path: String, _ owner: SocketOwner, what: String) throws(DaemonError) {
+        guard let user = getpwnam(owner.user) else { throw .message("\(what): socket_owner user \(owner.user) does not exist") }
+        var gid = user.pointee.pw_gid
+        if let group = owner.group {
+            guard let entry = getgrnam(group) else { throw .message("\(what): socket_owner group \(group) does not exist") }
+            gid = entry.pointee.gr_gid
+        }
+        guard chown(path, user.pointee.pw_uid, gid) == 0 else { throw .system("\(what): chown \(path) to \(owner.user)", errno) }
     }
 
     /// A stale socket file from a dead daemon is removed; a live one (something accepts on it) is
