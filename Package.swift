@@ -26,7 +26,7 @@ let package = Package(
         // The handler plugin C ABI: include/socketserverd_plugin.h (installed as /usr/include/socketserverd/).
         .target(name: "CSocketServerPlugin"),
         // The Swift helper for plugin authors (self-contained: plugins never see the daemon's Swift types).
-        .target(name: "SocketServerPlugin", dependencies: ["CSocketServerPlugin"]),
+        .target(name: "SocketServerPlugin", dependencies: ["CSocketServerPlugin", "SocketServer"]),
         // The example plugin's code; built as the `greet` dynamic library product.
         .target(name: "GreetPlugin", dependencies: ["SocketServerPlugin"]),
         // main.swift and argument parsing only.

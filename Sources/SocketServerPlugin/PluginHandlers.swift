@@ -97,7 +97,7 @@ open class PluginStreamHandler: PluginRequestHandler {
 
     public required init(_ call: PluginCall, fd: Int32) {
         fileno = fd
-        rfile = PluginReader(fd: fd)
+        rfile = PluginReader(pluginFD: fd)
         wfile = PluginWriter(fd: fd)
         super.init(call)
     }

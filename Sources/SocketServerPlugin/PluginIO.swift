@@ -3,6 +3,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+@_exported import class SocketServer.BufferedReader
 
 /// Why a plugin's read or write failed.
 public struct PluginIOError: Error, CustomStringConvertible {
@@ -13,90 +14,19 @@ public struct PluginIOError: Error, CustomStringConvertible {
     }
 }
 
-/// Reads through a buffer: `read(n)`, `readAll()`, `readSome()`, `readLine(limit:)`, or iterate lines.
-public final class PluginReader: Sequence {
-    public static let defaultLineLimit = 65536
-    private let fill: (UnsafeMutableRawBufferPointer) throws -> Int
-    private var buffer: [UInt8] = []
-    private var start = 0
-    private var atEnd = false
+/// A plugin's `rfile` is the library's `BufferedReader` (`read(n)`, `readAll()`, `readSome()`,
+/// `readLine(limit:)`, `for line in rfile`), over the connection's fd or over a datagram.
+public typealias PluginReader = BufferedReader
 
-    /// A reader over a connected socket.
-    public init(fd: Int32) {
-        fill = { destination in
+extension BufferedReader {
+    /// A reader over a plugin connection's descriptor, which the daemon owns (it stays open after).
+    public convenience init(pluginFD fd: Int32) {
+        self.init { destination in
             while true {
                 let count = recv(fd, destination.baseAddress, destination.count, 0)
                 if count >= 0 { return count }
                 if errno != EINTR { throw PluginIOError(call: "recv", code: errno) }
             }
-        }
-    }
-
-    /// A reader over bytes in memory (a datagram).
-    public init(bytes: [UInt8]) {
-        buffer = bytes
-        atEnd = true
-        fill = { _ in 0 }
-    }
-
-    private var buffered: Int { buffer.count - start }
-
-    private func fillMore() throws -> Bool {
-        if atEnd { return false }
-        if start > 0 {
-            buffer.removeSubrange(0..<start)
-            start = 0
-        }
-        let old = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: 8192))
-        var count = 0
-        defer { buffer.removeSubrange((old + count)...) }
-        count = try buffer.withUnsafeMutableBytes { try fill(UnsafeMutableRawBufferPointer(rebasing: $0[old...])) }
-        if count == 0 { atEnd = true }
-        return count > 0
-    }
-
-    private func take(_ count: Int) -> [UInt8] {
-        defer { start += count }
-        return Array(buffer[start..<(start + count)])
-    }
-
-    /// Exactly `count` bytes, or fewer only at end of input.
-    public func read(_ count: Int) throws -> [UInt8] {
-        while buffered < count, try fillMore() {}
-        return take(Swift.min(count, buffered))
-    }
-
-    /// Everything until end of input.
-    public func readAll() throws -> [UInt8] {
-        while try fillMore() {}
-        return take(buffered)
-    }
-
-    /// What is buffered, or what one read brings when nothing is; empty at end of input.
-    public func readSome(_ maximum: Int = 8192) throws -> [UInt8] {
-        if buffered == 0 { _ = try fillMore() }
-        return take(Swift.min(maximum, buffered))
-    }
-
-    /// One line including its `\n` (a longer line comes in pieces of `limit`); empty at end of input.
-    public func readLine(limit: Int = PluginReader.defaultLineLimit) throws -> [UInt8] {
-        var scanned = 0
-        while true {
-            if let newline = buffer[(start + scanned)...].firstIndex(of: UInt8(ascii: "\n")) {
-                return take(Swift.min(newline - start + 1, limit))
-            }
-            scanned = buffered
-            if buffered >= limit { return take(limit) }
-            if try !fillMore() { return take(buffered) }
-        }
-    }
-
-    /// Lines until end of input; a read error ends the iteration.
-    public func makeIterator() -> AnyIterator<[UInt8]> {
-        AnyIterator { [self] in
-            guard let line = try? self.readLine(), !line.isEmpty else { return nil }
-            return line
         }
     }
 }

@@ -1,0 +1,68 @@
+// The servers a worker runs: the library's stream and datagram servers with a service's policy.
+// They differ only in their superclass; everything else is the policy's.
+#if canImport(Glibc)
+import Glibc
+#endif
+import SocketServer
+import SocketServerHandlers
+
+/// A server running one service: what its handlers see of it (HandlerHost) comes from the policy.
+protocol ServiceServer: HandlerHost {
+    var policy: ServicePolicy { get }
+}
+
+extension ServiceServer {
+    var serviceName: String { policy.service.name }
+    var options: [String: String] { policy.service.options }
+    var requestTimeout: Duration? { policy.service.timeout }
+    func requestStartedProcessGroup(_ group: pid_t) { policy.noteProcessGroup(group) }
+    func log(_ level: LogLevel, _ message: String) { Logger.shared.log(level, "service \(serviceName): \(message)") }
+}
+
+/// A service on a stream listener (tcp://, unix:).
+final class StreamService: TCPServer, ServiceServer, @unchecked Sendable {
+    let policy: ServicePolicy
+
+    init(socket: Socket, handler: BaseRequestHandler.Type, policy: ServicePolicy, concurrency: any RequestConcurrency) throws {
+        self.policy = policy
+        try super.init(socket: socket, handler, concurrency: concurrency)
+    }
+
+    override func verifyRequest(_ request: Request) -> Bool { policy.verify(request) }
+    override func processRequest(_ request: Request) throws {
+        policy.count(self)
+        try super.processRequest(request)
+    }
+    override func finishRequest(_ request: Request) throws {
+        try policy.serve(request) { try super.finishRequest(request) }
+    }
+    override func handleError(_ error: any Error, request: Request) { policy.report(error, request) }
+    override func handleAcceptError(_ error: any Error) {
+        policy.acceptFailed(error)
+        super.handleAcceptError(error)
+    }
+}
+
+/// A service on a datagram listener (udp://, unixgram:).
+final class DatagramService: UDPServer, ServiceServer, @unchecked Sendable {
+    let policy: ServicePolicy
+
+    init(socket: Socket, handler: BaseRequestHandler.Type, policy: ServicePolicy, concurrency: any RequestConcurrency) throws {
+        self.policy = policy
+        try super.init(socket: socket, handler, concurrency: concurrency)
+    }
+
+    override func verifyRequest(_ request: Request) -> Bool { policy.verify(request) }
+    override func processRequest(_ request: Request) throws {
+        policy.count(self)
+        try super.processRequest(request)
+    }
+    override func finishRequest(_ request: Request) throws {
+        try policy.serve(request) { try super.finishRequest(request) }
+    }
+    override func handleError(_ error: any Error, request: Request) { policy.report(error, request) }
+    override func handleAcceptError(_ error: any Error) {
+        policy.acceptFailed(error)
+        super.handleAcceptError(error)
+    }
+}
