@@ -25,7 +25,8 @@ let package = Package(
         .target(name: "SocketServerDaemon", dependencies: ["SocketServer", "SocketServerHandlers", "CSocketServerShims", "CSocketServerPlugin"]),
         // The handler plugin C ABI: include/socketserverd_plugin.h (installed as /usr/include/socketserverd/).
         .target(name: "CSocketServerPlugin"),
-        // The Swift helper for plugin authors (self-contained: plugins never see the daemon's Swift types).
+        // The Swift helper for plugin authors; it reuses the library's reader, but plugins and the daemon
+        // exchange only C types across the ABI.
         .target(name: "SocketServerPlugin", dependencies: ["CSocketServerPlugin", "SocketServer"]),
         // The example plugin's code; built as the `greet` dynamic library product.
         .target(name: "GreetPlugin", dependencies: ["SocketServerPlugin"]),
