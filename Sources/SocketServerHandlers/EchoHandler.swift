@@ -6,8 +6,13 @@ import SocketServer
 /// One 16 KiB buffer serves the whole connection. When the service's idle timeout expires,
 /// `recv` throws `SocketError.timeout`; the handler lets it propagate, so the server logs it
 /// and closes the connection.
+///
+/// Over TCP, Nagle's algorithm is off (TCP_NODELAY): echo answers a message in several sends of
+/// up to 16 KiB, and with Nagle every send after the first waits for the client's delayed ACK
+/// (40 ms) — a 64 KiB echo took 44 ms instead of 0.1 ms.
 public final class EchoStreamHandler: BaseRequestHandler {
     override public func handle() throws {
+        if request.family != .unix { try? request.setOption(.tcpNoDelay, true) }
         var buffer = [UInt8](repeating: 0, count: streamChunkSize)
         try buffer.withUnsafeMutableBytes { raw in
             while true {
