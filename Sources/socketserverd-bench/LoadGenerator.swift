@@ -5,6 +5,7 @@
 import Glibc
 #endif
 import CSocketServerBench
+import CSocketServerShims
 import Synchronization
 
 /// Where the load goes: TCP on 127.0.0.1, or a Unix stream socket.
@@ -430,6 +431,8 @@ func emit(_ line: String) {
 
 /// Load mode: runs `spec` and prints `MEASURE` when the measured window starts and one `RESULT` line.
 func runLoad(_ spec: LoadSpec) -> Int32 {
+    // If the benchmark dies, so does its load.
+    _ = cssd_set_parent_death_signal(SIGTERM)
     signal(SIGPIPE, SIG_IGN)
     signal(SIGTERM) { _ in loadStopRequested.store(true, ordering: .relaxed) }
     signal(SIGINT) { _ in loadStopRequested.store(true, ordering: .relaxed) }
@@ -464,6 +467,8 @@ func runLoad(_ spec: LoadSpec) -> Int32 {
         usleep(1000)
     }
     let measuredFrom = monotonicNanoseconds()
+    var usageAtMeasure = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usageAtMeasure)
     emit("MEASURE")
     for thread in threads { pthread_join(thread, nil) }
     let finished = monotonicNanoseconds()
@@ -471,6 +476,7 @@ func runLoad(_ spec: LoadSpec) -> Int32 {
     getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
     let cpu = seconds(usage.ru_utime) + seconds(usage.ru_stime) - seconds(usageBefore.ru_utime) - seconds(usageBefore.ru_stime)
+    let cpuMeasured = seconds(usage.ru_utime) + seconds(usage.ru_stime) - seconds(usageAtMeasure.ru_utime) - seconds(usageAtMeasure.ru_stime)
 
     var total = LoadCounters()
     for load in loads { total.merge(load.counters) }
@@ -479,6 +485,6 @@ func runLoad(_ spec: LoadSpec) -> Int32 {
     emit("RESULT requests=\(total.completed) seconds=\(elapsed) connect=\(total.connectErrors) reset=\(total.resets) "
          + "eof=\(total.earlyEOF) mismatch=\(total.mismatches) timeout=\(total.timeouts) stalled=\(total.stalled) "
          + "connections=\(total.connections) p50=\(h.value(at: 0.5)) p90=\(h.value(at: 0.9)) p99=\(h.value(at: 0.99)) "
-         + "p999=\(h.value(at: 0.999)) max=\(h.maximum) mean=\(h.mean) cpu=\(cpu)")
+         + "p999=\(h.value(at: 0.999)) max=\(h.maximum) mean=\(h.mean) cpu=\(cpu) cpu_measured=\(cpuMeasured)")
     return 0
 }

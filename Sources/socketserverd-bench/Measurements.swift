@@ -25,10 +25,20 @@ struct LoadResult {
     /// CPU seconds of the load generator and of the server's whole process tree, in the measured window.
     var loadCPU = 0.0
     var serverCPU = 0.0
+    /// CPU seconds the whole machine was busy in the measured window, and the load's share of it.
+    var machineCPU = 0.0
+    var loadCPUMeasured = 0.0
+    /// What neither the server nor the load used: other processes on the machine.
+    var foreignCPU: Double { max(0, machineCPU - serverCPU - loadCPUMeasured) }
     var rssMaster: Int? = nil
     var rssWorkers: [Int] = []
 
     var errors: Int { connectErrors + resets + eof + mismatches + timeouts + stalled }
+
+    mutating func addErrors(of other: LoadResult) {
+        connectErrors += other.connectErrors; resets += other.resets; eof += other.eof
+        mismatches += other.mismatches; timeouts += other.timeouts; stalled += other.stalled
+    }
     var rate: Double { seconds > 0 ? Double(requests) / seconds : 0 }
 
     var errorDetail: String {
@@ -54,6 +64,7 @@ struct LoadResult {
         timeouts = int("timeout"); stalled = int("stalled"); connections = int("connections")
         p50 = u64("p50"); p90 = u64("p90"); p99 = u64("p99"); p999 = u64("p999"); maximum = u64("max"); mean = u64("mean")
         loadCPU = Double(values["cpu"] ?? "") ?? 0
+        loadCPUMeasured = Double(values["cpu_measured"] ?? "") ?? 0
     }
 }
 
@@ -109,14 +120,27 @@ final class LoadProcess {
 /// Runs one load against `server` and samples the server's CPU time over the measured window.
 func measure(_ spec: LoadSpec, on server: RunningServer, context: BenchContext) throws -> LoadResult {
     let load = try LoadProcess(spec, context: context)
-    var cpuAtStart = 0.0
-    var result = try load.finish { cpuAtStart = server.cpuSeconds() }
+    var cpuAtStart = 0.0, busyAtStart = 0.0
+    var result = try load.finish {
+        cpuAtStart = server.cpuSeconds()
+        busyAtStart = machineBusySeconds()
+    }
+    result.machineCPU = max(0, machineBusySeconds() - busyAtStart)
     result.serverCPU = max(0, server.cpuSeconds() - cpuAtStart)
     (result.rssMaster, result.rssWorkers) = server.memory()
     return result
 }
 
 // MARK: - Lifecycle: READY, reloads
+
+/// RSS (VmRSS and its anonymous part RssAnon, KiB) of master and workers at one point of the soak.
+struct SoakSample {
+    let requests: Int
+    let master: Int
+    let workers: [Int]
+    let masterAnon: Int
+    let workersAnon: [Int]
+}
 
 struct LifecycleResult {
     var readyMs: Double? = nil
@@ -130,7 +154,7 @@ struct LifecycleResult {
     var reloadsAttempted = 0
     var loop = LoadResult()
     /// RSS of master and workers after 100k, 200k, … requests of the soak.
-    var soak: [(requests: Int, master: Int, workers: [Int])] = []
+    var soak: [SoakSample] = []
 }
 
 /// Parses the log's `2026-11-23T11:30:00.123Z` timestamp into Unix milliseconds.
@@ -201,6 +225,8 @@ func measureReloads(_ server: RunningServer, reloads: Int, context: BenchContext
         var reloadedAt: Double? = nil
         var servingAt: Double? = nil
         var repliedAt: Double? = nil
+        var listening: [pid_t: Double?] = [:]
+        var served: [pid_t: Double?] = [:]
         let sentAt = realtimeMilliseconds()
         kill(server.pid, SIGHUP)
         let deadline = monotonicNanoseconds() + 5_000_000_000
@@ -214,16 +240,20 @@ func measureReloads(_ server: RunningServer, reloads: Int, context: BenchContext
                     fresh.insert(pid)
                 } else if line.contains("reloaded: generation \(generation),") {
                     reloadedAt = logTimestamp(line)
-                } else if line.contains(" serving "), let pid = number(after: ": worker ", in: line), fresh.contains(pid) {
+                } else if line.contains(" serving "), let pid = number(after: ": worker ", in: line) {
                     // "worker P serving tcp://…" when a worker enters its accept loop; "worker P serving
-                    // CLIENT" for each request it serves.
+                    // CLIENT" for each request it serves. A new worker may log before the master logs
+                    // that it started it, so lines are kept until the pid is known.
+                    let time = logTimestamp(line)
                     if line.contains(" serving tcp://") || line.contains(" serving unix:") {
-                        if servingAt == nil { servingAt = logTimestamp(line) }
-                    } else if repliedAt == nil {
-                        repliedAt = logTimestamp(line)
+                        if listening[pid] == nil { listening[pid] = time }
+                    } else if served[pid] == nil {
+                        served[pid] = time
                     }
                 }
             }
+            servingAt = fresh.compactMap { listening[$0] ?? nil }.min()
+            repliedAt = fresh.compactMap { served[$0] ?? nil }.min()
             usleep(500)
         }
         if let reloadedAt { result.reloadedMs.append(max(0, reloadedAt - sentAt)) }
@@ -249,7 +279,7 @@ func soak(_ server: RunningServer, total: Int, chunk: Int, context: BenchContext
     spec.size = 16
     spec.perConnection = 100
     spec.warmup = 0
-    spec.duration = 0
+    spec.duration = 120  // a cap: the run stops after `chunk` requests
     spec.requests = chunk
     var done = 0
     while done < total {
@@ -257,8 +287,10 @@ func soak(_ server: RunningServer, total: Int, chunk: Int, context: BenchContext
         let outcome = try load.finish()
         done += outcome.requests
         if outcome.requests == 0 { throw BenchError("soak: no request served (\(outcome.errorDetail))") }
-        let memory = server.memory()
-        result.soak.append((done, memory.master ?? 0, memory.workers))
+        let master = residentKiB(server.pid)
+        let workers = server.workerPIDs.compactMap { residentKiB($0) }
+        result.soak.append(SoakSample(requests: done, master: master?.rss ?? 0, workers: workers.map(\.rss),
+                                      masterAnon: master?.anon ?? 0, workersAnon: workers.map(\.anon)))
     }
 }
 

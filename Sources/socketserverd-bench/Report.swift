@@ -92,25 +92,32 @@ func referenceName(for spec: ServerSpec) -> String {
 }
 
 /// Largest relative change of any process's RSS from the first soak sample (100k requests).
-func soakDrift(_ samples: [(requests: Int, master: Int, workers: [Int])]) -> Double? {
+/// With `anonymous`, of RssAnon (the process's own memory, not the shared library pages it has mapped).
+func soakDrift(_ samples: [SoakSample], anonymous: Bool = false) -> Double? {
     guard let base = samples.first, samples.count > 1 else { return nil }
+    func values(_ sample: SoakSample) -> [Int] {
+        anonymous ? [sample.masterAnon] + sample.workersAnon : [sample.master] + sample.workers
+    }
+    let first = values(base)
     var drift = 0.0
     for sample in samples {
-        if base.master > 0 { drift = max(drift, abs(Double(sample.master - base.master)) / Double(base.master)) }
-        for (index, worker) in sample.workers.enumerated() where index < base.workers.count && base.workers[index] > 0 {
-            drift = max(drift, abs(Double(worker - base.workers[index])) / Double(base.workers[index]))
+        for (index, value) in values(sample).enumerated() where index < first.count && first[index] > 0 {
+            drift = max(drift, abs(Double(value - first[index])) / Double(first[index]))
         }
     }
     return drift
 }
 
 func renderReport(servers: [ServerSpec], cells: [Workload], results: [String: RowResults], quick: Bool, warmup: Double,
-                  measured: Double, reloads: Int, soaked: Bool, cpus: Int, elapsed: Double) -> String {
+                  measured: Double, passes: Int, reloads: Int, soaked: Bool, cpus: Int, elapsed: Double,
+                  foreignShare: Double) -> String {
     var out: [String] = []
     let kernel = (readFile("/proc/sys/kernel/osrelease") ?? "?").split(separator: "\n").first.map(String.init) ?? "?"
     out.append("")
-    out.append("socketserverd-bench \(quick ? "--quick" : "(full)"): \(cpus) CPUs, Linux \(kernel), run took \(fixed(elapsed, 0)) s.")
-    out.append("Each cell: \(warmup) s warm-up, then \(measured) s measured; load from a separate process (epoll, up to 2 threads,")
+    out.append("socketserverd-bench \(quick ? "--quick" : "(full)"): \(cpus) CPUs, Linux \(kernel), run took \(fixed(elapsed, 0)) s; "
+               + "other processes used \(fixed(foreignShare * 100, 1))% of the CPUs in the measured windows.")
+    out.append("Each cell: \(warmup) s warm-up, then \(measured) s measured\(passes > 1 ? ", \(passes) passes (the faster shown, errors of both)" : "");")
+    out.append("all servers run at once and the cells go workload by workload. Load from a separate process (epoll, up to 2 threads,")
     out.append("TCP_NODELAY); payload ends in a newline and the reply is checked byte for byte. conn = a connection per request")
     out.append("(latency includes connect), keep = persistent connections. Errors: failed connects, resets, short or wrong replies,")
     out.append("requests unanswered after 1 s, and requests still unanswered at the end after the whole measured window (stalled).")
@@ -175,8 +182,11 @@ func renderReport(servers: [ServerSpec], cells: [Workload], results: [String: Ro
         var soakFirst = "", soakDriftText = ""
         if let first = life.soak.first {
             soakFirst = mebibytes(first.master) + " / " + first.workers.map { mebibytes($0) }.joined(separator: " ")
+                + " (anon " + mebibytes(first.masterAnon) + " / " + first.workersAnon.map { mebibytes($0) }.joined(separator: " ") + ")"
         }
-        if let drift = soakDrift(life.soak) { soakDriftText = fixed(drift * 100, 1) + "% over \(grouped(Double(life.soak.last!.requests)))" }
+        if let drift = soakDrift(life.soak), let anon = soakDrift(life.soak, anonymous: true) {
+            soakDriftText = fixed(drift * 100, 1) + "% (anon " + fixed(anon * 100, 1) + "%)"
+        }
         lifecycle.rows.append([spec.name, milliseconds(life.readyMs), milliseconds(life.firstRequestMs),
                                spec.isDaemon ? milliseconds(serving.isEmpty ? nil : serving[serving.count / 2]) : "",
                                spec.isDaemon ? milliseconds(serving.last) : "",
