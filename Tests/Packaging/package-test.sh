@@ -353,13 +353,13 @@ sb sh -c 'while read -r path; do
           done' < "$work/files" > "$work/left"
 [ ! -s "$work/left" ] || fail "files of the package are still there: $(cat "$work/left")"
 sb sh -c 'for p in "$@"; do [ -e "$p" ] && echo "LEFT: $p"; done; true' sh \
-    /etc/socketserverd /var/lib/socketserverd /var/lib/private/socketserverd /run/socketserverd \
+    /etc/socketserverd /var/lib/socketserverd /var/lib/private/socketserverd /var/log/socketserverd /run/socketserverd \
     /etc/systemd/system/multi-user.target.wants/socketserverd.service \
     /etc/systemd/system/sockets.target.wants/socketserverd.socket > "$work/left"
 [ ! -s "$work/left" ] || fail "still there: $(cat "$work/left")"
 ! sb getent passwd socketserverd >/dev/null || fail "the user socketserverd is still there"
 ! sb getent group socketserverd >/dev/null || fail "the group socketserverd is still there"
-owned=$(sb find /etc /var /run /usr /srv /home /root -xdev \( -uid "$uid" -o -gid "$gid" \) -print 2>/dev/null || true)
+owned=$(sb find /etc /var /run /srv /home /root /opt -xdev \( -uid "$uid" -o -gid "$gid" \) -print 2>/dev/null || true)
 [ -z "$owned" ] || fail "files of uid $uid / gid $gid are left: $owned"
 left=$(sb ps -e -o uid=,pid=,cmd= | awk -v u="$uid" '$1 == u || /\/usr\/sbin\/socketserverd/' || true)
 [ -z "$left" ] || fail "processes left after purge: $left"
