@@ -61,6 +61,8 @@ checkbuilddeps=$(cd "$repo" && dpkg-checkbuilddeps 2>&1) || skip "build dependen
 # --- Work dir, sandbox, cleanup -----------------------------------------------------------------
 work=$(mktemp -d /tmp/socketserverd-pkgtest.XXXXXX)
 chmod 755 "$work"
+# SwiftPM's lock files and lintian's temp files go here, so they go with the work dir.
+mkdir "$work/tmp"
 export SANDBOX_NAME=ssd-pkgtest-$$
 # Only /tmp (the work dir) is shared with the sandbox.
 export SANDBOX_DEFAULT_BINDS=/tmp SANDBOX_BINDS=
@@ -73,7 +75,13 @@ cleanup() {
             timeout 20 "$sandbox" exec journalctl -u socketserverd -u socketserverd.socket --no-pager \
                 -o short-precise 2>&1 | tail -80 || true
         fi
-        timeout 60 "$sandbox" stop >/dev/null 2>&1 || echo "warning: sandbox $SANDBOX_NAME did not stop cleanly"
+        if timeout 60 "$sandbox" stop >/dev/null 2>&1; then
+            # The sandbox keeps its console and journal in /run/NAME; after a pass nobody needs them.
+            [ "$status" = 0 ] && rm -rf "/run/$SANDBOX_NAME"
+        else
+            echo "warning: sandbox $SANDBOX_NAME did not stop cleanly"
+        fi
+        [ "$status" = 0 ] || echo "sandbox logs: /run/$SANDBOX_NAME/"
     fi
     if [ "${KEEP_WORKDIR:-0}" = 1 ]; then echo "work dir kept: $work"; else rm -rf "$work"; fi
     exit "$status"
@@ -112,7 +120,7 @@ mkdir "$work/src"
 tar -C "$repo" --exclude='./.build*' --exclude=./.git --exclude=./.swiftpm --exclude='*.deb' \
     --exclude=./debian/socketserverd --exclude=./debian/.debhelper --exclude=./debian/files \
     --exclude=./debian/.home -cf - . | tar -C "$work/src" -xf -
-if ! (cd "$work/src" && DEB_BUILD_OPTIONS="parallel=$(nproc)" timeout 420 dpkg-buildpackage -us -uc -b) \
+if ! (cd "$work/src" && TMPDIR="$work/tmp" DEB_BUILD_OPTIONS="parallel=$(nproc)" timeout 420 dpkg-buildpackage -us -uc -b) \
         > "$work/build.log" 2>&1; then
     tail -60 "$work/build.log"
     fail "dpkg-buildpackage failed (log above)"
@@ -146,7 +154,7 @@ pass "package contents: binary, conffile, conf.d, units, private Swift runtime, 
 # === 2. lintian =================================================================================
 step "lintian ${changes##*/}"
 lintian_status=0
-lintian -I --show-overrides --fail-on error,warning "$changes" > "$work/lintian.log" 2>&1 || lintian_status=$?
+TMPDIR="$work/tmp" lintian -I --show-overrides --fail-on error,warning "$changes" > "$work/lintian.log" 2>&1 || lintian_status=$?
 echo "lintian $(lintian --version | awk '{print $2}') -I --show-overrides (O: = overridden, reason in debian/socketserverd.lintian-overrides):"
 grep -v -e 'running with root privileges is not recommended' -e '^N: ' "$work/lintian.log" || true
 [ "$lintian_status" = 0 ] || fail "lintian reported errors or warnings (exit $lintian_status)"
