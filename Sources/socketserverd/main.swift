@@ -9,8 +9,10 @@ import SocketServerDaemon
 // it and start again, once; an operator who sets SWIFT_BACKTRACE keeps their choice.
 if getenv("SWIFT_BACKTRACE") == nil {
     setenv("SWIFT_BACKTRACE", "enable=no", 1)
-    let argv = CommandLine.unsafeArgv
-    execv("/proc/self/exe", argv)
+    // Exec the binary by its real path, so the process keeps its name ("socketserverd", not "exe").
+    var path = [CChar](repeating: 0, count: 4096)
+    let length = readlink("/proc/self/exe", &path, path.count - 1)
+    if length > 0 { execv(path, CommandLine.unsafeArgv) }
     // exec failed: carry on with the backtracer enabled.
 }
 
