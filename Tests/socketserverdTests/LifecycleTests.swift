@@ -141,6 +141,22 @@ final class LifecycleTests: DaemonTestCase {
         XCTAssertEqual(try tcpRoundTrip(port: port), "hello\n")
     }
 
+    func testMaxRequestsRecyclesWorkersWithoutFailingRequests() throws {
+        let port = freePort()
+        let daemon = try startDaemon("""
+            [service echo]
+            listen = tcp://127.0.0.1:\(port)
+            handler = echo
+            workers = 1
+            concurrency = sync
+            max_requests = 10
+            """)
+        for index in 0..<40 { XCTAssertEqual(try tcpRoundTrip(port: port, "r\(index)\n"), "r\(index)\n") }
+        XCTAssertTrue(daemon.waitForLog("(max_requests); retiring", count: 2), daemon.log)
+        XCTAssertTrue(daemon.waitForLog("started for service echo", count: 3), daemon.log)
+        XCTAssertFalse(daemon.log.contains("failures in a row"), "a recycled worker must not count as a crash")
+    }
+
     /// One upload of a tiny file; true if the server answered OK.
     func uploadRoundTrip(port: Int) throws -> Bool {
         let socket = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))
