@@ -18,7 +18,17 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-sandbox=${SYSTEMD_SANDBOX:-$(cd "$repo/.." && pwd)/shared/systemd-sandbox/run-in-systemd.sh}
+# The sandbox lives in shared/ beside the checkout; look in each parent (a CI clone may sit deeper),
+# then in the workplace's usual place.
+find_sandbox() {
+    local dir=$repo
+    while [ "$dir" != "/" ]; do
+        dir=$(dirname "$dir")
+        [ -x "$dir/shared/systemd-sandbox/run-in-systemd.sh" ] && { echo "$dir/shared/systemd-sandbox/run-in-systemd.sh"; return; }
+    done
+    echo /work/shared/systemd-sandbox/run-in-systemd.sh
+}
+sandbox=${SYSTEMD_SANDBOX:-$(find_sandbox)}
 started=$SECONDS
 step_started=$SECONDS
 
