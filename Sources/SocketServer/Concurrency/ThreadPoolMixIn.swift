@@ -24,21 +24,56 @@ public final class ThreadPoolMixIn: RequestConcurrency, @unchecked Sendable {
     private var threads: [PosixThread] = []
     private var idle = 0
     private var closing = false
+    /// Signalled when a thread goes idle while someone waits in `waitForIdleThread` (monotonic clock).
+    private var roomCondition = pthread_cond_t()
+    private var roomWaiters = 0
 
     public init(threads: Int = 32, queueLimit: Int = 1024) {
         threadLimit = max(1, threads)
         self.queueLimit = max(0, queueLimit)
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&condition, nil)
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(&roomCondition, &attributes)
+        pthread_condattr_destroy(&attributes)
     }
 
     deinit {
+        pthread_cond_destroy(&roomCondition)
         pthread_cond_destroy(&condition)
         pthread_mutex_destroy(&mutex)
     }
 
     /// Requests waiting for a thread.
     public var queued: Int { locked { queue.count - head } }
+
+    /// Waits up to `timeout` until a request handed over now would start at once (a thread is idle,
+    /// or another may be started) and returns whether one would. Several processes serving one
+    /// listener call it before accepting: a process whose threads are all busy then leaves the
+    /// connection to one with a free thread, instead of queueing it (or refusing it when the queue
+    /// is full) while the other process idles. It changes nothing about what `processRequest` does.
+    public func waitForIdleThread(timeout: Duration) -> Bool {
+        locked {
+            if hasIdleThread { return true }
+            var deadline = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &deadline)
+            let (seconds, attoseconds) = timeout.components
+            let nanoseconds = Int(deadline.tv_nsec) + Int(attoseconds / 1_000_000_000)
+            deadline.tv_sec += Int(seconds) + nanoseconds / 1_000_000_000
+            deadline.tv_nsec = nanoseconds % 1_000_000_000
+            roomWaiters += 1
+            defer { roomWaiters -= 1 }
+            while !hasIdleThread && !closing {
+                if pthread_cond_timedwait(&roomCondition, &mutex, &deadline) == ETIMEDOUT { break }
+            }
+            return hasIdleThread
+        }
+    }
+
+    /// Under the lock: every queued request has an idle thread, and one more would find a thread.
+    private var hasIdleThread: Bool { queue.count - head < idle + (threadLimit - threads.count) }
 
     public func processRequest(_ request: Request, server: BaseServer) throws {
         let startThread: Bool = try locked {
@@ -85,6 +120,7 @@ public final class ThreadPoolMixIn: RequestConcurrency, @unchecked Sendable {
             while head == queue.count {
                 if closing { return nil }
                 idle += 1
+                if roomWaiters > 0 { pthread_cond_signal(&roomCondition) }
                 pthread_cond_wait(&condition, &mutex)
                 idle -= 1
             }

@@ -41,6 +41,14 @@ final class StreamService: TCPServer, ServiceServer, @unchecked Sendable {
         policy.acceptFailed(error)
         super.handleAcceptError(error)
     }
+    /// With a thread pool whose threads are all busy, wait a little for one to come free before
+    /// accepting: meanwhile another worker with an idle thread takes the connection. Without this,
+    /// a worker that won the accept race queued connections (and refused some at 256 clients)
+    /// while the other worker's threads idled. After the wait it accepts as before.
+    override func getRequest() throws -> Request? {
+        if let pool = concurrency as? ThreadPoolMixIn { _ = pool.waitForIdleThread(timeout: .milliseconds(50)) }
+        return try super.getRequest()
+    }
 }
 
 /// A service on a datagram listener (udp://, unixgram:).
