@@ -45,8 +45,13 @@ final class StreamService: TCPServer, ServiceServer, @unchecked Sendable {
     /// accepting: meanwhile another worker with an idle thread takes the connection. Without this,
     /// a worker that won the accept race queued connections (and refused some at 256 clients)
     /// while the other worker's threads idled. After the wait it accepts as before.
+    /// With fork, the first call primes the request path for the children (ForkPriming.swift).
     override func getRequest() throws -> Request? {
-        if let pool = concurrency as? ThreadPoolMixIn { _ = pool.waitForIdleThread(timeout: .milliseconds(50)) }
+        if let pool = concurrency as? ThreadPoolMixIn {
+            _ = pool.waitForIdleThread(timeout: .milliseconds(50))
+        } else if concurrency is ForkingMixIn {
+            primeForkedRequestsOnce()
+        }
         return try super.getRequest()
     }
 }
