@@ -15,9 +15,17 @@ extension Socket {
     }
 
     /// Receives into caller-owned memory and returns the byte count (Python's `recv_into`).
+    ///
+    /// With a timeout, a read that came back short (the socket was drained) makes the next one wait
+    /// for data before reading: in request/response traffic the next read would otherwise fail with
+    /// EAGAIN first, one system call more per request (a persistent echo made 4 per request, now 3).
     public func recv(into buffer: UnsafeMutableRawBufferPointer, flags: Int32 = 0) throws(SocketError) -> Int {
         let fd = try fd("recv")
-        return try waiting("recv", for: .read) { Glibc.recv(fd, buffer.baseAddress, buffer.count, flags) }
+        let count = try waiting("recv", for: .read, pollFirst: readDrained.load(ordering: .relaxed)) {
+            Glibc.recv(fd, buffer.baseAddress, buffer.count, flags)
+        }
+        readDrained.store(count < buffer.count, ordering: .relaxed)
+        return count
     }
 
     /// Receives one datagram of at most `maximum` bytes and its sender (Python's `recvfrom`).

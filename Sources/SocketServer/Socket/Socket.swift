@@ -14,6 +14,8 @@ public final class Socket: @unchecked Sendable, CustomStringConvertible {
     public let type: SocketType
     private let descriptor: Atomic<Int32>
     let timeoutState = Mutex<Duration?>(nil)
+    /// The last `recv(into:)` came back short: the next one polls before reading (see there).
+    let readDrained = Atomic<Bool>(false)
 
     /// Opens a new socket (`socket(2)` with SOCK_CLOEXEC).
     public init(family: AddressFamily = .inet, type: SocketType = .stream, protocol proto: Int32 = 0) throws(SocketError) {
