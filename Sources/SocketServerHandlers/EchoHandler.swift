@@ -13,7 +13,8 @@ import SocketServer
 public final class EchoStreamHandler: BaseRequestHandler {
     override public func handle() throws {
         if request.family != .unix { try? request.setOption(.tcpNoDelay, true) }
-        var buffer = [UInt8](repeating: 0, count: streamChunkSize)
+        // Uninitialised: every byte sent was first received into it (saves a 16 KiB memset per connection).
+        var buffer = [UInt8](unsafeUninitializedCapacity: streamChunkSize) { _, count in count = streamChunkSize }
         try buffer.withUnsafeMutableBytes { raw in
             while true {
                 let count = try request.recv(into: raw)

@@ -99,9 +99,9 @@ open class BaseServer: @unchecked Sendable {
             loopStopped.set()
         }
         while !shutdownRequested.load(ordering: .acquiring) {
-            let ready = try pollReadable([fileno(), wakeup.fd], timeout: pollInterval)
+            let ready = try pollReadable(fileno(), wakeup.fd, timeout: pollInterval)
             if shutdownRequested.load(ordering: .acquiring) { break }
-            if ready[0] { handleRequestNoBlock() }
+            if ready.0 { handleRequestNoBlock() }
             serviceActions()
         }
     }

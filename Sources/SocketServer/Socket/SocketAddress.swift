@@ -128,10 +128,14 @@ enum IPText {
     }
 
     static func format4(_ addr: in_addr) -> String {
+        // On the stack: every accepted IPv4 connection formats its peer, and "255.255.255.255"
+        // fits a small (inline) String, so this allocates nothing.
         var addr = addr
-        var buffer = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
-        inet_ntop(AF_INET, &addr, &buffer, socklen_t(buffer.count))
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(INET_ADDRSTRLEN)) { buffer in
+            buffer.initialize(repeating: 0)
+            inet_ntop(AF_INET, &addr, buffer.baseAddress, socklen_t(buffer.count))
+            return String(cString: buffer.baseAddress!)
+        }
     }
 
     static func format6(_ addr: in6_addr) -> String {

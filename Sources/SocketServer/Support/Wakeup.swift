@@ -36,3 +36,18 @@ func pollReadable(_ fds: [Int32], timeout: Duration?) throws(SocketError) -> [Bo
     }
     return entries.map { $0.revents != 0 }
 }
+
+/// pollReadable for exactly two descriptors, without allocating (the serve loop calls it once per
+/// request).
+func pollReadable(_ first: Int32, _ second: Int32, timeout: Duration?) throws(SocketError) -> (Bool, Bool) {
+    var entries = (pollfd(fd: first, events: Int16(POLLIN), revents: 0), pollfd(fd: second, events: Int16(POLLIN), revents: 0))
+    let milliseconds = timeout.map { Int32(clamping: $0.roundedUpMilliseconds) } ?? -1
+    let ready = withUnsafeMutableBytes(of: &entries) { raw in
+        Glibc.poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), 2, milliseconds)
+    }
+    if ready < 0 {
+        if errno == EINTR { return (false, false) }
+        throw .last("poll")
+    }
+    return (entries.0.revents != 0, entries.1.revents != 0)
+}
