@@ -47,8 +47,14 @@ extension Socket {
     /// would almost surely find nothing yet, that saves the try that fails with EAGAIN.
     func waiting(_ call: String, for readiness: Readiness, once: Bool = false, pollFirst: Bool = false,
                  _ body: () -> Int) throws(SocketError) -> Int {
-        let deadline = deadline()
+        // The deadline is only worked out once the call has to wait: most calls succeed at once, and
+        // reading the clock and the Duration arithmetic cost more than the call's own code.
+        let timeout = self.timeout
+        var deadline: ContinuousClock.Instant? = nil
+        var deadlineKnown = false
         if pollFirst, !once, let timeout, timeout > .zero {
+            deadline = ContinuousClock.now.advanced(by: timeout)
+            deadlineKnown = true
             try waitUntilReady(readiness, deadline: deadline, call: call)
         }
         while true {
@@ -58,6 +64,10 @@ extension Socket {
             if code == EINTR { continue }
             guard code == EAGAIN || code == EWOULDBLOCK else { throw .system(call: call, errno: code) }
             if once || timeout == .zero { throw .system(call: call, errno: code) }
+            if !deadlineKnown {
+                deadline = timeout.map { ContinuousClock.now.advanced(by: $0) }
+                deadlineKnown = true
+            }
             try waitUntilReady(readiness, deadline: deadline, call: call)
         }
     }
