@@ -91,8 +91,10 @@ public final class ForkingMixIn: RequestConcurrency, @unchecked Sendable {
     public func handleTimeout(_ server: BaseServer) { collectChildren() }
     public func serverClose(_ server: BaseServer) { collectChildren(blocking: blockOnClose) }
 
+    /// Warns once if this process has threads besides the calling one (a thread `runAfterFork`
+    /// parked holds no lock and does not count).
     private func warnIfThreaded() {
-        let threads = cssd_thread_count()
+        let threads = cssd_thread_count() - parkedForkingThreads
         guard threads > 1 else { return }
         let first = state.withLock { state -> Bool in
             defer { state.warnedAboutThreads = true }

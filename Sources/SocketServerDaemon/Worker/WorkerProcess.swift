@@ -26,14 +26,28 @@ enum WorkerProcess {
         // Own process group: the master can kill a worker together with its request children.
         _ = setpgid(0, 0)
         installSignals()
+        // The rest runs on a new thread: this one would take the Swift runtime's locks under the
+        // master's thread id (see runAfterFork), and a worker has threads.
+        runAfterFork {
+            serve(service: service, socket: socket, descriptor: descriptor, signalMask: signalMask,
+                  scoreboard: scoreboard, slot: slot)
+        }
+    }
+
+    /// The worker after `run`'s setup, on its own thread with the master's signal mask restored;
+    /// returns the worker's exit status.
+    private static func serve(
+        service: ServiceConfig, socket: Socket, descriptor: HandlerDescriptor, signalMask: sigset_t,
+        scoreboard: Scoreboard?, slot: Int?
+    ) -> Int32 {
         var mask = signalMask
-        sigprocmask(SIG_SETMASK, &mask, nil)
+        pthread_sigmask(SIG_SETMASK, &mask, nil)
 
         let descriptor = PluginWorker.descriptor(for: service, default: descriptor)  // PLUGIN.HANDLER: load it here
         let problems = descriptor.validate(service.options)
         if !problems.isEmpty {
             for problem in problems { log.error("service \(service.name): \(problem.key): \(problem.problem); worker cannot start") }
-            _exit(startupFailure)
+            return startupFailure
         }
         let policy = ServicePolicy(service: service, scoreboard: scoreboard, slot: slot)
         let server: BaseServer
@@ -41,7 +55,7 @@ enum WorkerProcess {
             server = try makeServer(service: service, socket: socket, descriptor: descriptor, policy: policy)
         } catch {
             log.error("service \(service.name): worker cannot start: \(error)")
-            _exit(startupFailure)
+            return startupFailure
         }
         stoppableServer = Unmanaged.passRetained(server).toOpaque()
         if stopRequestedEarly != 0 { server.requestShutdown() }
@@ -50,10 +64,10 @@ enum WorkerProcess {
             try server.serveForever(pollInterval: .seconds(1))
         } catch {
             log.error("service \(service.name): worker loop failed: \(error)")
-            _exit(1)
+            return 1
         }
         server.serverClose()  // threads joined, children reaped: in-flight requests are done
-        _exit(0)
+        return 0
     }
 
     static func makeServer(service: ServiceConfig, socket: Socket, descriptor: HandlerDescriptor, policy: ServicePolicy) throws -> BaseServer {
