@@ -221,7 +221,8 @@ func spawn(_ path: String, _ arguments: [String], env: [String], stdout: String?
     defer { high.forEach { close($0) } }
     for (index, fd) in high.enumerated() { posix_spawn_file_actions_adddup2(&actions, fd, Int32(3 + index)) }
     let argv = ([path] + arguments).map { strdup($0) } + [nil]
-    let envp = env.map { strdup($0) } + [nil]
+    // Under a sanitizer, the daemon (and anything else spawned) writes its reports where tearDown looks.
+    let envp = (env + Sanitizers.environment).map { strdup($0) } + [nil]
     defer {
         argv.forEach { free($0) }
         envp.forEach { free($0) }

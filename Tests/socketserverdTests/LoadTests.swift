@@ -106,14 +106,30 @@ final class LoadTests: DaemonTestCase {
             """)
         let worker = try XCTUnwrap(daemon.workerPIDs().first)
         for _ in 0..<2000 { _ = try tcpRoundTrip(port: port, "warm\n") }
-        let (fdsBefore, rssBefore) = (descriptorCount(worker), residentKiB(worker))
+        let (fdsBefore, rssBefore) = (settledDescriptorCount(worker), residentKiB(worker))
         let masterBefore = residentKiB(daemon.pid)
         for index in 0..<churnCount { _ = try tcpRoundTrip(port: port, "churn \(index)\n") }
-        let (fdsAfter, rssAfter) = (descriptorCount(worker), residentKiB(worker))
+        let (fdsAfter, rssAfter) = (settledDescriptorCount(worker), residentKiB(worker))
         XCTAssertLessThanOrEqual(fdsAfter, fdsBefore, "worker descriptors grew")
-        XCTAssertLessThan(Double(rssAfter), Double(rssBefore) * 1.10 + 256, "worker RSS grew from \(rssBefore) to \(rssAfter) KiB")
-        XCTAssertLessThan(Double(residentKiB(daemon.pid)), Double(masterBefore) * 1.10 + 256, "master RSS grew")
+        // Under AddressSanitizer, RSS measures ASan's allocator rather than the daemon: freed memory
+        // held back in its quarantine (256 MiB) and per-thread caches grow it by tens of MiB or more.
+        // The memory bound is checked in the plain run; the descriptor bound in both.
+        if !Sanitizers.address {
+            XCTAssertLessThan(Double(rssAfter), Double(rssBefore) * 1.10 + 256, "worker RSS grew from \(rssBefore) to \(rssAfter) KiB")
+            XCTAssertLessThan(Double(residentKiB(daemon.pid)), Double(masterBefore) * 1.10 + 256, "master RSS grew")
+        }
         print("no-growth: \(churnCount) connections; worker fds \(fdsBefore)→\(fdsAfter), RSS \(rssBefore)→\(rssAfter) KiB")
+    }
+
+    /// The fewest descriptors seen over 300 ms: the last client has its reply when the worker may
+    /// not yet have closed that connection (a leaked descriptor stays in every reading).
+    func settledDescriptorCount(_ pid: pid_t) -> Int {
+        var fewest = descriptorCount(pid)
+        for _ in 0..<6 {
+            usleep(50_000)
+            fewest = min(fewest, descriptorCount(pid))
+        }
+        return fewest
     }
 
     func descriptorCount(_ pid: pid_t) -> Int {

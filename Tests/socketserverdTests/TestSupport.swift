@@ -98,6 +98,7 @@ class DaemonTestCase: XCTestCase {
         daemons = []
         DaemonProcess.reapOrphans()
         XCTAssertEqual(DaemonProcess.childPIDs(), [], "processes left behind")
+        for report in Sanitizers.takeReports() { XCTFail("sanitizer report from a spawned process: \(report)") }
         try? FileManager.default.removeItem(atPath: directory)
         super.tearDown()
     }
