@@ -1,0 +1,412 @@
+// Hostile input for upload: seeded random and mutated headers for FlatJSON.parseObject, and random
+// and mutated frame streams for the upload handler over a real connection. Every run fuzzes the
+// same inputs; an input that ever crashed or misbehaved is kept in `testRegressions`.
+import Foundation
+import XCTest
+import SocketServer
+@testable import SocketServerHandlers
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// SplitMix64: small and seedable, so every run (and every machine) sees the same inputs.
+struct FuzzRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Inputs for a JSON header parser: random bytes, token soup, and mutations of valid headers.
+enum HeaderFuzz {
+    static let validHeaders: [String] = [
+        #"{"cmd":"put","filename":"a.txt","filesize":123}"#,
+        #"{"cmd": "put", "filename": "r\u00e9sum\u00e9 \ud83d\ude00.txt", "filesize": 0}"#,
+        " {\n\t\"filesize\" : 9007199254740993 ,\r\n \"cmd\":\"put\", \"filename\":\"x\\\"y\\\\z\\/w\\b\\f\\n\\r\\t\"} ",
+        #"{"a":true,"b":false,"c":null,"d":-0.5e-3,"e":1E+2,"f":"","g":"\u0000"}"#,
+        "{}",
+        #"{"filename":"日本語.bin","cmd":"put","filesize":65536}"#,
+    ]
+
+    /// Pieces of JSON, valid and broken: the parser should meet each in many contexts.
+    static let tokens: [String] = [
+        "{", "}", "[", "]", ":", ",", " ", "\n", "\t", "\r", "\"", "\\", "\"cmd\"", "\"put\"", "\"filename\"",
+        "\"filesize\"", "\"a.txt\"", "\"\"", "0", "-0", "1", "-1", "01", "1.", ".5", "1.5", "1e5", "1E-5", "1e",
+        "1e+", "-", "+1", "123456789012345678901234567890", "9223372036854775807", "9223372036854775808",
+        "-9223372036854775809", "1e999999", "true", "false", "null", "tru", "nul", "NaN", "Infinity", "'x'",
+        "\\u", "\\u00", "\\u0041", "\\uD800", "\\uDBFF", "\\uDC00", "\\uDFFF", "\\uD83D\\uDE00", "\\uD800\\u0041",
+        "\\uDC00\\uD800", "\\x", "\\n", "\\\"", "\\/", "/*c*/", "//", "\u{0}", "\u{1F}", "\u{7F}", "é", "😀",
+        "\u{FEFF}", "\u{2028}",
+    ]
+
+    static let interestingBytes: [UInt8] = Array("{}[]:,\" \\\t\n\r-+.0123456789eEtrufalsn/bu".utf8)
+        + [0x00, 0x1F, 0x7F, 0x80, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF]
+
+    /// Byte sequences a strict UTF-8 reader must refuse (overlong, surrogate, too large, truncated,
+    /// stray continuation), plus a few valid ones.
+    static let utf8Pieces: [[UInt8]] = [
+        [0xC0, 0x80], [0xC1, 0xBF], [0xE0, 0x80, 0x80], [0xE0, 0x9F, 0xBF], [0xED, 0xA0, 0x80], [0xED, 0xBF, 0xBF],
+        [0xF0, 0x80, 0x80, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xF8, 0x88, 0x80, 0x80, 0x80],
+        [0x80], [0xBF], [0xC2], [0xE2, 0x82], [0xF0, 0x9F, 0x98], [0xFE], [0xFF],
+        [0xC2, 0xA9], [0xE2, 0x82, 0xAC], [0xF0, 0x9F, 0x98, 0x80], [0xF4, 0x8F, 0xBF, 0xBF], [0xEF, 0xBB, 0xBF],
+    ]
+
+    static func randomBytes(_ rng: inout FuzzRandom) -> [UInt8] {
+        let count = Int.random(in: 0...400, using: &rng)
+        return (0..<count).map { _ in
+            Bool.random(using: &rng) ? interestingBytes.randomElement(using: &rng)! : UInt8.random(in: 0...255, using: &rng)
+        }
+    }
+
+    static func tokenSoup(_ rng: inout FuzzRandom) -> [UInt8] {
+        var bytes: [UInt8] = Int.random(in: 0..<4, using: &rng) == 0 ? [] : [UInt8(ascii: "{")]
+        for _ in 0..<Int.random(in: 0...80, using: &rng) {
+            if Int.random(in: 0..<8, using: &rng) == 0 {
+                bytes += utf8Pieces.randomElement(using: &rng)!
+            } else {
+                bytes += Array(tokens.randomElement(using: &rng)!.utf8)
+            }
+        }
+        if Bool.random(using: &rng) { bytes.append(UInt8(ascii: "}")) }
+        return bytes
+    }
+
+    /// A valid header with one large or deep feature: these probe time and stack, not grammar.
+    static func extreme(_ rng: inout FuzzRandom) -> [UInt8] {
+        let size = Int.random(in: 1_000...200_000, using: &rng)
+        switch Int.random(in: 0..<9, using: &rng) {
+        case 0: return Array(String(repeating: "[", count: size).utf8)
+        case 1: return Array(("{\"a\":" + String(repeating: "{\"a\":", count: size)).utf8)
+        case 2: return Array(("{\"n\":" + String(repeating: "9", count: size) + "}").utf8)
+        case 3: return Array(("{\"n\":0." + String(repeating: "0", count: size) + "1e-" + String(repeating: "9", count: 400) + "}").utf8)
+        case 4: return Array(("{\"s\":\"" + String(repeating: "x", count: size) + "\"}").utf8)
+        case 5: return Array(("{\"s\":\"" + String(repeating: "\\uD83D\\uDE00", count: size / 12) + "\"}").utf8)
+        case 6: return Array(("{\"s\":\"" + String(repeating: "😀é", count: size / 6) + "\"}").utf8)
+        case 7:
+            // Many distinct keys, then a duplicate of the first.
+            let keys = (0..<(size / 20)).map { "\"k\($0)\":\($0)" }.joined(separator: ",")
+            return Array(("{" + keys + ",\"k0\":1}").utf8)
+        default: return Array(("{\"s\":\"" + String(repeating: "\\", count: size | 1) + "\"}").utf8)
+        }
+    }
+
+    static func mutated(_ base: [UInt8], _ rng: inout FuzzRandom) -> [UInt8] {
+        var bytes = base
+        for _ in 0..<Int.random(in: 1...6, using: &rng) {
+            let position = bytes.isEmpty ? 0 : Int.random(in: 0..<bytes.count, using: &rng)
+            switch Int.random(in: 0..<10, using: &rng) {
+            case 0 where !bytes.isEmpty:  // truncate
+                bytes.removeSubrange(position...)
+            case 1 where !bytes.isEmpty:  // flip bits
+                bytes[position] ^= UInt8(1) << UInt8.random(in: 0...7, using: &rng)
+            case 2 where !bytes.isEmpty:  // replace a byte
+                bytes[position] = interestingBytes.randomElement(using: &rng)!
+            case 3 where !bytes.isEmpty:  // delete a run
+                bytes.removeSubrange(position..<min(bytes.count, position + Int.random(in: 1...8, using: &rng)))
+            case 4:  // insert a token
+                bytes.insert(contentsOf: Array(tokens.randomElement(using: &rng)!.utf8), at: position)
+            case 5:  // insert invalid (or valid) UTF-8
+                bytes.insert(contentsOf: utf8Pieces.randomElement(using: &rng)!, at: position)
+            case 6 where !bytes.isEmpty:  // duplicate a run (often a duplicate key)
+                let end = min(bytes.count, position + Int.random(in: 1...30, using: &rng))
+                bytes.insert(contentsOf: Array(bytes[position..<end]), at: Int.random(in: 0...bytes.count, using: &rng))
+            case 7:  // a surrogate half where a string may be
+                let half = ["\\uD800", "\\uDBFF", "\\uDC00", "\\uDFFF", "\\uD800\\uD800", "\\uDC00\\uDC00", "\\uD83D"].randomElement(using: &rng)!
+                bytes.insert(contentsOf: Array(half.utf8), at: position)
+            case 8:  // nesting
+                bytes.insert(contentsOf: Array(String(repeating: ["{", "[", "{\"a\":"].randomElement(using: &rng)!, count: Int.random(in: 1...64, using: &rng)).utf8), at: position)
+            default:  // a long run of one byte
+                bytes.insert(contentsOf: [UInt8](repeating: interestingBytes.randomElement(using: &rng)!, count: Int.random(in: 1...3000, using: &rng)), at: position)
+            }
+        }
+        return bytes
+    }
+
+    /// The `index`-th input of a run: the kinds take turns.
+    static func input(_ index: Int, _ rng: inout FuzzRandom) -> [UInt8] {
+        switch index % 5 {
+        case 0: return randomBytes(&rng)
+        case 1: return tokenSoup(&rng)
+        case 2, 3: return mutated(Array(validHeaders.randomElement(using: &rng)!.utf8), &rng)
+        default: return index % 50 == 4 ? extreme(&rng) : mutated(tokenSoup(&rng), &rng)
+        }
+    }
+}
+
+/// JSON text for a parsed value: strings with every non-ASCII scalar escaped (surrogate pairs
+/// above U+FFFF), so that re-parsing checks the escapes as well.
+func encodeFlatJSON(_ object: [String: FlatJSONValue]) -> String {
+    func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20 || scalar.value > 0x7E:
+                if scalar.value > 0xFFFF {
+                    let value = scalar.value - 0x10000
+                    out += String(format: "\\u%04X\\u%04X", 0xD800 + (value >> 10), 0xDC00 + (value & 0x3FF))
+                } else {
+                    out += String(format: "\\u%04x", scalar.value)
+                }
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+    let members = object.sorted { $0.key < $1.key }.map { key, value -> String in
+        let text: String
+        switch value {
+        case .string(let string): text = quoted(string)
+        case .number(let number): text = number
+        case .bool(let flag): text = flag ? "true" : "false"
+        case .null: text = "null"
+        }
+        return quoted(key) + ":" + text
+    }
+    return "{" + members.joined(separator: ",") + "}"
+}
+
+final class FlatJSONFuzzTests: XCTestCase {
+    /// Parses `bytes`; checks that the outcome is well formed, and that a parsed object encodes to
+    /// JSON that parses back to itself. Returns whether it parsed.
+    @discardableResult
+    func check(_ bytes: [UInt8], _ label: String, file: StaticString = #filePath, line: UInt = #line) -> Bool {
+        do {
+            let object = try FlatJSON.parseObject(bytes)
+            let again = try? FlatJSON.parseObject(Array(encodeFlatJSON(object).utf8))
+            XCTAssertEqual(again, object, "\(label): the parsed object does not survive a round trip", file: file, line: line)
+            for case .number(let text) in object.values {
+                XCTAssertFalse(text.isEmpty, "\(label): empty number", file: file, line: line)
+                // A number the grammar accepted is one Swift reads as a Double (perhaps infinite).
+                XCTAssertNotNil(Double(text), "\(label): \(text) is not a number", file: file, line: line)
+            }
+            return true
+        } catch {
+            XCTAssertTrue((0...bytes.count).contains(error.offset), "\(label): offset \(error.offset) outside 0...\(bytes.count)",
+                          file: file, line: line)
+            XCTAssertFalse(error.reason.isEmpty, "\(label): no reason", file: file, line: line)
+            return false
+        }
+    }
+
+    func testSixThousandRandomAndMutatedHeaders() {
+        var rng = FuzzRandom(seed: 0x5EED_F1A7_0001)
+        let start = ContinuousClock.now
+        var parsed = 0
+        var slowest: (Duration, Int) = (.zero, -1)
+        for index in 0..<6000 {
+            let input = HeaderFuzz.input(index, &rng)
+            let began = ContinuousClock.now
+            if check(input, "input \(index) (\(input.count) bytes)") { parsed += 1 }
+            let took = ContinuousClock.now - began
+            if took > slowest.0 { slowest = (took, index) }
+        }
+        let elapsed = ContinuousClock.now - start
+        // Linear time: even the 200 kB inputs parse in well under a second, sanitizers included.
+        XCTAssertLessThan(slowest.0, .seconds(2), "input \(slowest.1) took \(slowest.0)")
+        XCTAssertLessThan(elapsed, .seconds(120))
+        // The mutations keep some headers valid: the success path is fuzzed too.
+        XCTAssertGreaterThan(parsed, 100)
+        print("flatjson fuzz: 6000 inputs, \(parsed) parsed, in \(elapsed); slowest \(slowest.0) (input \(slowest.1))")
+    }
+
+    /// Valid headers with whitespace between every token still parse, to the same object.
+    func testWhitespaceBetweenTokensChangesNothing() throws {
+        var rng = FuzzRandom(seed: 0x5EED_F1A7_0002)
+        for header in HeaderFuzz.validHeaders {
+            let expected = try FlatJSON.parseObject(Array(header.utf8))
+            for _ in 0..<50 {
+                // Re-encode, then pad around structural characters (outside strings, which the
+                // encoder writes without any of them unescaped except inside quotes: skip those).
+                var out: [UInt8] = []
+                var inString = false, escaped = false
+                for byte in encodeFlatJSON(expected).utf8 {
+                    if !inString, [UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: ":"), UInt8(ascii: ",")].contains(byte) {
+                        out += (0..<Int.random(in: 0...3, using: &rng)).map { _ in [0x20, 0x09, 0x0A, 0x0D].randomElement(using: &rng)! }
+                    }
+                    out.append(byte)
+                    if inString {
+                        if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                    } else if byte == UInt8(ascii: "\"") {
+                        inString = true
+                    }
+                }
+                XCTAssertEqual(try FlatJSON.parseObject(out), expected, String(decoding: out, as: UTF8.self))
+            }
+        }
+    }
+
+    /// Inputs kept for good: the classic traps of JSON parsers, each refused or parsed correctly.
+    func testRegressions() throws {
+        let refused: [[UInt8]] = [
+            [], [0x7B], [0x7B, 0x22], [0x7B, 0x22, 0x5C], [0x7B, 0x22, 0x61, 0x22, 0x3A], Array("{\"a\":\"\\u".utf8),
+            Array("{\"a\":\"\\uD800\"}".utf8), Array("{\"a\":\"\\uDC00\"}".utf8), Array("{\"a\":\"\\uD800\\u0041\"}".utf8),
+            Array("{\"a\":\"\\uD800\\uD800\"}".utf8), Array("{\"a\":\"\\uD800\\".utf8), Array("{\"a\":\"\\uD800\\u".utf8),
+            Array("{\"a\":\"\\uD800\\uDC0".utf8), [0x7B, 0x22, 0xED, 0xA0, 0x80, 0x22, 0x3A, 0x31, 0x7D],
+            [0x7B, 0x22, 0xC0, 0x80, 0x22, 0x3A, 0x31, 0x7D], [0x7B, 0x22, 0xF4, 0x90, 0x80, 0x80, 0x22, 0x3A, 0x31, 0x7D],
+            [0x7B, 0x22, 0xE2, 0x82], [0x7B, 0x22, 0xF0], Array("{\"a\":1,}".utf8), Array("{\"a\":01}".utf8),
+            Array("{\"a\":-}".utf8), Array("{\"a\":1.}".utf8), Array("{\"a\":1e}".utf8), Array("{\"a\":[1]}".utf8),
+            Array("{\"a\":{}}".utf8), Array("{\"a\":1,\"a\":2}".utf8), Array("{\"a\":1} x".utf8), Array("\u{FEFF}{}".utf8),
+            Array((String(repeating: "[", count: 100_000)).utf8), Array((String(repeating: "{\"a\":", count: 100_000)).utf8),
+        ]
+        for (index, bytes) in refused.enumerated() {
+            XCTAssertFalse(check(bytes, "refused \(index)"), "refused \(index) parsed: \(String(decoding: bytes, as: UTF8.self))")
+        }
+        let huge = try FlatJSON.parseObject(Array(("{\"n\":" + String(repeating: "9", count: 100_000) + "}").utf8))
+        XCTAssertNil(huge["n"]?.integer, "a huge number is not an integer")
+        XCTAssertEqual(try FlatJSON.parseObject(Array("{\"n\":1e999999}".utf8))["n"], .number("1e999999"))
+        XCTAssertEqual(try FlatJSON.parseObject(Array("{\"s\":\"\\uDBFF\\uDFFF\"}".utf8))["s"], .string("\u{10FFFF}"))
+        XCTAssertEqual(try FlatJSON.parseObject(Array("{\"s\":\"\\u0000\"}".utf8))["s"], .string("\u{0}"))
+        XCTAssertEqual(try FlatJSON.parseObject(Array("{\"n\":-9223372036854775808}".utf8))["n"]?.integer, Int.min)
+        XCTAssertNil(try FlatJSON.parseObject(Array("{\"n\":9223372036854775808}".utf8))["n"]?.integer)
+    }
+}
+
+/// The upload handler's framing (length, header, content; repeated) under random and mutated
+/// streams, over real connections: every stream gets `OK` lines and at most one final `ERR`, the
+/// server keeps serving, and no temporary or unexpected file is left.
+final class UploadFramingFuzzTests: XCTestCase {
+    private var root = ""
+    private var directory = ""
+    private var serving: Serving?
+    private var server: HostStreamServer!
+
+    override func setUpWithError() throws {
+        root = try makeTemporaryDirectory()
+        directory = root + "/files"
+        XCTAssertEqual(mkdir(directory, 0o755), 0)
+        server = try HostStreamServer(.inet(host: "127.0.0.1", port: 0), UploadStreamHandler.self,
+                                      options: ["directory": directory, "max_size": "4096"], idleTimeout: .seconds(5))
+        serving = try Serving(server)
+    }
+
+    override func tearDown() {
+        serving?.stop()
+        serving = nil
+        removeTemporaryDirectory(root)
+    }
+
+    static func lengthPrefix(_ length: Int32) -> [UInt8] {
+        withUnsafeBytes(of: length.littleEndian) { Array($0) }
+    }
+
+    static let names = ["a.txt", "b", "é.bin", "space name", "x", ".hidden", "../up", "/abs", "a/b", "", "nul\u{0}",
+                        "ctl\u{1B}", String(repeating: "n", count: 256), "ok-\u{1F600}", "..", "dots..x"]
+
+    /// One frame: mostly well formed, sometimes with a hostile name, a wrong size, or a header
+    /// from the JSON fuzzer; `valid` tells whether the server should store it.
+    static func frame(_ rng: inout FuzzRandom, index: Int) -> (bytes: [UInt8], valid: (name: String, size: Int)?) {
+        let name = Int.random(in: 0..<3, using: &rng) == 0 ? names.randomElement(using: &rng)! : "f\(index % 7).dat"
+        let content = (0..<Int.random(in: 0...300, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        switch Int.random(in: 0..<10, using: &rng) {
+        case 0...4:
+            let header = Array("{\"cmd\":\"put\",\"filename\":\(jsonString(name)),\"filesize\":\(content.count)}".utf8)
+            let valid = uploadNameProblem(name) == nil ? (name, content.count) : nil
+            return (lengthPrefix(Int32(header.count)) + header + content, valid)
+        case 5:  // declared size differs from what follows (a later frame's bytes become content)
+            let size = [content.count + Int.random(in: 1...50, using: &rng), max(0, content.count - 1), 4097, -1, Int.max].randomElement(using: &rng)!
+            let header = Array("{\"cmd\":\"put\",\"filename\":\"s.dat\",\"filesize\":\(size)}".utf8)
+            return (lengthPrefix(Int32(header.count)) + header + content, nil)
+        case 6:  // a header from the JSON fuzzer, honestly framed
+            let header = Array(HeaderFuzz.input(index, &rng).prefix(65536))
+            return (lengthPrefix(Int32(header.count)) + header + content, nil)
+        case 7:  // a length that lies or is out of range
+            let header = Array("{\"cmd\":\"put\",\"filename\":\"l.dat\",\"filesize\":0}".utf8)
+            let length = [0, -1, Int32.min, Int32.max, 65537, Int32(header.count) + 7, Int32(header.count) - 3].randomElement(using: &rng)!
+            return (lengthPrefix(length) + header, nil)
+        case 8:  // other commands and types
+            let header = ["{\"cmd\":\"get\",\"filename\":\"a\",\"filesize\":0}", "{\"cmd\":\"put\"}", "{\"cmd\":1}",
+                          "{\"cmd\":\"put\",\"filename\":7,\"filesize\":0}", "{\"cmd\":\"put\",\"filename\":\"a\",\"filesize\":1.0}",
+                          "{\"cmd\":\"put\",\"filename\":\"a\",\"filesize\":\"1\"}", "{\"cmd\":\"PUT\",\"filename\":\"a\",\"filesize\":0}"]
+                .randomElement(using: &rng)!
+            return (lengthPrefix(Int32(header.utf8.count)) + Array(header.utf8), nil)
+        default:  // random bytes
+            return (HeaderFuzz.randomBytes(&rng), nil)
+        }
+    }
+
+    /// Sends `stream` in random pieces, half-closes, and reads the whole answer.
+    func exchange(_ stream: [UInt8], _ rng: inout FuzzRandom) throws -> String {
+        let client = try connectClient(server.serverAddress)
+        defer { client.close() }
+        var rest = stream[...]
+        while !rest.isEmpty {
+            let piece = rest.prefix(Int.random(in: 1...max(1, rest.count), using: &rng))
+            // The server stops reading after a refusal (and resets once it has closed): stop sending.
+            guard (try? client.sendAll(Array(piece))) != nil else { break }
+            rest = rest.dropFirst(piece.count)
+        }
+        try? client.shutdown(.write)
+        var answer: [UInt8] = []
+        while let chunk = try? client.recv(65536), !chunk.isEmpty { answer += chunk }
+        return String(decoding: answer, as: UTF8.self)
+    }
+
+    func testTwoThousandRandomAndMutatedStreams() throws {
+        var rng = FuzzRandom(seed: 0x5EED_F1A7_0003)
+        let start = ContinuousClock.now
+        var stored = Set<String>()
+        var outcomes = (ok: 0, refused: 0)
+        for index in 0..<2000 {
+            var stream: [UInt8] = []
+            var expected: [String] = []  // the replies when every frame is valid
+            var allValid = true
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                let (bytes, valid) = Self.frame(&rng, index: index)
+                stream += bytes
+                if allValid, let valid { expected.append("OK \(valid.name) \(valid.size)") } else { allValid = false }
+            }
+            // Mutate some streams as a whole: cut short, or a byte changed.
+            switch Int.random(in: 0..<6, using: &rng) {
+            case 0 where !stream.isEmpty:
+                stream.removeSubrange(Int.random(in: 0..<stream.count, using: &rng)...)
+                allValid = false
+            case 1 where !stream.isEmpty:
+                stream[Int.random(in: 0..<stream.count, using: &rng)] ^= 0xFF
+                allValid = false
+            default: break
+            }
+            let answer = try exchange(stream, &rng)
+            let lines = answer.split(separator: "\n", omittingEmptySubsequences: false)
+            XCTAssertEqual(lines.last, "", "stream \(index): the answer ends with a newline: \(answer.debugDescription)")
+            let replies = lines.dropLast()
+            for (position, reply) in replies.enumerated() {
+                if reply.hasPrefix("OK ") {
+                    outcomes.ok += 1
+                    let name = String(reply.dropFirst(3).split(separator: " ").dropLast().joined(separator: " "))
+                    XCTAssertNil(uploadNameProblem(name), "stream \(index): stored a bad name \(name.debugDescription)")
+                    stored.insert(name)
+                } else {
+                    XCTAssertTrue(reply.hasPrefix("ERR "), "stream \(index): unexpected reply \(reply.debugDescription)")
+                    XCTAssertEqual(position, replies.count - 1, "stream \(index): ERR is the last reply")
+                    outcomes.refused += 1
+                }
+            }
+            if allValid {
+                XCTAssertEqual(replies.map(String.init), expected, "stream \(index): every valid frame is stored")
+            }
+            let leftovers = listing(directory).filter { $0.hasPrefix(".upload-") }
+            XCTAssertEqual(leftovers, [], "stream \(index): temporary files left behind")
+        }
+        XCTAssertEqual(Set(listing(directory)), stored, "only the files reported OK exist")
+        XCTAssertEqual(listing(root), ["files"], "nothing was written beside the upload directory")
+        XCTAssertEqual(try streamCheck(), "OK after.txt 5\n", "the server still serves")
+        XCTAssertGreaterThan(outcomes.ok, 300)
+        XCTAssertGreaterThan(outcomes.refused, 300)
+        let elapsed = ContinuousClock.now - start
+        XCTAssertLessThan(elapsed, .seconds(180))
+        print("upload framing fuzz: 2000 streams, \(outcomes.ok) files stored, \(outcomes.refused) refused, in \(elapsed)")
+    }
+
+    private func streamCheck() throws -> String {
+        var rng = FuzzRandom(seed: 1)
+        return try exchange(putFrame("after.txt", Array("after".utf8)), &rng)
+    }
+}
