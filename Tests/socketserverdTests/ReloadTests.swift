@@ -62,6 +62,45 @@ final class ReloadTests: DaemonTestCase {
         XCTAssertNil(daemon.reapIfExited())
     }
 
+    func testWorkersStartedByAReloadHoldOnlyTheirOwnListener() throws {
+        let first = freePort(), second = freePort()
+        let daemon = try startDaemon(config(service("first", port: first, workers: 1)))
+        rewriteConfig(config(service("first", port: first, workers: 1) + service("second", port: second, workers: 1)))
+        daemon.signal(SIGHUP)
+        XCTAssertTrue(daemon.waitForLog("reloaded: generation 2"), daemon.log)
+        XCTAssertTrue(daemon.waitForLog("started for service second (generation 2)"), daemon.log)
+        XCTAssertTrue(waitForWorkerCount(daemon, 2), "the old generation is gone")
+        let listeners = [try listenerInode(port: first), try listenerInode(port: second)]
+        for worker in daemon.workerPIDs() {
+            let held = socketInodes(worker).filter { listeners.contains($0) }
+            XCTAssertEqual(held.count, 1, "worker \(worker) holds \(held.count) listeners:\n\(daemon.log)")
+        }
+        // The service removed again frees its port at once (no worker of another service holds it).
+        rewriteConfig(config(service("first", port: first, workers: 1)))
+        daemon.signal(SIGHUP)
+        XCTAssertTrue(daemon.waitForLog("reloaded: generation 3"), daemon.log)
+        XCTAssertTrue(waitUntilRefused(port: second), "the removed service's port is still open")
+    }
+
+    func waitForWorkerCount(_ daemon: DaemonProcess, _ count: Int, timeout: TimeInterval = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if daemon.workerPIDs().count == count { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    /// The inodes of the sockets `pid` has open (its fd links read "socket:[INODE]").
+    func socketInodes(_ pid: pid_t) -> [String] {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        return fds.compactMap { fd in
+            guard let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"),
+                  link.hasPrefix("socket:[") else { return nil }
+            return String(link.dropFirst(8).dropLast())
+        }
+    }
+
     /// The socket inode of the TCP listener on `port`, from /proc/net/tcp.
     func listenerInode(port: Int) throws -> String {
         let table = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)

@@ -45,11 +45,14 @@ extension Arbiter {
         }
         for service in fresh.services { backoff.forget(service.name) }
 
+        // Hold exactly the new set before forking: a worker closes every socket the master holds
+        // but its own, and one forked before this commit kept the sockets just opened for other
+        // services (a removed service's port then stayed in use after its workers were gone).
+        listeners.commit(fresher)
         // New workers first, so that someone is always accepting on a kept socket.
         maintainWorkers()
         let deadline = ContinuousClock.now.advanced(by: fresh.gracefulTimeout)
         for pid in workers.retire(where: { $0.generation <= old }, deadline: deadline) { kill(pid, SIGTERM) }
-        listeners.commit(fresher)
         log.info("reloaded: generation \(generation), \(fresh.services.count) service(s)")
         notifier.ready(status: statusLine())
     }
