@@ -209,9 +209,10 @@ final class FlatJSONFuzzTests: XCTestCase {
             if took > slowest.0 { slowest = (took, index) }
         }
         let elapsed = ContinuousClock.now - start
-        // Linear time: even the 200 kB inputs parse in well under a second, sanitizers included.
-        XCTAssertLessThan(slowest.0, .seconds(2), "input \(slowest.1) took \(slowest.0)")
-        XCTAssertLessThan(elapsed, .seconds(120))
+        // Linear time: the largest inputs (200 kB) take about 0.15 s in a debug build and a few
+        // seconds under a sanitizer on a loaded machine; quadratic work would take minutes.
+        XCTAssertLessThan(slowest.0, .seconds(30), "input \(slowest.1) took \(slowest.0)")
+        XCTAssertLessThan(elapsed, .seconds(300))
         // The mutations keep some headers valid: the success path is fuzzed too.
         XCTAssertGreaterThan(parsed, 100)
         print("flatjson fuzz: 6000 inputs, \(parsed) parsed, in \(elapsed); slowest \(slowest.0) (input \(slowest.1))")
