@@ -32,6 +32,8 @@ final class ServiceManagerNotifier {
         do {
             let address = try SocketAddress(parsing: path.hasPrefix("@") || path.hasPrefix("/") ? path : "/" + path)
             let socket = try Socket(family: .unix, type: .datagram)
+            // Never block the master's loop on a reader that does not drain its queue.
+            try socket.setBlocking(false)
             return ServiceManagerNotifier(socket: socket, address: address, watchdogInterval: watchdog)
         } catch {
             log.error("NOTIFY_SOCKET=\(path): \(error); not notifying the service manager")
