@@ -45,7 +45,9 @@ final class ExecHandlerTests: DaemonTestCase {
 
     func testHangingProgramIsKilledAtTimeoutAndFailureIsLogged() throws {
         let hangPort = freePort(), failPort = freePort()
-        let hang = script("hang.sh", "#!/bin/sh\necho started\nsleep 300\n")
+        // A sleep argument unique to this run, so no other process on the machine is mistaken for it.
+        let marker = "sleep \(300 + hangPort % 1000)"
+        let hang = script("hang.sh", "#!/bin/sh\necho started\n\(marker)\n")
         let fail = script("fail.sh", "#!/bin/sh\necho partial\nexit 7\n")
         let daemon = try startDaemon("""
             [service hang]
@@ -67,7 +69,12 @@ final class ExecHandlerTests: DaemonTestCase {
         XCTAssertEqual(output, "started\n")
         XCTAssertLessThan(Date().timeIntervalSince(start), 8, "the program outlived the timeout")
         XCTAssertTrue(daemon.waitForLog("still running after the service's timeout"), daemon.log)
-        XCTAssertFalse(processExists(named: "sleep 300"), "the program's child survived")
+        let gone = Date().addingTimeInterval(5)
+        while processExists(named: marker), Date() < gone {
+            DaemonProcess.reapAdopted(sparing: daemons.map(\.pid))
+            usleep(50_000)
+        }
+        XCTAssertFalse(processExists(named: marker), "the program's child survived")
 
         let failing = try createConnection(host: "127.0.0.1", port: failPort, timeout: .seconds(5))
         XCTAssertEqual(String(decoding: try readAll(failing), as: UTF8.self), "partial\n")
