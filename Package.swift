@@ -13,6 +13,9 @@ let package = Package(
         // The example handler plugin, libgreet.so (links the Swift runtime dynamically, as the daemon does).
         .library(name: "greet", type: .dynamic, targets: ["GreetPlugin"]),
         .executable(name: "socketserverd-bench", targets: ["socketserverd-bench"]),
+        // A test fixture (not installed: debian/rules skips "-fixture" products): a Swift plugin
+        // whose handler throws or traps on request, for the daemon's fault tests.
+        .library(name: "faults-fixture", type: .dynamic, targets: ["FaultsPluginFixture"]),
     ],
     targets: [
         // Tiny C shims for the few libc calls Swift cannot reach (variadic prctl).
@@ -30,6 +33,7 @@ let package = Package(
         .target(name: "SocketServerPlugin", dependencies: ["CSocketServerPlugin", "SocketServer"]),
         // The example plugin's code; built as the `greet` dynamic library product.
         .target(name: "GreetPlugin", dependencies: ["SocketServerPlugin"]),
+        .target(name: "FaultsPluginFixture", dependencies: ["SocketServerPlugin"], path: "Tests/PluginFixtures/FaultsPlugin"),
         // main.swift and argument parsing only.
         .executableTarget(name: "socketserverd", dependencies: ["SocketServerDaemon"]),
         // The benchmark (issue 7): starts socketserverd (a dependency, so `swift run` builds it too),

@@ -49,6 +49,7 @@ final class FaultTests: DaemonTestCase {
         let worker = try XCTUnwrap(daemon.workerPIDs().first)
         kill(worker, SIGSEGV)
         XCTAssertTrue(daemon.waitForLog("worker \(worker) (service echo) was killed by SIGSEGV"), daemon.log)
+        XCTAssertTrue(daemon.waitForLog("while serving \(try client.getSockName())"), "the log names its client:\n\(daemon.log)")
         XCTAssertEqual((try? client.recv(100)) ?? [], [], "its client sees the connection end")
         XCTAssertTrue(daemon.waitForLog("started for service echo", count: 2), daemon.log)
         XCTAssertEqual(try tcpRoundTrip(port: port), "hello\n")

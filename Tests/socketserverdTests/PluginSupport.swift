@@ -57,10 +57,17 @@ class PluginTestCase: DaemonTestCase {
     /// The example Swift plugin from the build directory (next to the socketserverd binary).
     @discardableResult
     func copyGreetPlugin(as name: String = "libgreet.so") throws -> String {
+        try copyBuiltPlugin("libgreet.so", as: name)
+    }
+
+    /// A Swift plugin product (`library`, e.g. libfaults-fixture.so) from the build directory.
+    @discardableResult
+    func copyBuiltPlugin(_ library: String, as name: String? = nil) throws -> String {
+        let name = name ?? library
         let built = URL(fileURLWithPath: DaemonProcess.binaryPath).deletingLastPathComponent()
-            .appendingPathComponent("libgreet.so").path
+            .appendingPathComponent(library).path
         guard FileManager.default.fileExists(atPath: built) else {
-            throw XCTSkip("libgreet.so is not built next to \(DaemonProcess.binaryPath) (swift build builds it)")
+            throw XCTSkip("\(library) is not built next to \(DaemonProcess.binaryPath) (swift build builds it)")
         }
         let temporary = pluginDirectory + "/.\(name).\(UUID().uuidString)"
         try FileManager.default.copyItem(atPath: built, toPath: temporary)

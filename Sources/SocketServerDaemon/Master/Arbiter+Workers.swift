@@ -64,13 +64,17 @@ extension Arbiter {
             if pid < 0 && errno == EINTR { continue }
             guard pid > 0 else { return }
             guard let record = workers.remove(pid) else { continue }
+            var how = describeExit(status)
             if let slot = record.slot {
-                // Programs it started for requests (exec) die with it: they hold its clients' sockets.
-                if status != 0 { scoreboard.killChildGroups(in: slot) }
+                if status != 0 {
+                    // Whose requests it took down, for the log; the programs it started for them
+                    // (exec) die with it: they hold its clients' sockets.
+                    how += Arbiter.describeInFlight(scoreboard.clients(in: slot))
+                    scoreboard.killChildGroups(in: slot)
+                }
                 scoreboard.releaseSlot(slot)
             }
             let now = ContinuousClock.now
-            let how = describeExit(status)
             if record.retiring {
                 log.info("worker \(pid) (service \(record.service)) \(how)")
                 continue
@@ -91,6 +95,12 @@ extension Arbiter {
                 log.warning("worker \(pid) (service \(record.service)) \(how); respawning")
             }
         }
+    }
+
+    /// " while serving CLIENT" / " while serving CLIENT and 3 more", or "" for an idle worker.
+    static func describeInFlight(_ clients: [String]) -> String {
+        guard let first = clients.first else { return "" }
+        return " while serving \(first)" + (clients.count > 1 ? " and \(clients.count - 1) more" : "")
     }
 
     /// Kills (with its process group and the programs its requests started) a worker whose request

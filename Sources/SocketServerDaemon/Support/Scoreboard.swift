@@ -51,8 +51,21 @@ final class Scoreboard: @unchecked Sendable {
             if since > 0, since < (best?.0 ?? .max) { best = (since, entry) }
         }
         guard let (since, entry) = best else { return nil }
+        return (since, clientText(slot, entry))
+    }
+
+    /// The clients of every request running in `slot`, oldest first (for the log when a worker dies).
+    func clients(in slot: Int) -> [String] {
+        (0..<Scoreboard.entriesPerSlot)
+            .map { (since: cssd_atomic_load64(start(slot, $0)), entry: $0) }
+            .filter { $0.since > 0 }
+            .sorted { $0.since < $1.since }
+            .map { clientText(slot, $0.entry) }
+    }
+
+    private func clientText(_ slot: Int, _ entry: Int) -> String {
         let text = UnsafeRawBufferPointer(start: client(slot, entry), count: Scoreboard.clientBytes)
-        return (since, String(decoding: text.prefix { $0 != 0 }, as: UTF8.self))
+        return String(decoding: text.prefix { $0 != 0 }, as: UTF8.self)
     }
 
     /// Kills the process groups requests in `slot` started and have not yet reaped.

@@ -1,0 +1,74 @@
+// A Swift handler that throws or traps (a Swift runtime error), through the fixture plugin
+// libfaults-fixture.so (Tests/PluginFixtures/FaultsPlugin): a thrown error fails one request and is
+// logged with its client; a trap costs the worker, which is logged with its client and replaced.
+import Foundation
+import SocketServer
+import XCTest
+
+final class SwiftHandlerFaultTests: PluginTestCase {
+    private func startFaultService(port: Int) throws -> DaemonProcess {
+        try copyBuiltPlugin("libfaults-fixture.so")
+        return try startDaemon(pluginHeader([("faults", "libfaults-fixture.so")]) + """
+            [service f]
+            listen = tcp://127.0.0.1:\(port)
+            handler = faults.fault
+            workers = 1
+            concurrency = threads
+            """)
+    }
+
+    func testThrowingHandlerFailsOnlyItsRequest() throws {
+        let port = freePort()
+        let daemon = try startFaultService(port: port)
+        let worker = try XCTUnwrap(daemon.workerPIDs().first)
+        let bystander = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))
+        defer { bystander.close() }
+        XCTAssertEqual(try ask(bystander, "before\n"), "ok before\n")
+
+        let client = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))
+        defer { client.close() }
+        let address = try client.getSockName()
+        try client.sendAll("throw\n")
+        XCTAssertEqual(try readAll(client), [], "the failed request's connection is closed")
+        XCTAssertTrue(daemon.waitForLog("client \(address)"), daemon.log)
+        XCTAssertTrue(daemon.log.contains("asked to throw"), daemon.log)
+
+        XCTAssertEqual(try ask(bystander, "after\n"), "ok after\n", "another client on the same worker is unaffected")
+        XCTAssertEqual(try ask(port: port, "next\n"), "ok next\n")
+        XCTAssertEqual(daemon.workerPIDs(), [worker], "the worker lives on")
+        XCTAssertFalse(daemon.log.contains("respawning"), daemon.log)
+    }
+
+    func testTrappingHandlerCostsItsWorkerWhichIsReplaced() throws {
+        let port = freePort()
+        let daemon = try startFaultService(port: port)
+        let worker = try XCTUnwrap(daemon.workerPIDs().first)
+
+        let client = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))
+        defer { client.close() }
+        let address = try client.getSockName()
+        XCTAssertEqual(try ask(client, "hello\n"), "ok hello\n")
+        try client.sendAll("trap\n")
+        XCTAssertEqual((try? readAll(client)) ?? [], [], "its client sees the connection end")
+
+        // A Swift trap is SIGILL on x86_64 (ud2) and SIGTRAP on arm64 (brk).
+        XCTAssertTrue(daemon.waitForLog("worker \(worker) (service f) was killed by SIG"), daemon.log)
+        XCTAssertTrue(daemon.log.contains("SIGILL") || daemon.log.contains("SIGTRAP"), daemon.log)
+        XCTAssertTrue(daemon.log.contains("while serving \(address)"), "the log names the client:\n\(daemon.log)")
+        XCTAssertTrue(daemon.waitForLog("started for service f", count: 2), "the worker is replaced:\n\(daemon.log)")
+        XCTAssertEqual(try ask(port: port, "again\n"), "ok again\n")
+        XCTAssertNil(daemon.reapIfExited(), "the master survived")
+    }
+
+    /// One line on an open connection, and its one-line reply.
+    private func ask(_ socket: Socket, _ line: String) throws -> String {
+        try socket.sendAll(line)
+        var received: [UInt8] = []
+        while !received.contains(UInt8(ascii: "\n")) {
+            let chunk = try socket.recv(4096)
+            if chunk.isEmpty { break }
+            received += chunk
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+}
