@@ -38,4 +38,9 @@ case "$kind" in
         ;;
 esac
 
-exec swift test --sanitize="$kind" --scratch-path "$scratch" "${flags[@]}" --skip DebianPackageTests "$@"
+# A bound on the whole run (build included; SANITIZER_TIMEOUT seconds, default 25 minutes): a child
+# that ForkingMixIn forks from the XCTest process (which has threads) can inherit a Swift runtime
+# lock another thread held and spin forever; seen twice in about ten ThreadSanitizer runs, never
+# without a sanitizer. A hung run then fails instead of holding CI.
+exec timeout --kill-after=30 "${SANITIZER_TIMEOUT:-1500}" \
+    swift test --sanitize="$kind" --scratch-path "$scratch" "${flags[@]}" --skip DebianPackageTests "$@"
