@@ -83,8 +83,14 @@ final class Scoreboard: @unchecked Sendable {
     func begin(slot: Int, clientText: String) -> Int? {
         let now = Scoreboard.monotonicNanoseconds()
         for entry in 0..<Scoreboard.entriesPerSlot where cssd_atomic_cas64(start(slot, entry), 0, -1) != 0 {
-            let bytes = Array(clientText.utf8.prefix(Scoreboard.clientBytes - 1)) + [0]
-            client(slot, entry).copyMemory(from: bytes, byteCount: bytes.count)
+            // Straight from the string's storage into the slot: no array per request.
+            var text = clientText
+            let destination = client(slot, entry)
+            text.withUTF8 { utf8 in
+                let count = min(utf8.count, Scoreboard.clientBytes - 1)
+                if let source = utf8.baseAddress, count > 0 { destination.copyMemory(from: source, byteCount: count) }
+                destination.storeBytes(of: 0, toByteOffset: count, as: UInt8.self)
+            }
             cssd_atomic_store64(childGroup(slot, entry), 0)
             cssd_atomic_store64(start(slot, entry), now)
             return entry

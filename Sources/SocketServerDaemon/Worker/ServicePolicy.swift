@@ -51,7 +51,7 @@ final class ServicePolicy: Sendable {
     func serve(_ request: Request, _ body: () throws -> Void) throws {
         if !service.listen.isDatagram, let timeout = service.timeout { try request.socket.setTimeout(timeout) }
         log.debug("service \(service.name): worker \(getpid()) serving \(request.clientAddress)")
-        let entry = scoreboard?.begin(slot: slot, clientText: "\(request.clientAddress)")
+        let entry = scoreboard?.begin(slot: slot, clientText: request.clientAddress.description)
         if let entry { pthread_setspecific(currentEntry, UnsafeRawPointer(bitPattern: entry + 1)) }
         defer {
             if let entry {
