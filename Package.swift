@@ -39,6 +39,10 @@ let package = Package(
         // The benchmark (issue 7): starts socketserverd (a dependency, so `swift run` builds it too),
         // the Python peers and the C reference in Tests/Benchmarks, and loads them with itself (--load).
         .executableTarget(name: "socketserverd-bench", dependencies: ["socketserverd", "CSocketServerShims", "CSocketServerBench"]),
+        // libFuzzer targets for the config loader and the upload header (Tests/Fuzz/run.sh); built
+        // normally, it replays input files instead.
+        .executableTarget(name: "socketserverd-fuzz", dependencies: ["SocketServerDaemon", "SocketServerHandlers", "CSocketServerFuzz"]),
+        .target(name: "CSocketServerFuzz"),
         // epoll for the benchmark's load generator (Swift's Glibc module leaves sys/epoll.h out).
         .target(name: "CSocketServerBench"),
         .testTarget(name: "SocketServerTests", dependencies: ["SocketServer", "SocketServerHandlers", "CSocketServerShims"]),

@@ -23,7 +23,7 @@ public enum ConfigLoader {
     }
 
     /// `parse(text:…)` for raw bytes, which need not be UTF-8 (for tests and fuzzing).
-    static func parse(bytes: [UInt8], file: String, catalog: any HandlerCatalog,
+    public static func parse(bytes: [UInt8], file: String, catalog: any HandlerCatalog,
                       plugins: any PluginLoader = DeferredPluginLoader(), cpuCount: Int,
                       forRoot: Bool = false) throws(ConfigErrors) -> DaemonConfig {
         let sources = ConfigSources.parse(bytes: bytes, file: file)
