@@ -30,7 +30,8 @@ import SocketServer
 /// Storage: content goes to `.upload-XXXXXX` created in the directory with
 /// O_EXCL|O_NOFOLLOW|O_CLOEXEC through a directory descriptor; when complete it is fsynced,
 /// renamed over the target (`renameat`, which never follows a symlink), and the directory is
-/// fsynced before `OK` is sent. On any failure the temporary file is removed.
+/// fsynced before `OK` is sent. On any failure the temporary file is removed. Filenames are
+/// checked on their UTF-8 bytes (a `/` with a combining mark after it is still a `/`).
 ///
 /// Idle timeout: a `recv` that times out throws `SocketError.timeout`. The handler removes any
 /// partial file, sends `ERR timed out` if it can, and lets the error propagate, so the server logs

@@ -12,15 +12,25 @@ struct UploadRefusal: Error {
 /// A file name an upload may create: one plain component of at most 255 bytes, not empty, not
 /// starting with `.`, without `/`, `..`, NUL or control characters (C0, DEL, C1). Returns the
 /// problem, or nil when the name is acceptable.
+///
+/// The structural rules are checked on the UTF-8 bytes the kernel will see, never on Characters:
+/// a Character is a grapheme cluster, so "/" followed by a combining mark (U+0338) is one Character
+/// that is not "/", although its bytes start with 0x2F, which `openat`/`renameat` take as a separator.
 func uploadNameProblem(_ name: String) -> String? {
-    if name.isEmpty { return "empty filename" }
-    if name.utf8.count > Int(NAME_MAX) { return "filename longer than \(NAME_MAX) bytes" }
-    if name.hasPrefix("/") { return "absolute filename" }
-    if name.contains("/") { return "filename contains '/'" }
-    if name.contains("..") { return "filename contains '..'" }
-    if name.hasPrefix(".") { return "filename starts with '.'" }
+    let bytes = name.utf8
+    let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+    if bytes.isEmpty { return "empty filename" }
+    if bytes.count > Int(NAME_MAX) { return "filename longer than \(NAME_MAX) bytes" }
+    if bytes.first == slash { return "absolute filename" }
+    if bytes.contains(slash) { return "filename contains '/'" }
+    if bytes.contains(0) { return "filename contains NUL" }
+    var previous: UInt8 = 0
+    for byte in bytes {
+        if byte == dot && previous == dot { return "filename contains '..'" }
+        previous = byte
+    }
+    if bytes.first == dot { return "filename starts with '.'" }
     for scalar in name.unicodeScalars {
-        if scalar.value == 0 { return "filename contains NUL" }
         if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) { return "filename contains a control character" }
     }
     return nil

@@ -204,6 +204,41 @@ final class UploadTests: XCTestCase {
         XCTAssertEqual(listing(root), ["files"], "nothing written beside the upload directory")
     }
 
+    func testSlashHiddenInAGraphemeClusterIsRefused() throws {
+        // "/" followed by a combining mark is one Character that is not "/", but its first UTF-8
+        // byte is 0x2F, which the kernel takes as a separator: without a byte-level check these
+        // names were absolute, or went into a subdirectory, or through a symlinked one.
+        try start()
+        let outside = root + "/outside"
+        XCTAssertEqual(mkdir(outside, 0o755), 0)
+        XCTAssertEqual(mkdir(directory + "/sub", 0o755), 0)
+        XCTAssertEqual(mkdir(directory + "/e\u{0301}\u{0323}", 0o755), 0)
+        XCTAssertEqual(symlink(outside, directory + "/link"), 0)
+        // In the root directory: unique to this run, and removed below if the check ever fails.
+        let absolute = "/\u{0338}ssd-upload-test-\(getpid())"
+        defer { unlink(absolute) }
+        let names: [(String, String)] = [
+            (absolute, "absolute"),
+            ("sub/\u{0338}x", "'/'"),
+            ("link/\u{0338}x", "'/'"),
+            // The 0x2F byte after other combining sequences, and with more marks after it.
+            ("e\u{0301}\u{0323}/\u{0338}\u{0301}\u{20DD}x", "'/'"),
+            ("sub/\u{0338}\u{0338}/\u{0338}y", "'/'"),
+            // The leading-dot rule, bypassed the same way.
+            (".\u{0338}hidden", "starts with '.'"),
+        ]
+        for (name, reason) in names {
+            XCTAssertEqual(name.contains("/"), false, "\(name.debugDescription) has a plain '/' Character")
+            try assertRefused(putFrame(name, Array("payload".utf8)), reason)
+        }
+        XCTAssertEqual(Set(listing(directory)), ["e\u{0301}\u{0323}", "link", "sub"])
+        XCTAssertEqual(listing(directory + "/sub"), [])
+        XCTAssertEqual(listing(directory + "/e\u{0301}\u{0323}"), [])
+        XCTAssertEqual(listing(outside), [], "nothing written through the symlinked directory")
+        XCTAssertEqual(listing(root), ["files", "outside"], "nothing written beside the upload directory")
+        XCTAssertEqual(access(absolute, F_OK), -1, "nothing written in /")
+    }
+
     func testSymlinkTargetIsRefusedAndUntouched() throws {
         try start()
         let outside = root + "/outside.txt"
