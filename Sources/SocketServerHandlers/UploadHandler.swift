@@ -27,11 +27,14 @@ import SocketServer
 /// `filesize` that is not a non-negative integer or exceeds `max_size`; a connection that ends
 /// inside a length, header or file; a failed write (a full disk), fsync or rename.
 ///
-/// Storage: content goes to `.upload-XXXXXX` created in the directory with
-/// O_EXCL|O_NOFOLLOW|O_CLOEXEC through a directory descriptor; when complete it is fsynced,
-/// renamed over the target (`renameat`, which never follows a symlink), and the directory is
-/// fsynced before `OK` is sent. On any failure the temporary file is removed. Filenames are
-/// checked on their UTF-8 bytes (a `/` with a combining mark after it is still a `/`).
+/// Storage: content goes to an anonymous O_TMPFILE inode in the directory, so a worker killed
+/// mid-upload leaves no file behind; when complete it is fsynced and linked as the target
+/// (`linkat` through /proc/self/fd; over an existing regular file: linked as `.upload-XXXXXX`, then
+/// `renameat` over it, which never follows a symlink), and the directory is fsynced before `OK` is
+/// sent. Where O_TMPFILE is unsupported, content goes to `.upload-XXXXXX` created with
+/// O_EXCL|O_NOFOLLOW|O_CLOEXEC through a directory descriptor and renamed over the target. On any
+/// failure the temporary file is removed. Filenames are checked on their UTF-8 bytes (a `/` with
+/// a combining mark after it is still a `/`).
 ///
 /// Idle timeout: a `recv` that times out throws `SocketError.timeout`. The handler removes any
 /// partial file, sends `ERR timed out` if it can, and lets the error propagate, so the server logs

@@ -1,4 +1,5 @@
-// The filesystem side of upload: safe names, a temporary file beside the target, fsync and rename.
+// The filesystem side of upload: safe names, an anonymous (O_TMPFILE) or temporary file beside the
+// target, fsync, then link or rename into place.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -66,18 +67,55 @@ final class UploadDirectory {
         }
     }
 
-    /// Creates `.upload-XXXXXX` (random, O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode 0644 less the umask).
+    /// Opens the file an upload is written to. Where the kernel and file system allow it, an
+    /// anonymous O_TMPFILE inode in the directory: it has no name until `commit(as:)` links it, so a
+    /// worker killed mid-upload (SIGKILL, `_exit`) leaves nothing behind. Otherwise (EOPNOTSUPP,
+    /// EISDIR on an old kernel, no /proc to link through) a named `.upload-XXXXXX`, which only
+    /// `discard()` removes. Mode 0644 less the umask either way.
     func createTemporary() throws(UploadRefusal) -> UploadFile {
+        if let anonymous = openAnonymous() { return UploadFile(directory: self, anonymous: anonymous) }
+        let created = try createNamed { (name) in openat(fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644) }
+        return UploadFile(directory: self, name: created.name, fd: created.result)
+    }
+
+    /// An O_TMPFILE descriptor that can later be linked through /proc/self/fd, or nil.
+    private func openAnonymous() -> Int32? {
+        guard let flag = oTmpfile else { return nil }
+        let file = openat(fd, ".", flag | O_WRONLY | O_CLOEXEC, 0o644)
+        guard file >= 0 else { return nil }
+        var info = stat()
+        guard stat(procPath(file), &info) == 0 else {
+            Glibc.close(file)
+            return nil
+        }
+        return file
+    }
+
+    /// Runs `create` with fresh `.upload-XXXXXX` names until it succeeds (>= 0) or fails with
+    /// anything but EEXIST; returns the name and the result.
+    private func createNamed(_ create: (String) -> Int32) throws(UploadRefusal) -> (name: String, result: Int32) {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8)
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<100 {
             let suffix = (0..<6).map { _ in alphabet[Int(generator.next(upperBound: UInt(alphabet.count)))] }
             let name = ".upload-" + String(decoding: suffix, as: UTF8.self)
-            let file = openat(fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-            if file >= 0 { return UploadFile(directory: self, name: name, fd: file) }
+            let result = create(name)
+            if result >= 0 { return (name, result) }
             if errno != EEXIST { throw UploadRefusal("cannot create temporary file: \(errorText(errno))") }
         }
         throw UploadRefusal("cannot create temporary file: too many name collisions")
+    }
+
+    /// Gives the anonymous file `file` the name `name` in the directory (`linkat` through
+    /// /proc/self/fd, which needs no privilege, unlike AT_EMPTY_PATH). Fails with EEXIST if the name
+    /// exists, whatever it is: `linkat` never follows or replaces a symlink at the new name.
+    func link(_ file: Int32, as name: String) -> Int32 {
+        linkat(AT_FDCWD, procPath(file), fd, name, AT_SYMLINK_FOLLOW) == 0 ? 0 : errno
+    }
+
+    /// Links the anonymous file `file` as a fresh `.upload-XXXXXX` and returns that name.
+    func linkUnderTemporaryName(_ file: Int32) throws(UploadRefusal) -> String {
+        try createNamed { (name) in linkat(AT_FDCWD, procPath(file), fd, name, AT_SYMLINK_FOLLOW) }.name
     }
 
     /// `renameat` within the directory.
@@ -96,19 +134,31 @@ final class UploadDirectory {
     }
 }
 
-/// A temporary file being written. Unless `commit(as:)` succeeds, `discard()` (or deinit) closes
-/// and removes it, so a failed upload leaves nothing behind.
+/// The file an upload is written to. Unless `commit(as:)` succeeds, `discard()` (or deinit) closes
+/// it and removes whatever name it had, so a failed upload leaves nothing behind.
 final class UploadFile {
     private let directory: UploadDirectory
-    let name: String
+    /// The file's name in the directory while it has one that is not the target: always for a named
+    /// temporary file; for an anonymous one only between its link and its rename over an existing target.
+    private(set) var name: String?
+    /// True for an O_TMPFILE inode (nameless until committed).
+    let isAnonymous: Bool
     private var fd: Int32
-    /// True once the file was renamed into place or removed.
+    /// True once the file was renamed or linked into place, or removed.
     private var settled = false
 
     init(directory: UploadDirectory, name: String, fd: Int32) {
         self.directory = directory
         self.name = name
         self.fd = fd
+        self.isAnonymous = false
+    }
+
+    init(directory: UploadDirectory, anonymous fd: Int32) {
+        self.directory = directory
+        self.name = nil
+        self.fd = fd
+        self.isAnonymous = true
     }
 
     deinit { discard() }
@@ -124,15 +174,36 @@ final class UploadFile {
         }
     }
 
-    /// fsync and close the file, check the target again, rename into place, fsync the directory.
+    /// fsync the file, check the target again, put the file in place, fsync the directory. A named
+    /// temporary file is renamed over the target. An anonymous one is linked as the target when
+    /// that name is free; when it exists (a regular file, checked) the file is linked under a
+    /// temporary name and renamed over it, so the replacement stays atomic.
     func commit(as target: String) throws(UploadRefusal) {
         guard fsync(fd) == 0 else { throw UploadRefusal("fsync failed: \(errorText(errno))") }
+        try directory.checkTarget(target)
+        var linkedAsTarget = false
+        if isAnonymous {
+            let file = fd
+            let linkError = directory.link(file, as: target)
+            if linkError == 0 {
+                linkedAsTarget = true
+            } else if linkError == EEXIST {
+                name = try directory.linkUnderTemporaryName(file)
+            } else {
+                throw UploadRefusal("link failed: \(errorText(linkError))")
+            }
+        }
         let closed = Glibc.close(fd)
         fd = -1
-        guard closed == 0 else { throw UploadRefusal("close failed: \(errorText(errno))") }
-        try directory.checkTarget(target)
-        let renameError = directory.rename(name, to: target)
-        guard renameError == 0 else { throw UploadRefusal("rename failed: \(errorText(renameError))") }
+        guard closed == 0 else {
+            if linkedAsTarget { directory.remove(target) }
+            throw UploadRefusal("close failed: \(errorText(errno))")
+        }
+        if !linkedAsTarget, let name {
+            try directory.checkTarget(target)
+            let renameError = directory.rename(name, to: target)
+            guard renameError == 0 else { throw UploadRefusal("rename failed: \(errorText(renameError))") }
+        }
         settled = true
         let syncError = directory.sync()
         guard syncError == 0 else {
@@ -142,15 +213,28 @@ final class UploadFile {
         }
     }
 
-    /// Closes and removes the temporary file, unless it was committed. Safe to call twice.
+    /// Closes the file and removes its temporary name, unless it was committed. Safe to call twice.
     func discard() {
         if fd >= 0 {
             Glibc.close(fd)
             fd = -1
         }
         if !settled {
-            directory.remove(name)
+            if let name { directory.remove(name) }
             settled = true
         }
     }
 }
+
+/// O_TMPFILE (`__O_TMPFILE | O_DIRECTORY`), which Swift's Glibc module leaves out (it is a GNU
+/// extension); nil on architectures where `__O_TMPFILE` has another value, which then use named files.
+private let oTmpfile: Int32? = {
+    #if os(Linux) && (arch(x86_64) || arch(arm64) || arch(i386) || arch(arm) || arch(riscv64) || arch(powerpc64le) || arch(s390x))
+    return 0o20000000 | O_DIRECTORY
+    #else
+    return nil
+    #endif
+}()
+
+/// "/proc/self/fd/N": the path through which an anonymous file can be linked.
+private func procPath(_ fd: Int32) -> String { "/proc/self/fd/\(fd)" }

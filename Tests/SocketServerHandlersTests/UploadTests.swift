@@ -358,14 +358,56 @@ final class UploadTests: XCTestCase {
         let client = try connectClient(server.serverAddress)
         let frame = putFrame("slow.bin", patternBytes(1000))
         try client.sendAll(Array(frame.prefix(frame.count - 500)))
-        // The temporary file exists while the upload is in progress...
-        for _ in 0..<100 where listing(directory).isEmpty { usleep(5_000) }
-        XCTAssertTrue(listing(directory).first?.hasPrefix(".upload-") ?? false, "\(listing(directory))")
-        // ...and is gone once the server gives up on the silent client.
+        // While the body is still arriving the file is open in the server (this process)...
+        var open: [String] = []
+        for _ in 0..<200 where open.isEmpty {
+            open = filesOpen(under: directory)
+            if open.isEmpty { usleep(5_000) }
+        }
+        XCTAssertEqual(open.count, 1, "the upload's file is not open: \(open)")
+        // ...but has no name in the directory, so a worker killed now (SIGKILL from the daemon's
+        // request timeout, `_exit` on a fast stop) leaves nothing behind: it is an O_TMPFILE inode.
+        XCTAssertEqual(listing(directory), [], "a named temporary file exists while the upload is in progress")
+        // The server gives up on the silent client; still nothing in the directory.
         XCTAssertEqual(String(decoding: try readToEnd(client), as: UTF8.self), "ERR timed out\n")
         for _ in 0..<100 where server.state.errors.isEmpty { usleep(10_000) }
         XCTAssertEqual(listing(directory), [])
         XCTAssertTrue(server.state.errors.first?.contains("timed out") ?? false, "\(server.state.errors)")
+        for _ in 0..<100 where !filesOpen(under: directory).isEmpty { usleep(10_000) }
+        XCTAssertEqual(filesOpen(under: directory), [], "the upload's file was not closed")
+    }
+
+    func testStoredFilesHaveTheUsualModeAndNoTemporaryName() throws {
+        // The anonymous file is linked as the target, or (over an existing file) linked under a
+        // temporary name and renamed over it: either way the result is an ordinary 0644 file.
+        try start()
+        XCTAssertEqual(try exchange(putFrame("new.txt", Array("one".utf8)) + putFrame("new.txt", Array("two".utf8))),
+                       "OK new.txt 3\nOK new.txt 3\n")
+        XCTAssertEqual(listing(directory), ["new.txt"])
+        XCTAssertEqual(contents("new.txt"), Array("two".utf8))
+        var info = stat()
+        XCTAssertEqual(stat(directory + "/new.txt", &info), 0)
+        XCTAssertEqual(info.st_mode & 0o7777, 0o644 & ~processUmask())
+        XCTAssertEqual(info.st_nlink, 1)
+    }
+
+    /// The files this process has open whose path is inside `directory` (from /proc/self/fd).
+    private func filesOpen(under directory: String) -> [String] {
+        let prefix = directory + "/"
+        return listing("/proc/self/fd").compactMap { entry in
+            var target = [CChar](repeating: 0, count: 4096)
+            let count = readlink("/proc/self/fd/" + entry, &target, target.count - 1)
+            guard count > 0 else { return nil }
+            let path = String(decoding: target[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return path.hasPrefix(prefix) ? path : nil
+        }
+    }
+
+    /// The umask, from /proc/self/status (reading it with umask(2) would change it meanwhile).
+    private func processUmask() -> mode_t {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("Umask:") } ?? "Umask: 0022"
+        return mode_t(line.split(separator: "\t").last.flatMap { UInt32($0.trimmingCharacters(in: .whitespaces), radix: 8) } ?? 0o022)
     }
 
     func testMissingDirectoryConfiguration() throws {
