@@ -96,6 +96,36 @@ final class SocketTimeoutTests: XCTestCase {
         writer.join()
     }
 
+    func testSendAllTimeoutBoundsTheWholeCall() throws {
+        // A peer that empties its buffer every 150 ms: each wait for room is shorter than the
+        // 200 ms timeout, but 8 MiB would take seconds, so sendAll must time out after ~200 ms
+        // (before the fix every wait began a fresh 200 ms and the sender was held indefinitely).
+        let (left, right) = try Socket.pair()
+        defer { left.close(); right.close() }
+        try left.setBlocking(false)
+        try right.setTimeout(.milliseconds(200))
+        let done = Locked(false)
+        let received = Locked(0)
+        let reader = try PosixThread.start {
+            let start = ContinuousClock.now
+            for tick in 1...14 where !done.value {  // at most ~2.1 s, so a broken sendAll still ends
+                let pause = ContinuousClock.now.duration(to: start.advanced(by: .milliseconds(150 * tick)))
+                if pause > .zero { usleep(UInt32(pause.roundedMilliseconds * 1000)) }
+                while let chunk = try? left.recv(65536), !chunk.isEmpty { received.update { $0 += chunk.count } }
+            }
+        }
+        let elapsed = try timed {
+            XCTAssertThrowsError(try right.sendAll([UInt8](repeating: 0x61, count: 8 << 20))) { error in
+                XCTAssertEqual(error as? SocketError, .timeout(call: "sendall"))
+            }
+        }
+        done.update { $0 = true }
+        reader.join()
+        XCTAssertGreaterThanOrEqual(elapsed, .milliseconds(200))
+        XCTAssertLessThan(elapsed, .milliseconds(1500), "sendAll ran \(elapsed) against a 200 ms timeout")
+        XCTAssertGreaterThan(received.value, 0, "the peer did read")
+    }
+
     func testConnectTimesOutWhenTheBacklogIsFull() throws {
         // A listener that never accepts: once its queue is full the kernel drops further SYNs, so
         // a connect waits until its timeout.

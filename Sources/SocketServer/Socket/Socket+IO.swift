@@ -68,13 +68,17 @@ extension Socket {
     }
 
     /// Sends every byte, looping over partial sends (Python's `sendall`). With a timeout, the
-    /// timeout bounds each wait for buffer space, as in CPython.
+    /// timeout bounds the whole call, as in CPython since 3.5, not each wait for buffer space: a
+    /// peer reading a byte now and then cannot hold the sender for ever. The deadline starts when
+    /// the call first has to wait (everything before went straight into the socket buffer).
     public func sendAll(_ bytes: some SocketBytes, flags: Int32 = 0) throws(SocketError) {
         let fd = try fd("sendall")
+        var deadline = CallDeadline(timeout)
         try bytes.withSocketBytes { (raw) throws(SocketError) in
             var offset = 0
             while offset < raw.count {
-                offset += try waiting("sendall", for: .write) {
+                if deadline.expired { throw .timeout(call: "sendall") }
+                offset += try waiting("sendall", for: .write, deadline: &deadline) {
                     Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, flags | Int32(MSG_NOSIGNAL))
                 }
             }

@@ -47,15 +47,17 @@ extension Socket {
     /// would almost surely find nothing yet, that saves the try that fails with EAGAIN.
     func waiting(_ call: String, for readiness: Readiness, once: Bool = false, pollFirst: Bool = false,
                  _ body: () -> Int) throws(SocketError) -> Int {
-        // The deadline is only worked out once the call has to wait: most calls succeed at once, and
-        // reading the clock and the Duration arithmetic cost more than the call's own code.
-        let timeout = self.timeout
-        var deadline: ContinuousClock.Instant? = nil
-        var deadlineKnown = false
+        var deadline = CallDeadline(timeout)
+        return try waiting(call, for: readiness, once: once, pollFirst: pollFirst, deadline: &deadline, body)
+    }
+
+    /// `waiting` with a deadline the caller keeps: several calls that share one (sendAll's sends)
+    /// share one timeout.
+    func waiting(_ call: String, for readiness: Readiness, once: Bool = false, pollFirst: Bool = false,
+                 deadline: inout CallDeadline, _ body: () -> Int) throws(SocketError) -> Int {
+        let timeout = deadline.timeout
         if pollFirst, !once, let timeout, timeout > .zero {
-            deadline = ContinuousClock.now.advanced(by: timeout)
-            deadlineKnown = true
-            try waitUntilReady(readiness, deadline: deadline, call: call)
+            try waitUntilReady(readiness, deadline: deadline.instant(), call: call)
         }
         while true {
             let result = body()
@@ -64,11 +66,7 @@ extension Socket {
             if code == EINTR { continue }
             guard code == EAGAIN || code == EWOULDBLOCK else { throw .system(call: call, errno: code) }
             if once || timeout == .zero { throw .system(call: call, errno: code) }
-            if !deadlineKnown {
-                deadline = timeout.map { ContinuousClock.now.advanced(by: $0) }
-                deadlineKnown = true
-            }
-            try waitUntilReady(readiness, deadline: deadline, call: call)
+            try waitUntilReady(readiness, deadline: deadline.instant(), call: call)
         }
     }
 
@@ -89,6 +87,32 @@ extension Socket {
             let code = Glibc.errno
             if code != EINTR { throw .system(call: "poll", errno: code) }
         }
+    }
+}
+
+/// A call's timeout and the instant it ends. The instant is only worked out once the call has to
+/// wait: most calls succeed at once, and reading the clock and the Duration arithmetic cost more
+/// than the call's own code.
+struct CallDeadline {
+    let timeout: Duration?
+    private var end: ContinuousClock.Instant?
+    private var known = false
+
+    init(_ timeout: Duration?) { self.timeout = timeout }
+
+    /// The instant the call must finish by (nil: no limit), fixed the first time it is asked for.
+    mutating func instant() -> ContinuousClock.Instant? {
+        if !known {
+            end = timeout.map { ContinuousClock.now.advanced(by: $0) }
+            known = true
+        }
+        return end
+    }
+
+    /// Whether a deadline already worked out has passed (false before the call first waited).
+    var expired: Bool {
+        guard known, let end else { return false }
+        return ContinuousClock.now >= end
     }
 }
 
