@@ -68,6 +68,20 @@ final class RequestHandlerIOTests: XCTestCase {
         XCTAssertEqual(try input.read(5), [], "nothing more at end of input")
     }
 
+    func testNegativeSizesMeanNoLimitAsInPython() throws {
+        // read(-1) reads to end of input, readline(-1) has no limit, read1(-1) reads a buffer's worth
+        // (these trapped on an invalid range before).
+        XCTAssertEqual(string(try reader("ab\ncd").read(-1)), "ab\ncd")
+        let lines = BufferedReader(bytes: Array(String(repeating: "x", count: 70_000).utf8) + Array("\nrest".utf8))
+        XCTAssertEqual(try lines.readLine(limit: -1).count, 70_001, "one whole line past the default limit")
+        XCTAssertEqual(string(try lines.readLine(limit: -1)), "rest")
+        let some = reader("0123456789")
+        XCTAssertEqual(string(try some.read(2)), "01")
+        XCTAssertEqual(string(try some.readSome(-1)), "23456789")
+        XCTAssertEqual(try some.read(-1), [], "end of input")
+        XCTAssertEqual(try some.readSome(-1), [])
+    }
+
     func testReadAcrossSmallChunksFromASocket() throws {
         let (left, right) = try Socket.pair()
         defer { left.close(); right.close() }

@@ -64,7 +64,9 @@ public final class BufferedReader: Sequence {
     }
 
     /// Reads exactly `count` bytes, or fewer only at end of input (Python's `rfile.read(n)`).
+    /// A negative count reads to end of input, as Python's `read(-1)` does.
     public func read(_ count: Int) throws -> [UInt8] {
+        if count < 0 { return try readAll() }
         while buffered < count, try fillMore() {}
         return take(Swift.min(count, buffered))
     }
@@ -75,15 +77,19 @@ public final class BufferedReader: Sequence {
         return take(buffered)
     }
 
-    /// Returns what is buffered, or what one read brings when nothing is (Python's `read1`).
+    /// Returns what is buffered, or what one read brings when nothing is (Python's `read1`). A
+    /// negative maximum means the chunk size, as Python's `read1(-1)` means the buffer size.
     public func readSome(_ maximum: Int = 8192) throws -> [UInt8] {
+        let maximum = maximum < 0 ? chunkSize : maximum
         if buffered == 0 { _ = try fillMore() }
         return take(Swift.min(maximum, buffered))
     }
 
     /// Reads one line including its `\n`. At most `limit` bytes are returned: a longer line comes
-    /// back in pieces, as with Python's `readline(limit)`. Empty means end of input.
+    /// back in pieces, as with Python's `readline(limit)`; a negative limit means none, as with
+    /// `readline(-1)`. Empty means end of input.
     public func readLine(limit: Int = BufferedReader.defaultLineLimit) throws -> [UInt8] {
+        let limit = limit < 0 ? Int.max : limit
         var scanned = 0
         while true {
             let window = buffer[(start + scanned)..<buffer.count]
