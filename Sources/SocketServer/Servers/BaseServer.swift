@@ -101,6 +101,11 @@ open class BaseServer: @unchecked Sendable {
         while !shutdownRequested.load(ordering: .acquiring) {
             let ready = try pollReadable(fileno(), wakeup.fd, timeout: pollInterval)
             if shutdownRequested.load(ordering: .acquiring) { break }
+            // A wakeup without the flag (a forked child's requestShutdown sets only its own copy of
+            // the flag; a shutdown that landed as the last loop ended) would make every poll return
+            // at once: clear it. A shutdown signalled after the check above still stops the loop,
+            // because its flag is set before its signal.
+            if ready.1 { wakeup.drain() }
             if ready.0 { handleRequestNoBlock() }
             serviceActions()
         }

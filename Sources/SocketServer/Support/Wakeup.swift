@@ -25,10 +25,17 @@ final class Wakeup: @unchecked Sendable {
     }
 }
 
+/// poll(2)'s timeout for `timeout`: nil waits forever (-1); a negative timeout does not wait at all,
+/// as in CPython (poll would take any negative value as "forever").
+func pollMilliseconds(_ timeout: Duration?) -> Int32 {
+    guard let timeout else { return -1 }
+    return Int32(clamping: max(timeout, .zero).roundedUpMilliseconds)
+}
+
 /// poll(2) for readability on `fds`; returns which are readable. EINTR returns none ready.
 func pollReadable(_ fds: [Int32], timeout: Duration?) throws(SocketError) -> [Bool] {
     var entries = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-    let milliseconds = timeout.map { Int32(clamping: $0.roundedUpMilliseconds) } ?? -1
+    let milliseconds = pollMilliseconds(timeout)
     let ready = Glibc.poll(&entries, nfds_t(entries.count), milliseconds)
     if ready < 0 {
         if errno == EINTR { return fds.map { _ in false } }
@@ -41,7 +48,7 @@ func pollReadable(_ fds: [Int32], timeout: Duration?) throws(SocketError) -> [Bo
 /// request).
 func pollReadable(_ first: Int32, _ second: Int32, timeout: Duration?) throws(SocketError) -> (Bool, Bool) {
     var entries = (pollfd(fd: first, events: Int16(POLLIN), revents: 0), pollfd(fd: second, events: Int16(POLLIN), revents: 0))
-    let milliseconds = timeout.map { Int32(clamping: $0.roundedUpMilliseconds) } ?? -1
+    let milliseconds = pollMilliseconds(timeout)
     let ready = withUnsafeMutableBytes(of: &entries) { raw in
         Glibc.poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), 2, milliseconds)
     }
