@@ -139,6 +139,60 @@ final class ThreadPoolTests: XCTestCase {
         XCTAssertTrue(eventually { threadCount() <= threadsBefore })
     }
 
+    /// A pool whose only thread is held at the gate by a client that sent "busy".
+    private func busyPool() throws -> (GatedServer, BackgroundServer, Socket) {
+        let server = try GatedServer(loopback4, GatedHandler.self, concurrency: ThreadPoolMixIn(threads: 1, queueLimit: 2))
+        let background = try BackgroundServer(server)
+        let busy = try client(server, "busy")
+        XCTAssertTrue(eventually { server.started.value == 1 }, "the only thread is busy")
+        return (server, background, busy)
+    }
+
+    /// Runs waitForIdleThread on a thread of its own; nil if it has not returned within `limit`.
+    private func waitForIdleThread(_ pool: ThreadPoolMixIn, _ timeout: Duration, within limit: Int = 5) throws -> Bool? {
+        let answer = Locked<Bool?>(nil)
+        let returned = DispatchSemaphore(value: 0)
+        try PosixThread.start(detached: true) {
+            answer.update { $0 = pool.waitForIdleThread(timeout: timeout) }
+            returned.signal()
+        }
+        return returned.wait(timeout: .now() + .seconds(limit)) == .success ? answer.value : nil
+    }
+
+    func testWaitForIdleThreadWithANegativeTimeoutDoesNotWait() throws {
+        let (server, background, busy) = try busyPool()
+        defer { busy.close() }
+        // Duration.components truncates (-0.999999999 s is 0 s and -999999999 ns): added to the
+        // clock's tv_nsec, that always made tv_nsec negative, which pthread_cond_timedwait rejects.
+        for timeout: Duration in [.nanoseconds(-999_999_999), .milliseconds(-100), .zero] {
+            guard let idle = try waitForIdleThread(pool(server), timeout) else {
+                // It spins holding the pool's lock (EINVAL from pthread_cond_timedwait): closing the
+                // pool would hang as well, so the server is left as it is.
+                background.stop(close: false)
+                return XCTFail("waitForIdleThread(\(timeout)) did not return")
+            }
+            XCTAssertFalse(idle, "no idle thread")
+        }
+        server.gate.signal()
+        XCTAssertEqual(String(decoding: try receiveAll(busy), as: UTF8.self), "busy")
+        background.stop()
+    }
+
+    func testWaitForIdleThreadWithAHugeTimeoutWaitsForAThread() throws {
+        let (server, background, busy) = try busyPool()
+        defer { busy.close() }
+        // Nothing tells when the waiter is waiting; if the gate opens first it returns true at once,
+        // which passes too (without checking the deadline arithmetic, which overflowed and trapped).
+        let opener = try PosixThread.start {
+            usleep(100_000)
+            server.gate.signal()
+        }
+        XCTAssertEqual(try waitForIdleThread(pool(server), .seconds(Int64.max)), true, "woken when the thread went idle")
+        opener.join()
+        XCTAssertEqual(String(decoding: try receiveAll(busy), as: UTF8.self), "busy")
+        background.stop()
+    }
+
     func testPoolServesDatagrams() throws {
         let server = try UDPServer(loopback4, EchoHandler.self, concurrency: ThreadPoolMixIn(threads: 2, queueLimit: 4))
         try withServing(server) { server in

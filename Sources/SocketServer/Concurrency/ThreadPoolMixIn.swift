@@ -54,8 +54,12 @@ public final class ThreadPoolMixIn: RequestConcurrency, @unchecked Sendable {
     /// listener call it before accepting: a process whose threads are all busy then leaves the
     /// connection to one with a free thread, instead of queueing it (or refusing it when the queue
     /// is full) while the other process idles. It changes nothing about what `processRequest` does.
+    /// A negative timeout does not wait; one over a year waits a year.
     public func waitForIdleThread(timeout: Duration) -> Bool {
-        locked {
+        // A negative tv_nsec makes pthread_cond_timedwait fail with EINVAL without waiting (the loop
+        // below would spin holding the lock), and a huge timeout would overflow tv_sec.
+        let timeout = min(max(timeout, .zero), .seconds(366 * 86_400))
+        return locked {
             if hasIdleThread { return true }
             var deadline = timespec()
             clock_gettime(CLOCK_MONOTONIC, &deadline)
@@ -76,19 +80,20 @@ public final class ThreadPoolMixIn: RequestConcurrency, @unchecked Sendable {
     private var hasIdleThread: Bool { queue.count - head < idle + (threadLimit - threads.count) }
 
     public func processRequest(_ request: Request, server: BaseServer) throws {
-        let startThread: Bool = try locked {
+        try locked {
             // Room: the queue itself, plus idle threads and threads not yet started, which take a
             // request at once (without counting them, a pool with queueLimit 0 refused everything).
             if queue.count - head >= queueLimit + idle + (threadLimit - threads.count) {
                 throw PoolFull(queueLimit: queueLimit)
             }
+            // More requests than idle threads: start one, before queueing, so that if it cannot be
+            // started nothing is queued (the server closes the request when this throws; a queued
+            // copy would be served on a closed socket). The new thread waits for the lock.
+            if queue.count - head >= idle && threads.count < threadLimit {
+                threads.append(try PosixThread.start { [self] in work() })
+            }
             queue.append((request, server))
             pthread_cond_signal(&condition)
-            return queue.count - head > idle && threads.count < threadLimit
-        }
-        if startThread {
-            let thread = try PosixThread.start { [self] in work() }
-            locked { threads.append(thread) }
         }
     }
 
