@@ -33,6 +33,8 @@ struct ExecProcess {
         posix_spawn_file_actions_adddup2(&actions, stdin, 0)
         posix_spawn_file_actions_adddup2(&actions, stdout, 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        // Nothing else: descriptors the daemon inherited without FD_CLOEXEC stay out of the program.
+        closeInheritedDescriptors(&actions)
         let argv = ([command.program] + command.arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]
         defer {
@@ -100,3 +102,32 @@ struct ExecProcess {
         return (status, timedOut)
     }
 }
+
+/// Adds the close of every descriptor from 3 up: `posix_spawn_file_actions_addclosefrom_np`
+/// (glibc 2.34+; close_range in the child, so nothing races with the worker's other threads).
+/// Without it, an explicit close for each descriptor listed in /proc/self/fd that lacks FD_CLOEXEC
+/// (those are what the program would inherit; a descriptor opened meanwhile by another thread
+/// without FD_CLOEXEC could still slip through, but the daemon opens none that way).
+private func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+    if let addCloseFrom, addCloseFrom(&actions, 3) == 0 { return }
+    guard let directory = opendir("/proc/self/fd") else { return }
+    defer { closedir(directory) }
+    let own = dirfd(directory)
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard let fd = Int32(name), fd >= 3, fd != own else { continue }
+        let flags = fcntl(fd, F_GETFD)
+        if flags >= 0 && flags & FD_CLOEXEC == 0 { posix_spawn_file_actions_addclose(&actions, fd) }
+    }
+}
+
+/// A libc function Swift's Glibc module does not declare (it is under _GNU_SOURCE, or newer than
+/// the headers Swift was built against), looked up at run time; nil if this libc lacks it.
+private func libcFunction<Function>(_ name: String, as type: Function.Type) -> Function? {
+    guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, name) else { return nil }
+    return unsafeBitCast(symbol, to: type)
+}
+
+private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+/// `int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *, int from)`, glibc 2.34+.
+private let addCloseFrom = libcFunction("posix_spawn_file_actions_addclosefrom_np", as: AddCloseFrom.self)

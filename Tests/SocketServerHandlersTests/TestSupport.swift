@@ -15,12 +15,15 @@ final class HostState: Sendable {
     let options: [String: String]
     /// Applied to each accepted connection before the handler runs, as the daemon does.
     let idleTimeout: Duration?
+    /// The service's `timeout` as a `HandlerHost` reports it (exec: how long a program may run).
+    let requestTimeout: Duration?
     private let logLines = Mutex<[(level: LogLevel, message: String)]>([])
     private let errorLines = Mutex<[String]>([])
 
-    init(options: [String: String], idleTimeout: Duration?) {
+    init(options: [String: String], idleTimeout: Duration?, requestTimeout: Duration? = nil) {
         self.options = options
         self.idleTimeout = idleTimeout
+        self.requestTimeout = requestTimeout
     }
 
     func record(_ level: LogLevel, _ message: String) { logLines.withLock { $0.append((level, message)) } }
@@ -35,13 +38,14 @@ final class HostStreamServer: TCPServer, HandlerHost, @unchecked Sendable {
     let state: HostState
 
     init(_ address: SocketAddress, _ handler: BaseRequestHandler.Type,
-         options: [String: String] = [:], idleTimeout: Duration? = .seconds(10)) throws {
-        state = HostState(options: options, idleTimeout: idleTimeout)
+         options: [String: String] = [:], idleTimeout: Duration? = .seconds(10), requestTimeout: Duration? = nil) throws {
+        state = HostState(options: options, idleTimeout: idleTimeout, requestTimeout: requestTimeout)
         try super.init(address, handler, concurrency: ThreadingMixIn())
     }
 
     var serviceName: String { state.serviceName }
     var options: [String: String] { state.options }
+    var requestTimeout: Duration? { state.requestTimeout }
     func log(_ level: LogLevel, _ message: String) { state.record(level, message) }
 
     override func getRequest() throws -> Request? {
@@ -57,13 +61,15 @@ final class HostStreamServer: TCPServer, HandlerHost, @unchecked Sendable {
 final class HostDatagramServer: UDPServer, HandlerHost, @unchecked Sendable {
     let state: HostState
 
-    init(_ address: SocketAddress, _ handler: BaseRequestHandler.Type, options: [String: String] = [:]) throws {
-        state = HostState(options: options, idleTimeout: nil)
+    init(_ address: SocketAddress, _ handler: BaseRequestHandler.Type, options: [String: String] = [:],
+         requestTimeout: Duration? = nil) throws {
+        state = HostState(options: options, idleTimeout: nil, requestTimeout: requestTimeout)
         try super.init(address, handler)
     }
 
     var serviceName: String { state.serviceName }
     var options: [String: String] { state.options }
+    var requestTimeout: Duration? { state.requestTimeout }
     func log(_ level: LogLevel, _ message: String) { state.record(level, message) }
 
     override func handleError(_ error: any Error, request: Request) { state.recordError(error) }
