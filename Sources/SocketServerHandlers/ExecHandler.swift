@@ -10,8 +10,9 @@ import SocketServer
 /// stdin and its stdout (if any) is sent back to the sender as one datagram. Its stderr goes to the
 /// log, line by line. It sees only a clean environment (PATH, REMOTE_ADDR, REMOTE_PORT, SERVICE).
 /// Its exit status is logged; it is always reaped; past the service's `timeout` its whole process
-/// group is killed. It inherits no descriptor beyond 0, 1 and 2, even ones the daemon inherited
-/// without FD_CLOEXEC.
+/// group is killed, and so is whatever it leaves running in that group when it exits (a background
+/// job keeping its stdout or stderr open would otherwise hold the request until the timeout). It
+/// inherits no descriptor beyond 0, 1 and 2, even ones the daemon inherited without FD_CLOEXEC.
 enum ExecRunner {
     /// The config keys: `command` (required), an absolute program path and its arguments.
     static let keys: [String: String?] = ["command": nil]

@@ -6,7 +6,7 @@ import Glibc
 import CSocketServerShims
 
 /// A spawned request program. `wait(limit:)` forwards its stderr lines to `logLine` and kills the
-/// whole process group when the limit passes.
+/// whole process group when the limit passes or when the program exits leaving jobs behind.
 struct ExecProcess {
     let pid: pid_t
     private let stderrRead: Int32
@@ -52,54 +52,80 @@ struct ExecProcess {
 
     /// Waits for the program to end, forwarding stderr lines; past `limit` kills its process group.
     /// Returns the wait status and whether it was killed for the limit.
+    ///
+    /// It waits for the program itself (a pidfd, else `waitid` polled every 50 ms), not for its
+    /// stderr to close: a background job (`sh -c 'prog &'`) keeps stderr open after the program
+    /// exited. Once the program has exited, the stderr already written is read and whatever is left
+    /// in its process group is killed, as it would be at the time limit, so the request ends.
     func wait(limit: Duration?, logLine: (String) -> Void) -> (status: Int32, timedOut: Bool) {
         defer { close(stderrRead) }
+        // The child is not reaped before the end of this function, so its pid (and process group
+        // id) cannot be reused meanwhile: the pidfd and kill(-pid) below refer to it.
+        let exitFD = pidfdOpen.map { $0(pid, 0) } ?? -1
+        defer { if exitFD >= 0 { close(exitFD) } }
         let deadline = limit.map { ContinuousClock.now.advanced(by: $0) }
         var pending: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
-        var open = true
+        var stderrOpen = true
+        var exited = false
         var timedOut = false
-        while open {
+        /// Reads once from stderr and forwards complete lines; false at end of file or on an error.
+        func readStderr() -> Bool {
+            let count = read(stderrRead, &buffer, buffer.count)
+            if count < 0 && errno == EINTR { return true }
+            if count <= 0 { return false }
+            pending += buffer[..<count]
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                logLine(String(decoding: pending[..<newline], as: UTF8.self))
+                pending.removeSubrange(...newline)
+            }
+            return true
+        }
+        while !exited {
             var timeout: Int32 = -1
             if let deadline {
                 let left = ContinuousClock.now.duration(to: deadline)
                 if left <= .zero { timedOut = true; break }
                 timeout = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
             }
-            var entry = pollfd(fd: stderrRead, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&entry, 1, timeout)
+            if exitFD < 0 {
+                if hasExited() { exited = true; break }
+                timeout = timeout < 0 ? 50 : min(timeout, 50)
+            }
+            // poll ignores negative descriptors: a closed stderr, a missing pidfd.
+            var entries = [pollfd(fd: stderrOpen ? stderrRead : -1, events: Int16(POLLIN), revents: 0),
+                           pollfd(fd: exitFD, events: Int16(POLLIN), revents: 0)]
+            let ready = poll(&entries, 2, timeout)
             if ready < 0 && errno == EINTR { continue }
             if ready <= 0 { continue }
-            let count = read(stderrRead, &buffer, buffer.count)
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { open = false; break }
-            pending += buffer[..<count]
-            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                logLine(String(decoding: pending[..<newline], as: UTF8.self))
-                pending.removeSubrange(...newline)
+            if entries[1].revents != 0 { exited = true }
+            if stderrOpen && entries[0].revents != 0 && !readStderr() { stderrOpen = false }
+        }
+        if exited {
+            // What the program (or a background job) already wrote, without waiting for more.
+            var drained = 0
+            while stderrOpen && drained < 16 {
+                var entry = pollfd(fd: stderrRead, events: Int16(POLLIN), revents: 0)
+                let ready = poll(&entry, 1, 0)
+                if ready < 0 && errno == EINTR { continue }
+                if ready <= 0 || !readStderr() { break }
+                drained += 1
             }
         }
         if !pending.isEmpty { logLine(String(decoding: pending, as: UTF8.self)) }
-        if timedOut {
-            kill(-pid, SIGKILL)
-            kill(pid, SIGKILL)
-        }
-        // stderr closed: the program (or whatever inherited its stderr) is done; reap it, bounded.
+        // Timed out, or exited leaving jobs behind: the request's process group goes with it.
+        kill(-pid, SIGKILL)
+        if timedOut { kill(pid, SIGKILL) }
         var status: Int32 = 0
-        while true {
-            let result = waitpid(pid, &status, timedOut ? 0 : WNOHANG)
-            if result == pid { break }
-            if result < 0 && errno != EINTR { break }
-            if result == 0 {
-                if let deadline, ContinuousClock.now >= deadline {
-                    kill(-pid, SIGKILL)
-                    timedOut = true
-                    continue
-                }
-                usleep(2_000)
-            }
-        }
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return (status, timedOut)
+    }
+
+    /// True once the child has exited (not reaped: WNOWAIT), for kernels without pidfd_open.
+    private func hasExited() -> Bool {
+        var info = siginfo_t()
+        guard waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 else { return errno == ECHILD }
+        return info._sifields._sigchld.si_pid != 0
     }
 }
 
@@ -131,3 +157,8 @@ private func libcFunction<Function>(_ name: String, as type: Function.Type) -> F
 private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
 /// `int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *, int from)`, glibc 2.34+.
 private let addCloseFrom = libcFunction("posix_spawn_file_actions_addclosefrom_np", as: AddCloseFrom.self)
+
+private typealias PidfdOpen = @convention(c) (pid_t, UInt32) -> Int32
+/// `int pidfd_open(pid_t, unsigned int flags)`, glibc 2.36+ (Linux 5.3+; -1/ENOSYS on older kernels).
+/// The descriptor it returns is always close-on-exec.
+private let pidfdOpen = libcFunction("pidfd_open", as: PidfdOpen.self)

@@ -1,4 +1,4 @@
-// exec in-process: what the program inherits.
+// exec in-process: what the program inherits, and a program that exits leaving a job behind.
 // (The daemon-level exec tests are in Tests/socketserverdTests/ExecHandlerTests.swift.)
 import Foundation
 import XCTest
@@ -76,5 +76,49 @@ final class ExecTests: XCTestCase {
         XCTAssertFalse(fds.contains(Int(leaked)), "the program inherited descriptor \(leaked): \(fds.sorted())")
         XCTAssertTrue(fds.isSuperset(of: [0, 1, 2]), "\(fds.sorted())")
         XCTAssertLessThanOrEqual(fds.subtracting([0, 1, 2]).count, 1, "\(fds.sorted())")
+    }
+
+    func testProgramExitingWithABackgroundJobEndsTheRequest() throws {
+        // `sh` exits at once; its background sleep keeps stdout (the connection) and stderr open.
+        // The request must end when sh does, not at the timeout, and the sleep must not survive.
+        let marker = "sleep 7\(Int.random(in: 100...999)).\(getpid())"
+        let server = try tcp("/bin/sh -c 'echo started; echo note-\(getpid()) >&2; \(marker) & exit 3'",
+                             requestTimeout: .seconds(6))
+        let start = ContinuousClock.now
+        XCTAssertEqual(try run(server), "started\n")
+        let elapsed = ContinuousClock.now - start
+        XCTAssertLessThan(elapsed, .seconds(3), "the request waited for the background job, not for the program")
+        let deadline = ContinuousClock.now + .seconds(5)
+        while processExists(commandLineContaining: marker), ContinuousClock.now < deadline { usleep(20_000) }
+        XCTAssertFalse(processExists(commandLineContaining: marker), "the background job survived the request")
+        for _ in 0..<200 where !logged("exited with status 3", server) { usleep(10_000) }
+        XCTAssertTrue(logged("stderr: note-\(getpid())", server), "\(server.state.logs.map(\.message))")
+        XCTAssertTrue(logged("exited with status 3", server), "\(server.state.logs.map(\.message))")
+        XCTAssertFalse(logged("timeout", server), "\(server.state.logs.map(\.message))")
+    }
+
+    func testProgramStillRunningIsKilledAtTheTimeout() throws {
+        // The limit still applies to the program itself (stderr closed early, still running).
+        let marker = "sleep 6\(Int.random(in: 100...999)).\(getpid())"
+        let server = try tcp("/bin/sh -c 'exec 2>&-; echo started; exec \(marker)'", requestTimeout: .milliseconds(700))
+        let start = ContinuousClock.now
+        XCTAssertEqual(try run(server), "started\n")
+        XCTAssertLessThan(ContinuousClock.now - start, .seconds(5))
+        for _ in 0..<200 where !logged("still running after the service's timeout", server) { usleep(10_000) }
+        XCTAssertTrue(logged("still running after the service's timeout", server), "\(server.state.logs.map(\.message))")
+        XCTAssertFalse(processExists(commandLineContaining: marker), "the program survived its timeout")
+    }
+
+    private func logged(_ text: String, _ server: HostStreamServer) -> Bool {
+        server.state.logs.contains { $0.message.contains(text) }
+    }
+
+    /// A live process (zombies have an empty command line) whose command line contains `text`.
+    private func processExists(commandLineContaining text: String) -> Bool {
+        listing("/proc").contains { entry in
+            guard Int(entry) != nil,
+                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return false }
+            return String(decoding: data.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self).contains(text)
+        }
     }
 }
