@@ -139,18 +139,29 @@ final class ConfigErrorTests: XCTestCase {
             max_requests = 99999999999999999999
             """
         assertConfigErrors(text, [
-            "main.conf:2: graceful_timeout must be a number of seconds, 0 or more (such as 30 or 2.5), got '1.5.2'",
+            "main.conf:2: graceful_timeout must be a number of seconds from 0 to 31536000 (a year), such as 30 or 2.5, got '1.5.2'",
             "main.conf:6: workers must be an integer from 1 to 1024, got '0'",
             "main.conf:7: threads must be an integer from 1 to 4096, got '4097'",
-            "main.conf:8: max_requests must be an integer 0 or more, got '-1'",
-            "main.conf:9: timeout must be a number of seconds, 0 or more (such as 30 or 2.5), got 'soon'",
+            "main.conf:8: max_requests must be an integer from 0 to 1000000000, got '-1'",
+            "main.conf:9: timeout must be a number of seconds from 0 to 31536000 (a year), such as 30 or 2.5, got 'soon'",
             "main.conf:14: max_size: must be a positive integer (bytes), not \"0\"",
             "main.conf:15: workers must be an integer from 1 to 1024, got '1025'",
             "main.conf:16: threads must be an integer from 1 to 4096, got '0'",
-            "main.conf:17: timeout must be a number of seconds, 0 or more (such as 30 or 2.5), got '-5'",
+            "main.conf:17: timeout must be a number of seconds from 0 to 31536000 (a year), such as 30 or 2.5, got '-5'",
             "main.conf:21: workers must be an integer from 1 to 1024, got 'two'",
-            "main.conf:22: timeout must be a number of seconds, 0 or more (such as 30 or 2.5), got '1.'",
-            "main.conf:23: max_requests must be an integer 0 or more, got '99999999999999999999'",
+            "main.conf:22: timeout must be a number of seconds from 0 to 31536000 (a year), such as 30 or 2.5, got '1.'",
+            "main.conf:23: max_requests must be an integer from 0 to 1000000000, got '99999999999999999999'",
+        ])
+    }
+
+    /// Values that parse but would overflow later (a deadline in milliseconds, max_requests plus
+    /// jitter) are refused here, not by a trapping worker.
+    func testNumbersTooLargeToUseAreRefused() {
+        assertConfigErrors("[daemon]\ngraceful_timeout = 31536001\n"
+            + configService("a", "timeout = 10000000000000000\nrequest_timeout = 31536000.5\nmax_requests = 9223372036854775807\n"), [
+            "main.conf:2: graceful_timeout must be a number of seconds from 0 to 31536000 (a year), such as 30 or 2.5, got '31536001'",
+            "main.conf:6: timeout must be a number of seconds from 0 to 31536000 (a year), such as 30 or 2.5, got '10000000000000000'",
+            "main.conf:8: max_requests must be an integer from 0 to 1000000000, got '9223372036854775807'",
         ])
     }
 
@@ -310,7 +321,7 @@ final class ConfigErrorTests: XCTestCase {
         let errors = configErrors(text)
         XCTAssertEqual(errors, [
             "main.conf:2: unknown log_level 'chatty' (expected debug, info, warning or error)",
-            "main.conf:3: graceful_timeout must be a number of seconds, 0 or more (such as 30 or 2.5), got 'forever'",
+            "main.conf:3: graceful_timeout must be a number of seconds from 0 to 31536000 (a year), such as 30 or 2.5, got 'forever'",
             "main.conf:5: bad listen address 'tcp://127.0.0.1:99999': invalid address: port 99999 is out of range 0-65535",
             "main.conf:7: workers must be an integer from 1 to 1024, got '0'",
             "main.conf:8: unknown key 'bogus' (handler 'echo' takes no extra keys)",

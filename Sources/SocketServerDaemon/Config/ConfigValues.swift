@@ -15,13 +15,19 @@ enum ConfigValues {
         return .success(value)
     }
 
-    /// Seconds ≥ 0 with an optional fraction: `30`, `2.5`, `0.125`. Digits past nanoseconds are ignored.
+    /// The longest duration a key may give: a year. Far beyond any sensible timeout, and small
+    /// enough that no conversion (to milliseconds, to a deadline) can overflow.
+    static let maxSeconds: Int64 = 31_536_000
+
+    /// Seconds from 0 to a year with an optional fraction: `30`, `2.5`, `0.125`. Digits past
+    /// nanoseconds are ignored.
     static func seconds(_ text: String, key: String) -> Result<Duration, Problem> {
-        let failure = Problem("\(key) must be a number of seconds, 0 or more (such as 30 or 2.5), got \(ConfigText.quoted(text))")
+        let failure = Problem("\(key) must be a number of seconds from 0 to \(maxSeconds) (a year), such as 30 or 2.5, "
+                              + "got \(ConfigText.quoted(text))")
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count <= 2, !parts[0].isEmpty,
               parts.allSatisfy({ $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }) else { return .failure(failure) }
-        guard let whole = Int64(parts[0]) else { return .failure(failure) }
+        guard let whole = Int64(parts[0]), whole <= maxSeconds else { return .failure(failure) }
         var nanoseconds: Int64 = 0
         if parts.count == 2 {
             guard !parts[1].isEmpty else { return .failure(failure) }

@@ -30,7 +30,7 @@ extension ServiceValidation {
                 threads = value
             }
             if let entry = keys["max_requests"],
-               let value = report(ConfigValues.integer(entry.value, key: entry.key, in: 0...Int.max), entry) {
+               let value = report(ConfigValues.integer(entry.value, key: entry.key, in: 0...1_000_000_000), entry) {
                 maxRequests = value
             }
             if let entry = keys["timeout"],
