@@ -24,6 +24,7 @@ public enum Daemon {
 
     /// Runs the master until it is stopped; returns the exit status.
     public static func run(configPath: String) -> Int32 {
+        SignalPipe.holdDuringStartup()
         let config: DaemonConfig
         do {
             config = try ConfigCheck.load(path: configPath, catalog: DaemonCatalog(), cpuCount: cpuCount(), forRoot: geteuid() == 0)

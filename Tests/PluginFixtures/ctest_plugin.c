@@ -7,8 +7,10 @@
  *         the line "segfault" crashes the process (a plugin bug at run time)
  *   need  (stream)            key: word (required); sends "WORD\n" and closes
  * -DREPLY_TAG='"v2"' changes TAG (a rebuilt plugin); -DWRONG_ABI, -DNO_ENTRY and -DCRASH_ON_LOAD
- * build the faults the daemon must report.
+ * build the faults the daemon must report. -DSLOW_CHECK='"PATH"' makes the check of `repeat`
+ * create PATH.started and wait (up to 20 s) for PATH to exist: a daemon held in its start-up.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +18,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#ifdef SLOW_CHECK
+#include <time.h>
+#include <unistd.h>
+#endif
 
 #include "socketserverd_plugin.h"
 
@@ -89,8 +95,21 @@ static int shout_datagram(const ssd_request *request, const void *bytes, size_t 
     return request->reply(request, reply, used) == 0 ? SSD_OK : 5;
 }
 
+#ifdef SLOW_CHECK
+/* Announces that the check runs, then waits for the test's go-ahead. */
+static void wait_for_go_ahead(void) {
+    FILE *started = fopen(SLOW_CHECK ".started", "w");
+    if (started) fclose(started);
+    struct timespec pause = {0, 10 * 1000 * 1000};
+    for (int round = 0; round < 2000 && access(SLOW_CHECK, F_OK) != 0; round++) nanosleep(&pause, NULL);
+}
+#endif
+
 static int shout_validate(void *data, const char *key, const char *value, char *message, size_t size) {
     (void)data;
+#ifdef SLOW_CHECK
+    if (strcmp(key, "repeat") == 0) wait_for_go_ahead();
+#endif
     if (strcmp(key, "repeat") == 0) {
         char *end;
         long number = strtol(value, &end, 10);

@@ -45,8 +45,7 @@ final class ExecHandlerTests: DaemonTestCase {
 
     func testHangingProgramIsKilledAtTimeoutAndFailureIsLogged() throws {
         let hangPort = freePort(), failPort = freePort()
-        // A sleep argument unique to this run, so no other process on the machine is mistaken for it.
-        let marker = "sleep \(300 + hangPort % 1000)"
+        let marker = uniqueSleep()
         let hang = script("hang.sh", "#!/bin/sh\necho started\n\(marker)\n")
         let fail = script("fail.sh", "#!/bin/sh\necho partial\nexit 7\n")
         let daemon = try startDaemon("""
@@ -69,12 +68,7 @@ final class ExecHandlerTests: DaemonTestCase {
         XCTAssertEqual(output, "started\n")
         XCTAssertLessThan(Date().timeIntervalSince(start), 8, "the program outlived the timeout")
         XCTAssertTrue(daemon.waitForLog("still running after the service's timeout"), daemon.log)
-        let gone = Date().addingTimeInterval(5)
-        while processExists(named: marker), Date() < gone {
-            DaemonProcess.reapAdopted(sparing: daemons.map(\.pid))
-            usleep(50_000)
-        }
-        XCTAssertFalse(processExists(named: marker), "the program's child survived")
+        XCTAssertTrue(waitForNoProcess(matching: marker), "the program's child survived")
 
         let failing = try createConnection(host: "127.0.0.1", port: failPort, timeout: .seconds(5))
         XCTAssertEqual(String(decoding: try readAll(failing), as: UTF8.self), "partial\n")
@@ -90,13 +84,5 @@ final class ExecHandlerTests: DaemonTestCase {
         let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
         XCTAssertNotEqual(status, 0)
         XCTAssertTrue(text.contains("x.conf:4:") && text.contains("/nonexistent/prog"), text)
-    }
-
-    func processExists(named text: String) -> Bool {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.contains { entry in
-            guard Int(entry) != nil, let cmd = try? String(contentsOfFile: "/proc/\(entry)/cmdline", encoding: .utf8) else { return false }
-            return cmd.replacingOccurrences(of: "\0", with: " ").contains(text)
-        }
     }
 }

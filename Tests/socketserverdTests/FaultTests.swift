@@ -7,7 +7,8 @@ final class FaultTests: DaemonTestCase {
     func testHungRequestKillsAndReplacesItsWorker() throws {
         let hangPort = freePort(), okPort = freePort()
         let hang = directory + "/hang.sh"
-        writeConfig("#!/bin/sh\nsleep 300\n", to: hang)
+        let marker = uniqueSleep()
+        writeConfig("#!/bin/sh\n\(marker)\n", to: hang)
         chmod(hang, 0o755)
         let daemon = try startDaemon("""
             [service hang]
@@ -31,7 +32,7 @@ final class FaultTests: DaemonTestCase {
         XCTAssertTrue(daemon.waitForLog("service hang: request from \(local) has run for"), daemon.log)
         XCTAssertTrue(daemon.waitForLog("started for service hang", count: 2), "the worker is replaced:\n\(daemon.log)")
         XCTAssertEqual(try tcpRoundTrip(port: okPort), "hello\n")
-        XCTAssertTrue(waitForNoProcess(matching: "sleep 300"), "the hung program survived its worker")
+        XCTAssertTrue(waitForNoProcess(matching: marker), "the hung program survived its worker")
     }
 
     func testWorkerKilledBySegfaultMidRequestIsRespawned() throws {
@@ -93,20 +94,5 @@ final class FaultTests: DaemonTestCase {
               let close = stat.lastIndex(of: ")") else { return 0 }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
-    }
-
-    func waitForNoProcess(matching text: String, timeout: TimeInterval = 5) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            DaemonProcess.reapAdopted(sparing: daemons.map(\.pid))
-            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-            let found = entries.contains { entry in
-                guard Int(entry) != nil, let cmd = try? String(contentsOfFile: "/proc/\(entry)/cmdline", encoding: .utf8) else { return false }
-                return cmd.replacingOccurrences(of: "\0", with: " ").contains(text)
-            }
-            if !found { return true }
-            usleep(50_000)
-        }
-        return false
     }
 }

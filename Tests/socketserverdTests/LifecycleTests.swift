@@ -191,3 +191,30 @@ final class LogFileTests: DaemonTestCase {
         XCTAssertEqual(try tcpRoundTrip(port: port), "hello\n")
     }
 }
+
+extension LogFileTests {
+    /// Workers write the log too: after USR1 their lines go to the new file, not the rotated one.
+    func testWorkersFollowTheReopenedLog() throws {
+        let port = freePort()
+        let logFile = directory + "/ssd.log"
+        let daemon = try startDaemon("""
+            [daemon]
+            log_file = \(logFile)
+            log_level = debug
+            [service echo]
+            listen = tcp://127.0.0.1:\(port)
+            handler = echo
+            workers = 1
+            """)
+        let worker = try XCTUnwrap(daemon.workerPIDs().first)
+        try FileManager.default.moveItem(atPath: logFile, toPath: logFile + ".1")
+        daemon.signal(SIGUSR1)
+        let deadline = Date().addingTimeInterval(10)
+        func newLog() -> String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+        while !newLog().contains("log reopened"), Date() < deadline { usleep(20_000) }
+        XCTAssertEqual(try tcpRoundTrip(port: port), "hello\n")
+        // The worker logs each request at debug level; the line must land in the new file.
+        while !newLog().contains("[\(worker)] debug"), Date() < deadline { usleep(20_000) }
+        XCTAssertTrue(newLog().contains("[\(worker)] debug: service echo: worker \(worker) serving"), newLog())
+    }
+}

@@ -60,6 +60,36 @@ final class SwiftHandlerFaultTests: PluginTestCase {
         XCTAssertNil(daemon.reapIfExited(), "the master survived")
     }
 
+    /// With concurrency = fork, a trap costs only the request child. The request it left on the
+    /// scoreboard is ended when the worker reaps the child, so request_timeout does not later take
+    /// the worker for hung and kill it.
+    func testTrapInARequestChildCostsOnlyThatRequest() throws {
+        let port = freePort()
+        try copyBuiltPlugin("libfaults-fixture.so")
+        let daemon = try startDaemon(pluginHeader([("faults", "libfaults-fixture.so")]) + """
+            [service f]
+            listen = tcp://127.0.0.1:\(port)
+            handler = faults.fault
+            workers = 1
+            concurrency = fork
+            request_timeout = 2
+            """)
+        let worker = try XCTUnwrap(daemon.workerPIDs().first)
+        let client = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))
+        defer { client.close() }
+        let address = try client.getSockName()
+        try client.sendAll("trap\n")
+        XCTAssertEqual((try? readAll(client)) ?? [], [], "its client sees the connection end")
+        XCTAssertTrue(daemon.waitForLog("service f: request child "), daemon.log)
+        XCTAssertTrue(daemon.log.contains("while serving \(address)"), daemon.log)
+        // No readiness signal exists for "the master checked and found nothing": wait past
+        // request_timeout plus a master loop turn, then check that nothing was killed.
+        usleep(3_500_000)
+        XCTAssertFalse(daemon.log.contains("killing worker"), daemon.log)
+        XCTAssertEqual(daemon.workerPIDs(), [worker], "the worker lives on")
+        XCTAssertEqual(try ask(port: port, "after\n"), "ok after\n")
+    }
+
     /// One line on an open connection, and its one-line reply.
     private func ask(_ socket: Socket, _ line: String) throws -> String {
         try socket.sendAll(line)

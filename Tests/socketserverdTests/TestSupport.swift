@@ -85,6 +85,7 @@ func datagramRoundTrip(_ address: SocketAddress, _ message: String, local: Socke
 class DaemonTestCase: XCTestCase {
     var directory = ""
     var daemons: [DaemonProcess] = []
+    private var uniqueSleeps = 0
 
     override func setUp() {
         super.setUp()
@@ -110,6 +111,32 @@ class DaemonTestCase: XCTestCase {
         daemons.append(daemon)
         try daemon.waitReady(file: file, line: line)
         return daemon
+    }
+
+    /// A `sleep N` command line unique to this run (N from the test directory's name and a counter),
+    /// so that no other process on the machine is mistaken for the one a test started.
+    func uniqueSleep() -> String {
+        uniqueSleeps += 1
+        return "sleep \(1_000_000 + abs(directory.hashValue % 800_000) + uniqueSleeps)"  // 7 digits
+    }
+
+    /// Waits until no process's command line contains `text` (reaping what the test adopted).
+    func waitForNoProcess(matching text: String, timeout: TimeInterval = 5) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            DaemonProcess.reapAdopted(sparing: daemons.map(\.pid))
+            if !processExists(matching: text) { return true }
+            usleep(50_000)
+        }
+        return false
+    }
+
+    func processExists(matching text: String) -> Bool {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.contains { entry in
+            guard Int(entry) != nil, let cmd = try? String(contentsOfFile: "/proc/\(entry)/cmdline", encoding: .utf8) else { return false }
+            return cmd.replacingOccurrences(of: "\0", with: " ").contains(text)
+        }
     }
 
     /// Rewrites the config file (for reload tests).

@@ -17,8 +17,16 @@ public final class ForkingMixIn: RequestConcurrency, @unchecked Sendable {
         var blockOnClose = true
         var active: Set<pid_t> = []
         var warnedAboutThreads = false
+        var childExited: (@Sendable (pid_t, Int32) -> Void)? = nil
     }
     private let state = Mutex(State())
+
+    /// Called with each reaped child's pid and wait status (a server may clean up after a child
+    /// that died without doing so itself, e.g. killed by a signal). Not part of CPython's API.
+    public var childExited: (@Sendable (pid_t, Int32) -> Void)? {
+        get { state.withLock { $0.childExited } }
+        set { state.withLock { $0.childExited = newValue } }
+    }
 
     public init(maxChildren: Int = 40, blockOnClose: Bool = true) {
         state.withLock {
@@ -75,16 +83,25 @@ public final class ForkingMixIn: RequestConcurrency, @unchecked Sendable {
                 state.withLock { $0.active.removeAll() }  // ECHILD: nothing of ours is left
                 break
             }
-            state.withLock { _ = $0.active.remove(pid) }
+            reaped(pid, status)
         }
         for pid in activeChildren {
             var status: Int32 = 0
             var result: pid_t
             repeat { result = waitpid(pid, &status, blocking ? 0 : WNOHANG) } while result < 0 && errno == EINTR
-            if result == pid || (result < 0 && errno == ECHILD) {
+            if result == pid {
+                reaped(pid, status)
+            } else if result < 0 && errno == ECHILD {
                 state.withLock { _ = $0.active.remove(pid) }
             }
         }
+    }
+
+    private func reaped(_ pid: pid_t, _ status: Int32) {
+        let callback = state.withLock { state in
+            state.active.remove(pid) == nil ? nil : state.childExited
+        }
+        callback?(pid, status)
     }
 
     public func serviceActions(_ server: BaseServer) { collectChildren() }

@@ -66,12 +66,11 @@ extension Arbiter {
             guard let record = workers.remove(pid) else { continue }
             var how = describeExit(status)
             if let slot = record.slot {
-                if status != 0 {
-                    // Whose requests it took down, for the log; the programs it started for them
-                    // (exec) die with it: they hold its clients' sockets.
-                    how += Arbiter.describeInFlight(scoreboard.clients(in: slot))
-                    scoreboard.killChildGroups(in: slot)
-                }
+                // Whose requests it took down, for the log.
+                if status != 0 { how += Arbiter.describeInFlight(scoreboard.clients(in: slot)) }
+                // Programs it started for requests (exec) die with it, however it ended (a fast stop
+                // exits 0 with requests running): they hold its clients' sockets.
+                scoreboard.killChildGroups(in: slot)
                 scoreboard.releaseSlot(slot)
             }
             let now = ContinuousClock.now

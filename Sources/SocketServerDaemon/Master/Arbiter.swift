@@ -74,12 +74,12 @@ public final class Arbiter {
             let now = ContinuousClock.now
             killOverdue(at: now)
             killHungRequests()
+            notifier.watchdogIfDue(now: now)  // a long graceful drain is still supervised
             if stopDeadline != nil {
                 if workers.isEmpty { return }
                 continue
             }
             maintainWorkers()
-            notifier.watchdogIfDue(now: now)
         }
     }
 
@@ -87,7 +87,10 @@ public final class Arbiter {
     private func waitForEvents() throws {
         let now = ContinuousClock.now
         var wake = now.advanced(by: .seconds(1))
-        for instant in [workers.nextDeadline, backoff.nextStart, notifier.nextWatchdog].compactMap({ $0 }) {
+        // While stopping nothing is started, so a pending restart must not wake the loop (it would
+        // spin until the workers are gone).
+        let nextStart = stopDeadline == nil ? backoff.nextStart : nil
+        for instant in [workers.nextDeadline, nextStart, notifier.nextWatchdog].compactMap({ $0 }) {
             wake = min(wake, instant)
         }
         let timeout = max(.zero, now.duration(to: wake))
@@ -96,6 +99,11 @@ public final class Arbiter {
     }
 
     private func handle(_ signal: Int32) {
+        // Once a stop began, nothing may start workers or bind sockets again: the stop would never end.
+        if stopDeadline != nil, [SIGHUP, SIGTTIN, SIGTTOU].contains(signal) {
+            log.warning("\(signalName(signal)) ignored: the daemon is stopping")
+            return
+        }
         switch signal {
         case SIGHUP: reload()
         case SIGTERM: beginStop(graceful: true)
@@ -117,6 +125,8 @@ public final class Arbiter {
             } catch {
                 log.error("SIGUSR1: cannot reopen the log: \(error)")
             }
+            // Workers reopen it too, before their next line (Logger.reopenBeforeNextLine).
+            for record in workers.records.values { kill(record.pid, SIGUSR1) }
         default: break
         }
     }

@@ -15,6 +15,8 @@ public final class Logger: Sendable {
     // another thread of its parent was in the middle of a log call.
     private let levelValue = Atomic<Int>(LogLevel.info.rawValue)
     private let fdValue = Atomic<Int32>(2)
+    /// Set by a worker's SIGUSR1 handler (async-signal-safe): reopen the file before the next line.
+    private let reopenRequested = Atomic<Bool>(false)
     /// The log file's path; only the master changes it (SIGUSR1, start-up).
     private let path = Mutex<String?>(nil)
     private let timestamps: Bool
@@ -33,9 +35,16 @@ public final class Logger: Sendable {
 
     public func log(_ level: LogLevel, _ message: String) {
         guard enabled(level) else { return }
+        if reopenRequested.load(ordering: .relaxed), reopenRequested.exchange(false, ordering: .acquiringAndReleasing) {
+            do { try reopen() } catch { write(line: "[\(getpid())] error: cannot reopen the log: \(error)\n") }
+        }
         var line = ""
         if timestamps { line += Logger.timestamp() + " " }
         line += "[\(getpid())] \(level): \(message)\n"
+        write(line: line)
+    }
+
+    private func write(line: String) {
         let fd = fdValue.load(ordering: .acquiring)
         var bytes = Array(line.utf8)[...]
         while !bytes.isEmpty {
@@ -50,7 +59,9 @@ public final class Logger: Sendable {
     public func warning(_ message: String) { log(.warning, message) }
     public func error(_ message: String) { log(.error, message) }
 
-    /// Sends the log to `path` (appending) instead of stderr; nil returns to stderr.
+    /// Sends the log to `path` (appending) instead of stderr; nil returns to stderr. A file that
+    /// replaces another takes over its descriptor number (dup2), so a thread that is writing a line
+    /// meanwhile writes it to one file or the other, never to a closed or reused descriptor.
     public func redirect(to path: String?) throws(DaemonError) {
         var fd: Int32 = 2
         if let path {
@@ -58,9 +69,23 @@ public final class Logger: Sendable {
             guard fd >= 0 else { throw .system("open log file \(path)", errno) }
         }
         self.path.withLock { $0 = path }
+        let current = fdValue.load(ordering: .acquiring)
+        if current != 2, fd != 2 {
+            guard dup2(fd, current) >= 0 else {
+                let code = errno
+                close(fd)
+                throw .system("reopen log file \(path ?? "")", code)
+            }
+            close(fd)
+            _ = fcntl(current, F_SETFD, FD_CLOEXEC)  // dup2 clears it on the copy
+            return
+        }
         let old = fdValue.exchange(fd, ordering: .acquiringAndReleasing)
         if old != 2 { close(old) }
     }
+
+    /// From a signal handler (a worker's SIGUSR1): reopen the log file before the next line.
+    public func requestReopen() { reopenRequested.store(true, ordering: .releasing) }
 
     /// Reopens the log file (after logrotate moved it); on stderr it does nothing.
     public func reopen() throws(DaemonError) {

@@ -8,12 +8,13 @@ import CSocketServerShims
 /// One page-aligned anonymous MAP_SHARED mapping, made by the master before any fork, so every
 /// worker and every per-request child writes into the same memory. Each worker owns one slot of
 /// `entriesPerSlot` entries: a start time (monotonic ns, 0 = free), the process group of a program
-/// the request started (exec; 0 = none), and the client's address text.
+/// the request started (exec; 0 = none), the pid of the process serving it, and the client's
+/// address text.
 final class Scoreboard: @unchecked Sendable {
     static let slots = 1024
     static let entriesPerSlot = 32
     static let clientBytes = 48
-    static let entrySize = 16 + clientBytes
+    static let entrySize = 24 + clientBytes
 
     private let base: UnsafeMutableRawPointer
     private let size: Int
@@ -92,6 +93,7 @@ final class Scoreboard: @unchecked Sendable {
                 destination.storeBytes(of: 0, toByteOffset: count, as: UInt8.self)
             }
             cssd_atomic_store64(childGroup(slot, entry), 0)
+            cssd_atomic_store64(owner(slot, entry), Int64(getpid()))
             cssd_atomic_store64(start(slot, entry), now)
             return entry
         }
@@ -101,6 +103,20 @@ final class Scoreboard: @unchecked Sendable {
     func end(slot: Int, entry: Int) {
         cssd_atomic_store64(childGroup(slot, entry), 0)
         cssd_atomic_store64(start(slot, entry), 0)
+    }
+
+    /// Ends the requests process `pid` (a request child that died without ending them) left in
+    /// `slot`, killing the programs they started; returns their clients.
+    func endAll(slot: Int, owner pid: pid_t) -> [String] {
+        var clients: [String] = []
+        for entry in 0..<Scoreboard.entriesPerSlot
+        where cssd_atomic_load64(start(slot, entry)) > 0 && cssd_atomic_load64(owner(slot, entry)) == Int64(pid) {
+            clients.append(clientText(slot, entry))
+            let group = cssd_atomic_load64(childGroup(slot, entry))
+            if group > 1 { kill(-pid_t(group), SIGKILL) }
+            end(slot: slot, entry: entry)
+        }
+        return clients
     }
 
     /// Records (or, with 0, clears) the process group of a program the request started.
@@ -118,8 +134,12 @@ final class Scoreboard: @unchecked Sendable {
         (base + (slot * Scoreboard.entriesPerSlot + entry) * Scoreboard.entrySize + 8).assumingMemoryBound(to: Int64.self)
     }
 
+    private func owner(_ slot: Int, _ entry: Int) -> UnsafeMutablePointer<Int64> {
+        (base + (slot * Scoreboard.entriesPerSlot + entry) * Scoreboard.entrySize + 16).assumingMemoryBound(to: Int64.self)
+    }
+
     private func client(_ slot: Int, _ entry: Int) -> UnsafeMutableRawPointer {
-        base + (slot * Scoreboard.entriesPerSlot + entry) * Scoreboard.entrySize + 16
+        base + (slot * Scoreboard.entriesPerSlot + entry) * Scoreboard.entrySize + 24
     }
 
     static func monotonicNanoseconds() -> Int64 {

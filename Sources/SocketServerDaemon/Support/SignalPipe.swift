@@ -28,6 +28,24 @@ final class SignalPipe {
                 errno = saved
             }
         }
+        // Signals held back during start-up (holdDuringStartup) are delivered now, into the pipe.
+        var set = SignalPipe.set(of: signals)
+        sigprocmask(SIG_UNBLOCK, &set, nil)
+    }
+
+    /// Before the pipe exists (reading the config, checking plugins: up to seconds), a HUP from an
+    /// impatient operator or a USR1 from logrotate would kill the daemon by their default action,
+    /// and TTIN/TTOU would stop it. Blocked instead, they wait for `init`, which handles them.
+    static func holdDuringStartup() {
+        var set = SignalPipe.set(of: [SIGHUP, SIGUSR1, SIGTTIN, SIGTTOU])
+        sigprocmask(SIG_BLOCK, &set, nil)
+    }
+
+    private static func set(of signals: [Int32]) -> sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in signals { sigaddset(&set, signal) }
+        return set
     }
 
     /// The signals delivered since the last call, in order.

@@ -68,6 +68,17 @@ final class ServicePolicy: Sendable {
         scoreboard.setChildGroup(slot: slot, entry: Int(bitPattern: stored) - 1, group: group)
     }
 
+    /// A request child (concurrency = fork) was reaped. One that died without ending its request
+    /// (killed by a signal, a Swift trap) would leave it on the scoreboard, where it would look hung
+    /// and cost the whole worker at request_timeout: end it, with the programs it started, and log it.
+    func requestChildExited(_ pid: pid_t, status: Int32) {
+        guard status != 0, let scoreboard else { return }
+        let clients = scoreboard.endAll(slot: slot, owner: pid)
+        guard !clients.isEmpty else { return }
+        log.error("service \(service.name): request child \(pid) \(describeExit(status)) while serving "
+                  + clients.joined(separator: ", "))
+    }
+
     /// Counts a request; at `retireAfter` the worker stops accepting and exits once in-flight work is done.
     func count(_ server: BaseServer) {
         guard retireAfter > 0 else { return }

@@ -5,10 +5,13 @@ import Glibc
 import CSocketServerShims
 import SocketServer
 import SocketServerHandlers
+import Synchronization
 
-/// The server a TERM should stop; read by the signal handler (set once, before signals matter).
-nonisolated(unsafe) private var stoppableServer: UnsafeMutableRawPointer?
-nonisolated(unsafe) private var stopRequestedEarly: Int32 = 0
+/// The server a TERM should stop (its address; 0 until it exists), and whether a TERM came. The
+/// handler sets the flag, then reads the server; the worker stores the server, then reads the flag:
+/// with sequentially consistent atomics at least one of them sees the other, so no TERM is lost.
+private let stoppableServer = Atomic<UInt>(0)
+private let stopRequested = Atomic<Bool>(false)
 
 enum WorkerProcess {
     /// Exit status of a worker that could not start (bad handler settings): the master backs off.
@@ -57,8 +60,8 @@ enum WorkerProcess {
             log.error("service \(service.name): worker cannot start: \(error)")
             return startupFailure
         }
-        stoppableServer = Unmanaged.passRetained(server).toOpaque()
-        if stopRequestedEarly != 0 { server.requestShutdown() }
+        stoppableServer.store(UInt(bitPattern: Unmanaged.passRetained(server).toOpaque()), ordering: .sequentiallyConsistent)
+        if stopRequested.load(ordering: .sequentiallyConsistent) { server.requestShutdown() }
         log.debug("service \(service.name): worker \(getpid()) serving \(service.listen)")
         do {
             try server.serveForever(pollInterval: .seconds(1))
@@ -75,7 +78,10 @@ enum WorkerProcess {
         switch service.concurrency {
         case .sync: concurrency = SynchronousRequests()
         case .threads: concurrency = ThreadPoolMixIn(threads: service.threads, queueLimit: max(64, service.threads * 4))
-        case .fork: concurrency = ForkingMixIn(maxChildren: service.threads)
+        case .fork:
+            let forking = ForkingMixIn(maxChildren: service.threads)
+            forking.childExited = { pid, status in policy.requestChildExited(pid, status: status) }
+            concurrency = forking
         }
         if service.listen.isDatagram {
             guard let handler = descriptor.datagram else { throw DaemonError.message("handler \(descriptor.name) cannot serve datagrams") }
@@ -85,19 +91,20 @@ enum WorkerProcess {
         return try StreamService(socket: socket, handler: handler, policy: policy, concurrency: concurrency)
     }
 
-    /// TERM: stop accepting, finish in-flight requests, exit 0. INT/QUIT: leave now.
-    /// The master's other signals mean nothing to a worker.
+    /// TERM: stop accepting, finish in-flight requests, exit 0. INT/QUIT: leave now. USR1: reopen
+    /// the log. The master's other signals mean nothing to a worker.
     static func installSignals() {
         signal(SIGTERM) { _ in
-            if let server = stoppableServer {
+            stopRequested.store(true, ordering: .sequentiallyConsistent)
+            if let server = UnsafeMutableRawPointer(bitPattern: stoppableServer.load(ordering: .sequentiallyConsistent)) {
                 Unmanaged<BaseServer>.fromOpaque(server).takeUnretainedValue().requestShutdown()
-            } else {
-                stopRequestedEarly = 1
             }
         }
         signal(SIGINT) { _ in _exit(0) }
         signal(SIGQUIT) { _ in _exit(0) }
-        for ignored in [SIGHUP, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU] { signal(ignored, SIG_IGN) }
+        // The master reopened the log (logrotate); this worker follows before its next line.
+        signal(SIGUSR1) { _ in Logger.shared.requestReopen() }
+        for ignored in [SIGHUP, SIGUSR2, SIGTTIN, SIGTTOU] { signal(ignored, SIG_IGN) }
         signal(SIGCHLD, SIG_DFL)
     }
 }
