@@ -9,6 +9,16 @@ public enum Daemon {
 
     static func cpuCount() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
+    /// Started with stdin, stdout or stderr closed (a careless init script), the first socket or
+    /// log file would take that number, and whatever writes to "stderr" would write into it (an
+    /// exec program's errors into a client's connection). /dev/null fills the gaps first.
+    static func openMissingStandardDescriptors() {
+        for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) < 0 && errno == EBADF {
+            let null = open("/dev/null", O_RDWR)
+            if null >= 0, null != fd { dup2(null, fd); close(null) }
+        }
+    }
+
     /// `--check-config`: every problem with file:line on stderr, exit 1; or a success line, exit 0.
     public static func checkConfig(path: String) -> Int32 {
         do {
@@ -25,6 +35,7 @@ public enum Daemon {
     /// Runs the master until it is stopped; returns the exit status.
     public static func run(configPath: String) -> Int32 {
         SignalPipe.holdDuringStartup()
+        openMissingStandardDescriptors()
         let config: DaemonConfig
         do {
             config = try ConfigCheck.load(path: configPath, catalog: DaemonCatalog(), cpuCount: cpuCount(), forRoot: geteuid() == 0)

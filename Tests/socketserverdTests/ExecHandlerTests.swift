@@ -75,6 +75,30 @@ final class ExecHandlerTests: DaemonTestCase {
         XCTAssertTrue(daemon.waitForLog("exited with status 7"), daemon.log)
     }
 
+    /// Started with stdin and stdout closed (a careless init script), the daemon fills them with
+    /// /dev/null first: no socket or log takes their numbers, and a program's stdout and stderr
+    /// still go where they belong (the client, the log).
+    func testClosedStandardDescriptorsAtStartChangeNothing() throws {
+        let port = freePort()
+        let sh = script("two.sh", "#!/bin/sh\necho 'to the client'\necho 'to the log' >&2\n")
+        let path = writeConfig("""
+            [service sh]
+            listen = tcp://127.0.0.1:\(port)
+            handler = exec
+            command = \(sh)
+            workers = 1
+            """, to: directory + "/socketserverd.conf")
+        let daemon = try DaemonProcess(configPath: path, directory: directory, wrapper: "exec 0<&- 1>&-;")
+        daemons.append(daemon)
+        try daemon.waitReady()
+        XCTAssertEqual(try tcpRoundTrip(port: port, "x\n"), "to the client\n")
+        XCTAssertTrue(daemon.waitForLog("stderr: to the log"), daemon.log)
+        let targets = [0, 1].map { fd in
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(daemon.pid)/fd/\(fd)")) ?? "closed"
+        }
+        XCTAssertEqual(targets, ["/dev/null", "/dev/null"])
+    }
+
     func testMissingProgramIsAConfigError() throws {
         let path = writeConfig("[service x]\nlisten = tcp://127.0.0.1:7\nhandler = exec\ncommand = /nonexistent/prog -v\n", to: directory + "/x.conf")
         let out = directory + "/out.txt"
