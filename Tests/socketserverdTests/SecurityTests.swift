@@ -126,5 +126,15 @@ final class SecurityTests: DaemonTestCase {
         XCTAssertTrue(second.log.contains("in use by a running process"), second.log)
         XCTAssertEqual(try live.getOption(.acceptConnections), 1)
         XCTAssertTrue(FileManager.default.fileExists(atPath: livePath), "a live socket's file was removed")
+
+        // A datagram service on the live stream socket's path: the probe gets EPROTOTYPE, which is
+        // a live socket too, not a stale one.
+        let gram = writeConfig("[service gram]\nlisten = unixgram:\(livePath)\nhandler = echo\n", to: directory + "/gram.conf")
+        let third = try DaemonProcess(configPath: gram, directory: directory, notifyPath: directory + "/notify3.sock")
+        daemons.append(third)
+        XCTAssertNotNil(third.waitExit(), third.log)
+        XCTAssertTrue(third.log.contains("as a socket of the other type"), third.log)
+        let stillLive = try createConnection(to: .unix(path: livePath), timeout: .seconds(5))
+        stillLive.close()
     }
 }

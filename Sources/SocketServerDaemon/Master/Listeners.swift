@@ -4,6 +4,14 @@ import Glibc
 #endif
 import SocketServer
 
+extension ListenAddress {
+    /// The file of a Unix socket (not an abstract one), or nil.
+    var unixPath: String? {
+        guard case .unix(let path) = address, !address.isAbstract, !path.isEmpty else { return nil }
+        return path
+    }
+}
+
 /// Every listening socket the master holds. A reload asks for the new config's addresses: those
 /// already open are handed back unchanged (the same socket, so no connection is refused), new ones
 /// are bound, and the rest are closed (a Unix socket's file is removed).
@@ -40,8 +48,9 @@ final class Listeners {
 
     /// Makes `current` the set held, closing (and unlinking) everything else.
     func commit(_ current: [ListenAddress: Socket]) {
+        let pathsInUse = Set(current.keys.compactMap(\.unixPath))
         for (address, socket) in sockets where current[address] !== socket {
-            discard(address, socket)
+            discard(address, socket, unlinking: !pathsInUse.contains(address.unixPath ?? ""))
         }
         sockets = current
     }
@@ -59,11 +68,9 @@ final class Listeners {
         for socket in inherited.values where socket !== keep { socket.close() }
     }
 
-    func discard(_ address: ListenAddress, _ socket: Socket) {
+    func discard(_ address: ListenAddress, _ socket: Socket, unlinking: Bool = true) {
         socket.close()
-        if case .unix(let path) = address.address, !address.address.isAbstract, !path.isEmpty, !systemdOwned.contains(address) {
-            unlink(path)
-        }
+        if unlinking, let path = address.unixPath, !systemdOwned.contains(address) { unlink(path) }
     }
 
     /// Binds one service's address; for TCP, SO_REUSEADDR so a restart doesn't wait for TIME_WAIT.
@@ -115,8 +122,15 @@ final class Listeners {
         guard info.st_mode & S_IFMT == S_IFSOCK else {
             throw .message("\(what): \(path) exists and is not a socket; refusing to replace it")
         }
-        if let probe = try? Socket(family: .unix, type: type), (try? probe.connectEx(address)) == 0 {
-            throw .message("\(what): \(path) is in use by a running process")
+        // Only "connection refused" means nobody is bound there. EPROTOTYPE means a socket of the
+        // other type (stream or datagram) is: live, and not ours to take either.
+        if let probe = try? Socket(family: .unix, type: type), let code = try? probe.connectEx(address) {
+            probe.close()
+            if code == 0 { throw .message("\(what): \(path) is in use by a running process") }
+            if code == EPROTOTYPE {
+                throw .message("\(what): \(path) is in use by a running process, as a socket of the other type "
+                               + "(stream or datagram); use another path")
+            }
         }
         guard unlink(path) == 0 || errno == ENOENT else { throw .system("\(what): removing stale \(path)", errno) }
     }
