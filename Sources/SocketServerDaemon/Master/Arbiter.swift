@@ -69,7 +69,13 @@ public final class Arbiter {
     private func loop() {
         while true {
             _ = try? waitForEvents()
-            for signal in signals.drain() { handle(signal) }
+            // HUPs that queued up while the master was busy (a reload checks plugins in a child)
+            // are one reload: each would read the same file again.
+            var reloaded = false
+            for signal in signals.drain() where !(signal == SIGHUP && reloaded) {
+                if signal == SIGHUP { reloaded = true }
+                handle(signal)
+            }
             collectChildren()
             let now = ContinuousClock.now
             killOverdue(at: now)
