@@ -6,6 +6,7 @@
   client.py upper PORT           one TCP upper round trip
   client.py greet PORT           the example plugin's greet.hello with greeting "hi there"
   client.py refused PORT         nothing listens on PORT
+  client.py upload PORT NAME     stores NAME (5,200 bytes) with the upload protocol; expects OK
   client.py loop PORT STOPFILE   echo round trips on new connections until STOPFILE exists;
                                  prints "requests=N failures=M" and exits 1 on any failure
 Each check prints one line and exits 0 on success, 1 otherwise.
@@ -69,6 +70,16 @@ def loop(port, stop_file):
     return failures == 0 and requests > 0
 
 
+def upload(port, name):
+    body = b"stored by package-test.sh\n" * 200
+    header = b'{"cmd":"put","filename":"%s","filesize":%d}' % (name.encode(), len(body))
+    with socket.create_connection((HOST, port), timeout=5) as s:
+        s.sendall(len(header).to_bytes(4, "little") + header + body)
+        s.shutdown(socket.SHUT_WR)
+        reply = s.makefile("rb").readline()
+    return expect(reply.startswith(b"OK "), "upload %s (%d bytes) to tcp://127.0.0.1:%d -> %r" % (name, len(body), port, reply))
+
+
 def main(argv):
     command = argv[1]
     if command == "defaults":
@@ -91,6 +102,8 @@ def main(argv):
         return expect(False, "nothing listens on 127.0.0.1:%d (something accepted)" % port)
     if command == "loop":
         return loop(port, argv[3])
+    if command == "upload":
+        return upload(port, argv[3])
     raise SystemExit("unknown command " + command)
 
 

@@ -6,7 +6,8 @@
 #
 # Steps, each ending in a "PASS: ..." line: copy the tree to a temp dir, `dpkg-buildpackage -us -uc
 # -b` there, lintian, boot the sandbox, hide the Swift toolchain, `dpkg -i`, ldd, serve the default
-# config, processes run as socketserverd, reload adds a service under a client loop, a broken
+# config, processes run as socketserverd, reload adds a service under a client loop, the example
+# plugin, an upload into the StateDirectory under the hardened unit, a broken
 # config is refused and the old one keeps serving, systemd-analyze security, upgrade (a local
 # edit of the conffile survives) and reinstall restart it, stop ends every process, socket
 # activation, `dpkg --purge` leaves nothing behind. The sandbox is always stopped (trap).
@@ -277,6 +278,25 @@ grep -qx /usr/lib/socketserverd/plugins/libgreet.so "$work/maps" || fail "worker
 [ "$(grep -c 'libswiftCore\.so' "$work/maps")" = 1 ] || fail "worker $hello_pid maps more than one libswiftCore.so"
 grep -qx /usr/lib/socketserverd/libswiftCore.so "$work/maps" || fail "the runtime is not the package's"
 pass "plugin greet.hello serves; worker $hello_pid maps one Swift runtime, /usr/lib/socketserverd/libswiftCore.so"
+
+step "an upload service under the hardened unit: the file lands in the state directory, nothing else"
+cat > "$work/45-upload.conf" <<'EOF'
+; added by package-test.sh: uploads into the unit's StateDirectory
+[service files]
+listen = tcp://127.0.0.1:7022
+handler = upload
+directory = /var/lib/socketserverd/uploads
+workers = 1
+EOF
+sb install -m 0644 "$work/45-upload.conf" /etc/socketserverd/conf.d/45-upload.conf
+sb systemctl reload socketserverd.service
+journal_wait 'reloaded: generation 4'
+sb_wait 15 python3 "$work/client.py" upload 7022 package-test.txt \
+    || { client upload 7022 package-test.txt || true; journal | tail -5; fail "the upload service did not store the file"; }
+stored=$(sb stat -c '%U %s %h' /var/lib/socketserverd/uploads/package-test.txt) || fail "no stored file"
+[ "$stored" = "socketserverd 5200 1" ] || fail "stored file is '$stored' (owner size links), expected 'socketserverd 5200 1'"
+if sb ls -A /var/lib/socketserverd/uploads | grep -v '^package-test\.txt$'; then fail "something besides the upload is left"; fi
+pass "upload stored /var/lib/socketserverd/uploads/package-test.txt ($stored), no temporary file"
 
 step "a broken config edit plus systemctl reload: refused, old config keeps serving"
 printf '[service broken]\nlisten = tcp://127.0.0.1:7021\nhandler = ech0\n' > "$work/60-broken.conf"
