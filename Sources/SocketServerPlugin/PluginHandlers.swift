@@ -79,12 +79,18 @@ open class PluginRequestHandler {
         try setup()
         do {
             try handle()
+            if let error = errorThatEndedInput { throw error }
         } catch {
             try? finish()
             throw error
         }
         try finish()
     }
+}
+
+extension PluginRequestHandler {
+    /// A timeout or reset that ended `for line in rfile` fails the request, as a thrown error would.
+    var errorThatEndedInput: (any Error)? { (self as? PluginStreamHandler)?.rfile.iterationError }
 }
 
 /// A stream connection: read with `rfile`, answer with `wfile`. The daemon closes the connection

@@ -212,3 +212,44 @@ final class IntrospectingHandler: BaseRequestHandler {
         try request.sendAll("\(clientAddress) \(try request.getPeerName()) \(server.serverAddress) \(same)")
     }
 }
+
+/// Echoes lines with `for line in rfile` and a short timeout, as a Python handler would.
+final class LineLoopHandler: StreamRequestHandler {
+    override var timeout: Duration? { .milliseconds(200) }
+    override func handle() throws {
+        for line in rfile { try wfile.write(line) }
+    }
+}
+
+extension RequestPipelineTests {
+    /// Python's `for line in self.rfile` raises on a timeout and handle_error sees it; a Swift
+    /// sequence cannot throw, so the error that ended the loop is rethrown when handle() returns.
+    func testTimeoutThatEndsALineLoopReachesHandleError() throws {
+        let server = try RecordingServer(loopback4, LineLoopHandler.self)
+        defer { server.serverClose() }
+        server.timeout = ioTimeout
+        let client = try connectClient(server.serverAddress)
+        defer { client.close() }
+        try client.sendAll("one\n")
+        try server.handleRequest()
+        XCTAssertEqual(server.events.value.count, 3, "\(server.events.value)")
+        XCTAssertEqual(server.events.value.first, "verify")
+        XCTAssertTrue(server.events.value[1].hasPrefix("error ") && server.events.value[1].contains("timed out"),
+                      "handleError got the timeout: \(server.events.value)")
+        XCTAssertEqual(try receiveAll(client), Array("one\n".utf8), "the line before the timeout was answered")
+    }
+
+    /// End of input ends the loop without an error.
+    func testEndOfInputEndsALineLoopCleanly() throws {
+        let server = try RecordingServer(loopback4, LineLoopHandler.self)
+        defer { server.serverClose() }
+        server.timeout = ioTimeout
+        let client = try connectClient(server.serverAddress)
+        defer { client.close() }
+        try client.sendAll("a\nb\n")
+        try client.shutdown(.write)
+        try server.handleRequest()
+        XCTAssertEqual(server.events.value, ["verify", "shutdownRequest"])
+        XCTAssertEqual(try receiveAll(client), Array("a\nb\n".utf8))
+    }
+}

@@ -33,10 +33,14 @@ open class BaseRequestHandler {
         try setup()
         do {
             try handle()
+            if let error = errorThatEndedInput { throw error }
         } catch {
             try? finish()
             throw error
         }
         try finish()
     }
+
+    /// An error that ended the handler's input without reaching it (see StreamRequestHandler).
+    var errorThatEndedInput: (any Error)? { nil }
 }

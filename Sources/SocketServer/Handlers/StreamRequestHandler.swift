@@ -27,4 +27,7 @@ open class StreamRequestHandler: BaseRequestHandler {
     override open func finish() throws {
         try wfile.flush()
     }
+
+    /// A timeout or reset that ended `for line in rfile` is the request's error, as in Python.
+    override var errorThatEndedInput: (any Error)? { rfile.iterationError }
 }

@@ -102,11 +102,23 @@ public final class BufferedReader: Sequence {
         }
     }
 
-    /// Iterates over lines until end of input; a read error ends the iteration.
+    /// The error that ended a `for line in rfile` loop (a timeout, a reset), or nil. A Swift
+    /// sequence cannot throw, so the loop just ends; `StreamRequestHandler` rethrows this error
+    /// when `handle()` returns, so the server's `handleError` sees it, as a Python handler's
+    /// `for line in self.rfile` would raise it.
+    public private(set) var iterationError: (any Error)?
+
+    /// Iterates over lines until end of input; a read error ends the iteration and is kept in
+    /// `iterationError`.
     public func makeIterator() -> AnyIterator<[UInt8]> {
         AnyIterator { [self] in
-            guard let line = try? self.readLine(), !line.isEmpty else { return nil }
-            return line
+            do {
+                let line = try self.readLine()
+                return line.isEmpty ? nil : line
+            } catch {
+                self.iterationError = error
+                return nil
+            }
         }
     }
 }
