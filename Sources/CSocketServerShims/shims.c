@@ -39,3 +39,7 @@ void cssd_atomic_store64(int64_t *p, int64_t value) { __atomic_store_n(p, value,
 int cssd_atomic_cas64(int64_t *p, int64_t expected, int64_t desired) {
     return __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
+
+int64_t cssd_atomic_add64(int64_t *p, int64_t delta) { return __atomic_add_fetch(p, delta, __ATOMIC_SEQ_CST); }
+
+int cssd_dup_cloexec(int old, int new_fd) { return dup3(old, new_fd, O_CLOEXEC); }

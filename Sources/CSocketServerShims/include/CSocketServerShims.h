@@ -20,4 +20,9 @@ int cssd_pipe_cloexec(int fds[2], int nonblock);
 int64_t cssd_atomic_load64(const int64_t *p);
 void cssd_atomic_store64(int64_t *p, int64_t value);
 int cssd_atomic_cas64(int64_t *p, int64_t expected, int64_t desired);
+/* Adds `delta` (sequentially consistent); returns the new value. */
+int64_t cssd_atomic_add64(int64_t *p, int64_t delta);
+
+/* dup3(old, new, O_CLOEXEC): replaces `new` without a moment in which it lacks close-on-exec. */
+int cssd_dup_cloexec(int old, int new_fd);
 #endif

@@ -131,8 +131,6 @@ public final class Arbiter {
             } catch {
                 log.error("SIGUSR1: cannot reopen the log: \(error)")
             }
-            // Workers reopen it too, before their next line (Logger.reopenBeforeNextLine).
-            for record in workers.records.values { kill(record.pid, SIGUSR1) }
         default: break
         }
     }

@@ -67,7 +67,10 @@ enum ConfigCheck {
             close(fds[0])
             _ = cssd_set_parent_death_signal(SIGKILL)
             inChild()
-            sigprocmask(SIG_SETMASK, &previous, nil)
+            // No signal blocked: not even those the master holds during its start-up.
+            var none = sigset_t()
+            sigemptyset(&none)
+            sigprocmask(SIG_SETMASK, &none, nil)
             runChild(sources, catalog: catalog, cpuCount: cpuCount, forRoot: forRoot, broken: broken, reportingTo: fds[1])
         }
         sigprocmask(SIG_SETMASK, &previous, nil)

@@ -122,15 +122,29 @@ final class Listeners {
         guard info.st_mode & S_IFMT == S_IFSOCK else {
             throw .message("\(what): \(path) exists and is not a socket; refusing to replace it")
         }
-        // Only "connection refused" means nobody is bound there. EPROTOTYPE means a socket of the
-        // other type (stream or datagram) is: live, and not ours to take either.
-        if let probe = try? Socket(family: .unix, type: type), let code = try? probe.connectEx(address) {
-            probe.close()
-            if code == 0 { throw .message("\(what): \(path) is in use by a running process") }
-            if code == EPROTOTYPE {
-                throw .message("\(what): \(path) is in use by a running process, as a socket of the other type "
-                               + "(stream or datagram); use another path")
-            }
+        // Only "connection refused" means nobody is bound there. Anything else is live or unknown:
+        // accepted (or EAGAIN, a full backlog: the probe does not block), EPROTOTYPE (a socket of
+        // the other type, stream or datagram), EACCES (another user's socket) and the rest.
+        let probe: Socket
+        do {
+            probe = try Socket(family: .unix, type: type)
+            try probe.setNonBlockingFlag(true)
+        } catch {
+            throw .message("\(what): cannot check whether \(path) is in use: \(error)")
+        }
+        defer { probe.close() }
+        let code = (try? probe.connectEx(address)) ?? EINVAL
+        switch code {
+        case ECONNREFUSED:
+            break
+        case 0, EAGAIN:
+            throw .message("\(what): \(path) is in use by a running process")
+        case EPROTOTYPE:
+            throw .message("\(what): \(path) is in use by a running process, as a socket of the other type "
+                           + "(stream or datagram); use another path")
+        default:
+            throw .message("\(what): cannot tell whether \(path) is in use (connect: \(String(cString: strerror(code)))); "
+                           + "refusing to replace it")
         }
         guard unlink(path) == 0 || errno == ENOENT else { throw .system("\(what): removing stale \(path)", errno) }
     }

@@ -2,6 +2,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSocketServerShims
 import SocketServerHandlers
 import Synchronization
 
@@ -15,15 +16,23 @@ public final class Logger: Sendable {
     // another thread of its parent was in the middle of a log call.
     private let levelValue = Atomic<Int>(LogLevel.info.rawValue)
     private let fdValue = Atomic<Int32>(2)
-    /// Set by a worker's SIGUSR1 handler (async-signal-safe): reopen the file before the next line.
-    private let reopenRequested = Atomic<Bool>(false)
+    /// How many times the master reopened the log (SIGUSR1), in a shared page that forked workers
+    /// inherit; a worker that sees a newer count reopens the file before its next line. No signal
+    /// reaches the workers, so no handler's blocking call is interrupted by a log rotation.
+    private let sharedGeneration: UInt
+    /// The count this process's descriptor is from.
+    private let seenGeneration = Atomic<Int64>(0)
     /// The log file's path; only the master changes it (SIGUSR1, start-up).
     private let path = Mutex<String?>(nil)
     private let timestamps: Bool
 
     init() {
         timestamps = getenv("JOURNAL_STREAM") == nil
+        let page = mmap(nil, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0)
+        sharedGeneration = page == MAP_FAILED ? 0 : UInt(bitPattern: page)
     }
+
+    private var generation: UnsafeMutablePointer<Int64>? { UnsafeMutablePointer(bitPattern: sharedGeneration) }
 
     public var level: LogLevel {
         get { LogLevel(rawValue: levelValue.load(ordering: .relaxed)) ?? .info }
@@ -35,8 +44,11 @@ public final class Logger: Sendable {
 
     public func log(_ level: LogLevel, _ message: String) {
         guard enabled(level) else { return }
-        if reopenRequested.load(ordering: .relaxed), reopenRequested.exchange(false, ordering: .acquiringAndReleasing) {
-            do { try reopen() } catch { write(line: "[\(getpid())] error: cannot reopen the log: \(error)\n") }
+        if let generation {
+            let current = cssd_atomic_load64(generation)
+            if current != seenGeneration.load(ordering: .relaxed), seenGeneration.exchange(current, ordering: .relaxed) != current {
+                do { try reopenFile() } catch { write(line: "[\(getpid())] error: cannot reopen the log: \(error)\n") }
+            }
         }
         var line = ""
         if timestamps { line += Logger.timestamp() + " " }
@@ -60,7 +72,7 @@ public final class Logger: Sendable {
     public func error(_ message: String) { log(.error, message) }
 
     /// Sends the log to `path` (appending) instead of stderr; nil returns to stderr. A file that
-    /// replaces another takes over its descriptor number (dup2), so a thread that is writing a line
+    /// replaces another takes over its descriptor number (dup3), so a thread that is writing a line
     /// meanwhile writes it to one file or the other, never to a closed or reused descriptor.
     public func redirect(to path: String?) throws(DaemonError) {
         var fd: Int32 = 2
@@ -71,24 +83,26 @@ public final class Logger: Sendable {
         self.path.withLock { $0 = path }
         let current = fdValue.load(ordering: .acquiring)
         if current != 2, fd != 2 {
-            guard dup2(fd, current) >= 0 else {
+            guard cssd_dup_cloexec(fd, current) >= 0 else {
                 let code = errno
                 close(fd)
                 throw .system("reopen log file \(path ?? "")", code)
             }
             close(fd)
-            _ = fcntl(current, F_SETFD, FD_CLOEXEC)  // dup2 clears it on the copy
             return
         }
         let old = fdValue.exchange(fd, ordering: .acquiringAndReleasing)
         if old != 2 { close(old) }
     }
 
-    /// From a signal handler (a worker's SIGUSR1): reopen the log file before the next line.
-    public func requestReopen() { reopenRequested.store(true, ordering: .releasing) }
-
-    /// Reopens the log file (after logrotate moved it); on stderr it does nothing.
+    /// The master's SIGUSR1: reopens the log file (after logrotate moved it) and tells every worker
+    /// to do the same before its next line; on stderr it does nothing.
     public func reopen() throws(DaemonError) {
+        try reopenFile()
+        if let generation { seenGeneration.store(cssd_atomic_add64(generation, 1), ordering: .relaxed) }
+    }
+
+    private func reopenFile() throws(DaemonError) {
         if let path = path.withLock({ $0 }) { try redirect(to: path) }
     }
 

@@ -91,9 +91,13 @@ enum WorkerProcess {
         return try StreamService(socket: socket, handler: handler, policy: policy, concurrency: concurrency)
     }
 
-    /// TERM: stop accepting, finish in-flight requests, exit 0. INT/QUIT: leave now. USR1: reopen
-    /// the log. The master's other signals mean nothing to a worker.
+    /// TERM: stop accepting, finish in-flight requests, exit 0. INT/QUIT: leave now.
+    /// The master's other signals mean nothing to a worker.
     static func installSignals() {
+        // Initialise the globals the TERM handler reads now: a lazy initialisation (swift_once)
+        // that a signal interrupted could never finish inside the handler.
+        _ = stopRequested.load(ordering: .relaxed)
+        _ = stoppableServer.load(ordering: .relaxed)
         signal(SIGTERM) { _ in
             stopRequested.store(true, ordering: .sequentiallyConsistent)
             if let server = UnsafeMutableRawPointer(bitPattern: stoppableServer.load(ordering: .sequentiallyConsistent)) {
@@ -102,9 +106,8 @@ enum WorkerProcess {
         }
         signal(SIGINT) { _ in _exit(0) }
         signal(SIGQUIT) { _ in _exit(0) }
-        // The master reopened the log (logrotate); this worker follows before its next line.
-        signal(SIGUSR1) { _ in Logger.shared.requestReopen() }
-        for ignored in [SIGHUP, SIGUSR2, SIGTTIN, SIGTTOU] { signal(ignored, SIG_IGN) }
+        // (USR1: the master's log reopen reaches workers through shared memory; see Logger.)
+        for ignored in [SIGHUP, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU] { signal(ignored, SIG_IGN) }
         signal(SIGCHLD, SIG_DFL)
     }
 }
