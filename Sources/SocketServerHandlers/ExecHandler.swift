@@ -43,9 +43,11 @@ enum ExecRunner {
         let command = try ExecCommand.parse(text).get()
         let process = try ExecProcess.spawn(command, stdin: stdin, stdout: stdout, environment: environment(handler))
         handler.host?.requestStartedProcessGroup(process.pid)
-        defer { handler.host?.requestStartedProcessGroup(0) }
         let name = command.program.split(separator: "/").last.map(String.init) ?? command.program
-        let (status, timedOut) = process.wait(limit: handler.host?.requestTimeout) { line in
+        // The record goes before the reap: once reaped, the group id may be reused, and the master
+        // kills recorded groups when a worker dies.
+        let (status, timedOut) = process.wait(limit: handler.host?.requestTimeout,
+                                              beforeReaping: { handler.host?.requestStartedProcessGroup(0) }) { line in
             handler.log(.warning, "\(name)[\(process.pid)] stderr: \(line)")
         }
         let signal = status & 0x7f

@@ -57,7 +57,9 @@ struct ExecProcess {
     /// stderr to close: a background job (`sh -c 'prog &'`) keeps stderr open after the program
     /// exited. Once the program has exited, the stderr already written is read and whatever is left
     /// in its process group is killed, as it would be at the time limit, so the request ends.
-    func wait(limit: Duration?, logLine: (String) -> Void) -> (status: Int32, timedOut: Bool) {
+    /// `beforeReaping` runs after the group is killed and before the child is reaped: the last
+    /// moment at which its pid still names this program's process group (clear records of it there).
+    func wait(limit: Duration?, beforeReaping: () -> Void = {}, logLine: (String) -> Void) -> (status: Int32, timedOut: Bool) {
         defer { close(stderrRead) }
         // The child is not reaped before the end of this function, so its pid (and process group
         // id) cannot be reused meanwhile: the pidfd and kill(-pid) below refer to it.
@@ -116,6 +118,7 @@ struct ExecProcess {
         // Timed out, or exited leaving jobs behind: the request's process group goes with it.
         kill(-pid, SIGKILL)
         if timedOut { kill(pid, SIGKILL) }
+        beforeReaping()
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return (status, timedOut)
