@@ -121,6 +121,11 @@ class PluginTestCase: DaemonTestCase {
     func ask(port: Int, _ text: String, lines: Int = 1) throws -> String {
         let socket = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))
         defer { socket.close() }
+        return try ask(socket, text, lines: lines)
+    }
+
+    /// The same on a connection the caller keeps open.
+    func ask(_ socket: Socket, _ text: String, lines: Int = 1) throws -> String {
         try socket.sendAll(text)
         var received: [UInt8] = []
         while received.filter({ $0 == UInt8(ascii: "\n") }).count < lines {

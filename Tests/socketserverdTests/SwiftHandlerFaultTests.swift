@@ -89,16 +89,4 @@ final class SwiftHandlerFaultTests: PluginTestCase {
         XCTAssertEqual(daemon.workerPIDs(), [worker], "the worker lives on")
         XCTAssertEqual(try ask(port: port, "after\n"), "ok after\n")
     }
-
-    /// One line on an open connection, and its one-line reply.
-    private func ask(_ socket: Socket, _ line: String) throws -> String {
-        try socket.sendAll(line)
-        var received: [UInt8] = []
-        while !received.contains(UInt8(ascii: "\n")) {
-            let chunk = try socket.recv(4096)
-            if chunk.isEmpty { break }
-            received += chunk
-        }
-        return String(decoding: received, as: UTF8.self)
-    }
 }
