@@ -43,3 +43,24 @@ int cssd_atomic_cas64(int64_t *p, int64_t expected, int64_t desired) {
 int64_t cssd_atomic_add64(int64_t *p, int64_t delta) { return __atomic_add_fetch(p, delta, __ATOMIC_SEQ_CST); }
 
 int cssd_dup_cloexec(int old, int new_fd) { return dup3(old, new_fd, O_CLOEXEC); }
+
+#include <sys/epoll.h>
+
+int cssd_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int cssd_epoll_ctl(int epoll, int op, int fd, unsigned int events, uint64_t tag) {
+    struct epoll_event event = { .events = events, .data.u64 = tag };
+    int operation = op == 0 ? EPOLL_CTL_ADD : op == 1 ? EPOLL_CTL_MOD : EPOLL_CTL_DEL;
+    return epoll_ctl(epoll, operation, fd, &event);
+}
+
+int cssd_epoll_wait(int epoll, uint64_t *tags, unsigned int *events, int max, int timeout_ms) {
+    struct epoll_event ready[256];
+    if (max > 256) max = 256;
+    int count = epoll_wait(epoll, ready, max, timeout_ms);
+    for (int i = 0; i < count; i++) {
+        tags[i] = ready[i].data.u64;
+        events[i] = ready[i].events;
+    }
+    return count;
+}

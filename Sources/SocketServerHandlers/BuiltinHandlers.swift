@@ -2,22 +2,26 @@
 import SocketServer
 
 /// The built-in handlers, by name: `echo`, `discard`, `daytime`, `upper` (stream and datagram) and
-/// `upload` (stream only; keys `directory`, `max_size`).
+/// `upload` (stream only; keys `directory`, `max_size`). `echo`, `discard` and `upper` also have
+/// event-driven variants (`events`) for `concurrency = events`.
 ///
 /// The daemon looks a service's `handler =` up with `named(_:)`, picks `stream` or `datagram` by its
 /// listener, rejects keys not in `keys`, fills in the defaults, and reports what `validate` returns.
 public enum BuiltinHandlers {
     public static let echo = HandlerDescriptor(
-        name: "echo", stream: EchoStreamHandler.self, datagram: EchoDatagramHandler.self)
+        name: "echo", stream: EchoStreamHandler.self, datagram: EchoDatagramHandler.self,
+        events: EchoEventHandler.self)
 
     public static let discard = HandlerDescriptor(
-        name: "discard", stream: DiscardStreamHandler.self, datagram: DiscardDatagramHandler.self)
+        name: "discard", stream: DiscardStreamHandler.self, datagram: DiscardDatagramHandler.self,
+        events: DiscardEventHandler.self)
 
     public static let daytime = HandlerDescriptor(
         name: "daytime", stream: DaytimeStreamHandler.self, datagram: DaytimeDatagramHandler.self)
 
     public static let upper = HandlerDescriptor(
-        name: "upper", stream: UpperStreamHandler.self, datagram: UpperDatagramHandler.self)
+        name: "upper", stream: UpperStreamHandler.self, datagram: UpperDatagramHandler.self,
+        events: UpperEventHandler.self)
 
     public static let upload = HandlerDescriptor(
         name: "upload", stream: UploadStreamHandler.self, datagram: nil,

@@ -18,3 +18,10 @@ public final class DiscardStreamHandler: BaseRequestHandler {
 public final class DiscardDatagramHandler: BaseRequestHandler {
     override public func handle() throws {}
 }
+
+/// RFC 863 discard for an event loop (`EventLoopMixIn`): drops what arrives, never sends.
+public final class DiscardEventHandler: EventStreamHandler {
+    public init(clientAddress: SocketAddress, server: BaseServer) {}
+
+    public func received(_ bytes: UnsafeRawBufferPointer, output: inout [UInt8]) throws -> Bool { true }
+}

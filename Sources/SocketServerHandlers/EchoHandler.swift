@@ -33,3 +33,13 @@ public final class EchoDatagramHandler: BaseRequestHandler {
         try request.sendTo(packet, clientAddress)
     }
 }
+
+/// RFC 862 echo for an event loop (`EventLoopMixIn`): each chunk received is queued to be sent back.
+public final class EchoEventHandler: EventStreamHandler {
+    public init(clientAddress: SocketAddress, server: BaseServer) {}
+
+    public func received(_ bytes: UnsafeRawBufferPointer, output: inout [UInt8]) throws -> Bool {
+        output.append(contentsOf: bytes)
+        return true
+    }
+}

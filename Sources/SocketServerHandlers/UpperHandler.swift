@@ -30,3 +30,15 @@ public final class UpperDatagramHandler: BaseRequestHandler {
         try request.sendTo(reply, clientAddress)
     }
 }
+
+/// The upper-casing echo for an event loop (`EventLoopMixIn`): each chunk comes back upper-cased.
+public final class UpperEventHandler: EventStreamHandler {
+    public init(clientAddress: SocketAddress, server: BaseServer) {}
+
+    public func received(_ bytes: UnsafeRawBufferPointer, output: inout [UInt8]) throws -> Bool {
+        let start = output.count
+        output.append(contentsOf: bytes)
+        output.withUnsafeMutableBytes { asciiUppercase(UnsafeMutableRawBufferPointer(rebasing: $0[start...])) }
+        return true
+    }
+}

@@ -25,4 +25,19 @@ int64_t cssd_atomic_add64(int64_t *p, int64_t delta);
 
 /* dup3(old, new, O_CLOEXEC): replaces `new` without a moment in which it lacks close-on-exec. */
 int cssd_dup_cloexec(int old, int new_fd);
+
+/* epoll for EventLoopMixIn (Swift's Glibc module leaves sys/epoll.h out). The event flags below
+   are the kernel's EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP and EPOLLRDHUP. */
+#define CSSD_EPOLLIN 0x001u
+#define CSSD_EPOLLOUT 0x004u
+#define CSSD_EPOLLERR 0x008u
+#define CSSD_EPOLLHUP 0x010u
+#define CSSD_EPOLLRDHUP 0x2000u
+/* epoll_create1(EPOLL_CLOEXEC). */
+int cssd_epoll_create(void);
+/* epoll_ctl: op 0 adds, 1 modifies, 2 deletes `fd`, with `events` and `tag` (the event's data.u64). */
+int cssd_epoll_ctl(int epoll, int op, int fd, unsigned int events, uint64_t tag);
+/* epoll_wait into two plain arrays (epoll_event is packed on x86-64): up to `max` events, their
+   tags and flags; returns the count, or -1 with errno (EINTR included). */
+int cssd_epoll_wait(int epoll, uint64_t *tags, unsigned int *events, int max, int timeout_ms);
 #endif

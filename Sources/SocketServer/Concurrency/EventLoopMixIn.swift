@@ -1,0 +1,100 @@
+// EventLoopMixIn: one thread serves many connections with epoll (not in CPython's socketserver).
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// Serves every accepted connection on one event-loop thread (epoll), with an `EventStreamHandler`
+/// per connection instead of the server's blocking `BaseRequestHandler`: thousands of persistent
+/// connections cost one thread and a buffer each, not a thread or a process each.
+///
+/// `processRequest` takes the connection over (the server does not close it) and hands it to the
+/// loop, started on first use. The loop reads what is available, passes it to the handler and
+/// sends the handler's output without blocking; while output is pending it stops reading that
+/// connection (backpressure) until the client has taken it. At end of file it sends what is pending
+/// and closes. A connection silent (nothing received or sent) for `idleTimeout` is closed and
+/// reported to `handleError` as `SocketError.timeout(call: "recv")`. Beyond `maxConnections`
+/// open at once, `processRequest` throws `Full` and the server closes the new connection.
+/// `finishRequest` is not called: the requests never run the server's `requestHandlerType`.
+///
+/// `serverClose()` stops taking connections, closes those with nothing to send at once, lets the
+/// others send what is pending (a client that never reads holds it until `idleTimeout`), then
+/// joins the loop's thread; the server may serve again afterwards.
+public final class EventLoopMixIn: RequestConcurrency, @unchecked Sendable {
+    /// Thrown by `processRequest` when `maxConnections` are open; the connection is closed unserved.
+    public struct Full: Error, CustomStringConvertible {
+        public let maxConnections: Int
+        public var description: String { "event loop is full (\(maxConnections) connections); connection refused" }
+    }
+
+    /// The handler each connection gets.
+    public let handlerType: any EventStreamHandler.Type
+    /// The most connections open at once (at least 1).
+    public let maxConnections: Int
+    /// How long a connection may stay silent before it is closed; nil: forever.
+    public let idleTimeout: Duration?
+    /// Turns Nagle's algorithm off on TCP connections (replies go out as soon as they are ready).
+    public let noDelay: Bool
+
+    struct State {
+        var pending: [(Request, BaseServer)] = []
+        var open = 0
+        var closing = false
+        var loop: EventLoop? = nil
+        var thread: PosixThread? = nil
+    }
+    let state = Mutex(State())
+
+    public init(handler: any EventStreamHandler.Type, maxConnections: Int = 1024, idleTimeout: Duration? = nil,
+                noDelay: Bool = true) {
+        handlerType = handler
+        self.maxConnections = max(1, maxConnections)
+        self.idleTimeout = idleTimeout.map { max($0, .milliseconds(1)) }
+        self.noDelay = noDelay
+    }
+
+    /// Connections open or handed over and not yet closed.
+    public var connectionCount: Int { state.withLock { $0.open } }
+
+    public func processRequest(_ request: Request, server: BaseServer) throws {
+        let loop: EventLoop = try state.withLock { state in
+            if state.closing || state.open >= maxConnections { throw Full(maxConnections: maxConnections) }
+            if state.loop == nil {
+                let loop = try EventLoop(owner: self)
+                state.thread = try PosixThread.start { loop.run() }
+                state.loop = loop
+            }
+            state.pending.append((request, server))
+            state.open += 1
+            return state.loop!
+        }
+        loop.wakeup.signal()
+    }
+
+    public func serverClose(_ server: BaseServer) {
+        let (loop, thread) = state.withLock { state in
+            state.closing = true
+            return (state.loop, state.thread)
+        }
+        loop?.wakeup.signal()
+        thread?.join()
+        state.withLock { state in
+            state.loop = nil
+            state.thread = nil
+            state.closing = false
+        }
+    }
+
+    /// For the loop: moves the connections handed over into `into`; returns whether to close.
+    func takePending(into list: inout [(Request, BaseServer)]) -> Bool {
+        state.withLock { state in
+            swap(&list, &state.pending)
+            return state.closing
+        }
+    }
+
+    /// For the loop: a connection was closed.
+    func closed() {
+        state.withLock { $0.open -= 1 }
+    }
+}

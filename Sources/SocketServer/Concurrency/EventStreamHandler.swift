@@ -1,0 +1,83 @@
+// The handler an event loop runs, and the state the loop keeps for each of its connections.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A stream handler for `EventLoopMixIn`. Unlike a `BaseRequestHandler` it never touches the
+/// socket and must never block: the loop calls `received` with the bytes that arrived, the handler
+/// appends its reply to `output`, and the loop sends it without blocking. One instance serves one
+/// connection, on the loop's thread only.
+///
+/// Return false from `received` to end the connection once `output` has been sent. A thrown error
+/// closes the connection (what is in `output` is dropped) and reaches
+/// `server.handleError(_:request:)`. When the client closes its side, the loop sends what is
+/// pending and closes; the handler is not told.
+public protocol EventStreamHandler: AnyObject, SendableMetatype {
+    /// Called on the loop's thread when the loop takes the connection over.
+    init(clientAddress: SocketAddress, server: BaseServer)
+    /// `bytes` is valid only during the call. Append the reply to `output`; return whether to go on.
+    func received(_ bytes: UnsafeRawBufferPointer, output: inout [UInt8]) throws -> Bool
+}
+
+/// One connection of an event loop: its request (for `handleError` and `shutdownRequest`), its
+/// handler and the bytes waiting to be sent. Touched by the loop's thread only.
+final class EventConnection {
+    let request: Request
+    let server: BaseServer
+    let handler: any EventStreamHandler
+    let fd: Int32
+    /// Bytes the handler produced; those before `outputStart` are sent.
+    var output: [UInt8] = []
+    var outputStart = 0
+    /// False once the client closed its side or the handler asked to end: nothing more is read.
+    var reading = true
+    /// The epoll events the descriptor is registered for.
+    var interest: UInt32 = 0
+    /// When the connection last received or sent a byte (monotonic nanoseconds).
+    var lastActivity: UInt64
+
+    init(request: Request, server: BaseServer, handler: any EventStreamHandler, now: UInt64) {
+        self.request = request
+        self.server = server
+        self.handler = handler
+        self.fd = request.socket.fileno()
+        self.lastActivity = now
+    }
+
+    var hasOutput: Bool { outputStart < output.count }
+
+    /// Sends what `output` holds until done or the socket's buffer is full; throws on a send error.
+    func flush(now: UInt64) throws(SocketError) {
+        while outputStart < output.count {
+            let sent = output.withUnsafeBytes { raw in
+                Glibc.send(fd, raw.baseAddress! + outputStart, raw.count - outputStart,
+                           Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
+            }
+            if sent > 0 {
+                outputStart += sent
+                lastActivity = now
+            } else if sent < 0 && errno == EINTR {
+                continue
+            } else if sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                break
+            } else {
+                throw .system(call: "send", errno: sent < 0 ? errno : EPIPE)
+            }
+        }
+        if outputStart == output.count {
+            // Keep a small buffer for the next reply; give a large one back.
+            output.removeAll(keepingCapacity: output.capacity <= 64 * 1024)
+            outputStart = 0
+        } else if outputStart >= 64 * 1024 && outputStart * 2 >= output.count {
+            output.removeFirst(outputStart)
+            outputStart = 0
+        }
+    }
+}
+
+/// The monotonic clock in nanoseconds.
+func monotonicNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
