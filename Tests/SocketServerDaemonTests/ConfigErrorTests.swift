@@ -169,9 +169,20 @@ final class ConfigErrorTests: XCTestCase {
         assertConfigErrors("[daemon]\nlog_level = verbose\n" + configService("a", "concurrency = thread\n")
             + configService("b", listen: "tcp://127.0.0.1:7001", "concurrency = processes\n"), [
             "main.conf:2: unknown log_level 'verbose' (expected debug, info, warning or error)",
-            "main.conf:6: unknown concurrency 'thread' (expected sync, threads or fork) (did you mean 'threads'?)",
-            "main.conf:10: unknown concurrency 'processes' (expected sync, threads or fork)",
+            "main.conf:6: unknown concurrency 'thread' (expected sync, threads, fork or events) (did you mean 'threads'?)",
+            "main.conf:10: unknown concurrency 'processes' (expected sync, threads, fork or events)",
         ])
+    }
+
+    func testEventsNeedAnEventDrivenHandlerAndAStreamListener() {
+        assertConfigErrors(configService("a", handler: "daytime", "concurrency = events\n")
+            + configService("b", listen: "udp://127.0.0.1:7001", "concurrency = events\n")
+            + configService("c", listen: "tcp://127.0.0.1:7002", handler: "upper", "concurrency = events\n"), [
+            "main.conf:4: handler 'daytime' does not support concurrency 'events' (it supports sync, threads and fork); "
+                + "handlers that do: echo, discard, upper",
+            "main.conf:8: concurrency 'events' serves stream listeners only (tcp://, unix:), not udp://127.0.0.1:7001; "
+                + "use sync, threads or fork",
+        ], catalog: BuiltinCatalog())
     }
 
     func testBadAllowEntriesAreEachReported() {

@@ -41,9 +41,10 @@ public enum LogLevelName: String, Equatable, Sendable, CaseIterable {
     case debug, info, warning, error
 }
 
-/// How a service's worker runs its requests.
+/// How a service's worker runs its requests. `events`: one event loop (epoll) thread per worker
+/// serves every connection with the handler's event-driven variant (stream handlers that have one).
 public enum ConcurrencyKind: String, Equatable, Sendable, CaseIterable {
-    case sync, threads, fork
+    case sync, threads, fork, events
 }
 
 /// One `[service NAME]` section.

@@ -69,6 +69,10 @@ enum ServiceValidation {
 
         var settings = Settings(workers: min(max(cpuCount, workerRange.lowerBound), workerRange.upperBound))
         settings.read(keys, listen: listen, diagnostics: &diagnostics)
+        if settings.concurrency == .events, let entry = keys["concurrency"] {
+            checkEvents(descriptor, pluginHandler: deferred ? keys["handler"]?.value : nil, listen,
+                        catalog: handlers.catalog, at: entry.location, diagnostics: &diagnostics)
+        }
 
         var options: [String: String] = [:]
         if let descriptor {
@@ -107,6 +111,28 @@ enum ServiceValidation {
             ? "; it serves \(listen.isDatagram ? "stream" : "datagram") listeners only" : ""
         diagnostics.add("handler '\(descriptor.name)' cannot serve \(kind) listeners like \(listen)\(other)",
                         at: location)
+    }
+
+    /// `concurrency = events` needs a stream listener and a handler with an event-driven variant.
+    private static func checkEvents(_ descriptor: HandlerDescriptor?, pluginHandler: String?, _ listen: ListenAddress?,
+                                    catalog: any HandlerCatalog, at location: SourceLocation, diagnostics: inout Diagnostics) {
+        if let listen, listen.isDatagram {
+            diagnostics.add("concurrency 'events' serves stream listeners only (tcp://, unix:), not \(listen); "
+                + "use sync, threads or fork", at: location)
+            return
+        }
+        let name: String
+        if let descriptor {
+            guard descriptor.events == nil else { return }
+            name = descriptor.name
+        } else if let pluginHandler {
+            name = pluginHandler  // plugin handlers are blocking handlers: never event-driven
+        } else {
+            return
+        }
+        let eventHandlers = catalog.names.filter { catalog.descriptor(named: $0)?.events != nil }
+        diagnostics.add("handler '\(name)' does not support concurrency 'events' (it supports sync, threads and fork)"
+            + (eventHandlers.isEmpty ? "" : "; handlers that do: \(eventHandlers.joined(separator: ", "))"), at: location)
     }
 
     /// The handler's keys: defaults filled in, required ones present, values checked by the handler.

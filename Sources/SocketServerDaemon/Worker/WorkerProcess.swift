@@ -82,6 +82,13 @@ enum WorkerProcess {
             let forking = ForkingMixIn(maxChildren: service.threads)
             forking.childExited = { pid, status in policy.requestChildExited(pid, status: status) }
             concurrency = forking
+        case .events:
+            // The config check refuses handlers without an event-driven variant and datagram listeners.
+            guard let events = descriptor.events, !service.listen.isDatagram else {
+                throw DaemonError.message("handler \(descriptor.name) cannot serve concurrency = events")
+            }
+            concurrency = EventLoopMixIn(handler: events, maxConnections: eventConnectionLimit(threads: service.threads),
+                                         idleTimeout: service.timeout)
         }
         if service.listen.isDatagram {
             guard let handler = descriptor.datagram else { throw DaemonError.message("handler \(descriptor.name) cannot serve datagrams") }
@@ -90,6 +97,10 @@ enum WorkerProcess {
         guard let handler = descriptor.stream else { throw DaemonError.message("handler \(descriptor.name) cannot serve streams") }
         return try StreamService(socket: socket, handler: handler, policy: policy, concurrency: concurrency)
     }
+
+    /// With `concurrency = events`, the connections one worker keeps open at once: 32 per `threads`
+    /// (1024 with the default 32); beyond it a new connection is closed unserved.
+    static func eventConnectionLimit(threads: Int) -> Int { threads * 32 }
 
     /// TERM: stop accepting, finish in-flight requests, exit 0. INT/QUIT: leave now.
     /// The master's other signals mean nothing to a worker.
