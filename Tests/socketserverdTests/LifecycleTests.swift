@@ -185,9 +185,11 @@ final class LogFileTests: DaemonTestCase {
         // logrotate moves the file away, then asks for a new one.
         try FileManager.default.moveItem(atPath: logFile, toPath: logFile + ".1")
         daemon.signal(SIGUSR1)
+        // The file appears when the master opens it, a moment before the line is written: wait for the line.
         let deadline = Date().addingTimeInterval(10)
-        while !FileManager.default.fileExists(atPath: logFile), Date() < deadline { usleep(20_000) }
-        XCTAssertTrue((try? String(contentsOfFile: logFile, encoding: .utf8))?.contains("log reopened") ?? false)
+        func newLog() -> String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+        while !newLog().contains("log reopened"), Date() < deadline { usleep(20_000) }
+        XCTAssertTrue(newLog().contains("log reopened"), newLog())
         XCTAssertEqual(try tcpRoundTrip(port: port), "hello\n")
     }
 }
