@@ -27,6 +27,36 @@ final class PluginReloadTests: PluginTestCase {
         return last
     }
 
+    /// A reload checks plugins in a child, which can take seconds; meanwhile the master still
+    /// reaps and replaces a worker that dies.
+    func testWorkersAreSupervisedWhileAReloadChecksPlugins() throws {
+        try compileCPlugin()
+        let port = freePort()
+        let daemon = try startDaemon(pluginHeader([("ctest", "libctest.so")]) + """
+            [service shout]
+            listen = tcp://127.0.0.1:\(port)
+            handler = ctest.shout
+            repeat = 1
+            workers = 2
+            """)
+        let goAhead = directory + "/go"
+        try compileCPlugin(defines: ["SLOW_CHECK=\"\(goAhead)\""])
+        daemon.signal(SIGHUP)
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: goAhead + ".started"), Date() < deadline { usleep(10_000) }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: goAhead + ".started"), "the reload's check never began")
+
+        let victim = try XCTUnwrap(daemon.workerPIDs().first)
+        kill(victim, SIGKILL)
+        XCTAssertTrue(daemon.waitForLog("worker \(victim) (service shout) was killed by SIGKILL"), daemon.log)
+        XCTAssertTrue(daemon.waitForLog("started for service shout", count: 3), "not replaced during the check:\n\(daemon.log)")
+        XCTAssertFalse(daemon.log.contains("reloaded: generation 2"), "the check had already finished:\n\(daemon.log)")
+
+        writeConfig("", to: goAhead)
+        XCTAssertTrue(daemon.waitForLog("reloaded: generation 2", timeout: 20), daemon.log)
+        XCTAssertEqual(waitForReply(port: port, tag: "v1"), "v1 C: PING\n", daemon.log)
+    }
+
     func testRebuiltPluginIsPickedUpOnHUP() throws {
         try compileCPlugin()
         let port = freePort()

@@ -55,14 +55,17 @@ extension Arbiter {
         log.info("worker \(pid) started for service \(service.name) (generation \(generation))")
     }
 
-    /// Reaps every child that has ended (the master's collectChildren): logs how it ended, and for
-    /// one that died unasked, arranges a replacement with crash back-off.
+    /// Reaps every worker that has ended (the master's collectChildren): logs how it ended, and for
+    /// one that died unasked, arranges a replacement with crash back-off. Workers only, by pid: a
+    /// config-check child running meanwhile (a reload) is reaped by the check, which needs its status.
     func collectChildren() {
-        while true {
+        for pid in Array(workers.records.keys) {
             var status: Int32 = 0
-            let pid = waitpid(-1, &status, WNOHANG)
-            if pid < 0 && errno == EINTR { continue }
-            guard pid > 0 else { return }
+            var result: pid_t
+            repeat { result = waitpid(pid, &status, WNOHANG) } while result < 0 && errno == EINTR
+            if result == 0 { continue }  // still running
+            // ECHILD: not ours to wait for any more (cannot happen to a worker; never wait for it forever)
+            if result < 0 { status = 0 }
             guard let record = workers.remove(pid) else { continue }
             var how = describeExit(status)
             if let slot = record.slot {

@@ -13,9 +13,11 @@ enum ConfigCheck {
     /// a forked child loads the plugins and checks the whole configuration against them; its
     /// errors (file:line) are thrown, and a child that crashes or hangs becomes an error at the
     /// `path =` line of the plugin it was running. This process only checks the rest.
-    /// `inChild` runs first in the child (close the master's fds, reset its signal handlers).
+    /// `inChild` runs first in the child (close the master's fds, reset its signal handlers);
+    /// `whileWaiting` runs about every 100 ms while this process waits for the child (the master
+    /// keeps supervising its workers meanwhile).
     static func load(path: String, catalog: any HandlerCatalog, cpuCount: Int, forRoot: Bool,
-                     inChild: () -> Void = {}) throws(ConfigErrors) -> DaemonConfig {
+                     inChild: () -> Void = {}, whileWaiting: () -> Void = {}) throws(ConfigErrors) -> DaemonConfig {
         let sources = ConfigSources.load(path: path)
         let declaresPlugins = sources.sections.contains { section in
             if case .plugin = section.kind { return true } else { return false }
@@ -26,7 +28,7 @@ enum ConfigCheck {
             var broken: [String: String] = [:]
             while true {
                 switch checkInChild(sources, catalog: catalog, cpuCount: cpuCount, forRoot: forRoot, broken: broken,
-                                    inChild: inChild) {
+                                    inChild: inChild, whileWaiting: whileWaiting) {
                 case .finished(let errors):
                     if !errors.isEmpty { throw ConfigErrors(errors) }
                 case .pluginKilledCheck(let plugin, let message):
@@ -53,7 +55,7 @@ enum ConfigCheck {
     /// Forks, lets the child check (treating `broken` plugins as failed without loading them),
     /// and turns what it said, or how it ended, into an outcome.
     static func checkInChild(_ sources: ConfigSources, catalog: any HandlerCatalog, cpuCount: Int, forRoot: Bool,
-                             broken: [String: String], inChild: () -> Void) -> Outcome {
+                             broken: [String: String], inChild: () -> Void, whileWaiting: () -> Void = {}) -> Outcome {
         var fds: [Int32] = [-1, -1]
         guard cssd_pipe_cloexec(&fds, 0) == 0 else {
             return .finished([ConfigError("cannot check plugins: pipe: \(String(cString: strerror(errno)))", at: nil)])
@@ -79,7 +81,7 @@ enum ConfigCheck {
         guard pid > 0 else {
             return .finished([ConfigError("cannot check plugins: fork: \(String(cString: strerror(errno)))", at: nil)])
         }
-        let (bytes, timedOut) = readAll(fds[0], child: pid)
+        let (bytes, timedOut) = readAll(fds[0], child: pid, whileWaiting: whileWaiting)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return verdict(ConfigCheckMessage.decode(bytes), status: status, timedOut: timedOut)
@@ -106,7 +108,7 @@ enum ConfigCheck {
     }
 
     /// Reads until EOF or the deadline (then the child is killed).
-    private static func readAll(_ fd: Int32, child: pid_t) -> (bytes: [UInt8], timedOut: Bool) {
+    private static func readAll(_ fd: Int32, child: pid_t, whileWaiting: () -> Void) -> (bytes: [UInt8], timedOut: Bool) {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -118,9 +120,12 @@ enum ConfigCheck {
             }
             var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let milliseconds = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
-            let ready = poll(&entry, 1, milliseconds)
+            let ready = poll(&entry, 1, min(milliseconds, 100))
             if ready < 0 && errno != EINTR { return (bytes, false) }
-            guard ready > 0 else { continue }
+            guard ready > 0 else {
+                whileWaiting()
+                continue
+            }
             let count = read(fd, &buffer, buffer.count)
             if count < 0 && errno == EINTR { continue }
             if count <= 0 { return (bytes, false) }
@@ -176,10 +181,19 @@ struct SkippingPluginLoader: PluginLoader {
 extension Arbiter {
     /// The configuration a reload would switch to, checked with its plugins in a child process.
     func loadCheckedConfig() throws(ConfigErrors) -> DaemonConfig {
-        try ConfigCheck.load(path: configPath, catalog: catalog, cpuCount: cpuCount, forRoot: getuid() == 0) {
+        try ConfigCheck.load(path: configPath, catalog: catalog, cpuCount: cpuCount, forRoot: getuid() == 0, inChild: {
             signals.release()
             notifier.releaseInWorker()
             listeners.closeAll(except: nil)
-        }
+        }, whileWaiting: {
+            // A plugin's check can take seconds: workers that die meanwhile are still reaped and
+            // replaced, hung requests killed, the watchdog fed. Signals wait in the pipe.
+            let now = ContinuousClock.now
+            collectChildren()
+            killOverdue(at: now)
+            killHungRequests()
+            notifier.watchdogIfDue(now: now)
+            if stopDeadline == nil { maintainWorkers() }
+        })
     }
 }
