@@ -52,6 +52,10 @@ final class EventLoop: @unchecked Sendable {
                 let now = monotonicNanoseconds()
                 timeout = nextIdleCheck <= now ? 0 : Int32(clamping: (nextIdleCheck - now + 999_999) / 1_000_000)
             }
+            if draining {  // look for connections past their grace at least every closeGrace
+                let grace = max(1, Int32(clamping: (Self.nanoseconds(owner.closeGrace) + 999_999) / 1_000_000))
+                timeout = timeout < 0 ? grace : min(timeout, grace)
+            }
             let count = cssd_epoll_wait(epoll, &tags, &events, Int32(tags.count), timeout)
             if count < 0 && errno != EINTR {
                 // Not expected (EBADF, EINVAL); end every connection rather than spin.
@@ -67,17 +71,12 @@ final class EventLoop: @unchecked Sendable {
                     serve(connection, events: events[index], buffer: buffer, now: now)
                 }
             }
-            if now >= nextIdleCheck { closeIdle(now: now) }
+            if now >= nextIdleCheck || draining { sweep(now: now) }
         }
     }
 
-    /// Takes a handed-over connection into the loop (or closes it, when the loop is draining).
+    /// Takes a handed-over connection into the loop.
     private func register(_ request: Request, _ server: BaseServer) {
-        guard !draining else {
-            server.shutdownRequest(request)
-            owner.closed()
-            return
-        }
         let now = monotonicNanoseconds()
         do {
             try request.socket.setNonBlockingFlag(true)
@@ -167,36 +166,42 @@ final class EventLoop: @unchecked Sendable {
         owner.closed()
     }
 
-    /// The owner is closing: read no more; close what has nothing to send, let the rest finish.
+    /// The owner is closing: from now on `sweep` also ends connections that have nothing to send
+    /// and have been silent for `closeGrace`.
     private func drain() {
         draining = true
-        for connection in Array(connections.values) {
-            connection.reading = false
-            update(connection)
-        }
+        nextIdleCheck = 0
     }
 
-    private var idleNanoseconds: UInt64? {
-        owner.idleTimeout.map { timeout in
-            let (seconds, attoseconds) = timeout.components
-            return UInt64(min(seconds, 1_000_000_000)) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
-        }
+    private static func nanoseconds(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = max(duration, .zero).components
+        return UInt64(min(seconds, 1_000_000_000)) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
     }
 
-    /// Closes connections silent for `idleTimeout` and finds when the next one could be.
-    private func closeIdle(now: UInt64) {
-        guard let idle = idleNanoseconds else {
-            nextIdleCheck = .max
-            return
-        }
+    private var idleNanoseconds: UInt64? { owner.idleTimeout.map(Self.nanoseconds) }
+
+    /// Closes connections silent for `idleTimeout` (reported as a timeout) and, while draining,
+    /// those with nothing to send silent for `closeGrace`; notes when the next one could be due.
+    private func sweep(now: UInt64) {
+        let idle = idleNanoseconds
+        let grace = Self.nanoseconds(owner.closeGrace)
         var next = UInt64.max
         for connection in Array(connections.values) {
-            let deadline = connection.lastActivity + idle
-            if deadline <= now {
-                connection.server.handleError(SocketError.timeout(call: "recv"), request: connection.request)
-                close(connection)
-            } else {
+            if let idle {
+                let deadline = connection.lastActivity + idle
+                if deadline <= now {
+                    connection.server.handleError(SocketError.timeout(call: "recv"), request: connection.request)
+                    close(connection)
+                    continue
+                }
                 next = min(next, deadline)
+            }
+            if draining && !connection.hasOutput {
+                if connection.lastActivity + grace <= now {
+                    close(connection)
+                    continue
+                }
+                next = min(next, connection.lastActivity + grace)
             }
         }
         nextIdleCheck = next

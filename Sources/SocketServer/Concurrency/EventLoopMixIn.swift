@@ -17,9 +17,12 @@ import Synchronization
 /// open at once, `processRequest` throws `Full` and the server closes the new connection.
 /// `finishRequest` is not called: the requests never run the server's `requestHandlerType`.
 ///
-/// `serverClose()` stops taking connections, closes those with nothing to send at once, lets the
-/// others send what is pending (a client that never reads holds it until `idleTimeout`), then
-/// joins the loop's thread; the server may serve again afterwards.
+/// `serverClose()` stops taking connections and keeps serving the open ones until each has nothing
+/// left to send and has been silent for `closeGrace` (so a request already on its way is answered,
+/// as the other concurrencies finish in-flight requests), or until `idleTimeout` or the client
+/// closes; then it joins the loop's thread. The server may serve again afterwards. A client that
+/// keeps talking, or never reads its replies, holds `serverClose` until `idleTimeout` (forever
+/// without one).
 public final class EventLoopMixIn: RequestConcurrency, @unchecked Sendable {
     /// Thrown by `processRequest` when `maxConnections` are open; the connection is closed unserved.
     public struct Full: Error, CustomStringConvertible {
@@ -35,6 +38,8 @@ public final class EventLoopMixIn: RequestConcurrency, @unchecked Sendable {
     public let idleTimeout: Duration?
     /// Turns Nagle's algorithm off on TCP connections (replies go out as soon as they are ready).
     public let noDelay: Bool
+    /// After `serverClose()` began, how long a connection with nothing to send may stay silent.
+    public let closeGrace: Duration
 
     struct State {
         var pending: [(Request, BaseServer)] = []
@@ -46,10 +51,11 @@ public final class EventLoopMixIn: RequestConcurrency, @unchecked Sendable {
     let state = Mutex(State())
 
     public init(handler: any EventStreamHandler.Type, maxConnections: Int = 1024, idleTimeout: Duration? = nil,
-                noDelay: Bool = true) {
+                closeGrace: Duration = .milliseconds(500), noDelay: Bool = true) {
         handlerType = handler
         self.maxConnections = max(1, maxConnections)
         self.idleTimeout = idleTimeout.map { max($0, .milliseconds(1)) }
+        self.closeGrace = max(closeGrace, .zero)
         self.noDelay = noDelay
     }
 

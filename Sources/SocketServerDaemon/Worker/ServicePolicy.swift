@@ -50,7 +50,7 @@ final class ServicePolicy: Sendable {
     /// scoreboard while it runs, so the master can kill a worker whose request hangs.
     func serve(_ request: Request, _ body: () throws -> Void) throws {
         if !service.listen.isDatagram, let timeout = service.timeout { try request.socket.setTimeout(timeout) }
-        log.debug("service \(service.name): worker \(getpid()) serving \(request.clientAddress)")
+        logServing(request)
         let entry = scoreboard?.begin(slot: slot, clientText: request.clientAddress.description)
         if let entry { pthread_setspecific(currentEntry, UnsafeRawPointer(bitPattern: entry + 1)) }
         defer {
@@ -60,6 +60,11 @@ final class ServicePolicy: Sendable {
             }
         }
         try body()
+    }
+
+    /// The debug line for each request (or connection, with concurrency = events) a worker takes.
+    func logServing(_ request: Request) {
+        log.debug("service \(service.name): worker \(getpid()) serving \(request.clientAddress)")
     }
 
     /// The current request started (or, with 0, reaped) a program in process group `group`.

@@ -31,6 +31,7 @@ final class StreamService: TCPServer, ServiceServer, @unchecked Sendable {
     override func verifyRequest(_ request: Request) -> Bool { policy.verify(request) }
     override func processRequest(_ request: Request) throws {
         policy.count(self)
+        if concurrency is EventLoopMixIn { policy.logServing(request) }  // no finishRequest with events
         try super.processRequest(request)
     }
     override func finishRequest(_ request: Request) throws {
