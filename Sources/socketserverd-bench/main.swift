@@ -153,6 +153,8 @@ let allServers: [ServerSpec] = [
     ServerSpec(name: "socketserverd sync unix", kind: .daemon(concurrency: "sync"), unix: true),
     ServerSpec(name: "socketserverd threads unix", kind: .daemon(concurrency: "threads"), unix: true),
     ServerSpec(name: "socketserverd fork unix", kind: .daemon(concurrency: "fork"), unix: true),
+    ServerSpec(name: "socketserverd events tcp", kind: .daemon(concurrency: "events"), unix: false),
+    ServerSpec(name: "socketserverd events unix", kind: .daemon(concurrency: "events"), unix: true),
     ServerSpec(name: "python ForkingTCPServer", kind: .pythonForking, unix: false),
     ServerSpec(name: "python ThreadingTCPServer", kind: .pythonThreading, unix: false),
     ServerSpec(name: "C prefork epoll tcp (ref)", kind: .cReference, unix: false),
