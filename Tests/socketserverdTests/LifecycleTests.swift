@@ -157,6 +157,36 @@ final class LifecycleTests: DaemonTestCase {
         XCTAssertFalse(daemon.log.contains("failures in a row"), "a recycled worker must not count as a crash")
     }
 
+    /// A worker that retires at max_requests while a persistent client keeps it busy is replaced at
+    /// once: new connections do not wait for that client to leave.
+    func testRetiringWorkerIsReplacedWhileItsPersistentClientStays() throws {
+        let port = freePort()
+        let daemon = try startDaemon("""
+            [daemon]
+            graceful_timeout = 30
+            [service echo]
+            listen = tcp://127.0.0.1:\(port)
+            handler = echo
+            workers = 1
+            concurrency = threads
+            max_requests = 3
+            """)
+        let first = try XCTUnwrap(daemon.workerPIDs().first)
+        let held = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(10))
+        defer { held.close() }
+        try held.sendAll("held\n")
+        XCTAssertEqual(String(decoding: try held.recv(100), as: UTF8.self), "held\n")
+        for index in 0..<2 { XCTAssertEqual(try tcpRoundTrip(port: port, "r\(index)\n"), "r\(index)\n") }
+        XCTAssertTrue(daemon.waitForLog("worker \(first) (service echo) is retiring (max_requests); starting its replacement"),
+                      daemon.log)
+        XCTAssertEqual(try tcpRoundTrip(port: port, "new\n", timeout: .seconds(10)), "new\n", daemon.log)
+        try held.sendAll("still\n")
+        XCTAssertEqual(String(decoding: try held.recv(100), as: UTF8.self), "still\n", "the held client is still served")
+        XCTAssertTrue(daemon.workerPIDs().contains(first))
+        held.close()
+        XCTAssertTrue(daemon.waitForLog("worker \(first) (service echo) exited with status 0"), daemon.log)
+    }
+
     /// One upload of a tiny file; true if the server answered OK.
     func uploadRoundTrip(port: Int) throws -> Bool {
         let socket = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))

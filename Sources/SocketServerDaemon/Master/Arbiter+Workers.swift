@@ -105,6 +105,17 @@ extension Arbiter {
         return " while serving \(first)" + (clients.count > 1 ? " and \(clients.count - 1) more" : "")
     }
 
+    /// Workers that retire by themselves (max_requests) stop accepting at once: replace them now
+    /// and give them graceful_timeout to finish, as a reload does.
+    func noticeSelfRetiringWorkers(at now: ContinuousClock.Instant) {
+        let deadline = now.advanced(by: config.gracefulTimeout)
+        for record in workers.records.values where !record.retiring {
+            guard let slot = record.slot, scoreboard.takeRetiring(slot: slot) else { continue }
+            _ = workers.retire(where: { $0.pid == record.pid }, deadline: deadline)
+            log.info("worker \(record.pid) (service \(record.service)) is retiring (max_requests); starting its replacement")
+        }
+    }
+
     /// Kills (with its process group and the programs its requests started) a worker whose request
     /// has run longer than the service's request_timeout; it is then replaced like any dead worker.
     func killHungRequests() {

@@ -78,6 +78,7 @@ public final class Arbiter {
             }
             collectChildren()
             let now = ContinuousClock.now
+            noticeSelfRetiringWorkers(at: now)
             killOverdue(at: now)
             killHungRequests()
             notifier.watchdogIfDue(now: now)  // a long graceful drain is still supervised

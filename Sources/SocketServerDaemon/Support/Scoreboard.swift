@@ -21,7 +21,7 @@ final class Scoreboard: @unchecked Sendable {
     private var freeSlots: [Int]
 
     init() throws(DaemonError) {
-        size = Scoreboard.slots * Scoreboard.entriesPerSlot * Scoreboard.entrySize
+        size = Scoreboard.slots * Scoreboard.entriesPerSlot * Scoreboard.entrySize + Scoreboard.slots * 8
         let memory = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0)
         guard let memory, memory != MAP_FAILED else { throw .system("mmap scoreboard", errno) }
         base = memory
@@ -35,6 +35,7 @@ final class Scoreboard: @unchecked Sendable {
     /// A slot for a new worker (cleared), or nil when all are taken (the worker is then untracked).
     func claimSlot() -> Int? {
         guard let slot = freeSlots.popLast() else { return nil }
+        cssd_atomic_store64(retiringFlag(slot), 0)
         for entry in 0..<Scoreboard.entriesPerSlot {
             cssd_atomic_store64(start(slot, entry), 0)
             cssd_atomic_store64(childGroup(slot, entry), 0)
@@ -69,6 +70,11 @@ final class Scoreboard: @unchecked Sendable {
         return String(decoding: text.prefix { $0 != 0 }, as: UTF8.self)
     }
 
+    /// True once if the worker in `slot` said it is retiring by itself (max_requests); clears it.
+    func takeRetiring(slot: Int) -> Bool {
+        cssd_atomic_load64(retiringFlag(slot)) != 0 && cssd_atomic_cas64(retiringFlag(slot), 1, 0) != 0
+    }
+
     /// Kills the process groups requests in `slot` started and have not yet reaped.
     func killChildGroups(in slot: Int) {
         for entry in 0..<Scoreboard.entriesPerSlot {
@@ -79,6 +85,10 @@ final class Scoreboard: @unchecked Sendable {
     }
 
     // MARK: Worker side
+
+    /// This worker stops accepting and will exit when its requests are done (max_requests): the
+    /// master should start its replacement now and give it a deadline, as for a reload.
+    func markRetiring(slot: Int) { cssd_atomic_store64(retiringFlag(slot), 1) }
 
     /// Notes a request from `clientText` starting now; returns the entry to pass to `end`, or nil.
     func begin(slot: Int, clientText: String) -> Int? {
@@ -132,6 +142,11 @@ final class Scoreboard: @unchecked Sendable {
 
     private func childGroup(_ slot: Int, _ entry: Int) -> UnsafeMutablePointer<Int64> {
         (base + (slot * Scoreboard.entriesPerSlot + entry) * Scoreboard.entrySize + 8).assumingMemoryBound(to: Int64.self)
+    }
+
+    /// One word per slot after all the entries.
+    private func retiringFlag(_ slot: Int) -> UnsafeMutablePointer<Int64> {
+        (base + Scoreboard.slots * Scoreboard.entriesPerSlot * Scoreboard.entrySize + slot * 8).assumingMemoryBound(to: Int64.self)
     }
 
     private func owner(_ slot: Int, _ entry: Int) -> UnsafeMutablePointer<Int64> {

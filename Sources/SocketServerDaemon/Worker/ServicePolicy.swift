@@ -90,6 +90,9 @@ final class ServicePolicy: Sendable {
         let total = served.add(1, ordering: .relaxed).newValue
         if total == retireAfter {
             log.info("service \(service.name): worker \(getpid()) served \(total) requests (max_requests); retiring")
+            // Tell the master first: it starts the replacement at once, not when this one exits
+            // (its persistent clients may keep it busy for a long time).
+            scoreboard?.markRetiring(slot: slot)
             server.requestShutdown()
         }
     }
