@@ -66,6 +66,68 @@ final class EventsConcurrencyTests: DaemonTestCase {
         for client in clients { XCTAssertEqual(try client.recv(16), []) }
     }
 
+    private func eventsConfig(port: Int) -> String {
+        writeConfig("""
+            [service echo]
+            listen = tcp://127.0.0.1:\(port)
+            handler = echo
+            workers = 1
+            concurrency = events
+            timeout = 60
+            """, to: directory + "/socketserverd.conf")
+    }
+
+    /// Connects `count` clients, each sends a line; returns (echoed, closed unserved, left hanging).
+    private func connectAndSend(port: Int, count: Int) throws -> (served: Int, refused: Int, hanging: Int, clients: [Socket]) {
+        var clients: [Socket] = []
+        for _ in 0..<count { clients.append(try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(10))) }
+        var served = 0, refused = 0, hanging = 0
+        for (index, client) in clients.enumerated() {
+            let line = "client \(index)\n"
+            try? client.sendAll(line)  // a refused one may already be reset
+            do {
+                let reply = try receive(client, line.utf8.count)
+                if reply == line { served += 1 } else { refused += 1 }  // end of file: closed unserved
+            } catch SocketError.timeout {
+                hanging += 1
+            } catch {
+                refused += 1  // reset: closed unserved
+            }
+        }
+        return (served, refused, hanging, clients)
+    }
+
+    /// Under a descriptor limit of 256 the events cap (1024 by default) is lowered to 256 - 64 and
+    /// logged; the clients past it are closed unserved instead of hanging in the backlog while
+    /// accept fails with EMFILE.
+    func testEventsCapStaysBelowTheDescriptorLimit() throws {
+        let port = freePort()
+        let daemon = try DaemonProcess(configPath: eventsConfig(port: port), directory: directory, wrapper: "ulimit -n 256;")
+        daemons.append(daemon)
+        try daemon.waitReady()
+        XCTAssertTrue(daemon.waitForLog("events connections capped at 192, not 1024"), daemon.log)
+        let result = try connectAndSend(port: port, count: 400)
+        defer { for client in result.clients { client.close() } }
+        XCTAssertEqual(result.hanging, 0, daemon.log)
+        XCTAssertEqual(result.served, 192)
+        XCTAssertEqual(result.refused, 208)
+        XCTAssertFalse(daemon.log.contains("cannot accept"), daemon.log)
+    }
+
+    /// The master raises its soft descriptor limit to the hard one: a soft limit of 128 does not
+    /// keep one events worker from serving 300 clients.
+    func testMasterRaisesTheSoftDescriptorLimit() throws {
+        let port = freePort()
+        let daemon = try DaemonProcess(configPath: eventsConfig(port: port), directory: directory,
+                                       wrapper: "ulimit -Hn 4096; ulimit -Sn 128;")
+        daemons.append(daemon)
+        try daemon.waitReady()
+        let result = try connectAndSend(port: port, count: 300)
+        defer { for client in result.clients { client.close() } }
+        XCTAssertEqual(result.served, 300, daemon.log)
+        XCTAssertFalse(daemon.log.contains("capped"), daemon.log)
+    }
+
     func testCheckConfigRefusesAHandlerWithoutAnEventDrivenVariant() throws {
         let path = writeConfig("""
             [service clock]

@@ -87,8 +87,13 @@ enum WorkerProcess {
             guard let events = descriptor.events, !service.listen.isDatagram else {
                 throw DaemonError.message("handler \(descriptor.name) cannot serve concurrency = events")
             }
-            concurrency = EventLoopMixIn(handler: events, maxConnections: eventConnectionLimit(threads: service.threads),
-                                         idleTimeout: service.timeout)
+            let wanted = eventConnectionLimit(threads: service.threads)
+            let limit = eventConnectionLimit(threads: service.threads, descriptorLimit: descriptorLimit())
+            if limit < wanted {
+                log.info("service \(service.name): events connections capped at \(limit), not \(wanted) "
+                    + "(descriptor limit RLIMIT_NOFILE \(descriptorLimit()), \(descriptorReserve) kept for the worker)")
+            }
+            concurrency = EventLoopMixIn(handler: events, maxConnections: limit, idleTimeout: service.timeout)
         }
         if service.listen.isDatagram {
             guard let handler = descriptor.datagram else { throw DaemonError.message("handler \(descriptor.name) cannot serve datagrams") }
@@ -101,6 +106,23 @@ enum WorkerProcess {
     /// With `concurrency = events`, the connections one worker keeps open at once: 32 per `threads`
     /// (1024 with the default 32); beyond it a new connection is closed unserved.
     static func eventConnectionLimit(threads: Int) -> Int { threads * 32 }
+
+    /// Descriptors kept for the worker itself (listener, epoll, logs, plugins) under the events cap.
+    static let descriptorReserve = 64
+
+    /// The events cap within the worker's descriptor limit: past it, accept would fail with EMFILE
+    /// before the cap refuses anyone.
+    static func eventConnectionLimit(threads: Int, descriptorLimit: UInt64) -> Int {
+        let room = Int(clamping: descriptorLimit) - descriptorReserve
+        return max(1, min(eventConnectionLimit(threads: threads), room))
+    }
+
+    /// The soft RLIMIT_NOFILE (the master raised it to the hard limit at start).
+    static func descriptorLimit() -> UInt64 {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return .max }
+        return UInt64(limit.rlim_cur)
+    }
 
     /// TERM: stop accepting, finish in-flight requests, exit 0. INT/QUIT: leave now.
     /// The master's other signals mean nothing to a worker.
