@@ -112,6 +112,10 @@ final class EventsConcurrencyTests: DaemonTestCase {
         XCTAssertEqual(result.served, 192)
         XCTAssertEqual(result.refused, 208)
         XCTAssertFalse(daemon.log.contains("cannot accept"), daemon.log)
+        // One warning for the burst of refusals, not one error per connection.
+        let lines = daemon.log.split(separator: "\n").filter { $0.contains("event loop is full") }
+        XCTAssertEqual(lines.count, 1, daemon.log)
+        XCTAssertTrue(lines.first?.contains("warning") ?? false, daemon.log)
     }
 
     /// The master raises its soft descriptor limit to the hard one: a soft limit of 128 does not

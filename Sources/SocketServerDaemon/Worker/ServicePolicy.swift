@@ -14,6 +14,10 @@ final class ServicePolicy: Sendable {
     private let served = Atomic<Int>(0)
     /// When the last accept failure was logged (seconds on the monotonic clock), to log once per interval.
     private let lastAcceptErrorLog = Atomic<Int64>(Int64.min)
+    /// Connections refused because the thread pool's queue or the event loop was full: when the
+    /// last refusal was logged, and how many came since.
+    private let lastRefusalLog = Atomic<Int64>(Int64.min)
+    private let refusedSinceLog = Atomic<Int>(0)
 
     /// Where this worker notes its running requests for the master (nil: untracked).
     private let scoreboard: Scoreboard?
@@ -85,6 +89,22 @@ final class ServicePolicy: Sendable {
     }
 
     /// Counts a request; at `retireAfter` the worker stops accepting and exits once in-flight work is done.
+    /// Runs `process` and counts the request toward max_requests, whether it succeeded or failed,
+    /// unless it was refused because the pool or the event loop was full (it was never taken).
+    func counting(_ server: BaseServer, _ process: () throws -> Void) throws {
+        do {
+            try process()
+        } catch {
+            if !Self.isRefusal(error) { count(server) }
+            throw error
+        }
+        count(server)
+    }
+
+    static func isRefusal(_ error: any Error) -> Bool {
+        error is ThreadPoolMixIn.PoolFull || error is EventLoopMixIn.Full
+    }
+
     func count(_ server: BaseServer) {
         guard retireAfter > 0 else { return }
         let total = served.add(1, ordering: .relaxed).newValue
@@ -100,18 +120,31 @@ final class ServicePolicy: Sendable {
     /// accept failed (EMFILE, ENFILE, ENOBUFS…): the server already backs off 100 ms per failure so
     /// the loop does not spin; the log gets one line per 10 s, not one per attempt.
     func acceptFailed(_ error: any Error) {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let seconds = Int64(now.tv_sec)
-        let last = lastAcceptErrorLog.load(ordering: .relaxed)
-        if last == Int64.min || seconds - last >= 10 {
-            lastAcceptErrorLog.store(seconds, ordering: .relaxed)
+        if once(per: 10, last: lastAcceptErrorLog) {
             log.error("service \(service.name): cannot accept: \(error); backing off (logged at most every 10 s)")
         }
     }
 
+    /// Whether `seconds` have passed since `last` (monotonic seconds), which it then updates.
+    private func once(per seconds: Int64, last: borrowing Atomic<Int64>) -> Bool {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let current = Int64(now.tv_sec)
+        let previous = last.load(ordering: .relaxed)
+        guard previous == Int64.min || current - previous >= seconds else { return false }
+        return last.compareExchange(expected: previous, desired: current, ordering: .relaxed).exchanged
+    }
+
     func report(_ error: any Error, _ request: Request) {
-        if case SocketError.timeout = error {
+        if Self.isRefusal(error) {
+            // Under overload there is one per connection: a warning per 10 s with the count.
+            let refused = refusedSinceLog.add(1, ordering: .relaxed).newValue
+            if once(per: 10, last: lastRefusalLog) {
+                refusedSinceLog.subtract(refused, ordering: .relaxed)
+                log.warning("service \(service.name): \(error) (\(refused) refused since the last such line; "
+                            + "logged at most every 10 s; latest client \(request.clientAddress))")
+            }
+        } else if case SocketError.timeout = error {
             log.info("service \(service.name): closed idle client \(request.clientAddress) after \(service.timeout.map { "\($0)" } ?? "timeout")")
         } else {
             log.error("service \(service.name): client \(request.clientAddress): \(error)")

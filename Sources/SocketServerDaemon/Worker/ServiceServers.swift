@@ -30,9 +30,8 @@ final class StreamService: TCPServer, ServiceServer, @unchecked Sendable {
 
     override func verifyRequest(_ request: Request) -> Bool { policy.verify(request) }
     override func processRequest(_ request: Request) throws {
-        policy.count(self)
         if concurrency is EventLoopMixIn { policy.logServing(request) }  // no finishRequest with events
-        try super.processRequest(request)
+        try policy.counting(self) { try super.processRequest(request) }
     }
     override func finishRequest(_ request: Request) throws {
         try policy.serve(request) { try super.finishRequest(request) }
@@ -68,8 +67,7 @@ final class DatagramService: UDPServer, ServiceServer, @unchecked Sendable {
 
     override func verifyRequest(_ request: Request) -> Bool { policy.verify(request) }
     override func processRequest(_ request: Request) throws {
-        policy.count(self)
-        try super.processRequest(request)
+        try policy.counting(self) { try super.processRequest(request) }
     }
     override func finishRequest(_ request: Request) throws {
         try policy.serve(request) { try super.finishRequest(request) }
