@@ -1,5 +1,5 @@
 // EventLoopMixIn: many persistent connections on one thread, backpressure, the idle timeout, the
-// connection cap, handler errors, and serverClose (drains, joins, leaks nothing).
+// connection cap and handler errors. EventLoopCloseTests: graceful ends and serverClose.
 import Dispatch
 import Glibc
 import SocketServer
@@ -54,7 +54,7 @@ final class BlastHandler: EventStreamHandler {
 }
 
 /// Reads exactly `count` bytes (fails on end of file).
-private func receiveExactly(_ socket: Socket, _ count: Int) throws -> [UInt8] {
+func receiveExactly(_ socket: Socket, _ count: Int) throws -> [UInt8] {
     var result: [UInt8] = []
     while result.count < count {
         let chunk = try socket.recv(count - result.count)
@@ -134,14 +134,15 @@ final class EventLoopTests: XCTestCase {
     }
 
     func testIdleTimeoutClosesOnlyTheSilentConnection() throws {
-        let server = try EventServer(EventLoopMixIn(handler: EchoEventHandler.self, idleTimeout: .milliseconds(300)))
+        let server = try EventServer(EventLoopMixIn(handler: EchoEventHandler.self, idleTimeout: .milliseconds(1500)))
         try withServing(server) { server in
             let silent = try connectClient(server.serverAddress)
             defer { silent.close() }
             let busy = try connectClient(server.serverAddress)
             defer { busy.close() }
             let started = ContinuousClock.now
-            // The busy client keeps talking (every 100 ms) until the silent one has been closed.
+            // The busy client keeps talking (every 100 ms, far inside the 1.5 s timeout even on a
+            // loaded machine) until the silent one has been closed.
             var closed = false
             while !closed && ContinuousClock.now - started < ioTimeout {
                 try busy.sendAll("ping\n")
@@ -150,7 +151,7 @@ final class EventLoopTests: XCTestCase {
                 if poll(&entry, 1, 100) == 1 { closed = try silent.recv(16).isEmpty }
             }
             XCTAssertTrue(closed, "the silent connection was not closed")
-            XCTAssertGreaterThanOrEqual(ContinuousClock.now - started, .milliseconds(290))
+            XCTAssertGreaterThanOrEqual(ContinuousClock.now - started, .milliseconds(1450))
             try busy.sendAll("still here\n")
             XCTAssertEqual(try receiveExactly(busy, 11), Array("still here\n".utf8))
             XCTAssertEqual(server.errors.value, ["recv: timed out"])
@@ -191,57 +192,6 @@ final class EventLoopTests: XCTestCase {
             XCTAssertEqual(server.errors.value, ["event loop is full (2 connections); connection refused"])
             try first.sendAll("y")
             XCTAssertEqual(try receiveExactly(first, 1), Array("y".utf8))
-        }
-    }
-
-    func testServerCloseAnswersARequestAlreadyOnItsWay() throws {
-        let server = try EventServer(EventLoopMixIn(handler: EchoEventHandler.self, closeGrace: .seconds(2)))
-        let background = try BackgroundServer(server)
-        let client = try connectClient(server.serverAddress)
-        defer { client.close() }
-        XCTAssertTrue(eventually { server.loop.connectionCount == 1 })  // accepted before the close
-        let closer = try PosixThread.start { background.stop() }
-        try client.sendAll("late\n")
-        XCTAssertEqual(try receiveExactly(client, 5), Array("late\n".utf8))
-        XCTAssertEqual(try client.recv(16), [])  // then closed, once silent for closeGrace
-        closer.join()
-        XCTAssertEqual(server.loop.connectionCount, 0)
-        XCTAssertEqual(server.errors.value, [])
-    }
-
-    func testServerCloseFlushesPendingOutputJoinsTheThreadAndLeaksNothing() throws {
-        let threadsBefore = threadCount()
-        try assertNoDescriptorLeak("by an event-loop server") {
-            let server = try EventServer(EventLoopMixIn(handler: BlastHandler.self))
-            let background = try BackgroundServer(server)
-            let idle = try connectClient(server.serverAddress)
-            defer { idle.close() }
-            try idle.sendAll("hi")
-            XCTAssertEqual(try receiveExactly(idle, 2), Array("hi".utf8))
-            // A client whose reply is still pending when the server closes: it gets all of it.
-            let pending = try Socket(family: .inet, type: .stream)
-            defer { pending.close() }
-            try pending.setOption(.receiveBufferSize, 65536)
-            try pending.setTimeout(ioTimeout)
-            try pending.connect(server.serverAddress)
-            try pending.sendAll("blast\n")
-            XCTAssertEqual(BlastHandler.asked.wait(timeout: .now() + 5), .success)
-            let closer = try PosixThread.start { background.stop() }
-            // The idle connection is closed after closeGrace, while the other still has output to send.
-            XCTAssertEqual(try idle.recv(16), [])
-            var received = 0
-            while true {
-                let chunk = try pending.recv(65536)
-                if chunk.isEmpty { break }
-                XCTAssertTrue(chunk.allSatisfy { $0 == 7 })
-                received += chunk.count
-            }
-            XCTAssertEqual(received, BlastHandler.size)
-            closer.join()
-            XCTAssertEqual(server.loop.connectionCount, 0)
-            // The loop's thread is gone (`<=`: a thread an earlier test left may still have been ending).
-            XCTAssertTrue(eventually { threadCount() <= threadsBefore }, "\(threadCount()) threads, \(threadsBefore) before")
-            XCTAssertEqual(server.errors.value, [])
         }
     }
 }

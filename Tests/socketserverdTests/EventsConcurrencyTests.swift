@@ -132,6 +132,51 @@ final class EventsConcurrencyTests: DaemonTestCase {
         XCTAssertFalse(daemon.log.contains("capped"), daemon.log)
     }
 
+    /// TERM with events connections open: a request sent right after it gets its whole reply or
+    /// none (never a cut one or a reset), then every client reads end of file, even one that never
+    /// stops sending; the daemon exits 0 long before graceful_timeout (60 s).
+    func testTermEndsOpenEventsConnectionsAndExitsCleanly() throws {
+        let port = freePort()
+        let daemon = try startDaemon("""
+            [daemon]
+            graceful_timeout = 60
+
+            [service echo]
+            listen = tcp://127.0.0.1:\(port)
+            handler = echo
+            workers = 1
+            concurrency = events
+            """)
+        let clients = try (0..<20).map { _ in try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(10)) }
+        defer { for client in clients { client.close() } }
+        for client in clients {
+            try client.sendAll("hello\n")
+            XCTAssertEqual(try receive(client, 6), "hello\n")
+        }
+        let chatty = clients[0]
+        daemon.signal(SIGTERM)
+        XCTAssertTrue(daemon.waitForLog("graceful stop"), daemon.log)
+        for client in clients.dropFirst() {
+            try client.sendAll("late\n")
+            let reply = try receive(client, 5)
+            XCTAssertTrue(reply == "late\n" || reply == "", "cut reply: \(reply.debugDescription)")
+            XCTAssertEqual(try client.recv(16), [])
+            client.close()
+        }
+        // The chatty client goes on until the worker ends it; every reply it got is whole.
+        var replies = 0
+        while true {
+            try chatty.sendAll("ping\n")
+            let reply = try receive(chatty, 5)
+            if reply.isEmpty { break }
+            XCTAssertEqual(reply, "ping\n")
+            replies += 1
+        }
+        chatty.close()
+        XCTAssertEqual(daemon.waitExit(), 0, daemon.log)
+        XCTAssertFalse(daemon.log.contains("error"), daemon.log)
+    }
+
     func testCheckConfigRefusesAHandlerWithoutAnEventDrivenVariant() throws {
         let path = writeConfig("""
             [service clock]

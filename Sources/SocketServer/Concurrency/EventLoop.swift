@@ -12,12 +12,16 @@ final class EventLoop: @unchecked Sendable {
     private let owner: EventLoopMixIn
     private var connections: [Int32: EventConnection] = [:]
     private var draining = false
+    /// While draining: from when a connection with nothing to send is ended (monotonic ns).
+    private var drainDeadline = UInt64.max
     /// The earliest moment a connection may have been idle for `idleTimeout` (monotonic ns).
     private var nextIdleCheck = UInt64.max
     private static let wakeupTag = UInt64.max
     private static let readSize = 64 * 1024
     /// Reads per connection per readiness report, so one busy client does not starve the others.
     private static let readsPerTurn = 8
+    /// How long a graceful end waits for the client to close its side (see `end`).
+    static let lingerNanoseconds: UInt64 = 2_000_000_000
 
     init(owner: EventLoopMixIn) throws(SocketError) {
         self.owner = owner
@@ -33,7 +37,9 @@ final class EventLoop: @unchecked Sendable {
 
     deinit { Glibc.close(epoll) }
 
-    /// Runs until the owner closes and every connection has ended.
+    /// Runs until the owner closes and every connection has ended, or until epoll fails (then
+    /// every connection is reported to `handleError` and closed, and the owner starts a new loop
+    /// for the next connection).
     func run() {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readSize, alignment: 16)
         defer { buffer.deallocate() }
@@ -52,16 +58,15 @@ final class EventLoop: @unchecked Sendable {
                 let now = monotonicNanoseconds()
                 timeout = nextIdleCheck <= now ? 0 : Int32(clamping: (nextIdleCheck - now + 999_999) / 1_000_000)
             }
-            if draining {  // look for connections past their grace at least every closeGrace
-                let grace = max(1, Int32(clamping: (Self.nanoseconds(owner.closeGrace) + 999_999) / 1_000_000))
-                timeout = timeout < 0 ? grace : min(timeout, grace)
-            }
             let count = cssd_epoll_wait(epoll, &tags, &events, Int32(tags.count), timeout)
             if count < 0 && errno != EINTR {
-                // Not expected (EBADF, EINVAL); end every connection rather than spin.
-                for connection in Array(connections.values) { close(connection) }
-                if !draining { drain() }
-                continue
+                // Not expected (EBADF, EINVAL): report and close every connection rather than spin.
+                let error = SocketError.last("epoll_wait")
+                for connection in Array(connections.values) {
+                    connection.server.handleError(error, request: connection.request)
+                    close(connection)
+                }
+                return
             }
             let now = monotonicNanoseconds()
             for index in 0..<max(0, Int(count)) {
@@ -99,6 +104,10 @@ final class EventLoop: @unchecked Sendable {
     /// Handles one readiness report: sends what is pending, reads (unless output is still pending),
     /// then registers for what the connection waits for next, or closes it.
     private func serve(_ connection: EventConnection, events: UInt32, buffer: UnsafeMutableRawBufferPointer, now: UInt64) {
+        if connection.lingering {
+            discard(connection, buffer: buffer)
+            return
+        }
         do {
             if connection.hasOutput { try connection.flush(now: now) }
             if connection.reading && !connection.hasOutput
@@ -110,7 +119,11 @@ final class EventLoop: @unchecked Sendable {
             close(connection)
             return
         }
-        update(connection)
+        if draining && now >= drainDeadline && !connection.hasOutput {
+            end(connection, now: now)  // its reply is out; it gets no further requests
+            return
+        }
+        update(connection, now: now)
     }
 
     private func read(_ connection: EventConnection, buffer: UnsafeMutableRawBufferPointer, now: UInt64) throws {
@@ -129,6 +142,7 @@ final class EventLoop: @unchecked Sendable {
                 }
             } else if count == 0 {
                 connection.reading = false
+                connection.peerClosed = true
             } else if errno == EINTR {
                 continue
             } else if errno == EAGAIN || errno == EWOULDBLOCK {
@@ -139,24 +153,55 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
-    /// Waits for output room while output is pending, for input while reading; closes when done.
-    private func update(_ connection: EventConnection) {
-        let wanted: UInt32
+    /// Waits for output room while output is pending, for input while reading; ends when done.
+    private func update(_ connection: EventConnection, now: UInt64) {
         if connection.hasOutput {
-            wanted = CSSD_EPOLLOUT
+            watch(connection, for: CSSD_EPOLLOUT)
         } else if connection.reading {
-            wanted = CSSD_EPOLLIN
+            watch(connection, for: CSSD_EPOLLIN)
         } else {
-            close(connection)
-            return
+            end(connection, now: now)
         }
-        guard wanted != connection.interest else { return }
+    }
+
+    /// Registers the connection for `wanted` events; on failure reports and closes it.
+    @discardableResult
+    private func watch(_ connection: EventConnection, for wanted: UInt32) -> Bool {
+        guard wanted != connection.interest else { return true }
         if cssd_epoll_ctl(epoll, 1, connection.fd, wanted, UInt64(UInt32(bitPattern: connection.fd))) != 0 {
             connection.server.handleError(SocketError.last("epoll_ctl"), request: connection.request)
             close(connection)
-            return
+            return false
         }
         connection.interest = wanted
+        return true
+    }
+
+    /// Ends a connection that has nothing left to send. If the client has not closed its side,
+    /// closing at once could lose the last reply: bytes the client still sends, or sent and we
+    /// did not read, make the kernel answer with a reset, and a reset can discard the reply
+    /// before the client reads it. So shut our sending side (the client reads end of file after
+    /// the reply) and read and drop what comes until the client closes, at most
+    /// `lingerNanoseconds` (nginx's lingering close).
+    private func end(_ connection: EventConnection, now: UInt64) {
+        guard !connection.peerClosed, (try? connection.request.socket.shutdown(.write)) != nil else {
+            close(connection)
+            return
+        }
+        connection.reading = false
+        connection.lingerDeadline = now + Self.lingerNanoseconds
+        if watch(connection, for: CSSD_EPOLLIN) { nextIdleCheck = min(nextIdleCheck, connection.lingerDeadline) }
+    }
+
+    /// A lingering connection is readable: drop what arrived; close at end of file or error.
+    private func discard(_ connection: EventConnection, buffer: UnsafeMutableRawBufferPointer) {
+        for _ in 0..<Self.readsPerTurn {
+            let count = Glibc.recv(connection.fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT))
+            if count > 0 || (count < 0 && errno == EINTR) { continue }
+            if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
+            close(connection)  // end of file, or the client reset: either way it is done
+            return
+        }
     }
 
     private func close(_ connection: EventConnection) {
@@ -166,10 +211,12 @@ final class EventLoop: @unchecked Sendable {
         owner.closed()
     }
 
-    /// The owner is closing: from now on `sweep` also ends connections that have nothing to send
-    /// and have been silent for `closeGrace`.
+    /// The owner is closing. Until `closeGrace` has passed, connections are served as before
+    /// (a request already on its way is answered); then each is ended as soon as it has nothing
+    /// to send, so a client that keeps sending cannot hold the close.
     private func drain() {
         draining = true
+        drainDeadline = monotonicNanoseconds() + Self.nanoseconds(owner.closeGrace)
         nextIdleCheck = 0
     }
 
@@ -180,13 +227,17 @@ final class EventLoop: @unchecked Sendable {
 
     private var idleNanoseconds: UInt64? { owner.idleTimeout.map(Self.nanoseconds) }
 
-    /// Closes connections silent for `idleTimeout` (reported as a timeout) and, while draining,
-    /// those with nothing to send silent for `closeGrace`; notes when the next one could be due.
+    /// Closes connections silent for `idleTimeout` (reported as a timeout) and lingering ones past
+    /// their deadline; while draining, ends those with nothing to send once `closeGrace` has
+    /// passed. Notes when the next one could be due.
     private func sweep(now: UInt64) {
         let idle = idleNanoseconds
-        let grace = Self.nanoseconds(owner.closeGrace)
         var next = UInt64.max
         for connection in Array(connections.values) {
+            if connection.lingering {
+                if connection.lingerDeadline <= now { close(connection) } else { next = min(next, connection.lingerDeadline) }
+                continue
+            }
             if let idle {
                 let deadline = connection.lastActivity + idle
                 if deadline <= now {
@@ -197,11 +248,12 @@ final class EventLoop: @unchecked Sendable {
                 next = min(next, deadline)
             }
             if draining && !connection.hasOutput {
-                if connection.lastActivity + grace <= now {
-                    close(connection)
+                if drainDeadline <= now {
+                    end(connection, now: now)
+                    if connection.lingering { next = min(next, connection.lingerDeadline) }
                     continue
                 }
-                next = min(next, connection.lastActivity + grace)
+                next = min(next, drainDeadline)
             }
         }
         nextIdleCheck = next

@@ -17,12 +17,16 @@ import Synchronization
 /// open at once, `processRequest` throws `Full` and the server closes the new connection.
 /// `finishRequest` is not called: the requests never run the server's `requestHandlerType`.
 ///
-/// `serverClose()` stops taking connections and keeps serving the open ones until each has nothing
-/// left to send and has been silent for `closeGrace` (so a request already on its way is answered,
-/// as the other concurrencies finish in-flight requests), or until `idleTimeout` or the client
-/// closes; then it joins the loop's thread. The server may serve again afterwards. A client that
-/// keeps talking, or never reads its replies, holds `serverClose` until `idleTimeout` (forever
-/// without one).
+/// A connection ends gracefully: when the loop closes it (the handler is done, or `serverClose`)
+/// while the client has not closed its side, it shuts its sending side and reads and drops what
+/// the client still sends until the client closes (at most 2 s), so no reset destroys the last
+/// reply before the client reads it.
+///
+/// `serverClose()` stops taking connections and serves the open ones as before for `closeGrace`
+/// (a request already on its way is answered, as the other concurrencies finish in-flight
+/// requests); then it ends each connection as soon as it has nothing left to send, and joins the
+/// loop's thread when all have ended. The server may serve again afterwards. A client that never
+/// reads its replies holds `serverClose` until `idleTimeout` (forever without one).
 public final class EventLoopMixIn: RequestConcurrency, @unchecked Sendable {
     /// Thrown by `processRequest` when `maxConnections` are open; the connection is closed unserved.
     public struct Full: Error, CustomStringConvertible {
@@ -62,12 +66,18 @@ public final class EventLoopMixIn: RequestConcurrency, @unchecked Sendable {
     /// Connections open or handed over and not yet closed.
     public var connectionCount: Int { state.withLock { $0.open } }
 
+    /// True while `serverClose` runs: new connections are refused, open ones are being ended.
+    public var isClosing: Bool { state.withLock { $0.closing } }
+
     public func processRequest(_ request: Request, server: BaseServer) throws {
         let loop: EventLoop = try state.withLock { state in
             if state.closing || state.open >= maxConnections { throw Full(maxConnections: maxConnections) }
             if state.loop == nil {
                 let loop = try EventLoop(owner: self)
-                state.thread = try PosixThread.start { loop.run() }
+                state.thread = try PosixThread.start { [self] in
+                    loop.run()
+                    loopEnded(loop)
+                }
                 state.loop = loop
             }
             state.pending.append((request, server))
@@ -97,6 +107,21 @@ public final class EventLoopMixIn: RequestConcurrency, @unchecked Sendable {
             swap(&list, &state.pending)
             return state.closing
         }
+    }
+
+    /// The loop's thread ended. Unless `serverClose` is joining it, the loop failed (epoll): forget
+    /// it, so the next connection starts a new one, and close what was handed over meanwhile.
+    private func loopEnded(_ loop: EventLoop) {
+        let (orphans, thread): ([(Request, BaseServer)], PosixThread?) = state.withLock { state in
+            guard !state.closing, state.loop === loop else { return ([], nil) }
+            let orphans = state.pending
+            state.pending = []
+            state.open -= orphans.count
+            defer { state.loop = nil; state.thread = nil }
+            return (orphans, state.thread)
+        }
+        thread?.detach()
+        for (request, server) in orphans { server.shutdownRequest(request) }
     }
 
     /// For the loop: a connection was closed.

@@ -31,6 +31,11 @@ final class EventConnection {
     var outputStart = 0
     /// False once the client closed its side or the handler asked to end: nothing more is read.
     var reading = true
+    /// The client closed its side (end of file was read).
+    var peerClosed = false
+    /// While the loop ends the connection gracefully (our side shut, input read and dropped until
+    /// the client closes): when it gives up waiting (monotonic nanoseconds); 0 otherwise.
+    var lingerDeadline: UInt64 = 0
     /// The epoll events the descriptor is registered for.
     var interest: UInt32 = 0
     /// When the connection last received or sent a byte (monotonic nanoseconds).
@@ -45,6 +50,7 @@ final class EventConnection {
     }
 
     var hasOutput: Bool { outputStart < output.count }
+    var lingering: Bool { lingerDeadline != 0 }
 
     /// Sends what `output` holds until done or the socket's buffer is full; throws on a send error.
     func flush(now: UInt64) throws(SocketError) {
