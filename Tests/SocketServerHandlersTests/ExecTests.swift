@@ -15,6 +15,23 @@ final class ExecTests: XCTestCase {
     override func tearDown() {
         serving?.stop()
         serving = nil
+        reapAdoptedZombies()
+    }
+
+    /// The daemon tests, in this same test process, make it a child subreaper: a program's
+    /// background job killed after its parent exited is adopted here, and no one else waits for it
+    /// (it showed up as a zombie in the library's "no zombies" checks).
+    private func reapAdoptedZombies() {
+        let me = getpid()
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(name),
+                  let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count >= 2, fields[0] == "Z", pid_t(fields[1]) == me else { continue }
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, WNOHANG)
+        }
     }
 
     private func tcp(_ command: String, requestTimeout: Duration? = .seconds(10)) throws -> HostStreamServer {

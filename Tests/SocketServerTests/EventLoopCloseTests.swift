@@ -100,7 +100,7 @@ final class EventLoopCloseTests: XCTestCase {
             try pending.setTimeout(ioTimeout)
             try pending.connect(server.serverAddress)
             try pending.sendAll("blast\n")
-            XCTAssertEqual(BlastHandler.asked.wait(timeout: .now() + 5), .success)
+            XCTAssertEqual(BlastHandler.asked.wait(timeout: .now() + 30), .success)
             let closer = try PosixThread.start { background.stop() }
             // The idle connection is closed after closeGrace, while the other still has output to send.
             XCTAssertEqual(try idle.recv(16), [])
