@@ -19,24 +19,6 @@ public enum Daemon {
         }
     }
 
-    /// Raises the soft RLIMIT_NOFILE to the hard limit (workers inherit it): the usual soft limit,
-    /// 1024, is below what `concurrency = events` keeps open. Returns the soft limit now in force.
-    @discardableResult
-    static func raiseDescriptorLimit() -> UInt64 {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
-        if limit.rlim_cur < limit.rlim_max {
-            let before = limit.rlim_cur
-            limit.rlim_cur = limit.rlim_max
-            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
-                log.debug("raised the descriptor limit (RLIMIT_NOFILE) from \(before) to \(limit.rlim_cur)")
-            } else {
-                limit.rlim_cur = before
-            }
-        }
-        return UInt64(limit.rlim_cur)
-    }
-
     /// `--check-config`: every problem with file:line on stderr, exit 1; or a success line, exit 0.
     public static func checkConfig(path: String) -> Int32 {
         do {
@@ -64,7 +46,6 @@ public enum Daemon {
         }
         do {
             let arbiter = try Arbiter(configPath: configPath, config: config, catalog: DaemonCatalog(), cpuCount: cpuCount())
-            raiseDescriptorLimit()
             return arbiter.run()
         } catch {
             log.error("cannot start: \(error)")

@@ -80,15 +80,28 @@ final class LoadTests: DaemonTestCase {
         // 2 threads busy plus a queue of 64 (the minimum): the next connections are refused, not hung.
         var held: [Socket] = []
         for _ in 0..<80 { held.append(try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))) }
-        XCTAssertTrue(daemon.waitForLog("queue is full", count: 10), daemon.log)
-        // The refused connections see end of file; the queued ones stay open and silent.
-        var entries = held.map { pollfd(fd: $0.fileno(), events: Int16(POLLIN), revents: 0) }
-        _ = poll(&entries, nfds_t(entries.count), 2000)
-        let refused = held.indices.filter { index in
-            entries[index].revents != 0 && ((try? held[index].recv(1)) ?? [0]) == []
+        // One warning for the burst (refusals are logged at most every 10 s), not one per connection.
+        XCTAssertTrue(daemon.waitForLog("queue is full"), daemon.log)
+        // The refused connections see end of file (watched until 10 have, at most 15 s); the
+        // queued ones stay open and silent.
+        var refused = Set<Int>()
+        let deadline = Date().addingTimeInterval(15)
+        while refused.count < 10 && Date() < deadline {
+            let watched = held.indices.filter { !refused.contains($0) }
+            var entries = watched.map { pollfd(fd: held[$0].fileno(), events: Int16(POLLIN), revents: 0) }
+            _ = poll(&entries, nfds_t(entries.count), 200)
+            for (slot, index) in watched.enumerated() where entries[slot].revents != 0 {
+                if ((try? held[index].recv(1)) ?? [0]) == [] { refused.insert(index) }
+            }
         }
+        XCTAssertEqual(daemon.log.components(separatedBy: "queue is full").count - 1, 1, daemon.log)
         XCTAssertGreaterThanOrEqual(refused.count, 10, "a full pool should close the extra connections")
-        XCTAssertLessThan(refused.count, 80, "queued connections were closed too")
+        // Those the pool holds (2 running, 64 queued) are not closed.
+        let rest = held.indices.filter { !refused.contains($0) }
+        var entries = rest.map { pollfd(fd: held[$0].fileno(), events: Int16(POLLIN), revents: 0) }
+        _ = poll(&entries, nfds_t(entries.count), 500)
+        let closedToo = entries.filter { $0.revents != 0 }.count
+        XCTAssertLessThanOrEqual(refused.count + closedToo, 80 - 66, "queued connections were closed too")
         for socket in held { socket.close() }
         XCTAssertEqual(try tcpRoundTrip(port: port), "hello\n")
         XCTAssertEqual(DaemonProcess.childPIDs().count, 1)

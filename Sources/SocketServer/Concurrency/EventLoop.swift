@@ -63,7 +63,8 @@ final class EventLoop: @unchecked Sendable {
                 // Not expected (EBADF, EINVAL): report and close every connection rather than spin.
                 let error = SocketError.last("epoll_wait")
                 for connection in Array(connections.values) {
-                    connection.server.handleError(error, request: connection.request)
+                    // A lingering one has had its reply; its end is no error.
+                    if !connection.lingering { connection.server.handleError(error, request: connection.request) }
                     close(connection)
                 }
                 return
@@ -102,7 +103,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// Handles one readiness report: sends what is pending, reads (unless output is still pending),
-    /// then registers for what the connection waits for next, or closes it.
+    /// then registers for what the connection waits for next, or ends it.
     private func serve(_ connection: EventConnection, events: UInt32, buffer: UnsafeMutableRawBufferPointer, now: UInt64) {
         if connection.lingering {
             discard(connection, buffer: buffer)

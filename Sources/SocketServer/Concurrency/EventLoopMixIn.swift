@@ -29,9 +29,14 @@ import Synchronization
 /// reads its replies holds `serverClose` until `idleTimeout` (forever without one).
 public final class EventLoopMixIn: RequestConcurrency, @unchecked Sendable {
     /// Thrown by `processRequest` when `maxConnections` are open; the connection is closed unserved.
+    /// Also thrown while `serverClose` runs (`closing`), whatever the count.
     public struct Full: Error, CustomStringConvertible {
         public let maxConnections: Int
-        public var description: String { "event loop is full (\(maxConnections) connections); connection refused" }
+        public var closing = false
+        public var description: String {
+            closing ? "event loop is closing; connection refused"
+                : "event loop is full (\(maxConnections) connections); connection refused"
+        }
     }
 
     /// The handler each connection gets.
@@ -42,7 +47,8 @@ public final class EventLoopMixIn: RequestConcurrency, @unchecked Sendable {
     public let idleTimeout: Duration?
     /// Turns Nagle's algorithm off on TCP connections (replies go out as soon as they are ready).
     public let noDelay: Bool
-    /// After `serverClose()` began, how long a connection with nothing to send may stay silent.
+    /// After `serverClose()` began, how long connections are served as before; then each is
+    /// ended as soon as it has nothing left to send.
     public let closeGrace: Duration
 
     struct State {
@@ -71,7 +77,9 @@ public final class EventLoopMixIn: RequestConcurrency, @unchecked Sendable {
 
     public func processRequest(_ request: Request, server: BaseServer) throws {
         let loop: EventLoop = try state.withLock { state in
-            if state.closing || state.open >= maxConnections { throw Full(maxConnections: maxConnections) }
+            if state.closing || state.open >= maxConnections {
+                throw Full(maxConnections: maxConnections, closing: state.closing)
+            }
             if state.loop == nil {
                 let loop = try EventLoop(owner: self)
                 state.thread = try PosixThread.start { [self] in
@@ -113,10 +121,12 @@ public final class EventLoopMixIn: RequestConcurrency, @unchecked Sendable {
     /// it, so the next connection starts a new one, and close what was handed over meanwhile.
     private func loopEnded(_ loop: EventLoop) {
         let (orphans, thread): ([(Request, BaseServer)], PosixThread?) = state.withLock { state in
-            guard !state.closing, state.loop === loop else { return ([], nil) }
+            guard state.loop === loop else { return ([], nil) }
             let orphans = state.pending
             state.pending = []
             state.open -= orphans.count
+            // serverClose joins the thread and forgets the loop itself.
+            guard !state.closing else { return (orphans, nil) }
             defer { state.loop = nil; state.thread = nil }
             return (orphans, state.thread)
         }

@@ -29,7 +29,8 @@ final class EventConnection {
     /// Bytes the handler produced; those before `outputStart` are sent.
     var output: [UInt8] = []
     var outputStart = 0
-    /// False once the client closed its side or the handler asked to end: nothing more is read.
+    /// False once the client closed its side, the handler asked to end, or the loop is ending the
+    /// connection (drain, lingering close): nothing more is passed to the handler.
     var reading = true
     /// The client closed its side (end of file was read).
     var peerClosed = false

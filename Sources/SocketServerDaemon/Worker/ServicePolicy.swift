@@ -88,7 +88,6 @@ final class ServicePolicy: Sendable {
                   + clients.joined(separator: ", "))
     }
 
-    /// Counts a request; at `retireAfter` the worker stops accepting and exits once in-flight work is done.
     /// Runs `process` and counts the request toward max_requests, whether it succeeded or failed,
     /// unless it was refused because the pool or the event loop was full (it was never taken).
     func counting(_ server: BaseServer, _ process: () throws -> Void) throws {
@@ -105,6 +104,7 @@ final class ServicePolicy: Sendable {
         error is ThreadPoolMixIn.PoolFull || error is EventLoopMixIn.Full
     }
 
+    /// Counts a request; at `retireAfter` the worker stops accepting and exits once in-flight work is done.
     func count(_ server: BaseServer) {
         guard retireAfter > 0 else { return }
         let total = served.add(1, ordering: .relaxed).newValue
@@ -125,6 +125,16 @@ final class ServicePolicy: Sendable {
         }
     }
 
+    /// Logs the refusals counted since the last such line, at most once per 10 s; `serviceActions`
+    /// calls it too, so the end of a burst is reported even if no refusal follows.
+    func logRefusals(error: String = "connections refused as full", client: String? = nil) {
+        guard refusedSinceLog.load(ordering: .relaxed) > 0, once(per: 10, last: lastRefusalLog) else { return }
+        let refused = refusedSinceLog.exchange(0, ordering: .relaxed)
+        guard refused > 0 else { return }
+        log.warning("service \(service.name): \(error) (\(refused) refused since the last such line, "
+                    + "logged at most every 10 s\(client.map { "; latest client \($0)" } ?? ""))")
+    }
+
     /// Whether `seconds` have passed since `last` (monotonic seconds), which it then updates.
     private func once(per seconds: Int64, last: borrowing Atomic<Int64>) -> Bool {
         var now = timespec()
@@ -138,12 +148,8 @@ final class ServicePolicy: Sendable {
     func report(_ error: any Error, _ request: Request) {
         if Self.isRefusal(error) {
             // Under overload there is one per connection: a warning per 10 s with the count.
-            let refused = refusedSinceLog.add(1, ordering: .relaxed).newValue
-            if once(per: 10, last: lastRefusalLog) {
-                refusedSinceLog.subtract(refused, ordering: .relaxed)
-                log.warning("service \(service.name): \(error) (\(refused) refused since the last such line; "
-                            + "logged at most every 10 s; latest client \(request.clientAddress))")
-            }
+            refusedSinceLog.add(1, ordering: .relaxed)
+            logRefusals(error: "\(error)", client: "\(request.clientAddress)")
         } else if case SocketError.timeout = error {
             log.info("service \(service.name): closed idle client \(request.clientAddress) after \(service.timeout.map { "\($0)" } ?? "timeout")")
         } else {

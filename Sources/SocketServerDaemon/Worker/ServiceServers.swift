@@ -41,6 +41,10 @@ final class StreamService: TCPServer, ServiceServer, @unchecked Sendable {
         policy.acceptFailed(error)
         super.handleAcceptError(error)
     }
+    override func serviceActions() {
+        super.serviceActions()
+        policy.logRefusals()
+    }
     /// With a thread pool whose threads are all busy, wait a little for one to come free before
     /// accepting: meanwhile another worker with an idle thread takes the connection. Without this,
     /// a worker that won the accept race queued connections (and refused some at 256 clients)

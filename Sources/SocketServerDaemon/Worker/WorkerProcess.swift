@@ -88,6 +88,7 @@ enum WorkerProcess {
                 throw DaemonError.message("handler \(descriptor.name) cannot serve concurrency = events")
             }
             let wanted = eventConnectionLimit(threads: service.threads)
+            raiseDescriptorLimit()
             let limit = eventConnectionLimit(threads: service.threads, descriptorLimit: descriptorLimit())
             if limit < wanted {
                 log.info("service \(service.name): events connections capped at \(limit), not \(wanted) "
@@ -117,7 +118,20 @@ enum WorkerProcess {
         return max(1, min(eventConnectionLimit(threads: threads), room))
     }
 
-    /// The soft RLIMIT_NOFILE (the master raised it to the hard limit at start).
+    /// Raises this worker's soft RLIMIT_NOFILE to the hard limit: the usual soft limit, 1024, is
+    /// below what `concurrency = events` keeps open. Only events workers do it: programs that
+    /// `exec` starts inherit the limit, and some break above 1024 (select) or close every fd up to it.
+    static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        let before = limit.rlim_cur
+        limit.rlim_cur = limit.rlim_max
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+            log.debug("raised the descriptor limit (RLIMIT_NOFILE) from \(before) to \(limit.rlim_cur)")
+        }
+    }
+
+    /// The soft RLIMIT_NOFILE.
     static func descriptorLimit() -> UInt64 {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return .max }
