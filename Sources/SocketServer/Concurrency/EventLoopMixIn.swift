@@ -2,7 +2,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
 
 /// Serves every accepted connection on one event-loop thread (epoll), with an `EventStreamHandler`
 /// per connection instead of the server's blocking `BaseRequestHandler`: thousands of persistent
@@ -58,7 +57,7 @@ public final class EventLoopMixIn: RequestConcurrency, @unchecked Sendable {
         var loop: EventLoop? = nil
         var thread: PosixThread? = nil
     }
-    let state = Mutex(State())
+    let state = PosixMutex(State())
 
     public init(handler: any EventStreamHandler.Type, maxConnections: Int = 1024, idleTimeout: Duration? = nil,
                 closeGrace: Duration = .milliseconds(500), noDelay: Bool = true) {

@@ -1,5 +1,4 @@
 // ThreadingMixIn: a thread per request (Python's socketserver.ThreadingMixIn).
-import Synchronization
 
 /// Serves each request in a new thread. An error from the handler goes to `handleError` and the
 /// server keeps serving. Unless `daemonThreads`, `serverClose()` joins every thread still running
@@ -8,8 +7,8 @@ public final class ThreadingMixIn: RequestConcurrency, @unchecked Sendable {
     private struct Running {
         var threads: [(thread: PosixThread, done: Event)] = []
     }
-    private let running = Mutex(Running())
-    private let settings = Mutex((daemonThreads: false, blockOnClose: true))
+    private let running = PosixMutex(Running())
+    private let settings = PosixMutex((daemonThreads: false, blockOnClose: true))
 
     public init(daemonThreads: Bool = false, blockOnClose: Bool = true) {
         settings.withLock { $0 = (daemonThreads, blockOnClose) }
