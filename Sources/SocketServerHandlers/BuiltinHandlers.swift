@@ -2,8 +2,8 @@
 import SocketServer
 
 /// The built-in handlers, by name: `echo`, `discard`, `daytime`, `upper` (stream and datagram) and
-/// `upload` (stream only; keys `directory`, `max_size`). `echo`, `discard` and `upper` also have
-/// event-driven variants (`events`) for `concurrency = events`.
+/// `upload` (stream only; keys `directory`, `max_size`). `echo`, `discard`, `daytime` and `upper`
+/// also have event-driven variants (`events`) for `concurrency = events`.
 ///
 /// The daemon looks a service's `handler =` up with `named(_:)`, picks `stream` or `datagram` by its
 /// listener, rejects keys not in `keys`, fills in the defaults, and reports what `validate` returns.
@@ -17,7 +17,8 @@ public enum BuiltinHandlers {
         events: DiscardEventHandler.self)
 
     public static let daytime = HandlerDescriptor(
-        name: "daytime", stream: DaytimeStreamHandler.self, datagram: DaytimeDatagramHandler.self)
+        name: "daytime", stream: DaytimeStreamHandler.self, datagram: DaytimeDatagramHandler.self,
+        events: DaytimeEventHandler.self)
 
     public static let upper = HandlerDescriptor(
         name: "upper", stream: UpperStreamHandler.self, datagram: UpperDatagramHandler.self,

@@ -35,6 +35,19 @@ public final class DaytimeStreamHandler: BaseRequestHandler {
     }
 }
 
+/// RFC 867 daytime for an event loop (`EventLoopMixIn`): sends the line on connect and ends the
+/// connection; what the client sends is ignored.
+public final class DaytimeEventHandler: EventStreamHandler {
+    public init(clientAddress: SocketAddress, server: BaseServer) {}
+
+    public func connected(output: inout [UInt8]) throws -> Bool {
+        output.append(contentsOf: Daytime.line().utf8)
+        return false
+    }
+
+    public func received(_ bytes: UnsafeRawBufferPointer, output: inout [UInt8]) throws -> Bool { false }
+}
+
 /// RFC 867 daytime over datagrams: answers any datagram with the daytime line.
 public final class DaytimeDatagramHandler: BaseRequestHandler {
     override public func handle() throws {

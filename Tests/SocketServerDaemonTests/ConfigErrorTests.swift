@@ -175,12 +175,12 @@ final class ConfigErrorTests: XCTestCase {
     }
 
     func testEventsNeedAnEventDrivenHandlerAndAStreamListener() {
-        assertConfigErrors(configService("a", handler: "daytime", "concurrency = events\n")
+        assertConfigErrors(configService("a", handler: "upload", "concurrency = events\ndirectory = /tmp\n")
             + configService("b", listen: "udp://127.0.0.1:7001", "concurrency = events\n")
-            + configService("c", listen: "tcp://127.0.0.1:7002", handler: "upper", "concurrency = events\n"), [
-            "main.conf:4: handler 'daytime' does not support concurrency 'events' (it supports sync, threads and fork); "
-                + "handlers that do: echo, discard, upper",
-            "main.conf:8: concurrency 'events' serves stream listeners only (tcp://, unix:), not udp://127.0.0.1:7001; "
+            + configService("c", listen: "tcp://127.0.0.1:7002", handler: "daytime", "concurrency = events\n"), [
+            "main.conf:4: handler 'upload' does not support concurrency 'events' (it supports sync, threads and fork); "
+                + "handlers that do: echo, discard, daytime, upper",
+            "main.conf:9: concurrency 'events' serves stream listeners only (tcp://, unix:), not udp://127.0.0.1:7001; "
                 + "use sync, threads or fork",
         ], catalog: BuiltinCatalog())
     }

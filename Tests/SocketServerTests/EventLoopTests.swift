@@ -67,6 +67,19 @@ func receiveExactly(_ socket: Socket, _ count: Int) throws -> [UInt8] {
     return result
 }
 
+/// Greets on connect, then echoes.
+final class GreetingEchoHandler: EventStreamHandler {
+    init(clientAddress: SocketAddress, server: BaseServer) {}
+    func connected(output: inout [UInt8]) throws -> Bool {
+        output += Array("hello\n".utf8)
+        return true
+    }
+    func received(_ bytes: UnsafeRawBufferPointer, output: inout [UInt8]) throws -> Bool {
+        output.append(contentsOf: bytes)
+        return true
+    }
+}
+
 /// The byte at `index` of the backpressure test's stream.
 private func patternByte(_ index: Int) -> UInt8 { UInt8(truncatingIfNeeded: index &* 31 &+ index >> 13) }
 
@@ -158,6 +171,18 @@ final class EventLoopTests: XCTestCase {
             try busy.sendAll("still here\n")
             XCTAssertEqual(try receiveExactly(busy, 11), Array("still here\n".utf8))
             XCTAssertEqual(server.errors.value, ["recv: timed out"])
+        }
+    }
+
+    func testHandlerSpeaksFirstThenServes() throws {
+        let server = try EventServer(EventLoopMixIn(handler: GreetingEchoHandler.self))
+        try withServing(server) { server in
+            let client = try connectClient(server.serverAddress)
+            defer { client.close() }
+            XCTAssertEqual(try receiveExactly(client, 6), Array("hello\n".utf8))
+            try client.sendAll("again\n")
+            XCTAssertEqual(try receiveExactly(client, 6), Array("again\n".utf8))
+            XCTAssertEqual(server.errors.value, [])
         }
     }
 

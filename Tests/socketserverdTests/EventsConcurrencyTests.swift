@@ -198,10 +198,11 @@ final class EventsConcurrencyTests: DaemonTestCase {
 
     func testCheckConfigRefusesAHandlerWithoutAnEventDrivenVariant() throws {
         let path = writeConfig("""
-            [service clock]
+            [service files]
             listen = tcp://127.0.0.1:7013
-            handler = daytime
+            handler = upload
             concurrency = events
+            directory = \(directory)
             """, to: directory + "/events.conf")
         let output = directory + "/check.txt"
         let pid = try spawn(DaemonProcess.binaryPath, ["--check-config", "--config", path], env: ["PATH=/usr/bin:/bin"],
@@ -210,7 +211,34 @@ final class EventsConcurrencyTests: DaemonTestCase {
         waitpid(pid, &status, 0)
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
         XCTAssertEqual((status >> 8) & 0xff, 1, text)
-        XCTAssertTrue(text.contains("events.conf:4: handler 'daytime' does not support concurrency 'events' "
-            + "(it supports sync, threads and fork); handlers that do: echo, discard, upper"), text)
+        XCTAssertTrue(text.contains("events.conf:4: handler 'upload' does not support concurrency 'events' "
+            + "(it supports sync, threads and fork); handlers that do: echo, discard, daytime, upper"), text)
+    }
+
+    /// daytime speaks first: each client gets the RFC 867 line and end of file without sending
+    /// anything, 50 of them at once from one events worker.
+    func testDaytimeOverEventsSpeaksFirstAndEnds() throws {
+        let port = freePort()
+        _ = try startDaemon("""
+            [service daytime]
+            listen = tcp://127.0.0.1:\(port)
+            handler = daytime
+            workers = 1
+            concurrency = events
+            """)
+        let clients = try (0..<50).map { _ in try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(10)) }
+        defer { for client in clients { client.close() } }
+        let year = Calendar(identifier: .gregorian).component(.year, from: Date())
+        for client in clients {
+            var received: [UInt8] = []
+            while true {
+                let chunk = try client.recv(256)
+                if chunk.isEmpty { break }
+                received += chunk
+            }
+            let line = String(decoding: received, as: UTF8.self)
+            XCTAssertTrue(line.hasSuffix("\r\n") && line.contains(", \(year) "), line.debugDescription)
+            XCTAssertEqual(line.filter { $0 == "\r\n" }.count, 1, line.debugDescription)
+        }
     }
 }

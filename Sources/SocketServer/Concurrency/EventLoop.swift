@@ -95,11 +95,25 @@ final class EventLoop: @unchecked Sendable {
             connection.interest = CSSD_EPOLLIN
             connections[connection.fd] = connection
             if let idle = idleNanoseconds { nextIdleCheck = min(nextIdleCheck, now + idle) }
+            greet(connection, now: now)
         } catch {
             server.handleError(error, request: request)
             server.shutdownRequest(request)
             owner.closed()
         }
+    }
+
+    /// Lets the handler speak first (`connected`), then waits for what the connection needs next.
+    private func greet(_ connection: EventConnection, now: UInt64) {
+        do {
+            if try !connection.handler.connected(output: &connection.output) { connection.reading = false }
+            if connection.hasOutput { try connection.flush(now: now) }
+        } catch {
+            connection.server.handleError(error, request: connection.request)
+            close(connection)
+            return
+        }
+        update(connection, now: now)
     }
 
     /// Handles one readiness report: sends what is pending, reads (unless output is still pending),

@@ -15,8 +15,16 @@ import Glibc
 public protocol EventStreamHandler: AnyObject, SendableMetatype {
     /// Called on the loop's thread when the loop takes the connection over.
     init(clientAddress: SocketAddress, server: BaseServer)
+    /// Called once, before anything is received: append what the server says first (a greeting,
+    /// RFC 867's daytime line) to `output`; return whether to go on reading. The default says
+    /// nothing and goes on.
+    func connected(output: inout [UInt8]) throws -> Bool
     /// `bytes` is valid only during the call. Append the reply to `output`; return whether to go on.
     func received(_ bytes: UnsafeRawBufferPointer, output: inout [UInt8]) throws -> Bool
+}
+
+extension EventStreamHandler {
+    public func connected(output: inout [UInt8]) throws -> Bool { true }
 }
 
 /// One connection of an event loop: its request (for `handleError` and `shutdownRequest`), its
