@@ -57,6 +57,31 @@ final class PluginReloadTests: PluginTestCase {
         XCTAssertEqual(waitForReply(port: port, tag: "v1"), "v1 C: PING\n", daemon.log)
     }
 
+    /// TERM during a reload's slow plugin check abandons the check (its child is killed) and stops
+    /// the daemon at once, instead of after the check (up to 20 s per hung plugin).
+    func testTermDuringAReloadsPluginCheckAbandonsItAndStops() throws {
+        try compileCPlugin()
+        let port = freePort()
+        let daemon = try startDaemon(pluginHeader([("ctest", "libctest.so")]) + """
+            [service shout]
+            listen = tcp://127.0.0.1:\(port)
+            handler = ctest.shout
+            repeat = 1
+            workers = 1
+            """)
+        let goAhead = directory + "/go"  // never created: the check would wait for its 20 s limit
+        try compileCPlugin(defines: ["SLOW_CHECK=\"\(goAhead)\""])
+        daemon.signal(SIGHUP)
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: goAhead + ".started"), Date() < deadline { usleep(10_000) }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: goAhead + ".started"), "the reload's check never began")
+        daemon.signal(SIGTERM)
+        XCTAssertEqual(daemon.waitExit(timeout: 10), 0, daemon.log)
+        XCTAssertTrue(daemon.log.contains("the plugin check was abandoned: SIGTERM arrived"), daemon.log)
+        XCTAssertFalse(daemon.log.contains("did not finish within"), daemon.log)
+        XCTAssertTrue(daemon.log.contains("SIGTERM: graceful stop"), daemon.log)
+    }
+
     func testRebuiltPluginIsPickedUpOnHUP() throws {
         try compileCPlugin()
         let port = freePort()

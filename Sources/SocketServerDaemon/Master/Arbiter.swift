@@ -24,6 +24,8 @@ public final class Arbiter {
     /// Set once a stop began; the loop ends when the last worker is gone.
     var stopDeadline: ContinuousClock.Instant? = nil
     let signals: SignalPipe
+    /// Signals taken from the pipe while a reload checked plugins, for the loop to handle next.
+    var deferredSignals: [Int32] = []
     let masterPID = getpid()
     var pidFileWritten: String? = nil
     let notifier = ServiceManagerNotifier.fromEnvironment()
@@ -72,7 +74,9 @@ public final class Arbiter {
             // HUPs that queued up while the master was busy (a reload checks plugins in a child)
             // are one reload: each would read the same file again.
             var reloaded = false
-            for signal in signals.drain() where !(signal == SIGHUP && reloaded) {
+            let arrived = deferredSignals + signals.drain()
+            deferredSignals = []
+            for signal in arrived where !(signal == SIGHUP && reloaded) {
                 if signal == SIGHUP { reloaded = true }
                 handle(signal)
             }
@@ -92,6 +96,7 @@ public final class Arbiter {
 
     /// Sleeps until a signal arrives or the next timer (a kill deadline, a delayed start, the watchdog).
     private func waitForEvents() throws {
+        guard deferredSignals.isEmpty else { return }  // taken from the pipe during a reload
         let now = ContinuousClock.now
         var wake = now.advanced(by: .seconds(1))
         // While stopping nothing is started, so a pending restart must not wake the loop (it would

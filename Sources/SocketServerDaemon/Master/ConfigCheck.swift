@@ -15,9 +15,10 @@ enum ConfigCheck {
     /// `path =` line of the plugin it was running. This process only checks the rest.
     /// `inChild` runs first in the child (close the master's fds, reset its signal handlers);
     /// `whileWaiting` runs about every 100 ms while this process waits for the child (the master
-    /// keeps supervising its workers meanwhile).
+    /// keeps supervising its workers meanwhile); when it returns a reason, the child is killed and
+    /// the check fails with "abandoned: REASON" (a stop signal arrived).
     static func load(path: String, catalog: any HandlerCatalog, cpuCount: Int, forRoot: Bool,
-                     inChild: () -> Void = {}, whileWaiting: () -> Void = {}) throws(ConfigErrors) -> DaemonConfig {
+                     inChild: () -> Void = {}, whileWaiting: () -> String? = { nil }) throws(ConfigErrors) -> DaemonConfig {
         let sources = ConfigSources.load(path: path)
         let declaresPlugins = sources.sections.contains { section in
             if case .plugin = section.kind { return true } else { return false }
@@ -31,6 +32,8 @@ enum ConfigCheck {
                                     inChild: inChild, whileWaiting: whileWaiting) {
                 case .finished(let errors):
                     if !errors.isEmpty { throw ConfigErrors(errors) }
+                case .abandoned(let reason):
+                    throw ConfigErrors([ConfigError("the plugin check was abandoned: \(reason)", at: nil)])
                 case .pluginKilledCheck(let plugin, let message):
                     if broken[plugin] == nil {
                         broken[plugin] = message
@@ -50,12 +53,14 @@ enum ConfigCheck {
         case finished([ConfigError])
         /// The child died or hung while running this plugin's code.
         case pluginKilledCheck(plugin: String, message: String)
+        /// `whileWaiting` gave up on the check (and the child was killed), for this reason.
+        case abandoned(String)
     }
 
     /// Forks, lets the child check (treating `broken` plugins as failed without loading them),
     /// and turns what it said, or how it ended, into an outcome.
     static func checkInChild(_ sources: ConfigSources, catalog: any HandlerCatalog, cpuCount: Int, forRoot: Bool,
-                             broken: [String: String], inChild: () -> Void, whileWaiting: () -> Void = {}) -> Outcome {
+                             broken: [String: String], inChild: () -> Void, whileWaiting: () -> String? = { nil }) -> Outcome {
         var fds: [Int32] = [-1, -1]
         guard cssd_pipe_cloexec(&fds, 0) == 0 else {
             return .finished([ConfigError("cannot check plugins: pipe: \(String(cString: strerror(errno)))", at: nil)])
@@ -81,9 +86,10 @@ enum ConfigCheck {
         guard pid > 0 else {
             return .finished([ConfigError("cannot check plugins: fork: \(String(cString: strerror(errno)))", at: nil)])
         }
-        let (bytes, timedOut) = readAll(fds[0], child: pid, whileWaiting: whileWaiting)
+        let (bytes, timedOut, abandoned) = readAll(fds[0], child: pid, whileWaiting: whileWaiting)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        if let abandoned { return .abandoned(abandoned) }
         return verdict(ConfigCheckMessage.decode(bytes), status: status, timedOut: timedOut)
     }
 
@@ -107,8 +113,9 @@ enum ConfigCheck {
             + "checking it \(how) while \(busy.activity); the plugin cannot be used")
     }
 
-    /// Reads until EOF or the deadline (then the child is killed).
-    private static func readAll(_ fd: Int32, child: pid_t, whileWaiting: () -> Void) -> (bytes: [UInt8], timedOut: Bool) {
+    /// Reads until EOF, the deadline or `whileWaiting` giving a reason to stop (then the child is killed).
+    private static func readAll(_ fd: Int32, child: pid_t, whileWaiting: () -> String?)
+        -> (bytes: [UInt8], timedOut: Bool, abandoned: String?) {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -116,19 +123,22 @@ enum ConfigCheck {
             let left = ContinuousClock.now.duration(to: deadline)
             if left <= .zero {
                 kill(child, SIGKILL)
-                return (bytes, true)
+                return (bytes, true, nil)
             }
             var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let milliseconds = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
             let ready = poll(&entry, 1, min(milliseconds, 100))
-            if ready < 0 && errno != EINTR { return (bytes, false) }
+            if ready < 0 && errno != EINTR { return (bytes, false, nil) }
             guard ready > 0 else {
-                whileWaiting()
+                if let reason = whileWaiting() {
+                    kill(child, SIGKILL)
+                    return (bytes, false, reason)
+                }
                 continue
             }
             let count = read(fd, &buffer, buffer.count)
             if count < 0 && errno == EINTR { continue }
-            if count <= 0 { return (bytes, false) }
+            if count <= 0 { return (bytes, false, nil) }
             bytes += buffer[..<count]
         }
     }
@@ -187,13 +197,17 @@ extension Arbiter {
             listeners.closeAll(except: nil)
         }, whileWaiting: {
             // A plugin's check can take seconds: workers that die meanwhile are still reaped and
-            // replaced, hung requests killed, the watchdog fed. Signals wait in the pipe.
+            // replaced, hung requests killed, the watchdog fed. Signals are kept for the loop, but
+            // a stop (TERM, INT, QUIT) abandons the check, so `systemctl stop` need not wait for it.
             let now = ContinuousClock.now
             collectChildren()
             killOverdue(at: now)
             killHungRequests()
             notifier.watchdogIfDue(now: now)
             if stopDeadline == nil { maintainWorkers() }
+            deferredSignals += signals.drain()
+            guard let stop = deferredSignals.first(where: { [SIGTERM, SIGINT, SIGQUIT].contains($0) }) else { return nil }
+            return "\(signalName(stop)) arrived"
         })
     }
 }
