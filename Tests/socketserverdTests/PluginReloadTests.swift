@@ -75,11 +75,15 @@ final class PluginReloadTests: PluginTestCase {
         let deadline = Date().addingTimeInterval(20)
         while !FileManager.default.fileExists(atPath: goAhead + ".started"), Date() < deadline { usleep(10_000) }
         XCTAssertTrue(FileManager.default.fileExists(atPath: goAhead + ".started"), "the reload's check never began")
+        // An impatient operator: another reload, then a stop. The stop goes first; the HUP is moot.
+        daemon.signal(SIGHUP)
         daemon.signal(SIGTERM)
         XCTAssertEqual(daemon.waitExit(timeout: 10), 0, daemon.log)
-        XCTAssertTrue(daemon.log.contains("the plugin check was abandoned: SIGTERM arrived"), daemon.log)
+        XCTAssertTrue(daemon.log.contains("reload abandoned: the plugin check was abandoned: SIGTERM arrived"), daemon.log)
         XCTAssertFalse(daemon.log.contains("did not finish within"), daemon.log)
         XCTAssertTrue(daemon.log.contains("SIGTERM: graceful stop"), daemon.log)
+        XCTAssertTrue(daemon.log.contains("SIGHUP ignored: the daemon is stopping"), daemon.log)
+        XCTAssertEqual(daemon.log.components(separatedBy: "SIGHUP: reloading").count - 1, 1, daemon.log)
     }
 
     func testRebuiltPluginIsPickedUpOnHUP() throws {

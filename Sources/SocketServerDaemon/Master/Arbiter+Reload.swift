@@ -16,6 +16,11 @@ extension Arbiter {
         do {
             fresh = try loadCheckedConfig()
         } catch {
+            if deferredSignals.contains(where: Self.isStop) {  // the check was abandoned for a stop
+                log.warning("reload abandoned: \(error.errors.map(\.description).joined(separator: "; "))")
+                notifier.ready(status: "reload abandoned; stopping")
+                return
+            }
             for problem in error.errors { log.error("\(problem)") }
             log.error("reload failed: \(error.errors.count) error(s) in the configuration; still serving the previous one")
             notifier.ready(status: "reload failed; " + statusLine())

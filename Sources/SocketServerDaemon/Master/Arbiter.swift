@@ -73,10 +73,13 @@ public final class Arbiter {
             _ = try? waitForEvents()
             // HUPs that queued up while the master was busy (a reload checks plugins in a child)
             // are one reload: each would read the same file again.
+            // A stop goes first: a HUP queued before it would otherwise run a whole reload (and
+            // its plugin check) first, and the stop makes the HUP moot.
             var reloaded = false
             let arrived = deferredSignals + signals.drain()
             deferredSignals = []
-            for signal in arrived where !(signal == SIGHUP && reloaded) {
+            let stops = arrived.filter(Self.isStop)
+            for signal in stops + arrived.filter({ !Self.isStop($0) }) where !(signal == SIGHUP && reloaded) {
                 if signal == SIGHUP { reloaded = true }
                 handle(signal)
             }
@@ -109,6 +112,8 @@ public final class Arbiter {
         var entry = pollfd(fd: signals.readEnd, events: Int16(POLLIN), revents: 0)
         _ = poll(&entry, 1, Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000 + 1))
     }
+
+    static func isStop(_ signal: Int32) -> Bool { [SIGTERM, SIGINT, SIGQUIT].contains(signal) }
 
     private func handle(_ signal: Int32) {
         // Once a stop began, nothing may start workers or bind sockets again: the stop would never end.

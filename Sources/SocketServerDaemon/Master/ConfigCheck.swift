@@ -206,7 +206,7 @@ extension Arbiter {
             notifier.watchdogIfDue(now: now)
             if stopDeadline == nil { maintainWorkers() }
             deferredSignals += signals.drain()
-            guard let stop = deferredSignals.first(where: { [SIGTERM, SIGINT, SIGQUIT].contains($0) }) else { return nil }
+            guard let stop = deferredSignals.first(where: Self.isStop) else { return nil }
             return "\(signalName(stop)) arrived"
         })
     }
