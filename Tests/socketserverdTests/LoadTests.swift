@@ -108,13 +108,23 @@ final class LoadTests: DaemonTestCase {
     }
 
     func testNoDescriptorOrMemoryGrowthOverManyConnections() throws {
+        try assertNoGrowth(concurrency: "threads")
+    }
+
+    /// The same for an event-loop worker: every connection is registered with epoll, served, ended
+    /// and closed by the loop thread.
+    func testNoDescriptorOrMemoryGrowthOverManyEventsConnections() throws {
+        try assertNoGrowth(concurrency: "events")
+    }
+
+    private func assertNoGrowth(concurrency: String) throws {
         let port = freePort()
         let daemon = try startDaemon("""
             [service echo]
             listen = tcp://127.0.0.1:\(port)
             handler = echo
             workers = 1
-            concurrency = threads
+            concurrency = \(concurrency)
             threads = 8
             """)
         let worker = try XCTUnwrap(daemon.workerPIDs().first)
@@ -131,7 +141,7 @@ final class LoadTests: DaemonTestCase {
             XCTAssertLessThan(Double(rssAfter), Double(rssBefore) * 1.10 + 256, "worker RSS grew from \(rssBefore) to \(rssAfter) KiB")
             XCTAssertLessThan(Double(residentKiB(daemon.pid)), Double(masterBefore) * 1.10 + 256, "master RSS grew")
         }
-        print("no-growth: \(churnCount) connections; worker fds \(fdsBefore)→\(fdsAfter), RSS \(rssBefore)→\(rssAfter) KiB")
+        print("no-growth (\(concurrency)): \(churnCount) connections; worker fds \(fdsBefore)→\(fdsAfter), RSS \(rssBefore)→\(rssAfter) KiB")
     }
 
     /// The fewest descriptors seen over 300 ms: the last client has its reply when the worker may
