@@ -17,7 +17,8 @@ public protocol EventStreamHandler: AnyObject, SendableMetatype {
     init(clientAddress: SocketAddress, server: BaseServer)
     /// Called once, before anything is received: append what the server says first (a greeting,
     /// RFC 867's daytime line) to `output`; return whether to go on reading. The default says
-    /// nothing and goes on.
+    /// nothing and goes on. (As with any protocol default, a subclass of a class that relies on
+    /// the default cannot override it: declare it in the conforming class.)
     func connected(output: inout [UInt8]) throws -> Bool
     /// `bytes` is valid only during the call. Append the reply to `output`; return whether to go on.
     func received(_ bytes: UnsafeRawBufferPointer, output: inout [UInt8]) throws -> Bool
