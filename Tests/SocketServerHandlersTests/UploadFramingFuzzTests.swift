@@ -12,25 +12,10 @@ import Glibc
 /// The upload handler's framing (length, header, content; repeated) under random and mutated
 /// streams, over real connections: every stream gets `OK` lines and at most one final `ERR`, the
 /// server keeps serving, and no temporary or unexpected file is left.
-final class UploadFramingFuzzTests: XCTestCase {
-    private var root = ""
-    private var directory = ""
-    private var serving: Serving?
-    private var server: HostStreamServer!
-
+final class UploadFramingFuzzTests: UploadTestCase {
     override func setUpWithError() throws {
-        root = try makeTemporaryDirectory()
-        directory = root + "/files"
-        XCTAssertEqual(mkdir(directory, 0o755), 0)
-        server = try HostStreamServer(.inet(host: "127.0.0.1", port: 0), UploadStreamHandler.self,
-                                      options: ["directory": directory, "max_size": "4096"], idleTimeout: .seconds(5))
-        serving = try Serving(server)
-    }
-
-    override func tearDown() {
-        serving?.stop()
-        serving = nil
-        removeTemporaryDirectory(root)
+        try super.setUpWithError()
+        try start(maxSize: 4096, idleTimeout: .seconds(5))
     }
 
     static func lengthPrefix(_ length: Int32) -> [UInt8] {
