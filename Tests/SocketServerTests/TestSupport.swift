@@ -3,33 +3,18 @@
 import CSocketServerShims
 import Dispatch
 import Glibc
-import SocketServer
-import Synchronization
+@testable import SocketServer
 import XCTest
 
 /// The limit for every blocking client step, so a broken server fails a test instead of hanging it.
 let ioTimeout: Duration = .seconds(5)
 
-/// A value several threads share. A pthread mutex, not `Synchronization.Mutex`: ThreadSanitizer
-/// does not see the latter (its futex is in an uninstrumented library) and reported races on it.
-final class Locked<Value: Sendable>: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private var stored: Value
-    init(_ value: Value) {
-        stored = value
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-    var value: Value { update { $0 } }
-    func update<R>(_ body: (inout Value) -> R) -> R {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body(&stored)
-    }
+/// A value several threads share (over the library's `PosixMutex`, which ThreadSanitizer sees).
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: PosixMutex<Value>
+    init(_ value: Value) { mutex = PosixMutex(value) }
+    var value: Value { mutex.withLock { $0 } }
+    func update<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
 }
 
 // MARK: - Serving in the background

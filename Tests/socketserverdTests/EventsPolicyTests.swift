@@ -6,16 +6,6 @@ import SocketServer
 import XCTest
 
 final class EventsPolicyTests: DaemonTestCase {
-    private func readToEnd(_ socket: Socket) throws -> String {
-        var received: [UInt8] = []
-        while true {
-            let chunk = try socket.recv(4096)
-            if chunk.isEmpty { break }
-            received += chunk
-        }
-        return String(decoding: received, as: UTF8.self)
-    }
-
     func testAllowListRefusesBeforeTheLoop() throws {
         let open = freePort(), closed = freePort()
         let daemon = try startDaemon("""
@@ -59,7 +49,7 @@ final class EventsPolicyTests: DaemonTestCase {
             try talking.sendAll("ping\n")
             XCTAssertEqual(String(decoding: try talking.recv(5), as: UTF8.self), "ping\n")
             var entry = pollfd(fd: silent.fileno(), events: Int16(POLLIN), revents: 0)
-            if poll(&entry, 1, 200) == 1 { silentClosed = try readToEnd(silent).isEmpty }
+            if poll(&entry, 1, 200) == 1 { silentClosed = try readAll(silent).isEmpty }
         }
         XCTAssertTrue(silentClosed, "the silent client was not closed:\n\(daemon.log)")
         XCTAssertTrue(daemon.waitForLog("closed idle client 127.0.0.1:"), daemon.log)

@@ -27,9 +27,9 @@ final class PluginReloadTests: PluginTestCase {
         return last
     }
 
-    /// A reload checks plugins in a child, which can take seconds; meanwhile the master still
-    /// reaps and replaces a worker that dies.
-    func testWorkersAreSupervisedWhileAReloadChecksPlugins() throws {
+    /// Starts a daemon on the plugin, rebuilds it with a check that waits for the file `goAhead`,
+    /// sends HUP and returns once the reload's check has begun.
+    private func reloadWithASlowPluginCheck(workers: Int) throws -> (DaemonProcess, port: Int, goAhead: String) {
         try compileCPlugin()
         let port = freePort()
         let daemon = try startDaemon(pluginHeader([("ctest", "libctest.so")]) + """
@@ -37,7 +37,7 @@ final class PluginReloadTests: PluginTestCase {
             listen = tcp://127.0.0.1:\(port)
             handler = ctest.shout
             repeat = 1
-            workers = 2
+            workers = \(workers)
             """)
         let goAhead = directory + "/go"
         try compileCPlugin(defines: ["SLOW_CHECK=\"\(goAhead)\""])
@@ -45,6 +45,13 @@ final class PluginReloadTests: PluginTestCase {
         let deadline = Date().addingTimeInterval(20)
         while !FileManager.default.fileExists(atPath: goAhead + ".started"), Date() < deadline { usleep(10_000) }
         XCTAssertTrue(FileManager.default.fileExists(atPath: goAhead + ".started"), "the reload's check never began")
+        return (daemon, port, goAhead)
+    }
+
+    /// A reload checks plugins in a child, which can take seconds; meanwhile the master still
+    /// reaps and replaces a worker that dies.
+    func testWorkersAreSupervisedWhileAReloadChecksPlugins() throws {
+        let (daemon, port, goAhead) = try reloadWithASlowPluginCheck(workers: 2)
 
         let victim = try XCTUnwrap(daemon.workerPIDs().first)
         kill(victim, SIGKILL)
@@ -60,21 +67,8 @@ final class PluginReloadTests: PluginTestCase {
     /// TERM during a reload's slow plugin check abandons the check (its child is killed) and stops
     /// the daemon at once, instead of after the check (up to 20 s per hung plugin).
     func testTermDuringAReloadsPluginCheckAbandonsItAndStops() throws {
-        try compileCPlugin()
-        let port = freePort()
-        let daemon = try startDaemon(pluginHeader([("ctest", "libctest.so")]) + """
-            [service shout]
-            listen = tcp://127.0.0.1:\(port)
-            handler = ctest.shout
-            repeat = 1
-            workers = 1
-            """)
-        let goAhead = directory + "/go"  // never created: the check would wait for its 20 s limit
-        try compileCPlugin(defines: ["SLOW_CHECK=\"\(goAhead)\""])
-        daemon.signal(SIGHUP)
-        let deadline = Date().addingTimeInterval(20)
-        while !FileManager.default.fileExists(atPath: goAhead + ".started"), Date() < deadline { usleep(10_000) }
-        XCTAssertTrue(FileManager.default.fileExists(atPath: goAhead + ".started"), "the reload's check never began")
+        // The go-ahead file is never created: the check would wait for its 20 s limit.
+        let (daemon, _, _) = try reloadWithASlowPluginCheck(workers: 1)
         // An impatient operator: another reload, then a stop. The stop goes first; the HUP is moot.
         daemon.signal(SIGHUP)
         daemon.signal(SIGTERM)
