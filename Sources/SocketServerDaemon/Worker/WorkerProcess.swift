@@ -87,12 +87,12 @@ enum WorkerProcess {
             guard let events = descriptor.events, !service.listen.isDatagram else {
                 throw DaemonError.message("handler \(descriptor.name) cannot serve concurrency = events")
             }
-            let wanted = eventConnectionLimit(threads: service.threads)
-            raiseDescriptorLimit()
-            let limit = eventConnectionLimit(threads: service.threads, descriptorLimit: descriptorLimit())
+            let wanted = service.threads * 32
+            let descriptors = raiseDescriptorLimit()
+            let limit = eventConnectionLimit(wanted: wanted, descriptorLimit: descriptors)
             if limit < wanted {
                 log.info("service \(service.name): events connections capped at \(limit), not \(wanted) "
-                    + "(descriptor limit RLIMIT_NOFILE \(descriptorLimit()), \(descriptorReserve) kept for the worker)")
+                    + "(descriptor limit RLIMIT_NOFILE \(descriptors), \(descriptorReserve) kept for the worker)")
             }
             concurrency = EventLoopMixIn(handler: events, maxConnections: limit, idleTimeout: service.timeout)
         }
@@ -104,37 +104,29 @@ enum WorkerProcess {
         return try StreamService(socket: socket, handler: handler, policy: policy, concurrency: concurrency)
     }
 
-    /// With `concurrency = events`, the connections one worker keeps open at once: 32 per `threads`
-    /// (1024 with the default 32); beyond it a new connection is closed unserved.
-    static func eventConnectionLimit(threads: Int) -> Int { threads * 32 }
-
     /// Descriptors kept for the worker itself (listener, epoll, logs, plugins) under the events cap.
     static let descriptorReserve = 64
 
-    /// The events cap within the worker's descriptor limit: past it, accept would fail with EMFILE
-    /// before the cap refuses anyone.
-    static func eventConnectionLimit(threads: Int, descriptorLimit: UInt64) -> Int {
-        let room = Int(clamping: descriptorLimit) - descriptorReserve
-        return max(1, min(eventConnectionLimit(threads: threads), room))
+    /// With `concurrency = events`, the connections one worker keeps open at once: 32 per
+    /// `threads` (`wanted`; 1024 with the default 32), but within the descriptor limit, past which
+    /// accept would fail with EMFILE before the cap refuses anyone. Beyond it a new connection is
+    /// closed unserved.
+    static func eventConnectionLimit(wanted: Int, descriptorLimit: UInt64) -> Int {
+        max(1, min(wanted, Int(clamping: descriptorLimit) - descriptorReserve))
     }
 
-    /// Raises this worker's soft RLIMIT_NOFILE to the hard limit: the usual soft limit, 1024, is
-    /// below what `concurrency = events` keeps open. Only events workers do it: programs that
-    /// `exec` starts inherit the limit, and some break above 1024 (select) or close every fd up to it.
-    static func raiseDescriptorLimit() {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-        let before = limit.rlim_cur
-        limit.rlim_cur = limit.rlim_max
-        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
-            log.debug("raised the descriptor limit (RLIMIT_NOFILE) from \(before) to \(limit.rlim_cur)")
-        }
-    }
-
-    /// The soft RLIMIT_NOFILE.
-    static func descriptorLimit() -> UInt64 {
+    /// Raises this worker's soft RLIMIT_NOFILE to the hard limit and returns the soft limit in
+    /// force: the usual 1024 is below what `concurrency = events` keeps open. Only events workers
+    /// do it: programs that `exec` starts inherit the limit, and some break above 1024 (select)
+    /// or close every fd up to it.
+    static func raiseDescriptorLimit() -> UInt64 {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return .max }
+        guard limit.rlim_cur < limit.rlim_max else { return UInt64(limit.rlim_cur) }
+        let before = limit.rlim_cur
+        limit.rlim_cur = limit.rlim_max
+        guard setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return UInt64(before) }
+        log.debug("raised the descriptor limit (RLIMIT_NOFILE) from \(before) to \(limit.rlim_cur)")
         return UInt64(limit.rlim_cur)
     }
 
