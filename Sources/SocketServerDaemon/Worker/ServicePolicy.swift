@@ -127,12 +127,14 @@ final class ServicePolicy: Sendable {
 
     /// Logs the refusals counted since the last such line, at most once per 10 s; `serviceActions`
     /// calls it too, so the end of a burst is reported even if no refusal follows.
-    func logRefusals(error: String = "connections refused as full", client: String? = nil) {
+    /// Nothing is formatted unless a line is due (refusals come in bursts under overload).
+    func logRefusals(_ latest: (error: any Error, client: SocketAddress)? = nil) {
         guard refusedSinceLog.load(ordering: .relaxed) > 0, once(per: 10, last: lastRefusalLog) else { return }
         let refused = refusedSinceLog.exchange(0, ordering: .relaxed)
         guard refused > 0 else { return }
-        log.warning("service \(service.name): \(error) (\(refused) refused since the last such line, "
-                    + "logged at most every 10 s\(client.map { "; latest client \($0)" } ?? ""))")
+        let what = latest.map { "\($0.error)" } ?? "connections refused as full"
+        log.warning("service \(service.name): \(what) (\(refused) refused since the last such line, "
+                    + "logged at most every 10 s\(latest.map { "; latest client \($0.client)" } ?? ""))")
     }
 
     /// Whether `seconds` have passed since `last` (monotonic seconds), which it then updates.
@@ -149,7 +151,7 @@ final class ServicePolicy: Sendable {
         if Self.isRefusal(error) {
             // Under overload there is one per connection: a warning per 10 s with the count.
             refusedSinceLog.add(1, ordering: .relaxed)
-            logRefusals(error: "\(error)", client: "\(request.clientAddress)")
+            logRefusals((error, request.clientAddress))
         } else if case SocketError.timeout = error {
             log.info("service \(service.name): closed idle client \(request.clientAddress) after \(service.timeout.map { "\($0)" } ?? "timeout")")
         } else {
