@@ -231,16 +231,11 @@ final class EventLoop: @unchecked Sendable {
     /// to send, so a client that keeps sending cannot hold the close.
     private func drain() {
         draining = true
-        drainDeadline = monotonicNanoseconds() + Self.nanoseconds(owner.closeGrace)
+        drainDeadline = monotonicNanoseconds() + owner.closeGrace.clampedNanoseconds
         nextIdleCheck = 0
     }
 
-    private static func nanoseconds(_ duration: Duration) -> UInt64 {
-        let (seconds, attoseconds) = max(duration, .zero).components
-        return UInt64(min(seconds, 1_000_000_000)) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
-    }
-
-    private var idleNanoseconds: UInt64? { owner.idleTimeout.map(Self.nanoseconds) }
+    private var idleNanoseconds: UInt64? { owner.idleTimeout?.clampedNanoseconds }
 
     /// Closes connections silent for `idleTimeout` (reported as a timeout) and lingering ones past
     /// their deadline; while draining, ends those with nothing to send once `closeGrace` has
