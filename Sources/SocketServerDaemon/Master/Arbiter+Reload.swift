@@ -62,3 +62,27 @@ extension Arbiter {
         notifier.ready(status: statusLine())
     }
 }
+
+extension Arbiter {
+    /// The configuration a reload would switch to, checked with its plugins in a child process.
+    func loadCheckedConfig() throws(ConfigErrors) -> DaemonConfig {
+        try ConfigCheck.load(path: configPath, catalog: catalog, cpuCount: cpuCount, forRoot: getuid() == 0, inChild: {
+            signals.release()
+            notifier.releaseInWorker()
+            listeners.closeAll(except: nil)
+        }, whileWaiting: {
+            // A plugin's check can take seconds: workers that die meanwhile are still reaped and
+            // replaced, hung requests killed, the watchdog fed. Signals are kept for the loop, but
+            // a stop (TERM, INT, QUIT) abandons the check, so `systemctl stop` need not wait for it.
+            let now = ContinuousClock.now
+            collectChildren()
+            killOverdue(at: now)
+            killHungRequests()
+            notifier.watchdogIfDue(now: now)
+            if stopDeadline == nil { maintainWorkers() }
+            deferredSignals += signals.drain()
+            guard let stop = deferredSignals.first(where: Self.isStop) else { return nil }
+            return "\(signalName(stop)) arrived"
+        })
+    }
+}
