@@ -7,6 +7,19 @@ import SocketServer
 public enum Daemon {
     public static let version = "1.0.0"
 
+    /// The binary this process runs, as its path read at start (after a package upgrade replaced
+    /// the file, /proc/self/exe names the old one as deleted; the path names the new one).
+    nonisolated(unsafe) static var executablePath = readExecutablePath()
+    /// The command line, for the binary upgrade's exec (captured before the process title is set).
+    nonisolated(unsafe) static var arguments = CommandLine.arguments
+
+    private static func readExecutablePath() -> String {
+        var path = [CChar](repeating: 0, count: 4096)
+        let length = readlink("/proc/self/exe", &path, path.count - 1)
+        guard length > 0 else { return CommandLine.arguments.first ?? "socketserverd" }
+        return String(decoding: path[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     static func cpuCount() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
     /// Started with stdin, stdout or stderr closed (a careless init script), the first socket or
@@ -36,6 +49,14 @@ public enum Daemon {
     public static func run(configPath: String) -> Int32 {
         SignalPipe.holdDuringStartup()
         openMissingStandardDescriptors()
+        _ = (executablePath, arguments)
+        let handover: UpgradeHandover?
+        do {
+            handover = try UpgradeHandover.takeFromEnvironment()
+        } catch {
+            log.error("cannot resume after an upgrade: \(error)")
+            return 1
+        }
         let config: DaemonConfig
         do {
             config = try ConfigCheck.load(path: configPath, catalog: DaemonCatalog(), cpuCount: cpuCount(), forRoot: geteuid() == 0)
@@ -45,7 +66,8 @@ public enum Daemon {
             return 1
         }
         do {
-            let arbiter = try Arbiter(configPath: configPath, config: config, catalog: DaemonCatalog(), cpuCount: cpuCount())
+            let arbiter = try Arbiter(configPath: configPath, config: config, catalog: DaemonCatalog(), cpuCount: cpuCount(),
+                                      handover: handover)
             return arbiter.run()
         } catch {
             log.error("cannot start: \(error)")

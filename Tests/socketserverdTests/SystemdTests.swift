@@ -22,7 +22,7 @@ final class SystemdTests: DaemonTestCase {
         while !messages.contains(where: { $0.contains("READY=1") }), Date() < deadline { messages += daemon.notifications() }
         let ready = try XCTUnwrap(messages.first { $0.contains("READY=1") }, daemon.log)
         XCTAssertTrue(ready.contains("MAINPID=\(daemon.pid)"), ready)
-        XCTAssertTrue(ready.contains("STATUS=1 services, 2 workers"), ready)
+        XCTAssertTrue(ready.contains("STATUS=socketserverd ") && ready.contains(": 1 services, 2 workers"), ready)
         XCTAssertEqual(try tcpRoundTrip(port: port), "hello\n")
 
         daemon.signal(SIGHUP)

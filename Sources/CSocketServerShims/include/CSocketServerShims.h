@@ -40,4 +40,8 @@ int cssd_epoll_ctl(int epoll, int op, int fd, unsigned int events, uint64_t tag)
 /* epoll_wait into two plain arrays (epoll_event is packed on x86-64): up to `max` events, their
    tags and flags; returns the count, or -1 with errno (EINTR included). */
 int cssd_epoll_wait(int epoll, uint64_t *tags, unsigned int *events, int max, int timeout_ms);
+
+/* memfd_create(name, MFD_CLOEXEC): anonymous memory with a descriptor, so that a mapping can be
+   handed to a new program image (the master's binary upgrade). */
+int cssd_memfd_cloexec(const char *name);
 #endif

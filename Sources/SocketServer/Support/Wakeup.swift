@@ -27,7 +27,7 @@ final class Wakeup: @unchecked Sendable {
 
 /// poll(2)'s timeout for `timeout`: nil waits forever (-1); a negative timeout does not wait at all,
 /// as in CPython (poll would take any negative value as "forever").
-func pollMilliseconds(_ timeout: Duration?) -> Int32 {
+public func pollMilliseconds(_ timeout: Duration?) -> Int32 {
     guard let timeout else { return -1 }
     return Int32(clamping: max(timeout, .zero).roundedUpMilliseconds)
 }

@@ -6,60 +6,92 @@ import SocketServer
 import SocketServerHandlers
 
 /// The master process. Everything happens in `run()`'s loop: signals arrive as bytes on a pipe,
-/// dead workers are reaped (`collectChildren`), missing ones are started, late ones are killed.
+/// a running check (reload, upgrade) reports on its own descriptor, dead workers are reaped
+/// (`collectChildren`), and the supervisor's decisions (start, retire, kill) are carried out.
 /// The master never touches a client connection.
 public final class Arbiter {
     let configPath: String
     let catalog: any HandlerCatalog
     let cpuCount: Int
-    var config: DaemonConfig
-    var generation = 1
-    let listeners = Listeners()
-    /// The sockets of the current generation's services.
-    var sockets: [ListenAddress: Socket] = [:]
-    var workers = WorkerTable()
-    var backoff = CrashBackoff()
+    /// The running cycle: config, generation, sockets. Replaced whole by a reload or an upgrade.
+    var cycle: Cycle
+    var state: MasterState = .serving
+    let listeners: Listeners
+    var supervisor: Supervisor
     /// TTIN/TTOU adjustment to every service's worker count, until the next reload.
     var extraWorkers = 0
-    /// Set once a stop began; the loop ends when the last worker is gone.
-    var stopDeadline: ContinuousClock.Instant? = nil
     let signals: SignalPipe
-    /// Signals taken from the pipe while a reload checked plugins, for the loop to handle next.
-    var deferredSignals: [Int32] = []
     let masterPID = getpid()
     var pidFileWritten: String? = nil
-    let notifier = ServiceManagerNotifier.fromEnvironment()
-    /// Shared with every worker: the requests they are running (for request_timeout).
+    let notifier: ServiceManagerNotifier
+    /// The last STATUS= sent, so that a change is sent once.
+    var lastStatus = ""
+    /// Shared with every worker: readiness and the requests they are running (request_timeout).
     let scoreboard: Scoreboard
 
-    public init(configPath: String, config: DaemonConfig, catalog: any HandlerCatalog, cpuCount: Int) throws(DaemonError) {
-        self.configPath = configPath
-        self.config = config
-        self.catalog = catalog
-        self.cpuCount = cpuCount
-        signals = try SignalPipe(catching: [SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGCHLD])
-        scoreboard = try Scoreboard()
+    /// Binds what `config` needs (or takes the sockets systemd passed) and builds the first cycle.
+    /// After a binary upgrade, `handover` brings the previous image's sockets, scoreboard and
+    /// workers: the first cycle is then the next generation, and the workers its old one.
+    public convenience init(configPath: String, config: DaemonConfig, catalog: any HandlerCatalog, cpuCount: Int) throws(DaemonError) {
+        try self.init(configPath: configPath, config: config, catalog: catalog, cpuCount: cpuCount, handover: nil)
     }
 
-    /// Binds, drops privileges, starts the workers and supervises until stopped. Returns the exit status.
-    public func run() -> Int32 {
+    init(configPath: String, config: DaemonConfig, catalog: any HandlerCatalog, cpuCount: Int,
+         handover: UpgradeHandover?) throws(DaemonError) {
+        self.configPath = configPath
+        self.catalog = catalog
+        self.cpuCount = cpuCount
+        signals = try SignalPipe(catching: [SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGCHLD])
+        if let handover {
+            scoreboard = try Scoreboard(adopting: handover.scoreboard, inUse: Set(handover.workers.compactMap(\.slot)))
+        } else {
+            scoreboard = try Scoreboard()
+        }
+        notifier = ServiceManagerNotifier.fromEnvironment()
+        supervisor = Supervisor(now: .now)
         Logger.shared.level = LogLevel(name: config.logLevel.rawValue) ?? .info
+        if let path = config.logFile { try Logger.shared.redirect(to: path) }
+        let listeners = Listeners()
+        self.listeners = listeners
+        var previous: Cycle? = nil
         do {
-            if let path = config.logFile { try Logger.shared.redirect(to: path) }
-            listeners.inherited = try SocketActivation.claim(for: config.services)
-            sockets = try listeners.open(for: config.services)
-            listeners.commit(sockets)
-            try Privileges.drop(config: config, unixPaths: unixPaths(config))
-            if let path = config.pidFile { try PidFile.write(path) ; pidFileWritten = path }
+            if let handover {
+                previous = Arbiter.adopt(handover, listeners: listeners, supervisor: &supervisor)
+                pidFileWritten = handover.pidFile
+            } else {
+                listeners.inherited = try SocketActivation.claim(for: config.services)
+            }
+            cycle = try Cycle.build(after: previous, config: config, listeners: listeners)
+        } catch {
+            listeners.closeAll()
+            throw error
+        }
+        listeners.commit(cycle.sockets)
+    }
+
+    /// Starts the workers and supervises until stopped. Returns the exit status.
+    public func run() -> Int32 {
+        do {
+            try Privileges.drop(config: cycle.config, unixPaths: cycle.unixPathsForUser)
+            if let path = cycle.config.pidFile, path != pidFileWritten {
+                try PidFile.write(path)
+                if let old = pidFileWritten { PidFile.remove(old) }
+                pidFileWritten = path
+            }
         } catch {
             log.error("cannot start: \(error)")
             listeners.closeAll()
             return 1
         }
-        maintainWorkers()
-        log.info("master \(masterPID) serving \(config.services.count) service(s): "
-                 + config.services.map { "\($0.name) on \($0.listen)" }.joined(separator: ", "))
-        notifier.ready(status: statusLine())
+        startGeneration(cycle)
+        if supervisor.workers.records.values.contains(where: { $0.generation < cycle.generation }) {
+            log.info("upgraded: socketserverd \(Daemon.version) (\(Daemon.executablePath)), generation \(cycle.generation); "
+                     + "the previous generation retires once this one serves")
+        }
+        log.info("master \(masterPID) serving \(cycle.services.count) service(s): "
+                 + cycle.services.map { "\($0.name) on \($0.listen)" }.joined(separator: ", "))
+        lastStatus = statusLine()
+        notifier.ready(status: lastStatus)
         loop()
         notifier.send("STOPPING=1")
         listeners.closeAll()
@@ -70,67 +102,57 @@ public final class Arbiter {
 
     private func loop() {
         while true {
-            _ = try? waitForEvents()
-            // HUPs that queued up while the master was busy (a reload checks plugins in a child)
-            // are one reload: each would read the same file again.
-            // A stop goes first: a HUP queued before it would otherwise run a whole reload (and
-            // its plugin check) first, and the stop makes the HUP moot.
-            var reloaded = false
-            let arrived = deferredSignals + signals.drain()
-            deferredSignals = []
-            let stops = arrived.filter(Self.isStop)
-            for signal in stops + arrived.filter({ !Self.isStop($0) }) where !(signal == SIGHUP && reloaded) {
-                if signal == SIGHUP { reloaded = true }
-                handle(signal)
-            }
+            waitForEvents()
+            advancePendingCheck()
+            // A stop goes first: a HUP queued before it would otherwise start a reload the stop makes moot.
+            let arrived = signals.drain()
+            for signal in arrived.filter(Self.isStop) + arrived.filter({ !Self.isStop($0) }) { handle(signal) }
             collectChildren()
-            let now = ContinuousClock.now
-            noticeSelfRetiringWorkers(at: now)
-            killOverdue(at: now)
-            killHungRequests()
-            notifier.watchdogIfDue(now: now)  // a long graceful drain is still supervised
-            if stopDeadline != nil {
-                if workers.isEmpty { return }
-                continue
+            supervise(now: .now)
+            notifier.watchdogIfDue(now: .now)  // a long graceful drain is still supervised
+            if state.isStopping {
+                if supervisor.workers.isEmpty { return }
+            } else {
+                sendStatusIfChanged()
             }
-            maintainWorkers()
         }
     }
 
-    /// Sleeps until a signal arrives or the next timer (a kill deadline, a delayed start, the watchdog).
-    private func waitForEvents() throws {
-        guard deferredSignals.isEmpty else { return }  // taken from the pipe during a reload
+    /// Sleeps until a signal arrives, the pending check writes, or the next timer (a kill deadline,
+    /// a delayed start, the check's deadline, the watchdog).
+    private func waitForEvents() {
         let now = ContinuousClock.now
         var wake = now.advanced(by: .seconds(1))
-        // While stopping nothing is started, so a pending restart must not wake the loop (it would
-        // spin until the workers are gone).
-        let nextStart = stopDeadline == nil ? backoff.nextStart : nil
-        for instant in [workers.nextDeadline, nextStart, notifier.nextWatchdog].compactMap({ $0 }) {
+        let pending = state.pending
+        for instant in [supervisor.nextDue(now: now), notifier.nextWatchdog, pending?.deadline].compactMap({ $0 }) {
             wake = min(wake, instant)
         }
-        let timeout = max(.zero, now.duration(to: wake))
-        var entry = pollfd(fd: signals.readEnd, events: Int16(POLLIN), revents: 0)
-        _ = poll(&entry, 1, Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000 + 1))
+        var entries = [pollfd(fd: signals.readEnd, events: Int16(POLLIN), revents: 0)]
+        if let pending { entries.append(pollfd(fd: pending.descriptor, events: Int16(POLLIN), revents: 0)) }
+        _ = poll(&entries, nfds_t(entries.count), pollMilliseconds(now.duration(to: wake)))
     }
 
     static func isStop(_ signal: Int32) -> Bool { [SIGTERM, SIGINT, SIGQUIT].contains(signal) }
 
     private func handle(_ signal: Int32) {
         // Once a stop began, nothing may start workers or bind sockets again: the stop would never end.
-        if stopDeadline != nil, [SIGHUP, SIGTTIN, SIGTTOU].contains(signal) {
+        if state.isStopping, [SIGHUP, SIGTTIN, SIGTTOU, SIGUSR2].contains(signal) {
             log.warning("\(signalName(signal)) ignored: the daemon is stopping")
             return
         }
         switch signal {
-        case SIGHUP: reload()
-        case SIGTERM: beginStop(graceful: true)
-        case SIGINT, SIGQUIT: beginStop(graceful: false)
+        case SIGHUP: requestReload()
+        case SIGUSR2: requestUpgrade()
+        case SIGTERM: beginStop(graceful: true, by: signal)
+        case SIGINT, SIGQUIT: beginStop(graceful: false, by: signal)
         case SIGTTIN:
             extraWorkers += 1
+            supervisor.adjust(demands: cycle.demands(extra: extraWorkers))
             log.info("SIGTTIN: one more worker per service (adjustment \(extraWorkers))")
         case SIGTTOU:
-            if config.services.allSatisfy({ wantedWorkers($0) > 1 }) {
+            if cycle.demands(extra: extraWorkers).allSatisfy({ $0.wanted > 1 }) {
                 extraWorkers -= 1
+                supervisor.adjust(demands: cycle.demands(extra: extraWorkers))
                 log.info("SIGTTOU: one worker fewer per service (adjustment \(extraWorkers))")
             } else {
                 log.warning("SIGTTOU ignored: a service is down to one worker")
@@ -146,42 +168,44 @@ public final class Arbiter {
         }
     }
 
-    func wantedWorkers(_ service: ServiceConfig) -> Int { max(1, service.workers + extraWorkers) }
-
-    /// Unix socket files the daemon's user should own (those without their own socket_owner).
-    func unixPaths(_ config: DaemonConfig) -> [String] {
-        config.services.compactMap { service in
-            if case .unix(let path) = service.listen.address, !service.listen.address.isAbstract, service.socketOwner == nil { return path }
-            return nil
-        }
+    /// Makes `next` the running cycle's generation for the supervisor: its workers start on the
+    /// next decision, and the older generations retire once the new one is ready.
+    func startGeneration(_ next: Cycle) {
+        supervisor.begin(generation: next.generation, demands: next.demands(extra: extraWorkers),
+                         gracefulTimeout: next.config.gracefulTimeout, now: .now)
+        supervise(now: .now)
     }
 
-    func statusLine() -> String {
-        let total = config.services.reduce(0) { $0 + workers.active(service: $1.name, generation: generation).count }
-        return "\(config.services.count) services, \(total) workers, generation \(generation)"
+    /// "socketserverd 1.0.0: 2 services, 4 workers, generation 3".
+    func statusLine() -> String { "socketserverd \(Daemon.version): " + cycle.summary(workers: supervisor.workers) }
+
+    private func sendStatusIfChanged() {
+        guard case .serving = state else { return }
+        let status = statusLine()
+        guard status != lastStatus else { return }
+        lastStatus = status
+        notifier.send("STATUS=\(status)")
     }
 
     /// Stops: graceful lets workers finish in-flight requests within graceful_timeout; fast
     /// interrupts them (SIGINT to each worker's process group) and kills what remains after a second.
-    func beginStop(graceful: Bool) {
-        guard stopDeadline == nil else {
-            if !graceful { retireAll(signal: SIGINT, within: .seconds(1)) }
+    func beginStop(graceful: Bool, by signal: Int32) {
+        let now = ContinuousClock.now
+        if case .stopping = state {
+            guard !graceful else { return }
+            let deadline = now.advanced(by: .seconds(1))
+            state = .stopping(graceful: false, deadline: deadline)
+            supervisor.beginStop(deadline: deadline)
+            supervisor.workers.hasten(to: deadline)
+            for pid in supervisor.workers.records.keys { kill(-pid, SIGINT) }
             return
         }
-        log.info(graceful ? "SIGTERM: graceful stop (up to \(config.gracefulTimeout))" : "fast stop")
+        abandonPendingCheck(because: "\(signalName(signal)) arrived")
+        log.info(graceful ? "SIGTERM: graceful stop (up to \(cycle.config.gracefulTimeout))" : "fast stop")
         notifier.send("STOPPING=1")
-        let limit: Duration = graceful ? config.gracefulTimeout : .seconds(1)
-        stopDeadline = ContinuousClock.now.advanced(by: limit)
+        let deadline = now.advanced(by: graceful ? cycle.config.gracefulTimeout : .seconds(1))
+        state = .stopping(graceful: graceful, deadline: deadline)
+        supervisor.beginStop(deadline: deadline)
         listeners.closeAll()
-        sockets = [:]
-        retireAll(signal: graceful ? SIGTERM : SIGINT, within: limit)
-    }
-
-    private func retireAll(signal: Int32, within limit: Duration) {
-        let deadline = ContinuousClock.now.advanced(by: limit)
-        _ = workers.retire(where: { _ in true }, deadline: deadline)
-        for record in workers.records.values {
-            if signal == SIGTERM { kill(record.pid, signal) } else { kill(-record.pid, signal) }
-        }
     }
 }

@@ -24,6 +24,15 @@ final class Listeners {
     /// Addresses whose socket systemd owns: their files are never unlinked here.
     private var systemdOwned: Set<ListenAddress> = []
 
+    func isSystemdOwned(_ address: ListenAddress) -> Bool { systemdOwned.contains(address) }
+
+    /// After a binary upgrade: the sockets the previous image held, by address, become this
+    /// image's (those systemd passed stay systemd's).
+    func adopt(_ handed: [ListenAddress: Socket], systemd: Set<ListenAddress>) {
+        sockets = handed
+        systemdOwned.formUnion(systemd)
+    }
+
     /// Opens what `services` need and is not open yet. All or nothing: on failure the sockets opened
     /// by this call are closed again and the error names the service and address.
     func open(for services: [ServiceConfig]) throws(DaemonError) -> [ListenAddress: Socket] {

@@ -14,6 +14,8 @@ struct WorkerRecord {
     var requestTimeout: Duration? = nil
     /// Set once the master killed it for a request over `requestTimeout`.
     var killedForHang = false
+    /// Set once it reached its accept loop (the scoreboard says so).
+    var ready = false
     /// Set when the worker was told to stop (reload, TTOU, shutdown): it is not replaced, and it is
     /// killed if still alive at `killAt`.
     var retiring = false
@@ -59,6 +61,13 @@ struct WorkerTable {
     mutating func clearDeadline(_ pid: pid_t) { records[pid]?.killAt = nil }
 
     mutating func markKilledForHang(_ pid: pid_t) { records[pid]?.killedForHang = true }
+
+    mutating func markReady(_ pid: pid_t) { records[pid]?.ready = true }
+
+    /// Brings every kill deadline forward to `deadline` at the latest (a fast stop after a graceful one).
+    mutating func hasten(to deadline: ContinuousClock.Instant) {
+        for (pid, record) in records { records[pid]?.killAt = min(record.killAt ?? deadline, deadline) }
+    }
 }
 
 /// Keeps a crash loop from spinning: a worker that dies soon after starting doubles the wait

@@ -5,8 +5,9 @@ import Glibc
 #endif
 import CSocketServerShims
 
-/// One page-aligned anonymous MAP_SHARED mapping, made by the master before any fork, so every
-/// worker and every per-request child writes into the same memory. Each worker owns one slot of
+/// One MAP_SHARED mapping of a memfd, made by the master before any fork, so every worker and
+/// every per-request child writes into the same memory; after a binary upgrade the new image maps
+/// the same memfd again (`init(adopting:)`), so the workers it inherits keep reporting to it. Each worker owns one slot of
 /// `entriesPerSlot` entries: a start time (monotonic ns, 0 = free), the process group of a program
 /// the request started (exec; 0 = none), the pid of the process serving it, and the client's
 /// address text.
@@ -16,19 +17,45 @@ final class Scoreboard: @unchecked Sendable {
     static let clientBytes = 48
     static let entrySize = 24 + clientBytes
 
+    static let size = slots * entriesPerSlot * entrySize + slots * 16
+
     private let base: UnsafeMutableRawPointer
-    private let size: Int
+    /// The memfd behind the mapping (close-on-exec; an upgrade hands it over).
+    let descriptor: Int32
     private var freeSlots: [Int]
 
-    init() throws(DaemonError) {
-        size = Scoreboard.slots * Scoreboard.entriesPerSlot * Scoreboard.entrySize + Scoreboard.slots * 8
-        let memory = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0)
-        guard let memory, memory != MAP_FAILED else { throw .system("mmap scoreboard", errno) }
-        base = memory
-        freeSlots = Array((0..<Scoreboard.slots).reversed())
+    convenience init() throws(DaemonError) {
+        let fd = cssd_memfd_cloexec("socketserverd-scoreboard")
+        guard fd >= 0 else { throw .system("memfd_create scoreboard", errno) }
+        guard ftruncate(fd, off_t(Scoreboard.size)) == 0 else {
+            let code = errno
+            close(fd)
+            throw .system("ftruncate scoreboard", code)
+        }
+        try self.init(mapping: fd, inUse: [])
     }
 
-    deinit { munmap(base, size) }
+    /// Maps the scoreboard an earlier image of the master made; `inUse` are its workers' slots.
+    convenience init(adopting fd: Int32, inUse: Set<Int>) throws(DaemonError) {
+        try self.init(mapping: fd, inUse: inUse)
+    }
+
+    private init(mapping fd: Int32, inUse: Set<Int>) throws(DaemonError) {
+        let memory = mmap(nil, Scoreboard.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        guard let memory, memory != MAP_FAILED else {
+            let code = errno
+            close(fd)
+            throw .system("mmap scoreboard", code)
+        }
+        base = memory
+        descriptor = fd
+        freeSlots = (0..<Scoreboard.slots).reversed().filter { !inUse.contains($0) }
+    }
+
+    deinit {
+        munmap(base, Scoreboard.size)
+        close(descriptor)
+    }
 
     // MARK: Master side
 
@@ -36,6 +63,7 @@ final class Scoreboard: @unchecked Sendable {
     func claimSlot() -> Int? {
         guard let slot = freeSlots.popLast() else { return nil }
         cssd_atomic_store64(retiringFlag(slot), 0)
+        cssd_atomic_store64(readyFlag(slot), 0)
         for entry in 0..<Scoreboard.entriesPerSlot {
             cssd_atomic_store64(start(slot, entry), 0)
             cssd_atomic_store64(childGroup(slot, entry), 0)
@@ -84,7 +112,13 @@ final class Scoreboard: @unchecked Sendable {
         }
     }
 
+    /// True once the worker in `slot` reached its accept loop.
+    func isReady(slot: Int) -> Bool { cssd_atomic_load64(readyFlag(slot)) != 0 }
+
     // MARK: Worker side
+
+    /// This worker serves: its listener is in its accept loop (an old generation may now retire).
+    func markReady(slot: Int) { cssd_atomic_store64(readyFlag(slot), 1) }
 
     /// This worker stops accepting and will exit when its requests are done (max_requests): the
     /// master should start its replacement now and give it a deadline, as for a reload.
@@ -147,6 +181,12 @@ final class Scoreboard: @unchecked Sendable {
     /// One word per slot after all the entries.
     private func retiringFlag(_ slot: Int) -> UnsafeMutablePointer<Int64> {
         (base + Scoreboard.slots * Scoreboard.entriesPerSlot * Scoreboard.entrySize + slot * 8).assumingMemoryBound(to: Int64.self)
+    }
+
+    /// One word per slot after the retiring flags.
+    private func readyFlag(_ slot: Int) -> UnsafeMutablePointer<Int64> {
+        (base + Scoreboard.slots * Scoreboard.entriesPerSlot * Scoreboard.entrySize + (Scoreboard.slots + slot) * 8)
+            .assumingMemoryBound(to: Int64.self)
     }
 
     private func owner(_ slot: Int, _ entry: Int) -> UnsafeMutablePointer<Int64> {

@@ -9,6 +9,8 @@ import SocketServer
 final class ServiceManagerNotifier {
     private let socket: Socket?
     private let address: SocketAddress?
+    /// NOTIFY_SOCKET and WATCHDOG_USEC as systemd set them, to hand to the next image on an upgrade.
+    private var exported: [(String, String)] = []
     /// Half of WATCHDOG_USEC, when systemd asked for keep-alives.
     private let watchdogInterval: Duration?
     private var lastWatchdog = ContinuousClock.now
@@ -27,8 +29,15 @@ final class ServiceManagerNotifier {
             let pidMatches = getenv("WATCHDOG_PID").map { String(cString: $0) == String(getpid()) } ?? true
             if pidMatches { watchdog = .microseconds(usec / 2) }
         }
+        let usecText = getenv("WATCHDOG_USEC").map { String(cString: $0) }
         for name in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] { unsetenv(name) }
         guard let path, !path.isEmpty else { return ServiceManagerNotifier(socket: nil, address: nil, watchdogInterval: nil) }
+        let notifier = make(path: path, watchdog: watchdog)
+        notifier.exported = [("NOTIFY_SOCKET", path)] + (watchdog != nil ? [("WATCHDOG_USEC", usecText ?? "")] : [])
+        return notifier
+    }
+
+    private static func make(path: String, watchdog: Duration?) -> ServiceManagerNotifier {
         do {
             let address = try SocketAddress(parsing: path.hasPrefix("@") || path.hasPrefix("/") ? path : "/" + path)
             let socket = try Socket(family: .unix, type: .datagram)
@@ -73,6 +82,18 @@ final class ServiceManagerNotifier {
         guard let next = nextWatchdog, next <= now else { return }
         lastWatchdog = now
         send("WATCHDOG=1")
+    }
+
+    /// Before a binary upgrade's exec: the next image finds systemd's variables as this one did
+    /// (WATCHDOG_PID is this pid, which the exec keeps).
+    func exportForNextImage() {
+        for (name, value) in exported { setenv(name, value, 1) }
+        if exported.contains(where: { $0.0 == "WATCHDOG_USEC" }) { setenv("WATCHDOG_PID", String(getpid()), 1) }
+    }
+
+    /// The exec failed: children must not see them.
+    func withdrawExport() {
+        for name in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] { unsetenv(name) }
     }
 
     /// In a forked worker: the socket belongs to the master.

@@ -63,6 +63,7 @@ enum WorkerProcess {
         stoppableServer.store(UInt(bitPattern: Unmanaged.passRetained(server).toOpaque()), ordering: .sequentiallyConsistent)
         if stopRequested.load(ordering: .sequentiallyConsistent) { server.requestShutdown() }
         log.debug("service \(service.name): worker \(getpid()) serving \(service.listen)")
+        if let scoreboard, let slot { scoreboard.markReady(slot: slot) }  // the old generation may retire now
         do {
             try server.serveForever(pollInterval: .seconds(1))
         } catch {

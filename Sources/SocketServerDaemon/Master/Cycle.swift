@@ -1,0 +1,47 @@
+// The master's runtime state built from one configuration, as nginx's ngx_cycle_t: a reload builds
+// a new cycle from the current one and a new config, and swaps it in with one assignment.
+#if canImport(Glibc)
+import Glibc
+#endif
+import SocketServer
+import SocketServerHandlers
+
+/// Everything the master runs from one configuration: the config, its generation, the listening
+/// socket of each service and the log settings. `Listeners` owns the sockets (opens, keeps across
+/// reloads, closes); a cycle names the ones its services use.
+struct Cycle {
+    let config: DaemonConfig
+    let generation: Int
+    let sockets: [ListenAddress: Socket]
+
+    var logLevel: LogLevel { LogLevel(name: config.logLevel.rawValue) ?? .info }
+    var services: [ServiceConfig] { config.services }
+
+    /// The next cycle: `config` with the sockets its services need (an address already open keeps
+    /// its socket, so no connection is refused; new ones are bound) and the next generation. All or
+    /// nothing: on failure the sockets this call opened are closed again and `current` stays intact.
+    static func build(after current: Cycle?, config: DaemonConfig, listeners: Listeners) throws(DaemonError) -> Cycle {
+        let sockets = try listeners.open(for: config.services)
+        return Cycle(config: config, generation: (current?.generation ?? 0) + 1, sockets: sockets)
+    }
+
+    /// The demands the supervisor starts workers for, with `extra` workers each (TTIN/TTOU).
+    func demands(extra: Int) -> [ServiceDemand] {
+        services.map { ServiceDemand(name: $0.name, wanted: max(1, $0.workers + extra), requestTimeout: $0.requestTimeout) }
+    }
+
+    func service(named name: String) -> ServiceConfig? { services.first { $0.name == name } }
+
+    /// Unix socket files the daemon's user should own (those without their own socket_owner).
+    var unixPathsForUser: [String] {
+        services.compactMap { service in
+            service.socketOwner == nil ? service.listen.unixPath : nil
+        }
+    }
+
+    /// "2 services, 4 workers, generation 3".
+    func summary(workers: WorkerTable) -> String {
+        let total = services.reduce(0) { $0 + workers.active(service: $1.name, generation: generation).count }
+        return "\(services.count) services, \(total) workers, generation \(generation)"
+    }
+}

@@ -1,0 +1,153 @@
+// A configuration check in progress: the child that loads the plugins, read without blocking, so
+// that the master can wait for it in its own poll beside the signal pipe.
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSocketServerShims
+
+/// One check of a configuration that declares plugins. The child reports over a pipe (`descriptor`);
+/// the owner calls `advance()` when the pipe is readable or `deadline` has passed. A plugin that
+/// kills the child is marked failed and a new child checks again, so that one bad plugin does not
+/// hide the other errors. Without plugins no child is needed: `start` returns the result at once.
+final class PendingConfigCheck {
+    enum Progress {
+        case running
+        case finished(Result<DaemonConfig, ConfigErrors>)
+    }
+
+    let path: String
+    private let sources: ConfigSources
+    private let context: ConfigCheck.Context
+    private let inChild: () -> Void
+    private var broken: [String: String] = [:]
+    private(set) var pid: pid_t = -1
+    private(set) var descriptor: Int32 = -1
+    private(set) var deadline = ContinuousClock.now
+    private var bytes: [UInt8] = []
+
+    private init(path: String, sources: ConfigSources, context: ConfigCheck.Context, inChild: @escaping () -> Void) {
+        self.path = path
+        self.sources = sources
+        self.context = context
+        self.inChild = inChild
+    }
+
+    /// Reads `path` and its includes; starts the checking child if the files declare plugins.
+    /// `inChild` runs first in the child (close the master's descriptors, reset its signals).
+    static func start(path: String, context: ConfigCheck.Context, inChild: @escaping () -> Void = {})
+        -> (PendingConfigCheck?, Progress) {
+        let sources = ConfigSources.load(path: path)
+        let declaresPlugins = sources.sections.contains { section in
+            if case .plugin = section.kind { return true } else { return false }
+        }
+        guard declaresPlugins else { return (nil, .finished(ConfigCheck.validateHere(sources, context: context))) }
+        let check = PendingConfigCheck(path: path, sources: sources, context: context, inChild: inChild)
+        if let failure = check.spawn() { return (nil, .finished(.failure(ConfigErrors([failure])))) }
+        return (check, .running)
+    }
+
+    /// Reads what the child wrote; at EOF or past the deadline reaps it and decides.
+    func advance(now: ContinuousClock.Instant = .now) -> Progress {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(descriptor, &buffer, buffer.count)
+            if count > 0 {
+                bytes += buffer[..<count]
+                continue
+            }
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 && errno == EAGAIN {
+                guard now >= deadline else { return .running }
+                kill(pid, SIGKILL)
+                return conclude(timedOut: true)
+            }
+            return conclude(timedOut: false)  // EOF (or a read error: the child is gone for us)
+        }
+    }
+
+    /// Kills the child (a stop signal arrived); the check fails with "abandoned: REASON".
+    func abandon(reason: String) -> ConfigErrors {
+        kill(pid, SIGKILL)
+        reap()
+        return ConfigErrors([ConfigError("the plugin check was abandoned: \(reason)", at: nil)])
+    }
+
+    private func conclude(timedOut: Bool) -> Progress {
+        let status = reap()
+        let outcome = ConfigCheck.verdict(ConfigCheckMessage.decode(bytes), status: status, timedOut: timedOut)
+        switch outcome {
+        case .finished(let errors):
+            if !errors.isEmpty { return .finished(.failure(ConfigErrors(errors))) }
+            return .finished(ConfigCheck.validateHere(sources, context: context))
+        case .pluginKilledCheck(let plugin, let message):
+            guard broken[plugin] == nil else { return .finished(.failure(ConfigErrors([ConfigError(message, at: nil)]))) }
+            broken[plugin] = message
+            if let failure = spawn() { return .finished(.failure(ConfigErrors([failure]))) }
+            return .running
+        case .abandoned(let reason):
+            return .finished(.failure(ConfigErrors([ConfigError("the plugin check was abandoned: \(reason)", at: nil)])))
+        }
+    }
+
+    @discardableResult
+    private func reap() -> Int32 {
+        if descriptor >= 0 { close(descriptor) }
+        descriptor = -1
+        var status: Int32 = 0
+        while pid > 0, waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        pid = -1
+        return status
+    }
+
+    /// Forks a checking child (signals blocked across the fork, as for a worker); nil or why not.
+    private func spawn() -> ConfigError? {
+        var fds: [Int32] = [-1, -1]
+        guard cssd_pipe_cloexec(&fds, 0) == 0 else {
+            return ConfigError("cannot check plugins: pipe: \(String(cString: strerror(errno)))", at: nil)
+        }
+        bytes = []
+        deadline = ContinuousClock.now.advanced(by: ConfigCheck.timeout)
+        let child = ForkWithSignalsBlocked.fork { [sources, context, broken, inChild] _ in
+            close(fds[0])
+            _ = cssd_set_parent_death_signal(SIGKILL)
+            inChild()
+            // No signal blocked: not even those the master holds during its start-up.
+            ForkWithSignalsBlocked.unblockAll()
+            ConfigCheck.runChild(sources, context: context, broken: broken, reportingTo: fds[1])
+        }
+        close(fds[1])
+        guard child > 0 else {
+            close(fds[0])
+            return ConfigError("cannot check plugins: fork: \(String(cString: strerror(errno)))", at: nil)
+        }
+        _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
+        pid = child
+        descriptor = fds[0]
+        return nil
+    }
+}
+
+/// fork(2) with every signal blocked across it, so that none reaches the child before it has its
+/// own handlers. The child runs `child` (which never returns) with every signal still blocked
+/// and the parent's mask as its argument, to restore once its handlers are in place. Returns the
+/// pid, or -1 with errno.
+enum ForkWithSignalsBlocked {
+    static func fork(child: (sigset_t) -> Never) -> pid_t {
+        var all = sigset_t()
+        var previous = sigset_t()
+        sigfillset(&all)
+        sigprocmask(SIG_BLOCK, &all, &previous)
+        let pid = Glibc.fork()
+        if pid == 0 { child(previous) }
+        let saved = errno
+        sigprocmask(SIG_SETMASK, &previous, nil)
+        errno = saved
+        return pid
+    }
+
+    static func unblockAll() {
+        var none = sigset_t()
+        sigemptyset(&none)
+        sigprocmask(SIG_SETMASK, &none, nil)
+    }
+}

@@ -1,0 +1,121 @@
+// SIGHUP, the whole reload: check the new configuration (its plugins in a child, waited for in the
+// master's poll), build the next cycle, swap it in, start the new generation; the old one retires
+// once the new one is ready. A failure at any step leaves the running cycle untouched.
+#if canImport(Glibc)
+import Glibc
+#endif
+import SocketServer
+import SocketServerHandlers
+
+extension Arbiter {
+    /// HUP: starts a reload, or, while one is checking, asks for one more after it.
+    func requestReload() {
+        switch state {
+        case .reloading(let check, _):
+            log.info("SIGHUP: a reload is being checked; reloading again after it")
+            state = .reloading(check, again: true)
+        case .upgrading:
+            log.warning("SIGHUP ignored: a binary upgrade is in progress (it re-reads the configuration)")
+        case .stopping:
+            break
+        case .serving:
+            log.info("SIGHUP: reloading \(configPath)")
+            notifier.reloading()
+            let context = ConfigCheck.Context(catalog: catalog, cpuCount: cpuCount, forRoot: geteuid() == 0)
+            let (check, progress) = PendingConfigCheck.start(path: configPath, context: context, inChild: { self.releaseInChild() })
+            if let check {
+                state = .reloading(check, again: false)
+            } else if case .finished(let result) = progress {
+                finishReload(result)
+            }
+        }
+    }
+
+    /// In a child the master forks (a worker, a check): it keeps none of the master's descriptors
+    /// or handlers, but for the listening socket it serves.
+    func releaseInChild(keeping socket: Socket? = nil) {
+        signals.release()
+        notifier.releaseInWorker()
+        listeners.closeAll(except: socket)
+    }
+
+    /// Reads what the pending check wrote; when it is done, carries on with the reload or upgrade.
+    func advancePendingCheck() {
+        switch state {
+        case .reloading(let check, let again):
+            guard case .finished(let result) = check.advance() else { return }
+            state = .serving
+            finishReload(result)
+            if again { requestReload() }
+        case .upgrading(let check):
+            guard let verdict = check.advance() else { return }
+            state = .serving
+            finishUpgradeCheck(verdict)
+        case .serving, .stopping:
+            break
+        }
+    }
+
+    /// A stop arrived during a check: the check's child is killed and the old config stays.
+    func abandonPendingCheck(because reason: String) {
+        switch state {
+        case .reloading(let check, _):
+            let errors = check.abandon(reason: reason)
+            log.warning("reload abandoned: \(errors.errors.map(\.description).joined(separator: "; "))")
+            notifier.ready(status: "reload abandoned; stopping")
+        case .upgrading(let check):
+            check.abandon()
+            log.warning("upgrade abandoned: \(reason)")
+        case .serving, .stopping:
+            break
+        }
+        state = .serving
+    }
+
+    /// The check's verdict: a valid config becomes the next cycle; an invalid one is logged and
+    /// the previous one keeps serving.
+    private func finishReload(_ result: Result<DaemonConfig, ConfigErrors>) {
+        let fresh: DaemonConfig
+        switch result {
+        case .failure(let error):
+            for problem in error.errors { log.error("\(problem)") }
+            log.error("reload failed: \(error.errors.count) error(s) in the configuration; still serving the previous one")
+            notifier.ready(status: "reload failed; " + statusLine())
+            return
+        case .success(let config):
+            fresh = config
+        }
+        let next: Cycle
+        do {
+            next = try Cycle.build(after: cycle, config: fresh, listeners: listeners)
+        } catch {
+            log.error("reload failed: \(error); still serving the previous configuration")
+            notifier.ready(status: "reload failed; " + statusLine())
+            return
+        }
+        swap(to: next)
+        log.info("reloaded: generation \(cycle.generation), \(cycle.services.count) service(s)")
+        lastStatus = statusLine()
+        notifier.ready(status: lastStatus)
+    }
+
+    /// Makes `next` the running cycle: log settings, sockets, then its generation of workers.
+    func swap(to next: Cycle) {
+        let previous = cycle
+        cycle = next
+        extraWorkers = 0
+        Logger.shared.level = next.logLevel
+        if next.config.logFile != previous.config.logFile {
+            do {
+                try Logger.shared.redirect(to: next.config.logFile)
+            } catch {
+                log.error("log_file: \(error); logging stays where it was")
+            }
+        }
+        // Hold exactly the new set before forking: a worker closes every socket the master holds
+        // but its own, and one forked before this commit kept the sockets just opened for other
+        // services (a removed service's port then stayed in use after its workers were gone).
+        listeners.commit(next.sockets)
+        startGeneration(next)
+    }
+}

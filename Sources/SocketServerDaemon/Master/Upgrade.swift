@@ -1,0 +1,122 @@
+// SIGUSR2, the binary upgrade: the binary at the master's own path checks the configuration, then
+// the master re-executes it with the same pid, handing over its sockets, scoreboard and workers.
+// The new image starts a new generation and retires the old one as a reload does. Anything that
+// fails before the exec leaves the running binary serving as before.
+#if canImport(Glibc)
+import Glibc
+#endif
+import SocketServer
+
+extension Arbiter {
+    /// USR2: checks the new binary, or says why an upgrade cannot start now.
+    func requestUpgrade() {
+        guard case .serving = state else {
+            log.warning("SIGUSR2 ignored: a reload or an upgrade is in progress")
+            return
+        }
+        let binary = Daemon.executablePath
+        log.info("SIGUSR2: upgrading to \(binary)")
+        do {
+            try UpgradeCheck.trust(binary, asRoot: geteuid() == 0)
+            state = .upgrading(try UpgradeCheck.start(binary: binary, configPath: configPath, inChild: { self.releaseInChild() }))
+            notifier.send("STATUS=upgrading to \(binary)")
+        } catch {
+            upgradeFailed("\(error)")
+        }
+    }
+
+    /// The new binary's verdict on the configuration: passed, the master re-executes it.
+    func finishUpgradeCheck(_ verdict: UpgradeCheck.Verdict) {
+        guard verdict == .passed else {
+            if case .failed(let reason) = verdict { upgradeFailed(reason) }
+            return
+        }
+        let binary = Daemon.executablePath
+        let handover = handoverState()
+        let stateFile: Int32
+        do {
+            stateFile = try handover.writeToMemfd()
+        } catch {
+            upgradeFailed("\(error)")
+            return
+        }
+        log.info("upgrade: \(binary) checked the configuration; re-executing it (pid \(masterPID) stays)")
+        let kept = handover.descriptors + [stateFile]
+        for fd in kept { setCloseOnExec(fd, false) }
+        setenv(UpgradeHandover.environmentName, String(stateFile), 1)
+        notifier.exportForNextImage()
+        let argv = Daemon.arguments.map { strdup($0) } + [nil]
+        var all = sigset_t()
+        var previous = sigset_t()
+        sigfillset(&all)
+        sigprocmask(SIG_BLOCK, &all, &previous)
+        execv(binary, argv)
+        // Still here: the exec failed; nothing was handed over.
+        let code = errno
+        sigprocmask(SIG_SETMASK, &previous, nil)
+        argv.forEach { free($0) }
+        unsetenv(UpgradeHandover.environmentName)
+        notifier.withdrawExport()
+        for fd in handover.descriptors { setCloseOnExec(fd, true) }
+        close(stateFile)
+        upgradeFailed("exec \(binary): \(String(cString: strerror(code)))")
+    }
+
+    private func upgradeFailed(_ reason: String) {
+        log.error("upgrade failed: \(reason); still serving with the running binary")
+        lastStatus = "upgrade failed; " + statusLine()
+        notifier.send("STATUS=\(lastStatus)")
+    }
+
+    /// What the next image needs to carry on.
+    func handoverState() -> UpgradeHandover {
+        var handover = UpgradeHandover()
+        handover.generation = cycle.generation
+        handover.extraWorkers = extraWorkers
+        handover.scoreboard = scoreboard.descriptor
+        handover.pidFile = pidFileWritten
+        handover.sockets = listeners.sockets.map { (address, socket) in (socket.fileno(), listeners.isSystemdOwned(address)) }
+        let now = ContinuousClock.now
+        handover.workers = supervisor.workers.records.values.sorted { $0.pid < $1.pid }.map { record in
+            UpgradeHandover.Worker(pid: record.pid, service: record.service, generation: record.generation, slot: record.slot,
+                                   retiring: record.retiring, ready: record.ready,
+                                   killInNanoseconds: record.killAt.map { Self.nanoseconds(now.duration(to: $0)) })
+        }
+        return handover
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
+    /// In the new image: takes over the previous image's sockets (keyed by the address each is
+    /// bound to), pid file and workers; returns a stand-in for its cycle (only the generation counts).
+    static func adopt(_ handover: UpgradeHandover, listeners: Listeners, supervisor: inout Supervisor) -> Cycle {
+        var sockets: [ListenAddress: Socket] = [:]
+        var systemd: Set<ListenAddress> = []
+        for (fd, bySystemd) in handover.sockets {
+            guard let socket = try? Socket(adopting: fd), let address = try? SocketActivation.listenAddress(of: socket) else {
+                log.warning("upgrade: descriptor \(fd) handed over is not a listening socket; closing it")
+                close(fd)
+                continue
+            }
+            setCloseOnExec(fd, true)
+            sockets[address] = socket
+            if bySystemd { systemd.insert(address) }
+        }
+        listeners.adopt(sockets, systemd: systemd)
+        let now = ContinuousClock.now
+        for worker in handover.workers {
+            var record = WorkerRecord(pid: worker.pid, service: worker.service, generation: worker.generation, started: now,
+                                      slot: worker.slot, requestTimeout: nil)
+            record.ready = worker.ready
+            record.retiring = worker.retiring
+            record.killAt = worker.killInNanoseconds.map { now.advanced(by: .nanoseconds($0)) }
+            supervisor.workers.add(record)
+        }
+        log.info("upgrade: took over \(sockets.count) socket(s) and \(handover.workers.count) worker(s) of generation "
+                 + "\(handover.generation)")
+        return Cycle(config: DaemonConfig(), generation: handover.generation, sockets: [:])
+    }
+}
