@@ -27,7 +27,7 @@ final class DaemonProcess {
     /// `passing` sockets are handed over as fds 3, 4, … with LISTEN_PID/LISTEN_FDS set, as systemd
     /// does for socket activation (a shell sets LISTEN_PID to its own pid, then execs the daemon).
     init(configPath: String, directory: String, extraArguments: [String] = [], environment: [String: String] = [:],
-         notifyPath: String? = nil, passing: [Int32] = [], wrapper: String = "") throws {
+         notifyPath: String? = nil, passing: [Int32] = [], wrapper: String = "", binary: String = DaemonProcess.binaryPath) throws {
         _ = DaemonProcess.becomeSubreaper
         notify = try NotifyListener(path: notifyPath ?? directory + "/notify.sock")
         logPath = directory + "/daemon.log"
@@ -35,11 +35,11 @@ final class DaemonProcess {
         for (key, value) in environment { env.append("\(key)=\(value)") }
         let arguments = ["--config", configPath] + extraArguments
         if passing.isEmpty && wrapper.isEmpty {
-            pid = try spawn(DaemonProcess.binaryPath, arguments, env: env, stdout: logPath, stderr: logPath)
+            pid = try spawn(binary, arguments, env: env, stdout: logPath, stderr: logPath)
         } else {
             let listen = passing.isEmpty ? "" : "LISTEN_PID=$$ LISTEN_FDS=\(passing.count) "
             let command = "\(wrapper) \(listen)exec \"$0\" \"$@\""
-            pid = try spawn("/bin/sh", ["-c", command, DaemonProcess.binaryPath] + arguments, env: env,
+            pid = try spawn("/bin/sh", ["-c", command, binary] + arguments, env: env,
                             stdout: logPath, stderr: logPath, passing: passing)
         }
     }

@@ -43,6 +43,8 @@ public final class Arbiter {
         self.cpuCount = cpuCount
         signals = try SignalPipe(catching: [SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGCHLD])
         if let handover {
+            // The previous image blocked every signal across its exec; the pipe now takes them.
+            ForkWithSignalsBlocked.unblockAll()
             scoreboard = try Scoreboard(adopting: handover.scoreboard, inUse: Set(handover.workers.compactMap(\.slot)))
         } else {
             scoreboard = try Scoreboard()

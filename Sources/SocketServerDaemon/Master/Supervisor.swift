@@ -23,9 +23,9 @@ struct Observations {
 }
 
 /// One thing for the master to do.
-enum SupervisorAction: Equatable {
-    enum RetireReason: Equatable { case oldGeneration, surplus, maxRequests, stop }
-    enum KillReason: Equatable { case overdue, hung(client: String, running: Duration, limit: Duration) }
+enum SupervisorAction: Hashable {
+    enum RetireReason: Hashable { case oldGeneration, surplus, maxRequests, stop }
+    enum KillReason: Hashable { case overdue, hung(client: String, running: Duration, limit: Duration) }
 
     /// Fork one worker of `service` for the current generation.
     case start(service: String)

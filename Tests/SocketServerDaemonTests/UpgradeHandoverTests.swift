@@ -1,0 +1,27 @@
+// What one image of the master hands to the next: the text survives any name, and a damaged state
+// is refused with a message rather than half-read.
+@testable import SocketServerDaemon
+import XCTest
+
+final class UpgradeHandoverTests: XCTestCase {
+    func testTheStateSurvivesItsEncoding() throws {
+        var state = UpgradeHandover()
+        state.generation = 7
+        state.extraWorkers = -1
+        state.scoreboard = 5
+        state.pidFile = "/run/with space/\nnew line ✓.pid"
+        state.sockets = [(fd: 6, systemd: false), (fd: 9, systemd: true)]
+        state.workers = [
+            .init(pid: 100, service: "echo", generation: 7, slot: 0, retiring: false, ready: true, killInNanoseconds: nil),
+            .init(pid: 101, service: "a b", generation: 6, slot: nil, retiring: true, ready: true, killInNanoseconds: -5),
+        ]
+        XCTAssertEqual(try UpgradeHandover.decode(state.encoded()), state)
+        XCTAssertEqual(state.descriptors, [5, 6, 9])
+    }
+
+    func testADamagedStateIsRefused() {
+        XCTAssertThrowsError(try UpgradeHandover.decode("something else\n"))
+        XCTAssertThrowsError(try UpgradeHandover.decode(UpgradeHandover.header + "\nworker 1 zz 1\n"))
+        XCTAssertThrowsError(try UpgradeHandover.decode(UpgradeHandover.header + "\nmystery 1\n"))
+    }
+}
