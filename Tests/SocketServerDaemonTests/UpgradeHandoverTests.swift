@@ -8,15 +8,14 @@ final class UpgradeHandoverTests: XCTestCase {
         var state = UpgradeHandover()
         state.generation = 7
         state.extraWorkers = -1
-        state.scoreboard = 5
         state.pidFile = "/run/with space/\nnew line ✓.pid"
         state.sockets = [(fd: 6, systemd: false), (fd: 9, systemd: true)]
         state.workers = [
-            .init(pid: 100, service: "echo", generation: 7, slot: 0, retiring: false, ready: true, killInNanoseconds: nil),
+            .init(pid: 100, service: "echo", generation: 7, slot: 0, board: 5, entries: 32, retiring: false, ready: true, killInNanoseconds: nil),
             .init(pid: 101, service: "a b", generation: 6, slot: nil, retiring: true, ready: true, killInNanoseconds: -5),
         ]
         XCTAssertEqual(try UpgradeHandover.decode(state.encoded()), state)
-        XCTAssertEqual(state.descriptors, [5, 6, 9])
+        XCTAssertEqual(state.descriptors, [6, 9, 5])
     }
 
     func testADamagedStateIsRefused() {

@@ -58,7 +58,7 @@ extension Arbiter {
             log.error("service \(service.name): no socket or handler to start a worker with")
             return
         }
-        let slot = scoreboard.claimSlot()
+        let slot = scoreboard.claimSlot(entries: Arbiter.requestsAtOnce(service))
         let generation = cycle.generation
         let pid = ForkWithSignalsBlocked.fork { [self] mask in
             releaseInChild(keeping: socket)
@@ -114,9 +114,19 @@ extension Arbiter {
         }
     }
 
-    /// " while serving CLIENT" / " while serving CLIENT and 3 more", or "" for an idle worker.
+    /// " while serving CLIENT" / " while serving 3 clients: A, B, C", or "" for an idle worker.
     static func describeInFlight(_ clients: [String]) -> String {
         guard let first = clients.first else { return "" }
-        return " while serving \(first)" + (clients.count > 1 ? " and \(clients.count - 1) more" : "")
+        if clients.count == 1 { return " while serving \(first)" }
+        return " while serving \(clients.count) clients: " + clients.joined(separator: ", ")
+    }
+
+    /// How many requests one worker of `service` runs at once: its scoreboard's size.
+    static func requestsAtOnce(_ service: ServiceConfig) -> Int {
+        switch service.concurrency {
+        case .sync: return 1
+        case .threads, .fork: return service.threads
+        case .events: return 1  // event-driven handlers cannot block: nothing to track
+        }
     }
 }

@@ -45,10 +45,9 @@ public final class Arbiter {
         if let handover {
             // The previous image blocked every signal across its exec; the pipe now takes them.
             ForkWithSignalsBlocked.unblockAll()
-            scoreboard = try Scoreboard(adopting: handover.scoreboard, inUse: Set(handover.workers.compactMap(\.slot)))
-        } else {
-            scoreboard = try Scoreboard()
         }
+        let scoreboard = Scoreboard()
+        self.scoreboard = scoreboard
         notifier = ServiceManagerNotifier.fromEnvironment()
         supervisor = Supervisor(now: .now)
         Logger.shared.level = LogLevel(name: config.logLevel.rawValue) ?? .info
@@ -58,7 +57,7 @@ public final class Arbiter {
         var previous: Cycle? = nil
         do {
             if let handover {
-                previous = Arbiter.adopt(handover, listeners: listeners, supervisor: &supervisor)
+                previous = Arbiter.adopt(handover, listeners: listeners, scoreboard: scoreboard, supervisor: &supervisor)
                 pidFileWritten = handover.pidFile
             } else {
                 listeners.inherited = try SocketActivation.claim(for: config.services)

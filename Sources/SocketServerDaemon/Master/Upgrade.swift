@@ -73,12 +73,13 @@ extension Arbiter {
         var handover = UpgradeHandover()
         handover.generation = cycle.generation
         handover.extraWorkers = extraWorkers
-        handover.scoreboard = scoreboard.descriptor
         handover.pidFile = pidFileWritten
         handover.sockets = listeners.sockets.map { (address, socket) in (socket.fileno(), listeners.isSystemdOwned(address)) }
         let now = ContinuousClock.now
         handover.workers = supervisor.workers.records.values.sorted { $0.pid < $1.pid }.map { record in
-            UpgradeHandover.Worker(pid: record.pid, service: record.service, generation: record.generation, slot: record.slot,
+            let board = record.slot.flatMap { scoreboard.handover($0) }
+            return UpgradeHandover.Worker(pid: record.pid, service: record.service, generation: record.generation, slot: record.slot,
+                                   board: board?.descriptor ?? -1, entries: board?.entries ?? 0,
                                    retiring: record.retiring, ready: record.ready,
                                    killInNanoseconds: record.killAt.map { Self.nanoseconds(now.duration(to: $0)) })
         }
@@ -92,7 +93,7 @@ extension Arbiter {
 
     /// In the new image: takes over the previous image's sockets (keyed by the address each is
     /// bound to), pid file and workers; returns a stand-in for its cycle (only the generation counts).
-    static func adopt(_ handover: UpgradeHandover, listeners: Listeners, supervisor: inout Supervisor) -> Cycle {
+    static func adopt(_ handover: UpgradeHandover, listeners: Listeners, scoreboard: Scoreboard, supervisor: inout Supervisor) -> Cycle {
         var sockets: [ListenAddress: Socket] = [:]
         var systemd: Set<ListenAddress> = []
         for (fd, bySystemd) in handover.sockets {
@@ -108,8 +109,12 @@ extension Arbiter {
         listeners.adopt(sockets, systemd: systemd)
         let now = ContinuousClock.now
         for worker in handover.workers {
+            var slot = worker.slot
+            if let claimed = slot, worker.board < 0 || !scoreboard.adopt(slot: claimed, descriptor: worker.board, entries: worker.entries) {
+                slot = nil
+            }
             var record = WorkerRecord(pid: worker.pid, service: worker.service, generation: worker.generation, started: now,
-                                      slot: worker.slot, requestTimeout: nil)
+                                      slot: slot, requestTimeout: nil)
             record.ready = worker.ready
             record.retiring = worker.retiring
             record.killAt = worker.killInNanoseconds.map { now.advanced(by: .nanoseconds($0)) }

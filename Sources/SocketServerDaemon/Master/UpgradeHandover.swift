@@ -6,8 +6,8 @@ import Glibc
 import CSocketServerShims
 import SocketServer
 
-/// The state that survives the exec: the generation, the listening sockets, the scoreboard, the
-/// pid file and every worker (they stay children of the same pid). Lines are `key field…` with
+/// The state that survives the exec: the generation, the listening sockets, the pid file and
+/// every worker with its scoreboard (they stay children of the same pid). Lines are `key field…` with
 /// fields separated by spaces and text fields hex-encoded, so no path or name can break the format.
 struct UpgradeHandover: Equatable {
     static let environmentName = "SOCKETSERVERD_UPGRADE_FD"
@@ -18,6 +18,9 @@ struct UpgradeHandover: Equatable {
         var service: String
         var generation: Int
         var slot: Int?
+        /// Its scoreboard memfd and how many entries it holds (-1, 0 when untracked).
+        var board: Int32 = -1
+        var entries = 0
         var retiring: Bool
         var ready: Bool
         /// How long until its kill deadline, if it has one (nanoseconds; may be negative).
@@ -26,28 +29,28 @@ struct UpgradeHandover: Equatable {
 
     var generation = 0
     var extraWorkers = 0
-    var scoreboard: Int32 = -1
     var pidFile: String? = nil
     /// Listening sockets by descriptor; `systemd` marks those systemd passed (never unlinked here).
     var sockets: [(fd: Int32, systemd: Bool)] = []
     var workers: [Worker] = []
 
     static func == (a: UpgradeHandover, b: UpgradeHandover) -> Bool {
-        a.generation == b.generation && a.extraWorkers == b.extraWorkers && a.scoreboard == b.scoreboard
+        a.generation == b.generation && a.extraWorkers == b.extraWorkers
             && a.pidFile == b.pidFile && a.workers == b.workers
             && a.sockets.map(\.fd) == b.sockets.map(\.fd) && a.sockets.map(\.systemd) == b.sockets.map(\.systemd)
     }
 
     /// Every descriptor that must stay open across the exec.
-    var descriptors: [Int32] { [scoreboard] + sockets.map(\.fd) }
+    var descriptors: [Int32] { sockets.map(\.fd) + workers.map(\.board).filter { $0 >= 0 } }
 
     func encoded() -> String {
-        var lines = [Self.header, "generation \(generation)", "extra \(extraWorkers)", "scoreboard \(scoreboard)"]
+        var lines = [Self.header, "generation \(generation)", "extra \(extraWorkers)"]
         if let pidFile { lines.append("pidfile \(Self.hex(pidFile))") }
         for socket in sockets { lines.append("socket \(socket.fd) \(socket.systemd ? 1 : 0)") }
         for worker in workers {
             lines.append("worker \(worker.pid) \(Self.hex(worker.service)) \(worker.generation) \(worker.slot ?? -1) "
-                         + "\(worker.retiring ? 1 : 0) \(worker.ready ? 1 : 0) \(worker.killInNanoseconds.map(String.init) ?? "-")")
+                         + "\(worker.retiring ? 1 : 0) \(worker.ready ? 1 : 0) \(worker.killInNanoseconds.map(String.init) ?? "-") "
+                         + "\(worker.board) \(worker.entries)")
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -73,15 +76,14 @@ struct UpgradeHandover: Equatable {
             switch fields.first {
             case "generation": state.generation = try int(1)
             case "extra": state.extraWorkers = try int(1)
-            case "scoreboard": state.scoreboard = Int32(try int(1))
             case "pidfile": state.pidFile = try text(1)
             case "socket": state.sockets.append((Int32(try int(1)), try int(2) != 0))
             case "worker":
                 let slot = try int(4)
                 let kill = fields.count > 7 && fields[7] != "-" ? Int64(try int(7)) : nil
                 state.workers.append(Worker(pid: pid_t(try int(1)), service: try text(2), generation: try int(3),
-                                            slot: slot >= 0 ? slot : nil, retiring: try int(5) != 0, ready: try int(6) != 0,
-                                            killInNanoseconds: kill))
+                                            slot: slot >= 0 ? slot : nil, board: Int32(try int(8)), entries: try int(9),
+                                            retiring: try int(5) != 0, ready: try int(6) != 0, killInNanoseconds: kill))
             default: throw .message("upgrade state: unknown line '\(fields.joined(separator: " "))'")
             }
         }

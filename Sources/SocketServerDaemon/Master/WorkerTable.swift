@@ -36,7 +36,7 @@ struct WorkerTable {
     /// Workers of `service` in `generation` that are not retiring (the ones that count).
     func active(service: String, generation: Int) -> [WorkerRecord] {
         records.values.filter { $0.service == service && $0.generation == generation && !$0.retiring }
-            .sorted { $0.started < $1.started }
+            .sorted { ($0.started, $0.pid) < ($1.started, $1.pid) }
     }
 
     /// Marks workers as retiring with a kill deadline; returns their pids.

@@ -5,158 +5,180 @@ import Glibc
 #endif
 import CSocketServerShims
 
-/// One MAP_SHARED mapping of a memfd, made by the master before any fork, so every worker and
-/// every per-request child writes into the same memory; after a binary upgrade the new image maps
-/// the same memfd again (`init(adopting:)`), so the workers it inherits keep reporting to it. Each worker owns one slot of
-/// `entriesPerSlot` entries: a start time (monotonic ns, 0 = free), the process group of a program
-/// the request started (exec; 0 = none), the pid of the process serving it, and the client's
-/// address text.
+/// One MAP_SHARED memfd mapping per worker ("slot"), made by the master before it forks the worker,
+/// so the worker and its per-request children write into memory the master reads. A slot holds
+/// two flags (retiring, ready) and one entry per request the worker can run at once (its service's
+/// `threads`; sized from the config, so every request in flight is tracked). An entry is a start
+/// time (monotonic ns, 0 = free), the process group of a program the request started (exec;
+/// 0 = none), the pid of the process serving it, and the client's address text. After a binary
+/// upgrade the new image maps the same memfds again (`adopt`), so the workers it inherits keep
+/// reporting to it.
 final class Scoreboard: @unchecked Sendable {
-    static let slots = 1024
-    static let entriesPerSlot = 32
     static let clientBytes = 48
     static let entrySize = 24 + clientBytes
+    static let headerSize = 16
 
-    static let size = slots * entriesPerSlot * entrySize + slots * 16
+    /// One worker's mapping.
+    struct Board {
+        let base: UnsafeMutableRawPointer
+        let entries: Int
+        /// The memfd behind it (close-on-exec; an upgrade hands it over).
+        let descriptor: Int32
 
-    private let base: UnsafeMutableRawPointer
-    /// The memfd behind the mapping (close-on-exec; an upgrade hands it over).
-    let descriptor: Int32
-    private var freeSlots: [Int]
-
-    convenience init() throws(DaemonError) {
-        let fd = cssd_memfd_cloexec("socketserverd-scoreboard")
-        guard fd >= 0 else { throw .system("memfd_create scoreboard", errno) }
-        guard ftruncate(fd, off_t(Scoreboard.size)) == 0 else {
-            let code = errno
-            close(fd)
-            throw .system("ftruncate scoreboard", code)
-        }
-        try self.init(mapping: fd, inUse: [])
+        var size: Int { Scoreboard.headerSize + entries * Scoreboard.entrySize }
     }
 
-    /// Maps the scoreboard an earlier image of the master made; `inUse` are its workers' slots.
-    convenience init(adopting fd: Int32, inUse: Set<Int>) throws(DaemonError) {
-        try self.init(mapping: fd, inUse: inUse)
-    }
+    private var boards: [Int: Board] = [:]
+    private var nextSlot = 0
 
-    private init(mapping fd: Int32, inUse: Set<Int>) throws(DaemonError) {
-        let memory = mmap(nil, Scoreboard.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-        guard let memory, memory != MAP_FAILED else {
-            let code = errno
-            close(fd)
-            throw .system("mmap scoreboard", code)
-        }
-        base = memory
-        descriptor = fd
-        freeSlots = (0..<Scoreboard.slots).reversed().filter { !inUse.contains($0) }
-    }
-
-    deinit {
-        munmap(base, Scoreboard.size)
-        close(descriptor)
-    }
+    init() {}
 
     // MARK: Master side
 
-    /// A slot for a new worker (cleared), or nil when all are taken (the worker is then untracked).
-    func claimSlot() -> Int? {
-        guard let slot = freeSlots.popLast() else { return nil }
-        cssd_atomic_store64(retiringFlag(slot), 0)
-        cssd_atomic_store64(readyFlag(slot), 0)
-        for entry in 0..<Scoreboard.entriesPerSlot {
-            cssd_atomic_store64(start(slot, entry), 0)
-            cssd_atomic_store64(childGroup(slot, entry), 0)
+    /// A board for a new worker that runs up to `entries` requests at once (cleared), or nil when
+    /// the memory cannot be had (the worker is then untracked; the error is logged).
+    func claimSlot(entries: Int) -> Int? {
+        let entries = max(1, entries)
+        let fd = cssd_memfd_cloexec("socketserverd-scoreboard")
+        guard fd >= 0 else {
+            log.error("scoreboard: memfd_create: \(String(cString: strerror(errno)))")
+            return nil
         }
+        guard ftruncate(fd, off_t(Scoreboard.headerSize + entries * Scoreboard.entrySize)) == 0,
+              let board = Scoreboard.map(fd, entries: entries) else {
+            log.error("scoreboard: cannot map \(entries) entries: \(String(cString: strerror(errno)))")
+            close(fd)
+            return nil
+        }
+        let slot = nextSlot
+        nextSlot += 1
+        boards[slot] = board
         return slot
     }
 
-    func releaseSlot(_ slot: Int) { freeSlots.append(slot) }
+    private static func map(_ fd: Int32, entries: Int) -> Board? {
+        let size = headerSize + entries * entrySize
+        let memory = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        guard let memory, memory != MAP_FAILED else { return nil }
+        return Board(base: memory, entries: entries, descriptor: fd)
+    }
+
+    /// Unmaps a reaped worker's board.
+    func releaseSlot(_ slot: Int) {
+        guard let board = boards.removeValue(forKey: slot) else { return }
+        munmap(board.base, board.size)
+        close(board.descriptor)
+    }
+
+    /// For the binary upgrade: each slot's memfd and size.
+    func handover(_ slot: Int) -> (descriptor: Int32, entries: Int)? {
+        boards[slot].map { ($0.descriptor, $0.entries) }
+    }
+
+    /// In the new image: maps a board the previous image made; false if it cannot.
+    func adopt(slot: Int, descriptor: Int32, entries: Int) -> Bool {
+        guard let board = Scoreboard.map(descriptor, entries: entries) else {
+            close(descriptor)
+            return false
+        }
+        setCloseOnExec(descriptor, true)
+        boards[slot] = board
+        nextSlot = max(nextSlot, slot + 1)
+        return true
+    }
 
     /// The oldest request running in `slot`: since when, and from which client.
     func oldest(in slot: Int) -> (since: Int64, client: String)? {
+        guard let board = boards[slot] else { return nil }
         var best: (Int64, Int)? = nil
-        for entry in 0..<Scoreboard.entriesPerSlot {
-            let since = cssd_atomic_load64(start(slot, entry))
+        for entry in 0..<board.entries {
+            let since = cssd_atomic_load64(start(board, entry))
             if since > 0, since < (best?.0 ?? .max) { best = (since, entry) }
         }
         guard let (since, entry) = best else { return nil }
-        return (since, clientText(slot, entry))
+        return (since, clientText(board, entry))
     }
 
     /// The clients of every request running in `slot`, oldest first (for the log when a worker dies).
     func clients(in slot: Int) -> [String] {
-        (0..<Scoreboard.entriesPerSlot)
-            .map { (since: cssd_atomic_load64(start(slot, $0)), entry: $0) }
+        guard let board = boards[slot] else { return [] }
+        return (0..<board.entries)
+            .map { (since: cssd_atomic_load64(start(board, $0)), entry: $0) }
             .filter { $0.since > 0 }
             .sorted { $0.since < $1.since }
-            .map { clientText(slot, $0.entry) }
+            .map { clientText(board, $0.entry) }
     }
 
-    private func clientText(_ slot: Int, _ entry: Int) -> String {
-        let text = UnsafeRawBufferPointer(start: client(slot, entry), count: Scoreboard.clientBytes)
+    private func clientText(_ board: Board, _ entry: Int) -> String {
+        let text = UnsafeRawBufferPointer(start: client(board, entry), count: Scoreboard.clientBytes)
         return String(decoding: text.prefix { $0 != 0 }, as: UTF8.self)
     }
 
     /// True once if the worker in `slot` said it is retiring by itself (max_requests); clears it.
     func takeRetiring(slot: Int) -> Bool {
-        cssd_atomic_load64(retiringFlag(slot)) != 0 && cssd_atomic_cas64(retiringFlag(slot), 1, 0) != 0
-    }
-
-    /// Kills the process groups requests in `slot` started and have not yet reaped.
-    func killChildGroups(in slot: Int) {
-        for entry in 0..<Scoreboard.entriesPerSlot {
-            let group = cssd_atomic_load64(childGroup(slot, entry))
-            if group > 1 { kill(-pid_t(group), SIGKILL) }
-            cssd_atomic_store64(childGroup(slot, entry), 0)
-        }
+        guard let board = boards[slot] else { return false }
+        return cssd_atomic_load64(retiringFlag(board)) != 0 && cssd_atomic_cas64(retiringFlag(board), 1, 0) != 0
     }
 
     /// True once the worker in `slot` reached its accept loop.
-    func isReady(slot: Int) -> Bool { cssd_atomic_load64(readyFlag(slot)) != 0 }
+    func isReady(slot: Int) -> Bool { boards[slot].map { cssd_atomic_load64(readyFlag($0)) != 0 } ?? false }
+
+    /// Kills the process groups requests in `slot` started and have not yet reaped.
+    func killChildGroups(in slot: Int) {
+        guard let board = boards[slot] else { return }
+        for entry in 0..<board.entries {
+            let group = cssd_atomic_load64(childGroup(board, entry))
+            if group > 1 { kill(-pid_t(group), SIGKILL) }
+            cssd_atomic_store64(childGroup(board, entry), 0)
+        }
+    }
 
     // MARK: Worker side
 
     /// This worker serves: its listener is in its accept loop (an old generation may now retire).
-    func markReady(slot: Int) { cssd_atomic_store64(readyFlag(slot), 1) }
+    func markReady(slot: Int) { if let board = boards[slot] { cssd_atomic_store64(readyFlag(board), 1) } }
 
     /// This worker stops accepting and will exit when its requests are done (max_requests): the
     /// master should start its replacement now and give it a deadline, as for a reload.
-    func markRetiring(slot: Int) { cssd_atomic_store64(retiringFlag(slot), 1) }
+    func markRetiring(slot: Int) { if let board = boards[slot] { cssd_atomic_store64(retiringFlag(board), 1) } }
 
-    /// Notes a request from `clientText` starting now; returns the entry to pass to `end`, or nil.
+    /// Notes a request from `clientText` starting now; returns the entry to pass to `end`, or nil
+    /// (more requests at once than the board was sized for: cannot happen with the service's limits).
     func begin(slot: Int, clientText: String) -> Int? {
+        guard let board = boards[slot] else { return nil }
         let now = Scoreboard.monotonicNanoseconds()
-        for entry in 0..<Scoreboard.entriesPerSlot where cssd_atomic_cas64(start(slot, entry), 0, -1) != 0 {
+        for entry in 0..<board.entries where cssd_atomic_cas64(start(board, entry), 0, -1) != 0 {
             // Straight from the string's storage into the slot: no array per request.
             var text = clientText
-            let destination = client(slot, entry)
+            let destination = client(board, entry)
             text.withUTF8 { utf8 in
                 let count = min(utf8.count, Scoreboard.clientBytes - 1)
                 if let source = utf8.baseAddress, count > 0 { destination.copyMemory(from: source, byteCount: count) }
                 destination.storeBytes(of: 0, toByteOffset: count, as: UInt8.self)
             }
-            cssd_atomic_store64(childGroup(slot, entry), 0)
-            cssd_atomic_store64(owner(slot, entry), Int64(getpid()))
-            cssd_atomic_store64(start(slot, entry), now)
+            cssd_atomic_store64(childGroup(board, entry), 0)
+            cssd_atomic_store64(owner(board, entry), Int64(getpid()))
+            cssd_atomic_store64(start(board, entry), now)
             return entry
         }
         return nil
     }
 
     func end(slot: Int, entry: Int) {
-        cssd_atomic_store64(childGroup(slot, entry), 0)
-        cssd_atomic_store64(start(slot, entry), 0)
+        guard let board = boards[slot], entry < board.entries else { return }
+        cssd_atomic_store64(childGroup(board, entry), 0)
+        cssd_atomic_store64(start(board, entry), 0)
     }
 
     /// Ends the requests process `pid` (a request child that died without ending them) left in
     /// `slot`, killing the programs they started; returns their clients.
     func endAll(slot: Int, owner pid: pid_t) -> [String] {
+        guard let board = boards[slot] else { return [] }
         var clients: [String] = []
-        for entry in 0..<Scoreboard.entriesPerSlot
-        where cssd_atomic_load64(start(slot, entry)) > 0 && cssd_atomic_load64(owner(slot, entry)) == Int64(pid) {
-            clients.append(clientText(slot, entry))
-            let group = cssd_atomic_load64(childGroup(slot, entry))
+        for entry in 0..<board.entries
+        where cssd_atomic_load64(start(board, entry)) > 0 && cssd_atomic_load64(owner(board, entry)) == Int64(pid) {
+            clients.append(clientText(board, entry))
+            let group = cssd_atomic_load64(childGroup(board, entry))
             if group > 1 { kill(-pid_t(group), SIGKILL) }
             end(slot: slot, entry: entry)
         }
@@ -165,37 +187,27 @@ final class Scoreboard: @unchecked Sendable {
 
     /// Records (or, with 0, clears) the process group of a program the request started.
     func setChildGroup(slot: Int, entry: Int, group: pid_t) {
-        cssd_atomic_store64(childGroup(slot, entry), Int64(group))
+        guard let board = boards[slot], entry < board.entries else { return }
+        cssd_atomic_store64(childGroup(board, entry), Int64(group))
     }
 
-    // MARK: Layout
+    // MARK: Layout: the two flags, then the entries.
 
-    private func start(_ slot: Int, _ entry: Int) -> UnsafeMutablePointer<Int64> {
-        (base + (slot * Scoreboard.entriesPerSlot + entry) * Scoreboard.entrySize).assumingMemoryBound(to: Int64.self)
+    private func retiringFlag(_ board: Board) -> UnsafeMutablePointer<Int64> { board.base.assumingMemoryBound(to: Int64.self) }
+
+    private func readyFlag(_ board: Board) -> UnsafeMutablePointer<Int64> { (board.base + 8).assumingMemoryBound(to: Int64.self) }
+
+    private func field(_ board: Board, _ entry: Int, _ offset: Int) -> UnsafeMutableRawPointer {
+        board.base + Scoreboard.headerSize + entry * Scoreboard.entrySize + offset
     }
 
-    private func childGroup(_ slot: Int, _ entry: Int) -> UnsafeMutablePointer<Int64> {
-        (base + (slot * Scoreboard.entriesPerSlot + entry) * Scoreboard.entrySize + 8).assumingMemoryBound(to: Int64.self)
-    }
+    private func start(_ board: Board, _ entry: Int) -> UnsafeMutablePointer<Int64> { field(board, entry, 0).assumingMemoryBound(to: Int64.self) }
 
-    /// One word per slot after all the entries.
-    private func retiringFlag(_ slot: Int) -> UnsafeMutablePointer<Int64> {
-        (base + Scoreboard.slots * Scoreboard.entriesPerSlot * Scoreboard.entrySize + slot * 8).assumingMemoryBound(to: Int64.self)
-    }
+    private func childGroup(_ board: Board, _ entry: Int) -> UnsafeMutablePointer<Int64> { field(board, entry, 8).assumingMemoryBound(to: Int64.self) }
 
-    /// One word per slot after the retiring flags.
-    private func readyFlag(_ slot: Int) -> UnsafeMutablePointer<Int64> {
-        (base + Scoreboard.slots * Scoreboard.entriesPerSlot * Scoreboard.entrySize + (Scoreboard.slots + slot) * 8)
-            .assumingMemoryBound(to: Int64.self)
-    }
+    private func owner(_ board: Board, _ entry: Int) -> UnsafeMutablePointer<Int64> { field(board, entry, 16).assumingMemoryBound(to: Int64.self) }
 
-    private func owner(_ slot: Int, _ entry: Int) -> UnsafeMutablePointer<Int64> {
-        (base + (slot * Scoreboard.entriesPerSlot + entry) * Scoreboard.entrySize + 16).assumingMemoryBound(to: Int64.self)
-    }
-
-    private func client(_ slot: Int, _ entry: Int) -> UnsafeMutableRawPointer {
-        base + (slot * Scoreboard.entriesPerSlot + entry) * Scoreboard.entrySize + 24
-    }
+    private func client(_ board: Board, _ entry: Int) -> UnsafeMutableRawPointer { field(board, entry, 24) }
 
     static func monotonicNanoseconds() -> Int64 {
         var now = timespec()
