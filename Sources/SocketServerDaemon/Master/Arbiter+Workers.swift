@@ -63,7 +63,7 @@ extension Arbiter {
         let pid = ForkWithSignalsBlocked.fork { [self] mask in
             releaseInChild(keeping: socket)
             WorkerProcess.run(service: service, socket: socket, descriptor: descriptor, masterPID: masterPID,
-                              signalMask: mask, scoreboard: scoreboard, slot: slot)
+                              signalMask: mask, scoreboard: scoreboard, slot: slot, gracefulTimeout: cycle.config.gracefulTimeout)
         }
         guard pid > 0 else {
             if let slot { scoreboard.releaseSlot(slot) }

@@ -21,7 +21,7 @@ enum WorkerProcess {
     /// the worker installs its own handlers and then restores `signalMask`.
     static func run(
         service: ServiceConfig, socket: Socket, descriptor: HandlerDescriptor, masterPID: pid_t, signalMask: sigset_t,
-        scoreboard: Scoreboard? = nil, slot: Int? = nil
+        scoreboard: Scoreboard? = nil, slot: Int? = nil, gracefulTimeout: Duration = .seconds(30)
     ) -> Never {
         // If the master dies, even by SIGKILL, the kernel tells us: no orphan keeps the port.
         _ = cssd_set_parent_death_signal(SIGTERM)
@@ -32,8 +32,12 @@ enum WorkerProcess {
         // The rest runs on a new thread: this one would take the Swift runtime's locks under the
         // master's thread id (see runAfterFork), and a worker has threads.
         runAfterFork {
-            serve(service: service, socket: socket, descriptor: descriptor, signalMask: signalMask,
-                  scoreboard: scoreboard, slot: slot)
+            let status = serve(service: service, socket: socket, descriptor: descriptor, signalMask: signalMask,
+                               scoreboard: scoreboard, slot: slot, stopping: {
+                // Without a master nobody kills this worker at graceful_timeout: it does so itself.
+                if getppid() != masterPID { armOrphanDeadline(service: service, after: gracefulTimeout) }
+            })
+            return status
         }
     }
 
@@ -41,7 +45,7 @@ enum WorkerProcess {
     /// returns the worker's exit status.
     private static func serve(
         service: ServiceConfig, socket: Socket, descriptor: HandlerDescriptor, signalMask: sigset_t,
-        scoreboard: Scoreboard?, slot: Int?
+        scoreboard: Scoreboard?, slot: Int?, stopping: () -> Void
     ) -> Int32 {
         var mask = signalMask
         pthread_sigmask(SIG_SETMASK, &mask, nil)
@@ -70,6 +74,7 @@ enum WorkerProcess {
             log.error("service \(service.name): worker loop failed: \(error)")
             return 1
         }
+        stopping()
         server.serverClose()  // threads joined, children reaped: in-flight requests are done
         return 0
     }
@@ -129,6 +134,22 @@ enum WorkerProcess {
         guard setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return UInt64(before) }
         log.debug("raised the descriptor limit (RLIMIT_NOFILE) from \(before) to \(limit.rlim_cur)")
         return UInt64(limit.rlim_cur)
+    }
+
+    /// An orphaned worker (its master died, even by SIGKILL: the kernel sends TERM) has stopped
+    /// accepting; it gives its requests `limit` to finish, then kills itself with its process group
+    /// (per-request children) and the programs its requests started.
+    static func armOrphanDeadline(service: ServiceConfig, after limit: Duration) {
+        log.warning("service \(service.name): worker \(getpid()): the master is gone; finishing in-flight requests "
+                    + "for up to \(limit), then exiting")
+        _ = try? PosixThread.start(detached: true) {
+            var delay = timespec(tv_sec: Int(limit.components.seconds), tv_nsec: Int(limit.components.attoseconds / 1_000_000_000))
+            var left = timespec()
+            while nanosleep(&delay, &left) != 0 && errno == EINTR { delay = left }
+            log.warning("service \(service.name): worker \(getpid()): requests still running after \(limit) without a master; exiting")
+            kill(-getpgrp(), SIGKILL)
+            _exit(0)
+        }
     }
 
     /// TERM: stop accepting, finish in-flight requests, exit 0. INT/QUIT: leave now.
