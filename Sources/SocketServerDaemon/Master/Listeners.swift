@@ -79,7 +79,9 @@ final class Listeners {
 
     func discard(_ address: ListenAddress, _ socket: Socket, unlinking: Bool = true) {
         socket.close()
-        if unlinking, let path = address.unixPath, !systemdOwned.contains(address) { unlink(path) }
+        if unlinking, let path = address.unixPath, !systemdOwned.contains(address), unlink(path) != 0, errno != ENOENT {
+            log.warning("\(address): cannot remove the socket file: \(DaemonError.system("unlink \(path)", errno))")
+        }
     }
 
     /// Binds one service's address; for TCP, SO_REUSEADDR so a restart doesn't wait for TIME_WAIT.
