@@ -144,11 +144,10 @@ final class DaemonProcess {
         }
     }
 
-    /// Pids whose parent is this process.
-    static func childPIDs() -> [pid_t] {
-        let me = getpid()
+    /// Pids whose parent is this process (or `parent`).
+    static func childPIDs(of parent: pid_t = getpid()) -> [pid_t] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { pid_t($0) }.filter { parentPID(of: $0) == me }
+        return entries.compactMap { pid_t($0) }.filter { parentPID(of: $0) == parent }
     }
 
     static func parentPID(of pid: pid_t) -> pid_t? {

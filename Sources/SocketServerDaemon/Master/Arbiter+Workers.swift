@@ -79,6 +79,7 @@ extension Arbiter {
     /// one that died unasked, the supervisor arranges a replacement with crash back-off. Workers
     /// only, by pid: a check's child is reaped by its check, which needs its status.
     func collectChildren() {
+        defer { killAdoptedOrphans() }
         for pid in Array(supervisor.workers.records.keys) {
             var status: Int32 = 0
             var result: pid_t
@@ -111,6 +112,23 @@ extension Arbiter {
                     log.warning("worker \(pid) (service \(record.service)) \(how); respawning")
                 }
             }
+        }
+    }
+
+    /// The master is a subreaper too: what outlives a dead worker (its request children, programs
+    /// that escaped with setsid) is re-parented here. Every child that is neither a worker nor the
+    /// pending check's is killed and reaped.
+    func killAdoptedOrphans() {
+        let checking: pid_t? = switch state {
+        case .reloading(let check, _): check.pid
+        case .upgrading(let check): check.pid
+        case .serving, .stopping: nil
+        }
+        for child in Containment.children() where supervisor.workers.records[child] == nil && child != checking {
+            kill(child, SIGKILL)
+            var status: Int32 = 0
+            while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+            log.info("killed process \(child), left behind by a worker that ended")
         }
     }
 

@@ -84,6 +84,7 @@ public final class Arbiter {
             listeners.closeAll()
             return 1
         }
+        Containment.becomeSubreaper()
         startGeneration(cycle)
         if supervisor.workers.records.values.contains(where: { $0.generation < cycle.generation }) {
             log.info("upgraded: socketserverd \(Daemon.version) (\(Daemon.executablePath)), generation \(cycle.generation); "
@@ -96,6 +97,7 @@ public final class Arbiter {
         loop()
         notifier.send("STOPPING=1")
         listeners.closeAll()
+        reapLastOrphans()
         if let path = pidFileWritten { PidFile.remove(path) }
         log.info("master \(masterPID) exiting")
         return 0
@@ -117,6 +119,18 @@ public final class Arbiter {
                 sendStatusIfChanged()
             }
         }
+    }
+
+    /// After the last worker: what its killed programs left behind may still be on its way to this
+    /// subreaper (re-parented as each parent dies); kill and reap it for up to a second.
+    private func reapLastOrphans() {
+        let deadline = ContinuousClock.now.advanced(by: .seconds(1))
+        repeat {
+            Containment.killAllChildren()
+            var entry = pollfd(fd: signals.readEnd, events: Int16(POLLIN), revents: 0)
+            _ = poll(&entry, 1, 20)  // woken by SIGCHLD when another one arrives
+            _ = signals.drain()
+        } while !Containment.children().isEmpty && ContinuousClock.now < deadline
     }
 
     /// Sleeps until a signal arrives, the pending check writes, or the next timer (a kill deadline,

@@ -135,6 +135,12 @@ final class Scoreboard: @unchecked Sendable {
 
     // MARK: Worker side
 
+    /// The process groups of the programs requests in `slot` are running now.
+    func liveChildGroups(in slot: Int) -> Set<pid_t> {
+        guard let board = boards[slot] else { return [] }
+        return Set((0..<board.entries).map { pid_t(cssd_atomic_load64(childGroup(board, $0))) }.filter { $0 > 1 })
+    }
+
     /// This worker serves: its listener is in its accept loop (an old generation may now retire).
     func markReady(slot: Int) { if let board = boards[slot] { cssd_atomic_store64(readyFlag(board), 1) } }
 

@@ -62,8 +62,18 @@ final class ServicePolicy: Sendable {
                 pthread_setspecific(currentEntry, nil)
                 scoreboard?.end(slot: slot, entry: entry)
             }
+            if startsPrograms { sweepLeftBehind() }
         }
         try body()
+    }
+
+    /// Whether this service's requests run programs (exec), whose jobs must not outlive them.
+    var startsPrograms: Bool { service.handler == "exec" }
+
+    /// Kills what ended programs left behind (see Containment), in the worker that adopted it.
+    func sweepLeftBehind() {
+        let killed = Containment.sweep(liveGroups: scoreboard?.liveChildGroups(in: slot) ?? [])
+        if killed > 0 { log.info("service \(service.name): killed \(killed) process(es) a program left behind") }
     }
 
     /// The debug line for each request (or connection, with concurrency = events) a worker takes.
@@ -81,6 +91,7 @@ final class ServicePolicy: Sendable {
     /// (killed by a signal, a Swift trap) would leave it on the scoreboard, where it would look hung
     /// and cost the whole worker at request_timeout: end it, with the programs it started, and log it.
     func requestChildExited(_ pid: pid_t, status: Int32) {
+        if startsPrograms { sweepLeftBehind() }  // jobs of its programs were re-parented to this worker
         guard status != 0, let scoreboard else { return }
         let clients = scoreboard.endAll(slot: slot, owner: pid)
         guard !clients.isEmpty else { return }

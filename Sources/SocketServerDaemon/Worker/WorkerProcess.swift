@@ -28,6 +28,8 @@ enum WorkerProcess {
         if getppid() != masterPID { _exit(0) }
         // Own process group: the master can kill a worker together with its request children.
         _ = setpgid(0, 0)
+        // What its requests' programs leave behind is re-parented here, to be killed and reaped.
+        Containment.becomeSubreaper()
         installSignals()
         // The rest runs on a new thread: this one would take the Swift runtime's locks under the
         // master's thread id (see runAfterFork), and a worker has threads.
@@ -76,6 +78,7 @@ enum WorkerProcess {
         }
         stopping()
         server.serverClose()  // threads joined, children reaped: in-flight requests are done
+        Containment.killAllChildren()  // nothing a request started outlives the worker
         return 0
     }
 
