@@ -9,7 +9,7 @@ final class UpgradeHandoverTests: XCTestCase {
         state.generation = 7
         state.extraWorkers = -1
         state.pidFile = "/run/with space/\nnew line ✓.pid"
-        state.sockets = [(fd: 6, systemd: false), (fd: 9, systemd: true)]
+        state.sockets = [(fd: 6, systemd: false, address: "unix:/run/a b.sock"), (fd: 9, systemd: true, address: "tcp://[::1]:80")]
         state.workers = [
             .init(pid: 100, service: "echo", generation: 7, slot: 0, board: 5, entries: 32, retiring: false, ready: true, killInNanoseconds: nil),
             .init(pid: 101, service: "a b", generation: 6, slot: nil, retiring: true, ready: true, killInNanoseconds: -5),

@@ -57,7 +57,7 @@ public final class Arbiter {
         var previous: Cycle? = nil
         do {
             if let handover {
-                previous = Arbiter.adopt(handover, listeners: listeners, scoreboard: scoreboard, supervisor: &supervisor)
+                previous = Arbiter.adopt(handover, config: config, listeners: listeners, scoreboard: scoreboard, supervisor: &supervisor)
                 pidFileWritten = handover.pidFile
             } else {
                 listeners.inherited = try SocketActivation.claim(for: config.services)

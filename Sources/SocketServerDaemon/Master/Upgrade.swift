@@ -74,7 +74,9 @@ extension Arbiter {
         handover.generation = cycle.generation
         handover.extraWorkers = extraWorkers
         handover.pidFile = pidFileWritten
-        handover.sockets = listeners.sockets.map { (address, socket) in (socket.fileno(), listeners.isSystemdOwned(address)) }
+        handover.sockets = listeners.sockets.map { (address, socket) in
+            (socket.fileno(), listeners.isSystemdOwned(address), address.description)
+        }
         let now = ContinuousClock.now
         handover.workers = supervisor.workers.records.values.sorted { $0.pid < $1.pid }.map { record in
             let board = record.slot.flatMap { scoreboard.handover($0) }
@@ -93,11 +95,14 @@ extension Arbiter {
 
     /// In the new image: takes over the previous image's sockets (keyed by the address each is
     /// bound to), pid file and workers; returns a stand-in for its cycle (only the generation counts).
-    static func adopt(_ handover: UpgradeHandover, listeners: Listeners, scoreboard: Scoreboard, supervisor: inout Supervisor) -> Cycle {
+    static func adopt(_ handover: UpgradeHandover, config: DaemonConfig, listeners: Listeners, scoreboard: Scoreboard,
+                      supervisor: inout Supervisor) -> Cycle {
         var sockets: [ListenAddress: Socket] = [:]
         var systemd: Set<ListenAddress> = []
-        for (fd, bySystemd) in handover.sockets {
-            guard let socket = try? Socket(adopting: fd), let address = try? SocketActivation.listenAddress(of: socket) else {
+        for (fd, bySystemd, written) in handover.sockets {
+            // The address as the config writes it, so the new cycle finds it (else as bound).
+            let named = config.services.first { $0.listen.description == written }?.listen
+            guard let socket = try? Socket(adopting: fd), let address = named ?? (try? SocketActivation.listenAddress(of: socket)) else {
                 log.warning("upgrade: descriptor \(fd) handed over is not a listening socket; closing it")
                 close(fd)
                 continue

@@ -30,14 +30,16 @@ struct UpgradeHandover: Equatable {
     var generation = 0
     var extraWorkers = 0
     var pidFile: String? = nil
-    /// Listening sockets by descriptor; `systemd` marks those systemd passed (never unlinked here).
-    var sockets: [(fd: Int32, systemd: Bool)] = []
+    /// Listening sockets by descriptor, with the listen address they serve as the config writes
+    /// it; `systemd` marks those systemd passed (never unlinked here).
+    var sockets: [(fd: Int32, systemd: Bool, address: String)] = []
     var workers: [Worker] = []
 
     static func == (a: UpgradeHandover, b: UpgradeHandover) -> Bool {
         a.generation == b.generation && a.extraWorkers == b.extraWorkers
             && a.pidFile == b.pidFile && a.workers == b.workers
             && a.sockets.map(\.fd) == b.sockets.map(\.fd) && a.sockets.map(\.systemd) == b.sockets.map(\.systemd)
+            && a.sockets.map(\.address) == b.sockets.map(\.address)
     }
 
     /// Every descriptor that must stay open across the exec.
@@ -46,7 +48,7 @@ struct UpgradeHandover: Equatable {
     func encoded() -> String {
         var lines = [Self.header, "generation \(generation)", "extra \(extraWorkers)"]
         if let pidFile { lines.append("pidfile \(Self.hex(pidFile))") }
-        for socket in sockets { lines.append("socket \(socket.fd) \(socket.systemd ? 1 : 0)") }
+        for socket in sockets { lines.append("socket \(socket.fd) \(socket.systemd ? 1 : 0) \(Self.hex(socket.address))") }
         for worker in workers {
             lines.append("worker \(worker.pid) \(Self.hex(worker.service)) \(worker.generation) \(worker.slot ?? -1) "
                          + "\(worker.retiring ? 1 : 0) \(worker.ready ? 1 : 0) \(worker.killInNanoseconds.map(String.init) ?? "-") "
@@ -77,7 +79,7 @@ struct UpgradeHandover: Equatable {
             case "generation": state.generation = try int(1)
             case "extra": state.extraWorkers = try int(1)
             case "pidfile": state.pidFile = try text(1)
-            case "socket": state.sockets.append((Int32(try int(1)), try int(2) != 0))
+            case "socket": state.sockets.append((Int32(try int(1)), try int(2) != 0, try text(3)))
             case "worker":
                 let slot = try int(4)
                 let kill = fields.count > 7 && fields[7] != "-" ? Int64(try int(7)) : nil
