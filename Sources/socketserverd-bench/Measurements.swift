@@ -1,5 +1,5 @@
-// Running one load (a separate process) against a server, and the lifecycle measurements:
-// start to READY, SIGHUP to the new generation serving, errors during reloads, the RSS soak.
+// Running one load (a separate process) against a server, and the lifecycle results: start to
+// READY, reloads and upgrades (measured in GenerationChanges.swift), the RSS soak.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -131,7 +131,7 @@ func measure(_ spec: LoadSpec, on server: RunningServer, context: BenchContext) 
     return result
 }
 
-// MARK: - Lifecycle: READY, reloads
+// MARK: - Lifecycle: READY, reloads and upgrades, soak
 
 /// RSS (VmRSS and its anonymous part RssAnon, KiB) of master and workers at one point of the soak.
 struct SoakSample {
@@ -145,128 +145,10 @@ struct SoakSample {
 struct LifecycleResult {
     var readyMs: Double? = nil
     var firstRequestMs: Double? = nil
-    /// SIGHUP to the first worker of the new generation serving the listener (in its accept loop), per reload (ms).
-    var servingMs: [Double] = []
-    /// SIGHUP to the first request a new-generation worker served (sync, threads; a fork child logs its own pid).
-    var firstReplyMs: [Double] = []
-    /// SIGHUP to the master's "reloaded: generation N" line, per reload (ms).
-    var reloadedMs: [Double] = []
-    var reloadsAttempted = 0
-    var loop = LoadResult()
+    /// The reloads (SIGHUP) and binary upgrades (SIGUSR2) measured (GenerationChanges.swift).
+    var changes: [GenerationChange: ChangeTimings] = [:]
     /// RSS of master and workers after 100k, 200k, … requests of the soak.
     var soak: [SoakSample] = []
-}
-
-/// Parses the log's `2026-11-23T11:30:00.123Z` timestamp into Unix milliseconds.
-func logTimestamp(_ line: Substring) -> Double? {
-    let text = Array(line.prefix(24).utf8)
-    guard text.count >= 24, text[4] == UInt8(ascii: "-"), text[10] == UInt8(ascii: "T"), text[23] == UInt8(ascii: "Z") else { return nil }
-    func number(_ range: Range<Int>) -> Int? {
-        var value = 0
-        for byte in text[range] {
-            guard byte >= 48 && byte <= 57 else { return nil }
-            value = value * 10 + Int(byte - 48)
-        }
-        return value
-    }
-    guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
-          let minute = number(14..<16), let second = number(17..<19), let millis = number(20..<23) else { return nil }
-    // Days since 1970-01-01 (Howard Hinnant's days_from_civil).
-    let y = month <= 2 ? year - 1 : year
-    let era = (y >= 0 ? y : y - 399) / 400
-    let yoe = y - era * 400
-    let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-    let days = era * 146097 + doe - 719468
-    return Double(((days * 24 + hour) * 60 + minute) * 60 + second) * 1000 + Double(millis)
-}
-
-/// Reads a daemon's log as it grows, line by line.
-final class LogFollower {
-    let path: String
-    private var offset = 0
-    private var partial = ""
-
-    init(path: String) {
-        self.path = path
-        offset = readFile(path, from: 0).1
-    }
-
-    func newLines() -> [Substring] {
-        let (text, next) = readFile(path, from: offset)
-        offset = next
-        guard !text.isEmpty else { return [] }
-        let all = partial + text
-        var lines = all.split(separator: "\n", omittingEmptySubsequences: false)
-        partial = String(lines.removeLast())
-        return lines
-    }
-}
-
-/// `reloads` SIGHUPs in a row under a paced client loop; each waits until the new generation serves.
-/// The daemon must run at log_level debug: each request logs "worker PID serving".
-func measureReloads(_ server: RunningServer, reloads: Int, context: BenchContext, into result: inout LifecycleResult) throws {
-    var loopSpec = LoadSpec()
-    loopSpec.endpoint = server.endpoint
-    loopSpec.keepAlive = false
-    loopSpec.clients = 4
-    loopSpec.rate = 4000
-    loopSpec.warmup = 0
-    loopSpec.duration = 0
-    loopSpec.threads = 1
-    let loop = try LoadProcess(loopSpec, context: context)
-    sleepSeconds(0.05)
-    let follower = LogFollower(path: server.logPath)
-    let forking = server.spec.kind == .daemon(concurrency: "fork")
-    for reload in 1...reloads {
-        let generation = reload + 1
-        result.reloadsAttempted += 1
-        var fresh: Set<pid_t> = []
-        var reloadedAt: Double? = nil
-        var servingAt: Double? = nil
-        var repliedAt: Double? = nil
-        var listening: [pid_t: Double?] = [:]
-        var served: [pid_t: Double?] = [:]
-        let sentAt = realtimeMilliseconds()
-        kill(server.pid, SIGHUP)
-        let deadline = monotonicNanoseconds() + 5_000_000_000
-        while (servingAt == nil || (repliedAt == nil && !forking)) && monotonicNanoseconds() < deadline {
-            // Drain sd_notify as systemd does: a full datagram queue (net.unix.max_dgram_qlen, 10)
-            // blocks the master in sendto (RELOADING=1 and READY=1 per reload).
-            _ = server.notify?.drain()
-            for line in follower.newLines() {
-                if line.contains("started for service"), line.hasSuffix("(generation \(generation))"),
-                   let pid = number(after: "info: worker ", in: line) {
-                    fresh.insert(pid)
-                } else if line.contains("reloaded: generation \(generation),") {
-                    reloadedAt = logTimestamp(line)
-                } else if line.contains(" serving "), let pid = number(after: ": worker ", in: line) {
-                    // "worker P serving tcp://…" when a worker enters its accept loop; "worker P serving
-                    // CLIENT" for each request it serves. A new worker may log before the master logs
-                    // that it started it, so lines are kept until the pid is known.
-                    let time = logTimestamp(line)
-                    if line.contains(" serving tcp://") || line.contains(" serving unix:") {
-                        if listening[pid] == nil { listening[pid] = time }
-                    } else if served[pid] == nil {
-                        served[pid] = time
-                    }
-                }
-            }
-            servingAt = fresh.compactMap { listening[$0] ?? nil }.min()
-            repliedAt = fresh.compactMap { served[$0] ?? nil }.min()
-            usleep(500)
-        }
-        if let reloadedAt { result.reloadedMs.append(max(0, reloadedAt - sentAt)) }
-        if let servingAt { result.servingMs.append(max(0, servingAt - sentAt)) }
-        if let repliedAt { result.firstReplyMs.append(max(0, repliedAt - sentAt)) }
-        // Let the old generation leave before the next reload, so that workers don't pile up.
-        let settle = monotonicNanoseconds() + 2_000_000_000
-        while server.workerPIDs.count > 2 && monotonicNanoseconds() < settle {
-            reapExited()
-            usleep(1000)
-        }
-    }
-    result.loop = try loop.stop()
 }
 
 /// Soak: `total` requests in chunks of `chunk` (32 persistent clients, a new connection every 100
@@ -292,20 +174,4 @@ func soak(_ server: RunningServer, total: Int, chunk: Int, context: BenchContext
         result.soak.append(SoakSample(requests: done, master: master?.rss ?? 0, workers: workers.map(\.rss),
                                       masterAnon: master?.anon ?? 0, workersAnon: workers.map(\.anon)))
     }
-}
-
-/// The decimal number right after the first `marker` in `line`.
-func number(after marker: String, in line: Substring) -> pid_t? {
-    let text = Array(line.utf8), pattern = Array(marker.utf8)
-    guard text.count >= pattern.count else { return nil }
-    for start in 0...(text.count - pattern.count) where text[start..<(start + pattern.count)].elementsEqual(pattern) {
-        var value: pid_t = 0, index = start + pattern.count, digits = 0
-        while index < text.count, text[index] >= 48, text[index] <= 57 {
-            value = value * 10 + pid_t(text[index] - 48)
-            index += 1
-            digits += 1
-        }
-        return digits > 0 ? value : nil
-    }
-    return nil
 }

@@ -1,4 +1,5 @@
-// The printed report: the table, the lifecycle figures, and the targets with PASS/MISS.
+// The printed report: the table, the lifecycle figures (start, memory, reloads and upgrades), and the
+// targets with PASS/MISS.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -109,7 +110,7 @@ func soakDrift(_ samples: [SoakSample], anonymous: Bool = false) -> Double? {
 }
 
 func renderReport(servers: [ServerSpec], cells: [Workload], results: [String: RowResults], quick: Bool, warmup: Double,
-                  measured: Double, passes: Int, reloads: Int, soaked: Bool, cpus: Int, elapsed: Double,
+                  measured: Double, passes: Int, changes: [(GenerationChange, Int)], soaked: Bool, cpus: Int, elapsed: Double,
                   foreignShare: Double) -> String {
     var out: [String] = []
     let kernel = (readFile("/proc/sys/kernel/osrelease") ?? "?").split(separator: "\n").first.map(String.init) ?? "?"
@@ -164,19 +165,14 @@ func renderReport(servers: [ServerSpec], cells: [Workload], results: [String: Ro
         out += details
     }
 
-    // Start, reload, memory.
+    // Start, memory.
     out.append("")
-    var lifecycle = Table(headers: ["server", "start→READY", "start→reply", "SIGHUP→serving p50", "max", "→1st reply max", "reload loop",
-                                    "RSS master/workers", soaked ? "soak RSS@100k" : "", soaked ? "soak drift" : ""],
-                          rightAligned: [1, 2, 3, 4, 5])
+    var lifecycle = Table(headers: ["server", "start→READY", "start→reply", "RSS master/workers"]
+                                   + (soaked ? ["soak RSS@100k", "soak drift"] : []),
+                          rightAligned: [1, 2])
     for spec in servers {
         guard let row = results[spec.name] else { continue }
         let life = row.lifecycle
-        let serving = life.servingMs.sorted()
-        var loop = ""
-        if spec.isDaemon {
-            loop = "\(serving.count)/\(life.reloadsAttempted) reloads, \(grouped(Double(life.loop.requests))) req, \(life.loop.errors) err"
-        }
         let memory = mebibytes(row.rssAfterCells.master) + " / "
             + (row.rssAfterCells.workers.isEmpty ? "—" : row.rssAfterCells.workers.map { mebibytes($0) }.joined(separator: " "))
         var soakFirst = "", soakDriftText = ""
@@ -187,21 +183,41 @@ func renderReport(servers: [ServerSpec], cells: [Workload], results: [String: Ro
         if let drift = soakDrift(life.soak), let anon = soakDrift(life.soak, anonymous: true) {
             soakDriftText = fixed(drift * 100, 1) + "% (anon " + fixed(anon * 100, 1) + "%)"
         }
-        lifecycle.rows.append([spec.name, milliseconds(life.readyMs), milliseconds(life.firstRequestMs),
-                               spec.isDaemon ? milliseconds(serving.isEmpty ? nil : serving[serving.count / 2]) : "",
-                               spec.isDaemon ? milliseconds(serving.last) : "",
-                               spec.isDaemon ? (life.firstReplyMs.max().map { milliseconds($0) } ?? "—") : "",
-                               loop, memory, soakFirst, soakDriftText])
+        lifecycle.rows.append([spec.name, milliseconds(life.readyMs), milliseconds(life.firstRequestMs), memory]
+                              + (soaked ? [soakFirst, soakDriftText] : []))
     }
     out.append(lifecycle.render())
     out.append("start→READY: spawn to READY=1 on NOTIFY_SOCKET; start→reply: spawn to the first echo reply (both the worst of")
-    out.append("the row's starts). SIGHUP→serving: kill(SIGHUP) until a new-generation worker logs that it serves the listener")
-    out.append("(is in its accept loop); →1st reply: until a new-generation worker logs a request it serves (not for fork: the")
-    out.append("request child logs its own pid). Both under a 4000 req/s client loop (4 clients, a connection per request), whose")
-    out.append("requests and errors over the \(reloads) reloads are the reload loop column. Times come from the log (1 ms resolution).")
+    out.append("the row's starts).")
+
+    // Reloads and upgrades, one line per daemon and kind of change.
+    let daemons = servers.filter(\.isDaemon)
+    if !changes.isEmpty && !daemons.isEmpty {
+        out.append("")
+        var table = Table(headers: ["server", "signal", "→serving p50", "max", "→master line p50", "max", "→1st reply max", "client loop"],
+                          rightAligned: [2, 3, 4, 5, 6])
+        for (index, (change, _)) in changes.enumerated() {
+            if index > 0 { table.rows.append(nil) }
+            for spec in daemons {
+                let timings = results[spec.name]?.lifecycle.changes[change] ?? ChangeTimings()
+                let loop = "\(timings.servingMs.count)/\(timings.attempted) \(change.noun), "
+                    + "\(grouped(Double(timings.loop.requests))) req, \(timings.loop.errors) err"
+                table.rows.append([spec.name, change.signalName, milliseconds(median(timings.servingMs)), milliseconds(timings.servingMs.max()),
+                                   milliseconds(median(timings.masterLineMs)), milliseconds(timings.masterLineMs.max()),
+                                   milliseconds(timings.firstReplyMs.max()), loop])
+            }
+        }
+        out.append(table.render())
+        out.append("Each change is timed from kill(SIGHUP) or kill(SIGUSR2) to: →serving, a new-generation worker logging that it")
+        out.append("serves the listener (is in its accept loop); →master line, the master's \"reloaded: generation N\" or \"upgraded: …,")
+        out.append("generation N\" (after the new binary's --check-config and the exec); →1st reply, a new-generation worker logging a")
+        out.append("request it serves (not for fork: the request child logs its own pid). The next change waits until the old")
+        out.append("generation has left. The upgrades follow the reloads on the same daemon, each series under its own 4000 req/s")
+        out.append("client loop (4 clients, a connection per request), whose requests and errors are the client loop column.")
+        out.append("Times come from the log (1 ms resolution).")
+    }
 
     // Targets.
-    let daemons = servers.filter(\.isDaemon)
     guard !daemons.isEmpty else { return out.joined(separator: "\n") }
     out.append("")
     out.append("Targets (issue 7), per socketserverd row:")
@@ -265,14 +281,16 @@ func renderReport(servers: [ServerSpec], cells: [Workload], results: [String: Ro
         guard let ready = row.lifecycle.readyMs else { return ("—", false) }
         return (milliseconds(ready), ready < 100)
     }
-    add("SIGHUP to serving < 200 ms (max)") { _, row in
-        let serving = row.lifecycle.servingMs
-        guard let worst = serving.max() else { return ("—", false) }
-        return (milliseconds(worst), worst < 200 && serving.count == row.lifecycle.reloadsAttempted)
-    }
-    add("0 errors in \(reloads) reloads") { _, row in
-        guard row.lifecycle.reloadsAttempted > 0 else { return ("—", false) }
-        return ("\(row.lifecycle.loop.errors)", row.lifecycle.loop.errors == 0 && row.lifecycle.loop.requests > 0)
+    for (change, count) in changes {
+        add("\(change.signalName) to serving < \(change.targetMs) ms (max)") { _, row in
+            let timings = row.lifecycle.changes[change] ?? ChangeTimings()
+            guard let worst = timings.servingMs.max() else { return ("—", false) }
+            return (milliseconds(worst), worst < Double(change.targetMs) && timings.servingMs.count == timings.attempted)
+        }
+        add("0 errors in \(count) \(change.noun)") { _, row in
+            guard let timings = row.lifecycle.changes[change], timings.attempted > 0 else { return ("—", false) }
+            return ("\(timings.loop.errors)", timings.loop.errors == 0 && timings.loop.requests > 0)
+        }
     }
     out.append(targets.render())
     if !soaked { out.append("(RSS flatness over a 1M-request soak: run without --quick, or with --soak.)") }

@@ -42,6 +42,8 @@ final class RunningServer {
     private(set) var readyAfter: Double? = nil
     /// Milliseconds from spawn to the first echo round trip that succeeded.
     private(set) var firstRequestAfter: Double? = nil
+    /// socketserverd's generation: 1 at start, moved on by each reload or upgrade measured.
+    var generation = 1
     private var exited = false
 
     private init(spec: ServerSpec, pid: pid_t, endpoint: Endpoint, logPath: String, configPath: String?,

@@ -18,17 +18,21 @@ struct Options {
     var warmup: Double? = nil
     var duration: Double? = nil
     var reloads = 20
+    var upgrades = 20
     var passes: Int? = nil
     var keepScratch = false
 
+    /// The series of generation changes to measure, with their lengths (SIGHUPs, then SIGUSR2s).
+    var changes: [(GenerationChange, Int)] { [(.reload, reloads), (.upgrade, upgrades)].filter { $0.1 > 0 } }
+
     static let usage = """
         usage: socketserverd-bench [--quick] [--soak | --no-soak] [--only TEXT]… [--duration S] [--warmup S]
-                                   [--passes N] [--reloads N] [--workload TEXT]… [--keep-scratch]
+                                   [--passes N] [--reloads N] [--upgrades N] [--workload TEXT]… [--keep-scratch]
 
         Starts socketserverd (sync, threads, fork; TCP and Unix), Python's ForkingTCPServer and
         ThreadingTCPServer, and a C pre-fork epoll echo server; loads each from a separate process and
         prints requests/s, p50/p99 latency, errors, server CPU per request and RSS, with ratios to the
-        C reference, then start/reload figures and the issue's targets with PASS/MISS.
+        C reference, then start, reload and upgrade figures and the issue's targets with PASS/MISS.
 
           --quick         fewer workloads, shorter cells, no soak (under a minute)
           --soak          run the 1M-request RSS soak (the full run does by default)
@@ -39,6 +43,7 @@ struct Options {
           --warmup S      warm-up seconds per cell (full 0.2, quick 0.1)
           --passes N      run every cell N times, report the fastest (full 2, quick 1)
           --reloads N     SIGHUPs in the reload test (20; 0 skips it)
+          --upgrades N    SIGUSR2s (binary upgrades in place) after the reloads (20; 0 skips them)
           --keep-scratch  keep the scratch directory (configs, logs) for inspection
         """
 
@@ -56,6 +61,7 @@ struct Options {
             case "--warmup": guard let value = rest.popFirst().flatMap(Double.init) else { return nil }; options.warmup = value
             case "--duration": guard let value = rest.popFirst().flatMap(Double.init) else { return nil }; options.duration = value
             case "--reloads": guard let value = rest.popFirst().flatMap(Int.init) else { return nil }; options.reloads = max(0, value)
+            case "--upgrades": guard let value = rest.popFirst().flatMap(Int.init) else { return nil }; options.upgrades = max(0, value)
             case "--passes": guard let value = rest.popFirst().flatMap(Int.init) else { return nil }; options.passes = max(1, value)
             case "--keep-scratch": options.keepScratch = true
             default: return nil
@@ -288,12 +294,14 @@ func benchmark(_ options: Options) throws -> Int32 {
     }
     running = []
 
+    let changes = options.changes
     for (index, spec) in servers.enumerated() where spec.isDaemon && results[spec.name]!.startError == nil
-        && (options.reloads > 0 || doSoak) {
+        && (!changes.isEmpty || doSoak) {
         var row = results[spec.name]!
-        progress("\n== \(spec.name): reloads\(doSoak ? " and soak" : "")")
-        if options.reloads > 0 { do {
-            // Lifecycle: a fresh daemon at log_level debug (each request logs its worker).
+        progress("\n== \(spec.name): " + (changes.map { $0.0.noun } + (doSoak ? ["soak"] : [])).joined(separator: ", "))
+        if !changes.isEmpty { do {
+            // Lifecycle: a fresh daemon at log_level debug (each request logs its worker); the
+            // upgrades follow the reloads on the same daemon.
             let daemon = try RunningServer.start(spec, context: context, tag: "row-\(index)-reload", logLevel: "debug")
             track(daemon.pid)
             defer {
@@ -302,13 +310,11 @@ func benchmark(_ options: Options) throws -> Int32 {
             }
             row.lifecycle.readyMs = [row.lifecycle.readyMs, daemon.readyAfter].compactMap { $0 }.max()
             row.lifecycle.firstRequestMs = [row.lifecycle.firstRequestMs, daemon.firstRequestAfter].compactMap { $0 }.max()
-            try measureReloads(daemon, reloads: options.reloads, context: context, into: &row.lifecycle)
-            let serving = row.lifecycle.servingMs.sorted()
-            progress("   reloads: \(serving.count)/\(options.reloads) new generations serving; SIGHUP→serving median "
-                     + "\(milliseconds(serving.isEmpty ? nil : serving[serving.count / 2])) max \(milliseconds(serving.last)); "
-                     + "client loop \(row.lifecycle.loop.requests) requests, \(row.lifecycle.loop.errors) errors")
+            for (change, count) in changes {
+                row.lifecycle.changes[change] = try measureChanges(change, count: count, on: daemon, context: context)
+            }
         } catch {
-            progress("   reload test failed: \(error)")
+            progress("   reload/upgrade test failed: \(error)")
         } }
         if doSoak {
             do {
@@ -341,7 +347,7 @@ func benchmark(_ options: Options) throws -> Int32 {
     }
     let foreignShare = measuredSeconds > 0 ? foreign / (measuredSeconds * Double(cpus)) : 0
     print(renderReport(servers: servers, cells: cells, results: results, quick: quick, warmup: warmup, measured: measured, passes: passes,
-                       reloads: options.reloads, soaked: doSoak, cpus: cpus, elapsed: elapsed, foreignShare: foreignShare))
+                       changes: changes, soaked: doSoak, cpus: cpus, elapsed: elapsed, foreignShare: foreignShare))
     return 0
 }
 
