@@ -64,3 +64,9 @@ int cssd_epoll_wait(int epoll, uint64_t *tags, unsigned int *events, int max, in
     }
     return count;
 }
+
+#include <signal.h>
+
+int cssd_sigrtmin(void) { return SIGRTMIN; }
+
+int cssd_sigrtmax(void) { return SIGRTMAX; }

@@ -21,8 +21,11 @@ struct ExecProcess {
         defer { posix_spawnattr_destroy(&attributes) }
         var empty = sigset_t()
         sigemptyset(&empty)
+        // Every signal at its default in the program, whatever the worker ignores (SIGPIPE, USR2…).
+        // Every bit set, not sigfillset: that leaves out glibc's two internal signals (32 and 33),
+        // which its spawn helper then sets to SIG_IGN in the child, and exec keeps ignored.
         var all = sigset_t()
-        sigfillset(&all)
+        memset(&all, 0xff, MemoryLayout<sigset_t>.size)
         posix_spawnattr_setsigmask(&attributes, &empty)
         posix_spawnattr_setsigdefault(&attributes, &all)
         posix_spawnattr_setpgroup(&attributes, 0)

@@ -44,4 +44,16 @@ int cssd_epoll_wait(int epoll, uint64_t *tags, unsigned int *events, int max, in
 /* memfd_create(name, MFD_CLOEXEC): anonymous memory with a descriptor, so that a mapping can be
    handed to a new program image (the master's binary upgrade). */
 int cssd_memfd_cloexec(const char *name);
+
+/* Process titles (proctitle.c). The process's argument and environment strings are copied to the
+   heap before main; the title then goes where they were, so /proc/PID/cmdline and ps show it.
+   /proc/PID/comm is left alone. Returns 0, or -1 when the area could not be set up. */
+int cssd_set_process_title(const char *title);
+/* The arguments the process started with (argv[0] included), unchanged by any title. */
+int cssd_original_argc(void);
+const char *cssd_original_argv(int index);
+
+/* SIGRTMIN and SIGRTMAX (macros calling into libc, which Swift cannot import). */
+int cssd_sigrtmin(void);
+int cssd_sigrtmax(void);
 #endif

@@ -62,7 +62,7 @@ extension Arbiter {
         let generation = cycle.generation
         let pid = ForkWithSignalsBlocked.fork { [self] mask in
             releaseInChild(keeping: socket)
-            WorkerProcess.run(service: service, socket: socket, descriptor: descriptor, masterPID: masterPID,
+            WorkerProcess.run(service: service, generation: generation, socket: socket, descriptor: descriptor, masterPID: masterPID,
                               signalMask: mask, scoreboard: scoreboard, slot: slot, gracefulTimeout: cycle.config.gracefulTimeout)
         }
         guard pid > 0 else {

@@ -41,7 +41,7 @@ public final class Arbiter {
         self.configPath = configPath
         self.catalog = catalog
         self.cpuCount = cpuCount
-        signals = try SignalPipe(catching: [SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGCHLD])
+        signals = try SignalPipe(catching: [SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGCHLD] + SignalPipe.ignoredByMaster)
         if let handover {
             // The previous image blocked every signal across its exec; the pipe now takes them.
             ForkWithSignalsBlocked.unblockAll()
@@ -72,6 +72,7 @@ public final class Arbiter {
 
     /// Starts the workers and supervises until stopped. Returns the exit status.
     public func run() -> Int32 {
+        ProcessTitle.set(ProcessTitle.master)
         do {
             try Privileges.drop(config: cycle.config, unixPaths: cycle.unixPathsForUser)
             if let path = cycle.config.pidFile, path != pidFileWritten {
@@ -179,7 +180,7 @@ public final class Arbiter {
             } catch {
                 log.error("SIGUSR1: cannot reopen the log: \(error)")
             }
-        default: break
+        default: signals.reportIgnored(signal)
         }
     }
 

@@ -20,7 +20,7 @@ enum WorkerProcess {
     /// Runs in the child after fork and never returns. The master forks with every signal blocked;
     /// the worker installs its own handlers and then restores `signalMask`.
     static func run(
-        service: ServiceConfig, socket: Socket, descriptor: HandlerDescriptor, masterPID: pid_t, signalMask: sigset_t,
+        service: ServiceConfig, generation: Int, socket: Socket, descriptor: HandlerDescriptor, masterPID: pid_t, signalMask: sigset_t,
         scoreboard: Scoreboard? = nil, slot: Int? = nil, gracefulTimeout: Duration = .seconds(30)
     ) -> Never {
         // If the master dies, even by SIGKILL, the kernel tells us: no orphan keeps the port.
@@ -30,6 +30,7 @@ enum WorkerProcess {
         _ = setpgid(0, 0)
         // What its requests' programs leave behind is re-parented here, to be killed and reaped.
         Containment.becomeSubreaper()
+        ProcessTitle.set(ProcessTitle.worker(service: service.name, generation: generation))
         installSignals()
         // The rest runs on a new thread: this one would take the Swift runtime's locks under the
         // master's thread id (see runAfterFork), and a worker has threads.
@@ -156,7 +157,9 @@ enum WorkerProcess {
     }
 
     /// TERM: stop accepting, finish in-flight requests, exit 0. INT/QUIT: leave now.
-    /// The master's other signals mean nothing to a worker.
+    /// The master's other signals mean nothing to a worker, nor do those the master ignores: all
+    /// are ignored (SIG_IGN), so none kills it. Programs it starts get every signal at its default
+    /// (ExecProcess spawns with POSIX_SPAWN_SETSIGDEF).
     static func installSignals() {
         // Initialise the globals the TERM handler reads now: a lazy initialisation (swift_once)
         // that a signal interrupted could never finish inside the handler.
@@ -171,7 +174,9 @@ enum WorkerProcess {
         signal(SIGINT) { _ in _exit(0) }
         signal(SIGQUIT) { _ in _exit(0) }
         // (USR1: the master's log reopen reaches workers through shared memory; see Logger.)
-        for ignored in [SIGHUP, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU] { signal(ignored, SIG_IGN) }
+        for ignored in [SIGHUP, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU] + SignalPipe.ignoredByMaster + SignalPipe.discarded {
+            signal(ignored, SIG_IGN)
+        }
         signal(SIGCHLD, SIG_DFL)
     }
 }
