@@ -20,7 +20,8 @@ struct Arguments {
           -h, --help           print this help and exit
 
         Signals: HUP reload, TERM graceful stop, INT/QUIT fast stop,
-                 TTIN/TTOU one worker more/fewer per service, USR1 reopen the log.
+                 TTIN/TTOU one worker more/fewer per service, USR1 reopen the log,
+                 USR2 binary upgrade (same pid).
         """
 
     /// Parses `arguments` (without the program name); the error text is for stderr.
