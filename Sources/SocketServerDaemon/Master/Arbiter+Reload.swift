@@ -28,7 +28,7 @@ extension Arbiter {
         }
         let fresher: [ListenAddress: Socket]
         do {
-            fresher = try listeners.open(for: fresh.services)
+            fresher = try listeners.open(for: fresh.services, owner: credentials)
         } catch {
             log.error("reload failed: \(error); still serving the previous configuration")
             notifier.ready(status: "reload failed; " + statusLine())
@@ -36,6 +36,9 @@ extension Arbiter {
         }
         let old = generation
         let previousLogFile = config.logFile
+        if let credentials, fresh.user != config.user || fresh.group != config.group {
+            log.warning("user and group take effect at the next start; workers still run as \(credentials)")
+        }
         generation += 1
         config = fresh
         sockets = fresher
@@ -43,7 +46,7 @@ extension Arbiter {
         Logger.shared.level = LogLevel(name: fresh.logLevel.rawValue) ?? .info
         if fresh.logFile != previousLogFile {
             do {
-                try Logger.shared.redirect(to: fresh.logFile)
+                try Logger.shared.redirect(to: fresh.logFile, notifying: workers.logChannels)
             } catch {
                 log.error("log_file: \(error); logging stays where it was")
             }
@@ -70,6 +73,7 @@ extension Arbiter {
             signals.release()
             notifier.releaseInWorker()
             listeners.closeAll(except: nil)
+            DescriptorChannel.keepOnly(nil, closing: workers.logChannels)
         }, whileWaiting: {
             // A plugin's check can take seconds: workers that die meanwhile are still reaped and
             // replaced, hung requests killed, the watchdog fed. Signals are kept for the loop, but

@@ -36,22 +36,26 @@ extension Arbiter {
         sigfillset(&all)
         sigprocmask(SIG_BLOCK, &all, &previous)
         let slot = scoreboard.claimSlot()
+        let channel = DescriptorChannel.openForWorker(of: service.name)
         let pid = fork()
         if pid == 0 {
             signals.release()
             notifier.releaseInWorker()
             listeners.closeAll(except: socket)
+            DescriptorChannel.keepOnly(channel, closing: workers.logChannels)
             WorkerProcess.run(service: service, socket: socket, descriptor: descriptor, masterPID: masterPID,
+                              credentials: credentials, logChannel: channel?.receiving,
                               signalMask: previous, scoreboard: scoreboard, slot: slot)
         }
         sigprocmask(SIG_SETMASK, &previous, nil)
         guard pid > 0 else {
+            channel?.close()
             if let slot { scoreboard.releaseSlot(slot) }
             log.error("service \(service.name): fork failed: \(DaemonError.system("fork", errno))")
             return
         }
         workers.add(WorkerRecord(pid: pid, service: service.name, generation: generation, started: .now,
-                                 slot: slot, requestTimeout: service.requestTimeout))
+                                 slot: slot, requestTimeout: service.requestTimeout, logChannel: channel))
         log.info("worker \(pid) started for service \(service.name) (generation \(generation))")
     }
 
@@ -67,6 +71,7 @@ extension Arbiter {
             // ECHILD: not ours to wait for any more (cannot happen to a worker; never wait for it forever)
             if result < 0 { status = 0 }
             guard let record = workers.remove(pid) else { continue }
+            record.logChannel?.close()
             var how = describeExit(status)
             if let slot = record.slot {
                 // Whose requests it took down, for the log.

@@ -31,6 +31,8 @@ public final class Arbiter {
     let notifier = ServiceManagerNotifier.fromEnvironment()
     /// Shared with every worker: the requests they are running (for request_timeout).
     let scoreboard: Scoreboard
+    /// The account workers run as (nil: the master is not root and they keep its user).
+    var credentials: Credentials? = nil
 
     public init(configPath: String, config: DaemonConfig, catalog: any HandlerCatalog, cpuCount: Int) throws(DaemonError) {
         self.configPath = configPath
@@ -41,15 +43,17 @@ public final class Arbiter {
         scoreboard = try Scoreboard()
     }
 
-    /// Binds, drops privileges, starts the workers and supervises until stopped. Returns the exit status.
+    /// Binds, starts the workers and supervises until stopped. Returns the exit status.
     public func run() -> Int32 {
         Logger.shared.level = LogLevel(name: config.logLevel.rawValue) ?? .info
         do {
             if let path = config.logFile { try Logger.shared.redirect(to: path) }
+            credentials = try Credentials.resolve(for: config)
+            if let credentials { log.info("workers run as \(credentials)") }
+            scoreboard.killsAs = credentials
             listeners.inherited = try SocketActivation.claim(for: config.services)
-            sockets = try listeners.open(for: config.services)
+            sockets = try listeners.open(for: config.services, owner: credentials)
             listeners.commit(sockets)
-            try Privileges.drop(config: config, unixPaths: unixPaths(config))
             if let path = config.pidFile { try PidFile.write(path) ; pidFileWritten = path }
         } catch {
             log.error("cannot start: \(error)")
@@ -137,7 +141,7 @@ public final class Arbiter {
             }
         case SIGUSR1:
             do {
-                try Logger.shared.reopen()
+                try Logger.shared.reopen(notifying: workers.logChannels)
                 log.info("SIGUSR1: log reopened")
             } catch {
                 log.error("SIGUSR1: cannot reopen the log: \(error)")
@@ -147,14 +151,6 @@ public final class Arbiter {
     }
 
     func wantedWorkers(_ service: ServiceConfig) -> Int { max(1, service.workers + extraWorkers) }
-
-    /// Unix socket files the daemon's user should own (those without their own socket_owner).
-    func unixPaths(_ config: DaemonConfig) -> [String] {
-        config.services.compactMap { service in
-            if case .unix(let path) = service.listen.address, !service.listen.address.isAbstract, service.socketOwner == nil { return path }
-            return nil
-        }
-    }
 
     func statusLine() -> String {
         let total = config.services.reduce(0) { $0 + workers.active(service: $1.name, generation: generation).count }

@@ -25,17 +25,24 @@ final class Listeners {
     private var systemdOwned: Set<ListenAddress> = []
 
     /// Opens what `services` need and is not open yet. All or nothing: on failure the sockets opened
-    /// by this call are closed again and the error names the service and address.
-    func open(for services: [ServiceConfig]) throws(DaemonError) -> [ListenAddress: Socket] {
+    /// by this call are closed again and the error names the service and address. Unix socket
+    /// files without a `socket_owner` are given to `owner` (the workers' account; nil when the
+    /// master is not root).
+    func open(for services: [ServiceConfig], owner: Credentials?) throws(DaemonError) -> [ListenAddress: Socket] {
         var result: [ListenAddress: Socket] = [:]
         var opened: [ListenAddress: Socket] = [:]
         do throws(DaemonError) {
             for service in services {
-                if let socket = sockets[service.listen] ?? inherited.removeValue(forKey: service.listen) {
+                if let socket = sockets[service.listen] {
                     result[service.listen] = socket
                     continue
                 }
-                let socket = try Listeners.bind(service)
+                if let socket = inherited.removeValue(forKey: service.listen) {
+                    result[service.listen] = socket
+                    try Listeners.giveSocketFile(of: service, to: owner)
+                    continue
+                }
+                let socket = try Listeners.bind(service, owner: owner)
                 opened[service.listen] = socket
                 result[service.listen] = socket
             }
@@ -74,7 +81,7 @@ final class Listeners {
     }
 
     /// Binds one service's address; for TCP, SO_REUSEADDR so a restart doesn't wait for TIME_WAIT.
-    static func bind(_ service: ServiceConfig) throws(DaemonError) -> Socket {
+    static func bind(_ service: ServiceConfig, owner: Credentials?) throws(DaemonError) -> Socket {
         let address = service.listen.address
         let what = "service \(service.name): \(service.listen)"
         do {
@@ -87,7 +94,8 @@ final class Listeners {
             }
             try socket.bind(address)
             if case .unix(let path) = address, !address.isAbstract {
-                if let owner = service.socketOwner { try chownSocket(path, owner, what: what) }
+                if let socketOwner = service.socketOwner { try chownSocket(path, socketOwner, what: what) }
+                try giveSocketFile(of: service, to: owner)
                 if let mode = service.socketMode {
                     guard chmod(path, mode_t(mode)) == 0 else { throw DaemonError.system("\(what): chmod", errno) }
                 }
@@ -99,6 +107,14 @@ final class Listeners {
             throw error
         } catch {
             throw .message("\(what): \(error)")
+        }
+    }
+
+    /// Gives a Unix socket file without a `socket_owner` to the workers' account.
+    static func giveSocketFile(of service: ServiceConfig, to owner: Credentials?) throws(DaemonError) {
+        guard let owner, service.socketOwner == nil, let path = service.listen.unixPath else { return }
+        guard chown(path, owner.uid, owner.gid) == 0 else {
+            throw .system("service \(service.name): \(service.listen): chown \(path) to \(owner.user)", errno)
         }
     }
 

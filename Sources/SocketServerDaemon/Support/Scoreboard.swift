@@ -19,6 +19,9 @@ final class Scoreboard: @unchecked Sendable {
     private let base: UnsafeMutableRawPointer
     private let size: Int
     private var freeSlots: [Int]
+    /// The account whose permissions kill the process groups workers note here (nil: the master's
+    /// own): a worker may write any number into this memory, and the master is root.
+    var killsAs: Credentials? = nil
 
     init() throws(DaemonError) {
         size = Scoreboard.slots * Scoreboard.entriesPerSlot * Scoreboard.entrySize + Scoreboard.slots * 8
@@ -79,7 +82,7 @@ final class Scoreboard: @unchecked Sendable {
     func killChildGroups(in slot: Int) {
         for entry in 0..<Scoreboard.entriesPerSlot {
             let group = cssd_atomic_load64(childGroup(slot, entry))
-            if group > 1 { kill(-pid_t(group), SIGKILL) }
+            if group > 1, let group = pid_t(exactly: group) { Credentials.kill(group: group, SIGKILL, as: killsAs) }
             cssd_atomic_store64(childGroup(slot, entry), 0)
         }
     }
