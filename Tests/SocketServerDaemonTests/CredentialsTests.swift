@@ -52,4 +52,51 @@ final class CredentialsTests: XCTestCase {
             XCTAssertEqual("\(error)", "user no-such-user-xyz does not exist")
         }
     }
+
+    /// The master kills the process groups workers name in shared memory with the workers'
+    /// permissions: a group of root's survives, one of the user's does not, and the master is
+    /// root again afterwards.
+    func testGroupsAreKilledWithTheWorkersPermissions() throws {
+        try XCTSkipIf(geteuid() != 0, "needs root")
+        var config = DaemonConfig()
+        config.user = "nobody"
+        let nobody = try XCTUnwrap(try Credentials.resolve(for: config))
+        let roots = try spawnGroup(["/usr/bin/sleep", "30"])
+        let users = try spawnGroup(["/usr/bin/setpriv", "--reuid=\(nobody.uid)", "--regid=\(nobody.gid)", "--clear-groups",
+                                    "/usr/bin/sleep", "30"])
+        defer {
+            for pid in [roots, users] {
+                kill(pid, SIGKILL)
+                var status: Int32 = 0
+                waitpid(pid, &status, 0)
+            }
+        }
+        // setpriv has become nobody once sleep runs in its place.
+        let deadline = Date().addingTimeInterval(5)
+        while (try? String(contentsOfFile: "/proc/\(users)/comm", encoding: .utf8)) != "sleep\n", Date() < deadline { usleep(5_000) }
+
+        Credentials.kill(group: roots, SIGKILL, as: nobody)
+        Credentials.kill(group: users, SIGKILL, as: nobody)
+        XCTAssertEqual(geteuid(), 0)
+        XCTAssertEqual(getuid(), 0)
+        var status: Int32 = 0
+        XCTAssertEqual(waitpid(users, &status, 0), users)
+        XCTAssertEqual(status & 0x7f, SIGKILL, "the user's group is killed")
+        XCTAssertEqual(waitpid(roots, &status, WNOHANG), 0, "root's group survives")
+    }
+
+    /// Spawns `arguments` as the leader of a new process group.
+    private func spawnGroup(_ arguments: [String]) throws -> pid_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let code = posix_spawn(&pid, arguments[0], nil, &attributes, argv, environ)
+        guard code == 0 else { throw DaemonError.system("posix_spawn \(arguments[0])", code) }
+        return pid
+    }
 }
