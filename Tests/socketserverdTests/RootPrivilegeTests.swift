@@ -66,13 +66,15 @@ final class RootPrivilegeTests: PluginTestCase {
         return fields
     }
 
-    /// The process runs as the test's user and group for good, with every capability set empty.
-    func assertUnprivileged(_ fields: [String: String], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+    /// The process runs as the test's user and group for good, with every capability set empty
+    /// (the bounding set too, when `fromRoot`: only root can empty it).
+    func assertUnprivileged(_ fields: [String: String], _ what: String, fromRoot: Bool = true,
+                            file: StaticString = #filePath, line: UInt = #line) {
         let uid = "\(account.uid)", gid = "\(account.gid)"
         XCTAssertEqual(fields["Uid"], [uid, uid, uid, uid].joined(separator: "\t"), "\(what): \(fields)", file: file, line: line)
         XCTAssertEqual(fields["Gid"], [gid, gid, gid, gid].joined(separator: "\t"), "\(what)", file: file, line: line)
-        XCTAssertEqual(fields["Groups"], gid, "\(what): supplementary groups", file: file, line: line)
-        for set in ["CapInh", "CapPrm", "CapEff", "CapAmb", "CapBnd"] {
+        XCTAssertEqual(fields["Groups"], fromRoot ? gid : "", "\(what): supplementary groups", file: file, line: line)
+        for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] + (fromRoot ? ["CapBnd"] : []) {
             XCTAssertEqual(fields[set], "0000000000000000", "\(what): \(set)", file: file, line: line)
         }
         XCTAssertEqual(fields["NoNewPrivs"], "1", "\(what)", file: file, line: line)
@@ -293,5 +295,33 @@ final class RootPrivilegeTests: PluginTestCase {
         try daemon.waitReady()
         XCTAssertEqual(try ask(port: port, "hi\n"), "v1 C: HI\n")
         XCTAssertEqual(status(daemon.pid)["Uid"], "0\t0\t0\t0")
+    }
+
+    /// As the packaged unit starts it: a normal user with CAP_NET_BIND_SERVICE in its ambient set
+    /// (systemd's AmbientCapabilities=). The master keeps it to bind ports below 1024, also on
+    /// reload; workers drop it.
+    func testStartedAsAUserWithAmbientCapabilitiesTheWorkersDropThem() throws {
+        try requireRoot()
+        let low = try freeLowPort(), second = try freeLowPort()
+        let service = { (name: String, port: Int) in "[service \(name)]\nlisten = tcp://127.0.0.1:\(port)\nhandler = upper\nworkers = 1\n" }
+        let path = writeConfig("[daemon]\ngraceful_timeout = 5\n" + service("low", low), to: directory + "/socketserverd.conf")
+        let setpriv = "exec /usr/bin/setpriv --reuid=\(account.uid) --regid=\(account.gid) --clear-groups "
+            + "--inh-caps=+net_bind_service --ambient-caps=+net_bind_service \"$0\" \"$@\";"
+        let daemon = try DaemonProcess(configPath: path, directory: directory, wrapper: setpriv)
+        daemons.append(daemon)
+        try daemon.waitReady()
+        let master = status(daemon.pid)
+        XCTAssertEqual(master["Uid"], "\(account.uid)\t\(account.uid)\t\(account.uid)\t\(account.uid)")
+        XCTAssertEqual(master["CapAmb"], "0000000000000400", "the master keeps CAP_NET_BIND_SERVICE")
+        let workers = daemon.workerPIDs()
+        XCTAssertEqual(workers.count, 1)
+        for worker in workers { assertUnprivileged(status(worker), "worker \(worker)", fromRoot: false) }
+        XCTAssertEqual(try tcpRoundTrip(port: low, "one\n"), "ONE\n")
+
+        writeConfig("[daemon]\ngraceful_timeout = 5\n" + service("low", low) + service("second", second), to: path)
+        daemon.signal(SIGHUP)
+        XCTAssertTrue(daemon.waitForLog("reloaded: generation 2"), daemon.log)
+        XCTAssertEqual(try tcpRoundTrip(port: second, "two\n"), "TWO\n", daemon.log)
+        for worker in daemon.workerPIDs() { assertUnprivileged(status(worker), "worker \(worker)", fromRoot: false) }
     }
 }
