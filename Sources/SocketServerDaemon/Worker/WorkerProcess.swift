@@ -30,7 +30,8 @@ enum WorkerProcess {
         do {
             try Credentials.apply(credentials)
         } catch {
-            log.error("service \(service.name): worker cannot start: cannot run as \(credentials?.description ?? "an unprivileged process"): \(error)")
+            log.error("service \(service.name): worker cannot start: "
+                      + "\(credentials.map { "cannot become \($0)" } ?? "cannot drop its capabilities"): \(error)")
             _exit(startupFailure)
         }
         if let logChannel { Logger.shared.receiveReopenedLog(on: logChannel) }
