@@ -157,7 +157,7 @@ enum WorkerProcess {
         }
         signal(SIGINT) { _ in _exit(0) }
         signal(SIGQUIT) { _ in _exit(0) }
-        // (USR1: the master's log reopen reaches workers through shared memory; see Logger.)
+        // (USR1: the master sends workers the reopened log over their channel; see LogReopen.swift.)
         for ignored in [SIGHUP, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU] { signal(ignored, SIG_IGN) }
         signal(SIGCHLD, SIG_DFL)
     }
