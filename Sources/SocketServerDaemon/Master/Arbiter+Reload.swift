@@ -28,7 +28,7 @@ extension Arbiter {
         }
         let fresher: [ListenAddress: Socket]
         do {
-            fresher = try listeners.open(for: fresh.services, owner: credentials)
+            fresher = try listeners.open(for: fresh.services)
         } catch {
             log.error("reload failed: \(error); still serving the previous configuration")
             notifier.ready(status: "reload failed; " + statusLine())

@@ -51,8 +51,9 @@ public final class Arbiter {
             credentials = try Credentials.resolve(for: config)
             if let credentials { log.info("workers run as \(credentials)") }
             scoreboard.killsAs = credentials
+            listeners.fileOwner = credentials
             listeners.inherited = try SocketActivation.claim(for: config.services)
-            sockets = try listeners.open(for: config.services, owner: credentials)
+            sockets = try listeners.open(for: config.services)
             listeners.commit(sockets)
             if let path = config.pidFile { try PidFile.write(path) ; pidFileWritten = path }
         } catch {

@@ -23,12 +23,13 @@ final class Listeners {
     }
     /// Addresses whose socket systemd owns: their files are never unlinked here.
     private var systemdOwned: Set<ListenAddress> = []
+    /// Who Unix socket files without a `socket_owner` are given to: the workers' account (nil
+    /// when the master is not root, and the files stay its user's).
+    var fileOwner: Credentials? = nil
 
     /// Opens what `services` need and is not open yet. All or nothing: on failure the sockets opened
-    /// by this call are closed again and the error names the service and address. Unix socket
-    /// files without a `socket_owner` are given to `owner` (the workers' account; nil when the
-    /// master is not root).
-    func open(for services: [ServiceConfig], owner: Credentials?) throws(DaemonError) -> [ListenAddress: Socket] {
+    /// by this call are closed again and the error names the service and address.
+    func open(for services: [ServiceConfig]) throws(DaemonError) -> [ListenAddress: Socket] {
         var result: [ListenAddress: Socket] = [:]
         var opened: [ListenAddress: Socket] = [:]
         do throws(DaemonError) {
@@ -39,10 +40,10 @@ final class Listeners {
                 }
                 if let socket = inherited.removeValue(forKey: service.listen) {
                     result[service.listen] = socket
-                    try Listeners.giveSocketFile(of: service, to: owner)
+                    try Listeners.giveSocketFile(of: service, to: fileOwner)
                     continue
                 }
-                let socket = try Listeners.bind(service, owner: owner)
+                let socket = try Listeners.bind(service, owner: fileOwner)
                 opened[service.listen] = socket
                 result[service.listen] = socket
             }
