@@ -80,6 +80,13 @@ final class RootPrivilegeTests: PluginTestCase {
         XCTAssertEqual(fields["NoNewPrivs"], "1", "\(what)", file: file, line: line)
     }
 
+    /// The daemon's workers once `count` have said they serve (a worker logs it at debug level,
+    /// after it has become the user): before that, a worker just forked is still the master's user.
+    func servingWorkers(_ daemon: DaemonProcess, count: Int, file: StaticString = #filePath, line: UInt = #line) -> [pid_t] {
+        XCTAssertTrue(daemon.waitForLog(" serving tcp://", count: count), daemon.log, file: file, line: line)
+        return daemon.workerPIDs().filter { daemon.log.contains("worker \($0) serving tcp://") }
+    }
+
     /// A root-owned, 0600 config in the private directory.
     func writePrivateConfig(_ text: String) -> String {
         let path = writeConfig(text, to: privateDirectory + "/socketserverd.conf")
@@ -147,15 +154,15 @@ final class RootPrivilegeTests: PluginTestCase {
         let daemon = try DaemonProcess(configPath: writePrivateConfig(config(logFile)), directory: privateDirectory)
         daemons.append(daemon)
         try daemon.waitReady()
-        let worker = try XCTUnwrap(daemon.workerPIDs().first)
-        XCTAssertEqual(status(worker)["Uid"]?.split(separator: "\t").first.map(String.init), "\(account.uid)")
-
         func contents(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
         func waitFor(_ text: String, in path: String) -> Bool {
             let deadline = Date().addingTimeInterval(10)
             while !contents(path).contains(text), Date() < deadline { usleep(20_000) }
             return contents(path).contains(text)
         }
+        XCTAssertTrue(waitFor(" serving tcp://", in: logFile), contents(logFile))
+        let worker = try XCTUnwrap(daemon.workerPIDs().first)
+        XCTAssertEqual(status(worker)["Uid"]?.split(separator: "\t").first.map(String.init), "\(account.uid)")
         // logrotate: move the file away, then USR1. The master writes the new file, and so does
         // the worker (its connection lines at debug), which could not open the file itself.
         try FileManager.default.moveItem(atPath: logFile, toPath: logFile + ".1")
@@ -184,6 +191,7 @@ final class RootPrivilegeTests: PluginTestCase {
         let daemon = try startDaemon("""
             [daemon]
             user = \(Self.user)
+            log_level = debug
             [service threads]
             listen = tcp://127.0.0.1:\(threads)
             handler = echo
@@ -205,7 +213,7 @@ final class RootPrivilegeTests: PluginTestCase {
             workers = 1
             concurrency = fork
             """)
-        let workers = daemon.workerPIDs()
+        let workers = servingWorkers(daemon, count: 4)
         XCTAssertEqual(workers.count, 4)
         for worker in workers { assertUnprivileged(status(worker), "worker \(worker)") }
 
@@ -304,7 +312,8 @@ final class RootPrivilegeTests: PluginTestCase {
         try requireRoot()
         let low = try freeLowPort(), second = try freeLowPort()
         let service = { (name: String, port: Int) in "[service \(name)]\nlisten = tcp://127.0.0.1:\(port)\nhandler = upper\nworkers = 1\n" }
-        let path = writeConfig("[daemon]\ngraceful_timeout = 5\n" + service("low", low), to: directory + "/socketserverd.conf")
+        let header = "[daemon]\ngraceful_timeout = 5\nlog_level = debug\n"
+        let path = writeConfig(header + service("low", low), to: directory + "/socketserverd.conf")
         let setpriv = "exec /usr/bin/setpriv --reuid=\(account.uid) --regid=\(account.gid) --clear-groups "
             + "--inh-caps=+net_bind_service --ambient-caps=+net_bind_service \"$0\" \"$@\";"
         let daemon = try DaemonProcess(configPath: path, directory: directory, wrapper: setpriv)
@@ -313,15 +322,18 @@ final class RootPrivilegeTests: PluginTestCase {
         let master = status(daemon.pid)
         XCTAssertEqual(master["Uid"], "\(account.uid)\t\(account.uid)\t\(account.uid)\t\(account.uid)")
         XCTAssertEqual(master["CapAmb"], "0000000000000400", "the master keeps CAP_NET_BIND_SERVICE")
-        let workers = daemon.workerPIDs()
+        let workers = servingWorkers(daemon, count: 1)
         XCTAssertEqual(workers.count, 1)
         for worker in workers { assertUnprivileged(status(worker), "worker \(worker)", fromRoot: false) }
         XCTAssertEqual(try tcpRoundTrip(port: low, "one\n"), "ONE\n")
 
-        writeConfig("[daemon]\ngraceful_timeout = 5\n" + service("low", low) + service("second", second), to: path)
+        writeConfig(header + service("low", low) + service("second", second), to: path)
         daemon.signal(SIGHUP)
         XCTAssertTrue(daemon.waitForLog("reloaded: generation 2"), daemon.log)
         XCTAssertEqual(try tcpRoundTrip(port: second, "two\n"), "TWO\n", daemon.log)
-        for worker in daemon.workerPIDs() { assertUnprivileged(status(worker), "worker \(worker)", fromRoot: false) }
+        XCTAssertTrue(daemon.waitForLog("service second: worker", count: 1), daemon.log)
+        for worker in daemon.workerPIDs() where daemon.log.contains("worker \(worker) serving tcp://") {
+            assertUnprivileged(status(worker), "worker \(worker)", fromRoot: false)
+        }
     }
 }

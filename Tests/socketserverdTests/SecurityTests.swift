@@ -51,7 +51,9 @@ final class SecurityTests: DaemonTestCase {
     func testWorkersNeverRunAsRoot() throws {
         try XCTSkipIf(getuid() != 0, "needs root to check privilege dropping")
         let port = freePort()
-        let daemon = try startDaemon("[service a]\nlisten = tcp://127.0.0.1:\(port)\nhandler = echo\nworkers = 2\n")
+        let daemon = try startDaemon("[daemon]\nlog_level = debug\n[service a]\nlisten = tcp://127.0.0.1:\(port)\nhandler = echo\nworkers = 2\n")
+        // A worker logs that it serves once it has become the user (just forked, it is still root).
+        XCTAssertTrue(daemon.waitForLog(" serving tcp://", count: 2), daemon.log)
         func uids(_ pid: pid_t) throws -> [Substring] {
             let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
             let line = status.split(separator: "\n").first { $0.hasPrefix("Uid:") } ?? ""
