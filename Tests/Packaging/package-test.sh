@@ -224,7 +224,11 @@ for pid in $(cat "$work/procs"); do
     [ "$runtimes" -le 1 ] || fail "process $pid maps $runtimes copies of libswiftCore.so"
 done
 sb grep -E '^Cap(Eff|Bnd|Amb)' "/proc/$master/status"
-pass "master $master and its $workers workers run as socketserverd; one Swift runtime per process"
+for pid in $(awk -v m="$master" '$4 == m {print $3}' "$work/ps"); do
+    held=$(sb grep -E '^(Cap(Inh|Prm|Eff|Amb):|NoNewPrivs:)' "/proc/$pid/status" | awk '$2 != "0000000000000000" && $2 != "1"')
+    [ -z "$held" ] || fail "worker $pid holds capabilities: $held"
+done
+pass "master $master and its $workers workers run as socketserverd; workers hold no capability; one Swift runtime per process"
 
 # === 4. Reload =================================================================================
 step "systemctl reload after adding a service in conf.d, with a client loop running"

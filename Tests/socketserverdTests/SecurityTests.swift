@@ -51,14 +51,22 @@ final class SecurityTests: DaemonTestCase {
     func testWorkersNeverRunAsRoot() throws {
         try XCTSkipIf(getuid() != 0, "needs root to check privilege dropping")
         let port = freePort()
-        let daemon = try startDaemon("[service a]\nlisten = tcp://127.0.0.1:\(port)\nhandler = echo\nworkers = 2\n")
-        let pids = [daemon.pid] + daemon.workerPIDs()
-        XCTAssertEqual(pids.count, 3)
-        for pid in pids {
+        let daemon = try startDaemon("[daemon]\nlog_level = debug\n[service a]\nlisten = tcp://127.0.0.1:\(port)\nhandler = echo\nworkers = 2\n")
+        // A worker logs that it serves once it has become the user (just forked, it is still root).
+        XCTAssertTrue(daemon.waitForLog(" serving tcp://", count: 2), daemon.log)
+        func uids(_ pid: pid_t) throws -> [Substring] {
             let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-            let uids = status.split(separator: "\n").first { $0.hasPrefix("Uid:") } ?? ""
-            XCTAssertFalse(uids.split(separator: "\t").dropFirst().contains("0"), "pid \(pid) runs as root: \(uids)")
+            let line = status.split(separator: "\n").first { $0.hasPrefix("Uid:") } ?? ""
+            return Array(line.split(separator: "\t").dropFirst())
         }
+        let workers = daemon.workerPIDs()
+        XCTAssertEqual(workers.count, 2)
+        for pid in workers {
+            let ids = try uids(pid)
+            XCTAssertFalse(ids.contains("0"), "worker \(pid) runs as root: \(ids)")
+        }
+        // The master stays root (it binds and opens root-only files on reload) and serves no client.
+        XCTAssertEqual(try uids(daemon.pid), ["0", "0", "0", "0"])
     }
 
     func testSocketOwnerAndMode() throws {

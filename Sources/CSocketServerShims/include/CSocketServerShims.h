@@ -56,4 +56,34 @@ const char *cssd_original_argv(int index);
 /* SIGRTMIN and SIGRTMAX (macros calling into libc, which Swift cannot import). */
 int cssd_sigrtmin(void);
 int cssd_sigrtmax(void);
+/* Privileges, for a worker that becomes the configured user (capabilities(7)). */
+/* prctl(PR_GET_PDEATHSIG): the parent-death signal in force (0: none), or -1. */
+int cssd_parent_death_signal(void);
+/* prctl(PR_CAPBSET_DROP, cap): removes `cap` from the bounding set (needs CAP_SETPCAP). */
+int cssd_bounding_capability_drop(int cap);
+/* prctl(PR_CAPBSET_READ, cap): 1 if `cap` is in the bounding set, 0 if not, -1 (EINVAL) past the last. */
+int cssd_bounding_capability_read(int cap);
+/* prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL). */
+int cssd_ambient_capabilities_clear(void);
+/* prctl(PR_SET_NO_NEW_PRIVS, 1): execve never grants privileges again (set-user-ID, file capabilities). */
+int cssd_no_new_privileges(void);
+/* capget(2) (no glibc wrapper): this thread's effective, permitted and inheritable sets. */
+int cssd_capabilities_get(uint64_t *effective, uint64_t *permitted, uint64_t *inheritable);
+/* capset(2) (no glibc wrapper) with every set empty. */
+int cssd_capabilities_clear(void);
+/* setresuid(2) (needs _GNU_SOURCE): real, effective and saved user ids. */
+int cssd_setresuid(unsigned int real, unsigned int effective, unsigned int saved);
+
+/* memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING) of `size` bytes, sealed against shrinking and
+   growing (no process sharing it can make another's accesses fault); -1 with errno. */
+int cssd_sealed_memfd(const char *name, long size);
+
+/* Descriptor passing over AF_UNIX datagram sockets (SCM_RIGHTS; the CMSG macros are C only). */
+/* socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC). */
+int cssd_socketpair_datagram(int fds[2]);
+/* Sends `fd` in a one-byte datagram without blocking (MSG_DONTWAIT); 0, or -1 with errno. */
+int cssd_send_descriptor(int socket, int fd);
+/* Takes the next datagram without blocking and returns the descriptor it carried (close-on-exec;
+   any further ones are closed): -1 with errno (EAGAIN: none waiting), -2 for a datagram without one. */
+int cssd_receive_descriptor(int socket);
 #endif

@@ -4,26 +4,31 @@ import Glibc
 #endif
 
 enum Accounts {
-    static func userExists(_ name: String) -> Bool {
+    static func userExists(_ name: String) -> Bool { user(named: name) != nil }
+
+    static func groupExists(_ name: String) -> Bool { groupID(named: name) != nil }
+
+    /// The user's id and primary group, or nil if there is no such user.
+    static func user(named name: String) -> (uid: uid_t, gid: gid_t)? {
         lookup { buffer, size in
             var entry = passwd()
             var result: UnsafeMutablePointer<passwd>? = nil
             let code = getpwnam_r(name, &entry, buffer, size, &result)
-            return (code, result != nil)
+            return (code, result.map { ($0.pointee.pw_uid, $0.pointee.pw_gid) })
         }
     }
 
-    static func groupExists(_ name: String) -> Bool {
+    static func groupID(named name: String) -> gid_t? {
         lookup { buffer, size in
             var entry = group()
             var result: UnsafeMutablePointer<group>? = nil
             let code = getgrnam_r(name, &entry, buffer, size, &result)
-            return (code, result != nil)
+            return (code, result.map { $0.pointee.gr_gid })
         }
     }
 
     /// Runs a `get*_r` call, growing its buffer on ERANGE (up to 1 MiB).
-    private static func lookup(_ call: (UnsafeMutablePointer<CChar>, Int) -> (Int32, Bool)) -> Bool {
+    private static func lookup<Found>(_ call: (UnsafeMutablePointer<CChar>, Int) -> (Int32, Found?)) -> Found? {
         var size = 16 * 1024
         while size <= 1024 * 1024 {
             var buffer = [CChar](repeating: 0, count: size)
@@ -32,8 +37,8 @@ enum Accounts {
                 size *= 2
                 continue
             }
-            return code == 0 && found
+            return code == 0 ? found : nil
         }
-        return false
+        return nil
     }
 }

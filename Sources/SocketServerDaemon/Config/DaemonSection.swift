@@ -12,8 +12,15 @@ enum DaemonSection {
         keys.reportUnknown(known: Self.keys, diagnostics: &diagnostics)
 
         if let entry = keys["user"], let name = account(entry, diagnostics: &diagnostics) {
-            if forRoot, !Accounts.userExists(name) {
+            let account = Accounts.user(named: name)
+            if forRoot, account == nil {
                 diagnostics.add("user \(ConfigText.quoted(name)) does not exist", at: entry.location)
+            }
+            // Workers, request children, exec programs and plugin checks run as this user: they
+            // run code and data from outside, and the master alone keeps root.
+            if account?.uid == 0 {
+                diagnostics.add("user \(ConfigText.quoted(name)) is root (uid 0); workers never run as root: "
+                    + "name an unprivileged account (the default is nobody)", at: entry.location)
             }
             config.user = name
         }

@@ -60,18 +60,21 @@ extension Arbiter {
         }
         let slot = scoreboard.claimSlot(entries: Arbiter.requestsAtOnce(service))
         let generation = cycle.generation
+        let channel = DescriptorChannel.openForWorker(of: service.name)
         let pid = ForkWithSignalsBlocked.fork { [self] mask in
-            releaseInChild(keeping: socket)
+            releaseInChild(keeping: socket, channel: channel)
             WorkerProcess.run(service: service, generation: generation, socket: socket, descriptor: descriptor, masterPID: masterPID,
+                              credentials: credentials, logChannel: channel?.receiving,
                               signalMask: mask, scoreboard: scoreboard, slot: slot, gracefulTimeout: cycle.config.gracefulTimeout)
         }
         guard pid > 0 else {
+            channel?.close()
             if let slot { scoreboard.releaseSlot(slot) }
             log.error("service \(service.name): fork failed: \(DaemonError.system("fork", errno))")
             return
         }
         supervisor.workers.add(WorkerRecord(pid: pid, service: service.name, generation: generation, started: .now,
-                                            slot: slot, requestTimeout: service.requestTimeout))
+                                            slot: slot, requestTimeout: service.requestTimeout, logChannel: channel))
         log.info("worker \(pid) started for service \(service.name) (generation \(generation))")
     }
 
@@ -90,6 +93,7 @@ extension Arbiter {
             let failedAtStart = (status >> 8) & 0xff == WorkerProcess.startupFailure && status & 0x7f == 0
             guard let (record, exit) = supervisor.workerExited(pid: pid, status: status, failedAtStart: failedAtStart, now: .now)
             else { continue }
+            record.logChannel?.close()
             var how = describeExit(status)
             if let slot = record.slot {
                 // Whose requests it took down, for the log.

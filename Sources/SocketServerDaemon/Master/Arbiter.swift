@@ -28,6 +28,8 @@ public final class Arbiter {
     var lastStatus = ""
     /// Shared with every worker: readiness and the requests they are running (request_timeout).
     let scoreboard: Scoreboard
+    /// The account workers run as (nil: the master is not root and they keep its user).
+    let credentials: Credentials?
 
     /// Binds what `config` needs (or takes the sockets systemd passed) and builds the first cycle.
     /// After a binary upgrade, `handover` brings the previous image's sockets, scoreboard and
@@ -52,7 +54,10 @@ public final class Arbiter {
         supervisor = Supervisor(now: .now)
         Logger.shared.level = LogLevel(name: config.logLevel.rawValue) ?? .info
         if let path = config.logFile { try Logger.shared.redirect(to: path) }
+        credentials = try Credentials.resolve(for: config)
+        scoreboard.killsAs = credentials
         let listeners = Listeners()
+        listeners.fileOwner = credentials
         self.listeners = listeners
         var previous: Cycle? = nil
         do {
@@ -74,7 +79,7 @@ public final class Arbiter {
     public func run() -> Int32 {
         ProcessTitle.set(ProcessTitle.master)
         do {
-            try Privileges.drop(config: cycle.config, unixPaths: cycle.unixPathsForUser)
+            if let credentials { log.info("workers run as \(credentials)") }
             if let path = cycle.config.pidFile, path != pidFileWritten {
                 try PidFile.write(path)
                 if let old = pidFileWritten { PidFile.remove(old) }
@@ -175,7 +180,7 @@ public final class Arbiter {
             }
         case SIGUSR1:
             do {
-                try Logger.shared.reopen()
+                try Logger.shared.reopen(notifying: supervisor.workers.logChannels)
                 log.info("SIGUSR1: log reopened")
             } catch {
                 log.error("SIGUSR1: cannot reopen the log: \(error)")

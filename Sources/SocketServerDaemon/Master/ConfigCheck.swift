@@ -91,7 +91,7 @@ enum ConfigCheck {
         var ignored = Diagnostics()
         DaemonSection.apply(sources.sections.filter { $0.kind == .daemon }, to: &daemon, forRoot: forRoot, diagnostics: &ignored)
         do {
-            try Privileges.drop(config: daemon, unixPaths: [])
+            try Credentials.apply(Credentials.resolve(for: daemon))
         } catch {
             errors.append(ConfigError("plugins not checked: cannot become user \(daemon.user ?? "nobody") to load them: \(error)",
                                       at: nil))

@@ -32,13 +32,6 @@ struct Cycle {
 
     func service(named name: String) -> ServiceConfig? { services.first { $0.name == name } }
 
-    /// Unix socket files the daemon's user should own (those without their own socket_owner).
-    var unixPathsForUser: [String] {
-        services.compactMap { service in
-            service.socketOwner == nil ? service.listen.unixPath : nil
-        }
-    }
-
     /// "2 services, 4 workers, generation 3".
     func summary(workers: WorkerTable) -> String {
         let total = services.reduce(0) { $0 + workers.active(service: $1.name, generation: generation).count }

@@ -23,6 +23,9 @@ final class Listeners {
     }
     /// Addresses whose socket systemd owns: their files are never unlinked here.
     private var systemdOwned: Set<ListenAddress> = []
+    /// Who Unix socket files without a `socket_owner` are given to: the workers' account (nil
+    /// when the master is not root, and the files stay its user's).
+    var fileOwner: Credentials? = nil
 
     func isSystemdOwned(_ address: ListenAddress) -> Bool { systemdOwned.contains(address) }
 
@@ -40,11 +43,16 @@ final class Listeners {
         var opened: [ListenAddress: Socket] = [:]
         do throws(DaemonError) {
             for service in services {
-                if let socket = sockets[service.listen] ?? inherited.removeValue(forKey: service.listen) {
+                if let socket = sockets[service.listen] {
                     result[service.listen] = socket
                     continue
                 }
-                let socket = try Listeners.bind(service)
+                if let socket = inherited.removeValue(forKey: service.listen) {
+                    result[service.listen] = socket
+                    try Listeners.giveSocketFile(of: service, to: fileOwner)
+                    continue
+                }
+                let socket = try Listeners.bind(service, owner: fileOwner)
                 opened[service.listen] = socket
                 result[service.listen] = socket
             }
@@ -85,7 +93,7 @@ final class Listeners {
     }
 
     /// Binds one service's address; for TCP, SO_REUSEADDR so a restart doesn't wait for TIME_WAIT.
-    static func bind(_ service: ServiceConfig) throws(DaemonError) -> Socket {
+    static func bind(_ service: ServiceConfig, owner: Credentials?) throws(DaemonError) -> Socket {
         let address = service.listen.address
         let what = "service \(service.name): \(service.listen)"
         do {
@@ -98,7 +106,8 @@ final class Listeners {
             }
             try socket.bind(address)
             if case .unix(let path) = address, !address.isAbstract {
-                if let owner = service.socketOwner { try chownSocket(path, owner, what: what) }
+                if let socketOwner = service.socketOwner { try chownSocket(path, socketOwner, what: what) }
+                try giveSocketFile(of: service, to: owner)
                 if let mode = service.socketMode {
                     guard chmod(path, mode_t(mode)) == 0 else { throw DaemonError.system("\(what): chmod", errno) }
                 }
@@ -110,6 +119,14 @@ final class Listeners {
             throw error
         } catch {
             throw .message("\(what): \(error)")
+        }
+    }
+
+    /// Gives a Unix socket file without a `socket_owner` to the workers' account.
+    static func giveSocketFile(of service: ServiceConfig, to owner: Credentials?) throws(DaemonError) {
+        guard let owner, service.socketOwner == nil, let path = service.listen.unixPath else { return }
+        guard chown(path, owner.uid, owner.gid) == 0 else {
+            throw .system("service \(service.name): \(service.listen): chown \(path) to \(owner.user)", errno)
         }
     }
 

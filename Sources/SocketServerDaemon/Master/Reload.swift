@@ -32,11 +32,12 @@ extension Arbiter {
     }
 
     /// In a child the master forks (a worker, a check): it keeps none of the master's descriptors
-    /// or handlers, but for the listening socket it serves.
-    func releaseInChild(keeping socket: Socket? = nil) {
+    /// or handlers, but for the listening socket it serves and its end of its log channel.
+    func releaseInChild(keeping socket: Socket? = nil, channel: DescriptorChannel? = nil) {
         signals.release()
         notifier.releaseInWorker()
         listeners.closeAll(except: socket)
+        DescriptorChannel.keepOnly(channel, closing: supervisor.workers.logChannels)
     }
 
     /// Reads what the pending check wrote; when it is done, carries on with the reload or upgrade.
@@ -105,9 +106,12 @@ extension Arbiter {
         cycle = next
         extraWorkers = 0
         Logger.shared.level = next.logLevel
+        if let credentials, next.config.user != previous.config.user || next.config.group != previous.config.group {
+            log.warning("user and group take effect at the next start; workers still run as \(credentials)")
+        }
         if next.config.logFile != previous.config.logFile {
             do {
-                try Logger.shared.redirect(to: next.config.logFile)
+                try Logger.shared.redirect(to: next.config.logFile, notifying: supervisor.workers.logChannels)
             } catch {
                 log.error("log_file: \(error); logging stays where it was")
             }

@@ -12,6 +12,8 @@ struct WorkerRecord {
     /// Its scoreboard slot, and how long one of its requests may run (nil: no limit).
     var slot: Int? = nil
     var requestTimeout: Duration? = nil
+    /// The channel on which the master sends it a reopened log (nil: it could not be made).
+    var logChannel: DescriptorChannel? = nil
     /// Set once the master killed it for a request over `requestTimeout`.
     var killedForHang = false
     /// Set once it reached its accept loop (the scoreboard says so).
@@ -32,6 +34,8 @@ struct WorkerTable {
     mutating func add(_ record: WorkerRecord) { records[record.pid] = record }
 
     mutating func remove(_ pid: pid_t) -> WorkerRecord? { records.removeValue(forKey: pid) }
+
+    var logChannels: [DescriptorChannel] { records.values.compactMap(\.logChannel) }
 
     /// Workers of `service` in `generation` that are not retiring (the ones that count).
     func active(service: String, generation: Int) -> [WorkerRecord] {

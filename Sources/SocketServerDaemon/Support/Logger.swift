@@ -15,24 +15,30 @@ public final class Logger: Sendable {
     // Atomics, not locks: workers fork per request, and a forked child must be able to log even if
     // another thread of its parent was in the middle of a log call.
     private let levelValue = Atomic<Int>(LogLevel.info.rawValue)
-    private let fdValue = Atomic<Int32>(2)
-    /// How many times the master reopened the log (SIGUSR1), in a shared page that forked workers
-    /// inherit; a worker that sees a newer count reopens the file before its next line. No signal
-    /// reaches the workers, so no handler's blocking call is interrupted by a log rotation.
-    private let sharedGeneration: UInt
+    let fdValue = Atomic<Int32>(2)
+    /// The address of a page shared with every worker (a memfd mapping, so that a master that
+    /// executes a new binary can map it again): how many times the master sent workers a new log
+    /// descriptor. See LogReopen.swift.
+    let sharedPage = Atomic<UInt>(0)
+    let sharedPageFD = Atomic<Int32>(-1)
     /// The count this process's descriptor is from.
-    private let seenGeneration = Atomic<Int64>(0)
-    /// The log file's path; only the master changes it (SIGUSR1, start-up).
-    private let path = Mutex<String?>(nil)
+    let seenGeneration = Atomic<Int64>(0)
+    /// In a worker: its end of the master's descriptor channel (-1: none), and the pid that may
+    /// read it (the worker, not the request children it forks).
+    let channel = Atomic<Int32>(-1)
+    let channelOwner = Atomic<Int32>(0)
+    /// Set while one of the worker's threads takes a descriptor from the channel.
+    let collecting = Atomic<Bool>(false)
+    /// The log file's path; only the master sets it (start-up, reload) and opens it.
+    let path = Mutex<String?>(nil)
     private let timestamps: Bool
 
     init() {
         timestamps = getenv("JOURNAL_STREAM") == nil
-        let page = mmap(nil, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0)
-        sharedGeneration = page == MAP_FAILED ? 0 : UInt(bitPattern: page)
+        let (fd, page) = Logger.makeSharedPage()
+        sharedPageFD.store(fd, ordering: .relaxed)
+        sharedPage.store(page, ordering: .relaxed)
     }
-
-    private var generation: UnsafeMutablePointer<Int64>? { UnsafeMutablePointer(bitPattern: sharedGeneration) }
 
     public var level: LogLevel {
         get { LogLevel(rawValue: levelValue.load(ordering: .relaxed)) ?? .info }
@@ -44,19 +50,14 @@ public final class Logger: Sendable {
 
     public func log(_ level: LogLevel, _ message: String) {
         guard enabled(level) else { return }
-        if let generation {
-            let current = cssd_atomic_load64(generation)
-            if current != seenGeneration.load(ordering: .relaxed), seenGeneration.exchange(current, ordering: .relaxed) != current {
-                do { try reopenFile() } catch { write(line: "[\(getpid())] error: cannot reopen the log: \(error)\n") }
-            }
-        }
+        collectReopenedLog()
         var line = ""
         if timestamps { line += Logger.timestamp() + " " }
         line += "[\(getpid())] \(level): \(message)\n"
         write(line: line)
     }
 
-    private func write(line: String) {
+    func write(line: String) {
         let fd = fdValue.load(ordering: .acquiring)
         var bytes = Array(line.utf8)[...]
         while !bytes.isEmpty {
@@ -71,39 +72,31 @@ public final class Logger: Sendable {
     public func warning(_ message: String) { log(.warning, message) }
     public func error(_ message: String) { log(.error, message) }
 
-    /// Sends the log to `path` (appending) instead of stderr; nil returns to stderr. A file that
-    /// replaces another takes over its descriptor number (dup3), so a thread that is writing a line
-    /// meanwhile writes it to one file or the other, never to a closed or reused descriptor.
+    /// Sends the log to `path` (appending) instead of stderr; nil returns to stderr. Only the
+    /// master opens log files; workers get the descriptor from it (`redirect(to:notifying:)`).
     public func redirect(to path: String?) throws(DaemonError) {
         var fd: Int32 = 2
         if let path {
             fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
             guard fd >= 0 else { throw .system("open log file \(path)", errno) }
         }
+        try install(fd)
         self.path.withLock { $0 = path }
+    }
+
+    /// Makes `fd` the log (and closes it, unless it is stderr). Once the log is a file, every later
+    /// one takes over its descriptor number (dup3), so a thread that is writing a line meanwhile
+    /// writes it to one file or the other, never to a closed or reused descriptor.
+    func install(_ fd: Int32) throws(DaemonError) {
         let current = fdValue.load(ordering: .acquiring)
-        if current != 2, fd != 2 {
-            guard cssd_dup_cloexec(fd, current) >= 0 else {
-                let code = errno
-                close(fd)
-                throw .system("reopen log file \(path ?? "")", code)
-            }
-            close(fd)
+        if current == 2 {
+            fdValue.store(fd, ordering: .releasing)
             return
         }
-        let old = fdValue.exchange(fd, ordering: .acquiringAndReleasing)
-        if old != 2 { close(old) }
-    }
-
-    /// The master's SIGUSR1: reopens the log file (after logrotate moved it) and tells every worker
-    /// to do the same before its next line; on stderr it does nothing.
-    public func reopen() throws(DaemonError) {
-        try reopenFile()
-        if let generation { seenGeneration.store(cssd_atomic_add64(generation, 1), ordering: .relaxed) }
-    }
-
-    private func reopenFile() throws(DaemonError) {
-        if let path = path.withLock({ $0 }) { try redirect(to: path) }
+        let replaced = cssd_dup_cloexec(fd, current)
+        let code = errno
+        if fd != 2 { close(fd) }
+        guard replaced >= 0 else { throw .system("replacing the log descriptor", code) }
     }
 
     static func timestamp() -> String {

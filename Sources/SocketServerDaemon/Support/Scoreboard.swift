@@ -30,6 +30,9 @@ final class Scoreboard: @unchecked Sendable {
 
     private var boards: [Int: Board] = [:]
     private var nextSlot = 0
+    /// The account whose permissions kill the process groups workers note here (nil: the master's
+    /// own): a worker may write any number into this memory, and the master is root.
+    var killsAs: Credentials? = nil
 
     init() {}
 
@@ -39,13 +42,14 @@ final class Scoreboard: @unchecked Sendable {
     /// the memory cannot be had (the worker is then untracked; the error is logged).
     func claimSlot(entries: Int) -> Int? {
         let entries = max(1, entries)
-        let fd = cssd_memfd_cloexec("socketserverd-scoreboard")
+        // Sealed at its size: workers inherit the descriptor, and one that could shrink the memfd
+        // would make the master's next read of the board fault.
+        let fd = cssd_sealed_memfd("socketserverd-scoreboard", Scoreboard.headerSize + entries * Scoreboard.entrySize)
         guard fd >= 0 else {
             log.error("scoreboard: memfd_create: \(String(cString: strerror(errno)))")
             return nil
         }
-        guard ftruncate(fd, off_t(Scoreboard.headerSize + entries * Scoreboard.entrySize)) == 0,
-              let board = Scoreboard.map(fd, entries: entries) else {
+        guard let board = Scoreboard.map(fd, entries: entries) else {
             log.error("scoreboard: cannot map \(entries) entries: \(String(cString: strerror(errno)))")
             close(fd)
             return nil
@@ -128,7 +132,7 @@ final class Scoreboard: @unchecked Sendable {
         guard let board = boards[slot] else { return }
         for entry in 0..<board.entries {
             let group = cssd_atomic_load64(childGroup(board, entry))
-            if group > 1 { kill(-pid_t(group), SIGKILL) }
+            if group > 1, let group = pid_t(exactly: group) { Credentials.kill(group: group, SIGKILL, as: killsAs) }
             cssd_atomic_store64(childGroup(board, entry), 0)
         }
     }

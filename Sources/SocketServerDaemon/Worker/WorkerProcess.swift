@@ -18,11 +18,23 @@ enum WorkerProcess {
     static let startupFailure: Int32 = 3
 
     /// Runs in the child after fork and never returns. The master forks with every signal blocked;
-    /// the worker installs its own handlers and then restores `signalMask`.
+    /// the worker installs its own handlers and then restores `signalMask`. It first becomes
+    /// `credentials` (nil: keeps the master's user) without any capability, and takes new log
+    /// descriptors from `logChannel` (its end of the master's channel).
     static func run(
-        service: ServiceConfig, generation: Int, socket: Socket, descriptor: HandlerDescriptor, masterPID: pid_t, signalMask: sigset_t,
+        service: ServiceConfig, generation: Int, socket: Socket, descriptor: HandlerDescriptor, masterPID: pid_t,
+        credentials: Credentials?, logChannel: Int32?, signalMask: sigset_t,
         scoreboard: Scoreboard? = nil, slot: Int? = nil, gracefulTimeout: Duration = .seconds(30)
     ) -> Never {
+        // First, while this is the only thread and before any handler, plugin or program is loaded.
+        do {
+            try Credentials.apply(credentials)
+        } catch {
+            log.error("service \(service.name): worker cannot start: "
+                      + "\(credentials.map { "cannot become \($0)" } ?? "cannot drop its capabilities"): \(error)")
+            _exit(startupFailure)
+        }
+        if let logChannel { Logger.shared.receiveReopenedLog(on: logChannel) }
         // If the master dies, even by SIGKILL, the kernel tells us: no orphan keeps the port.
         _ = cssd_set_parent_death_signal(SIGTERM)
         if getppid() != masterPID { _exit(0) }
@@ -173,7 +185,7 @@ enum WorkerProcess {
         }
         signal(SIGINT) { _ in _exit(0) }
         signal(SIGQUIT) { _ in _exit(0) }
-        // (USR1: the master's log reopen reaches workers through shared memory; see Logger.)
+        // (USR1: the master sends workers the reopened log over their channel; see LogReopen.swift.)
         for ignored in [SIGHUP, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU] + SignalPipe.ignoredByMaster + SignalPipe.discarded {
             signal(ignored, SIG_IGN)
         }
