@@ -60,9 +60,10 @@ extension Arbiter {
     /// A stop arrived during a check: the check's child is killed and the old config stays.
     func abandonPendingCheck(because reason: String) {
         switch state {
-        case .reloading(let check, _):
+        case .reloading(let check, let again):
             let errors = check.abandon(reason: reason)
             log.warning("reload abandoned: \(errors.errors.map(\.description).joined(separator: "; "))")
+            if again { log.warning("SIGHUP ignored: the daemon is stopping") }  // the reload it asked for
             notifier.ready(status: "reload abandoned; stopping")
         case .upgrading(let check):
             check.abandon()
