@@ -11,11 +11,14 @@ final class UpgradeHandoverTests: XCTestCase {
         state.pidFile = "/run/with space/\nnew line ✓.pid"
         state.sockets = [(fd: 6, systemd: false, address: "unix:/run/a b.sock"), (fd: 9, systemd: true, address: "tcp://[::1]:80")]
         state.workers = [
-            .init(pid: 100, service: "echo", generation: 7, slot: 0, board: 5, entries: 32, retiring: false, ready: true, killInNanoseconds: nil),
+            .init(pid: 100, service: "echo", generation: 7, slot: 0, board: 5, entries: 32, channel: (10, 11), retiring: false, ready: true,
+                  killInNanoseconds: nil),
             .init(pid: 101, service: "a b", generation: 6, slot: nil, retiring: true, ready: true, killInNanoseconds: -5),
         ]
         XCTAssertEqual(try UpgradeHandover.decode(state.encoded()), state)
-        XCTAssertEqual(state.descriptors, [6, 9, 5])
+        state.logPage = 4
+        XCTAssertEqual(try UpgradeHandover.decode(state.encoded()), state)
+        XCTAssertEqual(state.descriptors, [4, 6, 9, 5, 10, 11])
     }
 
     func testADamagedStateIsRefused() {

@@ -23,13 +23,14 @@ final class UpgradeTests: DaemonTestCase {
         return stat(path, &info) == 0 ? UInt64(info.st_ino) : 0
     }
 
-    func startDaemon(port: Int) throws -> DaemonProcess {
+    func startDaemon(port: Int, daemonKeys: String = "") throws -> DaemonProcess {
         try FileManager.default.createDirectory(atPath: directory + "/bin", withIntermediateDirectories: true)
         chmod(directory + "/bin", 0o755)
         try installBinary()
         let path = writeConfig("""
             [daemon]
             graceful_timeout = 5
+            \(daemonKeys)
 
             [service echo]
             listen = tcp://127.0.0.1:\(port)
@@ -112,5 +113,28 @@ final class UpgradeTests: DaemonTestCase {
         XCTAssertTrue(daemon.log.contains("broken"), "the check's own words are in the log:\n\(daemon.log)")
         XCTAssertEqual(inode("/proc/\(daemon.pid)/exe"), running)
         XCTAssertEqual(daemon.workerPIDs(), workers, "the workers were replaced")
+    }
+
+    func testTheLogIsStillReopenedAfterAnUpgrade() throws {
+        let port = freePort()
+        let logFile = directory + "/logs/daemon.log"
+        mkdir(directory + "/logs", 0o755)
+        let daemon = try startDaemon(port: port, daemonKeys: "log_file = \(logFile)\nlog_level = debug")
+        daemon.signal(SIGUSR2)
+        try daemon.waitReady()
+        rename(logFile, logFile + ".1")
+        daemon.signal(SIGUSR1)
+        let deadline = Date().addingTimeInterval(10)
+        var text = ""
+        while Date() < deadline {
+            XCTAssertEqual(try tcpRoundTrip(port: port), "hello\n")
+            text = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
+            if text.contains("log reopened") && text.contains("serving 127.0.0.1:") { break }
+            usleep(20_000)
+        }
+        XCTAssertTrue(text.contains("log reopened"), "the upgraded master did not reopen:\n\(text)")
+        XCTAssertTrue(text.contains("serving 127.0.0.1:"), "no worker line in the new file:\n\(text)")
+        let old = (try? String(contentsOfFile: logFile + ".1", encoding: .utf8)) ?? ""
+        XCTAssertTrue(old.contains("upgraded: socketserverd"), old)
     }
 }

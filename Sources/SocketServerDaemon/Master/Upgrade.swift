@@ -74,6 +74,7 @@ extension Arbiter {
         handover.generation = cycle.generation
         handover.extraWorkers = extraWorkers
         handover.pidFile = pidFileWritten
+        handover.logPage = Logger.shared.sharedPageDescriptor
         handover.sockets = listeners.sockets.map { (address, socket) in
             (socket.fileno(), listeners.isSystemdOwned(address), address.description)
         }
@@ -82,6 +83,7 @@ extension Arbiter {
             let board = record.slot.flatMap { scoreboard.handover($0) }
             return UpgradeHandover.Worker(pid: record.pid, service: record.service, generation: record.generation, slot: record.slot,
                                    board: board?.descriptor ?? -1, entries: board?.entries ?? 0,
+                                   channel: record.logChannel.map { ($0.sending, $0.receiving) } ?? (-1, -1),
                                    retiring: record.retiring, ready: record.ready,
                                    killInNanoseconds: record.killAt.map { Self.nanoseconds(now.duration(to: $0)) })
         }
@@ -121,9 +123,22 @@ extension Arbiter {
             var record = WorkerRecord(pid: worker.pid, service: worker.service, generation: worker.generation, started: now,
                                       slot: slot, requestTimeout: nil)
             record.ready = worker.ready
+            if worker.channel.sending >= 0, worker.channel.receiving >= 0 {
+                setCloseOnExec(worker.channel.sending, true)
+                setCloseOnExec(worker.channel.receiving, true)
+                record.logChannel = DescriptorChannel(sending: worker.channel.sending, receiving: worker.channel.receiving)
+            }
             record.retiring = worker.retiring
             record.killAt = worker.killInNanoseconds.map { now.advanced(by: .nanoseconds($0)) }
             supervisor.workers.add(record)
+        }
+        if handover.logPage >= 0 {
+            do {
+                try Logger.shared.adoptSharedPage(fd: handover.logPage)
+                setCloseOnExec(handover.logPage, true)
+            } catch {
+                log.warning("upgrade: \(error); the previous generation keeps its log file until it retires")
+            }
         }
         log.info("upgrade: took over \(sockets.count) socket(s) and \(handover.workers.count) worker(s) of generation "
                  + "\(handover.generation)")

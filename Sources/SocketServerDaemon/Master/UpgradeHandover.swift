@@ -14,6 +14,12 @@ struct UpgradeHandover: Equatable {
     static let header = "socketserverd-upgrade 1"
 
     struct Worker: Equatable {
+        static func == (a: Worker, b: Worker) -> Bool {
+            a.pid == b.pid && a.service == b.service && a.generation == b.generation && a.slot == b.slot && a.board == b.board
+                && a.entries == b.entries && a.channel == b.channel && a.retiring == b.retiring && a.ready == b.ready
+                && a.killInNanoseconds == b.killInNanoseconds
+        }
+
         var pid: pid_t
         var service: String
         var generation: Int
@@ -21,6 +27,8 @@ struct UpgradeHandover: Equatable {
         /// Its scoreboard memfd and how many entries it holds (-1, 0 when untracked).
         var board: Int32 = -1
         var entries = 0
+        /// Both ends of its log channel (-1: none).
+        var channel: (sending: Int32, receiving: Int32) = (-1, -1)
         var retiring: Bool
         var ready: Bool
         /// How long until its kill deadline, if it has one (nanoseconds; may be negative).
@@ -29,6 +37,8 @@ struct UpgradeHandover: Equatable {
 
     var generation = 0
     var extraWorkers = 0
+    /// The log's shared page (the reopen counter old workers watch; -1: none).
+    var logPage: Int32 = -1
     var pidFile: String? = nil
     /// Listening sockets by descriptor, with the listen address they serve as the config writes
     /// it; `systemd` marks those systemd passed (never unlinked here).
@@ -36,23 +46,25 @@ struct UpgradeHandover: Equatable {
     var workers: [Worker] = []
 
     static func == (a: UpgradeHandover, b: UpgradeHandover) -> Bool {
-        a.generation == b.generation && a.extraWorkers == b.extraWorkers
+        a.generation == b.generation && a.extraWorkers == b.extraWorkers && a.logPage == b.logPage
             && a.pidFile == b.pidFile && a.workers == b.workers
             && a.sockets.map(\.fd) == b.sockets.map(\.fd) && a.sockets.map(\.systemd) == b.sockets.map(\.systemd)
             && a.sockets.map(\.address) == b.sockets.map(\.address)
     }
 
     /// Every descriptor that must stay open across the exec.
-    var descriptors: [Int32] { sockets.map(\.fd) + workers.map(\.board).filter { $0 >= 0 } }
+    var descriptors: [Int32] {
+        ([logPage] + sockets.map(\.fd) + workers.flatMap { [$0.board, $0.channel.sending, $0.channel.receiving] }).filter { $0 >= 0 }
+    }
 
     func encoded() -> String {
-        var lines = [Self.header, "generation \(generation)", "extra \(extraWorkers)"]
+        var lines = [Self.header, "generation \(generation)", "extra \(extraWorkers)", "logpage \(logPage)"]
         if let pidFile { lines.append("pidfile \(Self.hex(pidFile))") }
         for socket in sockets { lines.append("socket \(socket.fd) \(socket.systemd ? 1 : 0) \(Self.hex(socket.address))") }
         for worker in workers {
             lines.append("worker \(worker.pid) \(Self.hex(worker.service)) \(worker.generation) \(worker.slot ?? -1) "
                          + "\(worker.retiring ? 1 : 0) \(worker.ready ? 1 : 0) \(worker.killInNanoseconds.map(String.init) ?? "-") "
-                         + "\(worker.board) \(worker.entries)")
+                         + "\(worker.board) \(worker.entries) \(worker.channel.sending) \(worker.channel.receiving)")
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -78,6 +90,7 @@ struct UpgradeHandover: Equatable {
             switch fields.first {
             case "generation": state.generation = try int(1)
             case "extra": state.extraWorkers = try int(1)
+            case "logpage": state.logPage = Int32(try int(1))
             case "pidfile": state.pidFile = try text(1)
             case "socket": state.sockets.append((Int32(try int(1)), try int(2) != 0, try text(3)))
             case "worker":
@@ -85,6 +98,7 @@ struct UpgradeHandover: Equatable {
                 let kill = fields.count > 7 && fields[7] != "-" ? Int64(try int(7)) : nil
                 state.workers.append(Worker(pid: pid_t(try int(1)), service: try text(2), generation: try int(3),
                                             slot: slot >= 0 ? slot : nil, board: Int32(try int(8)), entries: try int(9),
+                                            channel: (Int32(try int(10)), Int32(try int(11))),
                                             retiring: try int(5) != 0, ready: try int(6) != 0, killInNanoseconds: kill))
             default: throw .message("upgrade state: unknown line '\(fields.joined(separator: " "))'")
             }
