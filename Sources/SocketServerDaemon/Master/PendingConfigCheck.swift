@@ -20,8 +20,9 @@ final class PendingConfigCheck {
     private let context: ConfigCheck.Context
     private let inChild: () -> Void
     private var broken: [String: String] = [:]
-    private(set) var pid: pid_t = -1
-    private(set) var descriptor: Int32 = -1
+    private var child = ChildPipe()
+    var pid: pid_t { child.pid }
+    var descriptor: Int32 { child.descriptor }
     private(set) var deadline = ContinuousClock.now
     private var bytes: [UInt8] = []
 
@@ -48,32 +49,20 @@ final class PendingConfigCheck {
 
     /// Reads what the child wrote; at EOF or past the deadline reaps it and decides.
     func advance(now: ContinuousClock.Instant = .now) -> Progress {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = read(descriptor, &buffer, buffer.count)
-            if count > 0 {
-                bytes += buffer[..<count]
-                continue
-            }
-            if count < 0 && errno == EINTR { continue }
-            if count < 0 && errno == EAGAIN {
-                guard now >= deadline else { return .running }
-                kill(pid, SIGKILL)
-                return conclude(timedOut: true)
-            }
-            return conclude(timedOut: false)  // EOF (or a read error: the child is gone for us)
-        }
+        if child.readAvailable(into: &bytes) { return conclude(timedOut: false) }
+        guard now >= deadline else { return .running }
+        kill(pid, SIGKILL)
+        return conclude(timedOut: true)
     }
 
     /// Kills the child (a stop signal arrived); the check fails with "abandoned: REASON".
     func abandon(reason: String) -> ConfigErrors {
-        kill(pid, SIGKILL)
-        reap()
+        child.kill()
         return ConfigErrors([ConfigError("the plugin check was abandoned: \(reason)", at: nil)])
     }
 
     private func conclude(timedOut: Bool) -> Progress {
-        let status = reap()
+        let status = child.reap()
         let outcome = ConfigCheck.verdict(ConfigCheckMessage.decode(bytes), status: status, timedOut: timedOut)
         switch outcome {
         case .finished(let errors):
@@ -87,16 +76,6 @@ final class PendingConfigCheck {
         case .abandoned(let reason):
             return .finished(.failure(ConfigErrors([ConfigError("the plugin check was abandoned: \(reason)", at: nil)])))
         }
-    }
-
-    @discardableResult
-    private func reap() -> Int32 {
-        if descriptor >= 0 { close(descriptor) }
-        descriptor = -1
-        var status: Int32 = 0
-        while pid > 0, waitpid(pid, &status, 0) < 0, errno == EINTR {}
-        pid = -1
-        return status
     }
 
     /// Forks a checking child (signals blocked across the fork, as for a worker); nil or why not.
@@ -120,9 +99,7 @@ final class PendingConfigCheck {
             close(fds[0])
             return ConfigError("cannot check plugins: fork: \(String(cString: strerror(errno)))", at: nil)
         }
-        _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
-        pid = child
-        descriptor = fds[0]
+        self.child = ChildPipe(pid: child, descriptor: fds[0])
         return nil
     }
 }

@@ -16,15 +16,15 @@ final class UpgradeCheck {
     }
 
     let binary: String
-    private(set) var pid: pid_t
-    private(set) var descriptor: Int32
+    private var child: ChildPipe
+    var pid: pid_t { child.pid }
+    var descriptor: Int32 { child.descriptor }
     let deadline: ContinuousClock.Instant
     private var output: [UInt8] = []
 
     private init(binary: String, pid: pid_t, descriptor: Int32) {
         self.binary = binary
-        self.pid = pid
-        self.descriptor = descriptor
+        child = ChildPipe(pid: pid, descriptor: descriptor)
         deadline = ContinuousClock.now.advanced(by: UpgradeCheck.timeout)
     }
 
@@ -66,46 +66,22 @@ final class UpgradeCheck {
             close(fds[0])
             throw .system("fork", code)
         }
-        _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
         return UpgradeCheck(binary: binary, pid: pid, descriptor: fds[0])
     }
 
     /// Reads the check's output; at EOF (or past the deadline) reaps it: nil while it runs.
     func advance(now: ContinuousClock.Instant = .now) -> Verdict? {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = read(descriptor, &buffer, buffer.count)
-            if count > 0 {
-                if output.count < 65536 { output += buffer[..<count] }
-                continue
-            }
-            if count < 0 && errno == EINTR { continue }
-            if count < 0 && errno == EAGAIN {
-                guard now >= deadline else { return nil }
-                abandon()
-                return .failed("\(binary) --check-config did not finish within \(UpgradeCheck.timeout) and was killed")
-            }
-            break
+        if !child.readAvailable(into: &output, limit: 65536) {
+            guard now >= deadline else { return nil }
+            abandon()
+            return .failed("\(binary) --check-config did not finish within \(UpgradeCheck.timeout) and was killed")
         }
-        let status = reap()
+        let status = child.reap()
         if status == 0 { return .passed }
         let said = String(decoding: output, as: UTF8.self).split(separator: "\n").suffix(5).joined(separator: " / ")
         return .failed("\(binary) --check-config \(describeExit(status))" + (said.isEmpty ? "" : ": \(said)"))
     }
 
     /// Kills and reaps the checking child.
-    func abandon() {
-        if pid > 0 { kill(pid, SIGKILL) }
-        reap()
-    }
-
-    @discardableResult
-    private func reap() -> Int32 {
-        if descriptor >= 0 { close(descriptor) }
-        descriptor = -1
-        var status: Int32 = 0
-        while pid > 0, waitpid(pid, &status, 0) < 0, errno == EINTR {}
-        pid = -1
-        return status
-    }
+    func abandon() { child.kill() }
 }
