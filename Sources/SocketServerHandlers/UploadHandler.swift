@@ -86,7 +86,7 @@ public final class UploadStreamHandler: BaseRequestHandler {
             while try receiveFile(&input, directory: &directory) {}
         } catch let refusal as UploadRefusal {
             let reason = Self.printable(refusal.reason)
-            log(.error, "upload refused: \(reason)")
+            logProblem(refusal.problem, "upload refused: \(reason)")
             try? request.sendAll("ERR \(reason)\n")
             drain(&input)
         } catch let error as SocketError {
@@ -151,14 +151,14 @@ public final class UploadStreamHandler: BaseRequestHandler {
 
     private func directoryPath() throws(UploadRefusal) -> String {
         guard let path = host?.options["directory"], !path.isEmpty else {
-            throw UploadRefusal("no upload directory is configured")
+            throw UploadRefusal("no upload directory is configured", .failed)
         }
         return path
     }
 
     private func maxSize() throws(UploadRefusal) -> Int {
         guard let text = host?.options["max_size"] else { return Self.defaultMaxSize }
-        guard let value = Self.parseMaxSize(text) else { throw UploadRefusal("max_size is misconfigured") }
+        guard let value = Self.parseMaxSize(text) else { throw UploadRefusal("max_size is misconfigured", .failed) }
         return value
     }
 

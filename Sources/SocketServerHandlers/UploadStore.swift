@@ -4,10 +4,15 @@
 import Glibc
 #endif
 
-/// Why an upload was refused; `reason` is sent to the client after `ERR `.
+/// Why an upload was refused; `reason` is sent to the client after `ERR `. `problem` tells the
+/// client's fault (a bad request) from the server's (a full disk), which are logged as two kinds.
 struct UploadRefusal: Error {
     let reason: String
-    init(_ reason: String) { self.reason = reason }
+    let problem: RequestProblem
+    init(_ reason: String, _ problem: RequestProblem = .badRequest) {
+        self.reason = reason
+        self.problem = problem
+    }
 }
 
 /// A file name an upload may create: one plain component of at most 255 bytes, not empty, not
@@ -45,7 +50,7 @@ final class UploadDirectory {
 
     init(path: String) throws(UploadRefusal) {
         let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw UploadRefusal("cannot open upload directory: \(errorText(errno))") }
+        guard fd >= 0 else { throw UploadRefusal("cannot open upload directory: \(errorText(errno))", .failed) }
         self.path = path
         self.fd = fd
     }
@@ -58,7 +63,7 @@ final class UploadDirectory {
         var info = stat()
         guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
             if errno == ENOENT { return }
-            throw UploadRefusal("cannot check target: \(errorText(errno))")
+            throw UploadRefusal("cannot check target: \(errorText(errno))", .failed)
         }
         switch info.st_mode & 0o170000 {
         case 0o100000: return
@@ -101,9 +106,9 @@ final class UploadDirectory {
             let name = ".upload-" + String(decoding: suffix, as: UTF8.self)
             let result = create(name)
             if result >= 0 { return (name, result) }
-            if errno != EEXIST { throw UploadRefusal("cannot create temporary file: \(errorText(errno))") }
+            if errno != EEXIST { throw UploadRefusal("cannot create temporary file: \(errorText(errno))", .failed) }
         }
-        throw UploadRefusal("cannot create temporary file: too many name collisions")
+        throw UploadRefusal("cannot create temporary file: too many name collisions", .failed)
     }
 
     /// Gives the anonymous file `file` the name `name` in the directory (`linkat` through
@@ -170,7 +175,7 @@ final class UploadFile {
             let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if written > 0 { offset += written; continue }
             if written < 0, errno == EINTR { continue }
-            throw UploadRefusal("write failed: \(errorText(written == 0 ? ENOSPC : errno))")
+            throw UploadRefusal("write failed: \(errorText(written == 0 ? ENOSPC : errno))", .failed)
         }
     }
 
@@ -179,7 +184,7 @@ final class UploadFile {
     /// that name is free; when it exists (a regular file, checked) the file is linked under a
     /// temporary name and renamed over it, so the replacement stays atomic.
     func commit(as target: String) throws(UploadRefusal) {
-        guard fsync(fd) == 0 else { throw UploadRefusal("fsync failed: \(errorText(errno))") }
+        guard fsync(fd) == 0 else { throw UploadRefusal("fsync failed: \(errorText(errno))", .failed) }
         try directory.checkTarget(target)
         var linkedAsTarget = false
         if isAnonymous {
@@ -190,26 +195,26 @@ final class UploadFile {
             } else if linkError == EEXIST {
                 name = try directory.linkUnderTemporaryName(file)
             } else {
-                throw UploadRefusal("link failed: \(errorText(linkError))")
+                throw UploadRefusal("link failed: \(errorText(linkError))", .failed)
             }
         }
         let closed = Glibc.close(fd)
         fd = -1
         guard closed == 0 else {
             if linkedAsTarget { directory.remove(target) }
-            throw UploadRefusal("close failed: \(errorText(errno))")
+            throw UploadRefusal("close failed: \(errorText(errno))", .failed)
         }
         if !linkedAsTarget, let name {
             try directory.checkTarget(target)
             let renameError = directory.rename(name, to: target)
-            guard renameError == 0 else { throw UploadRefusal("rename failed: \(errorText(renameError))") }
+            guard renameError == 0 else { throw UploadRefusal("rename failed: \(errorText(renameError))", .failed) }
         }
         settled = true
         let syncError = directory.sync()
         guard syncError == 0 else {
             // Not known to be durable: take the file back rather than report a half success.
             directory.remove(target)
-            throw UploadRefusal("directory fsync failed: \(errorText(syncError))")
+            throw UploadRefusal("directory fsync failed: \(errorText(syncError))", .failed)
         }
     }
 
