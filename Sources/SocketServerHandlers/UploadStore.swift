@@ -16,8 +16,9 @@ struct UploadRefusal: Error {
 }
 
 /// A file name an upload may create: one plain component of at most 255 bytes, not empty, not
-/// starting with `.`, without `/`, `..`, NUL or control characters (C0, DEL, C1). Returns the
-/// problem, or nil when the name is acceptable.
+/// starting with `.`, without `/`, `..`, NUL, control characters (C0, DEL, C1) or invisible
+/// format characters (see `isInvisibleFormat`). Returns the problem, or nil when the name is
+/// acceptable.
 ///
 /// The structural rules are checked on the UTF-8 bytes the kernel will see, never on Characters:
 /// a Character is a grapheme cluster, so "/" followed by a combining mark (U+0338) is one Character
@@ -38,8 +39,30 @@ func uploadNameProblem(_ name: String) -> String? {
     if bytes.first == dot { return "filename starts with '.'" }
     for scalar in name.unicodeScalars {
         if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) { return "filename contains a control character" }
+        if isInvisibleFormat(scalar) {
+            return "filename contains an invisible format character (\(codePoint(scalar)))"
+        }
     }
     return nil
+}
+
+/// Whether `scalar` changes how text around it is shown without showing itself: Unicode's format
+/// characters (general category Cf: the bidirectional overrides, embeddings and isolates
+/// U+202A–U+202E and U+2066–U+2069, which make `evil\u{202E}txt.exe` read as `evilexe.txt`; the
+/// marks U+200E, U+200F, U+061C; the zero-width U+200B–U+200D, U+2060–U+2064, U+FEFF; the soft
+/// hyphen U+00AD; tags U+E0001–U+E007F) and the line and paragraph separators U+2028, U+2029.
+/// A name with one shows as another name, in a listing or in the log.
+func isInvisibleFormat(_ scalar: Unicode.Scalar) -> Bool {
+    switch scalar.properties.generalCategory {
+    case .format, .lineSeparator, .paragraphSeparator: return true
+    default: return false
+    }
+}
+
+/// `U+202E`: a scalar's code point as the Unicode standard writes it.
+func codePoint(_ scalar: Unicode.Scalar) -> String {
+    let hex = String(scalar.value, radix: 16, uppercase: true)
+    return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
 }
 
 /// An open upload directory. Every file operation is relative to its descriptor (`openat`,
