@@ -57,6 +57,7 @@ struct LogRateLimiter: @unchecked Sendable {
         cssd_atomic_add64(unreported, 1)
         guard claimLine() else { return }
         let count = takeUnreported()
+        guard count > 0 else { return }  // the line before took this event into its count
         let others = count > 1 ? " (and \(count - 1) more \(what) since the last such line; logged at most every \(interval) s)" : ""
         sink.log(level, prefix + message() + others)
     }

@@ -52,10 +52,13 @@ enum ServiceEvent: Int, CaseIterable {
 /// One service's rate-limited lines: a `LogRateLimiter` per kind of event.
 final class ServiceEventLog: Sendable {
     private let limiters: [LogRateLimiter]
+    /// Keeps the table (and so the words the limiters point into) mapped.
+    private let table: ServiceLogTable
 
     /// The counters come from `table` (shared by every worker of the service) or, when it has no
     /// room, from a mapping of this worker's own (shared with its request children).
     init(service: String, table: ServiceLogTable = .shared, sink: any LogSink = Logger.shared) {
+        self.table = table
         let words = table.words(for: service) ?? ServiceLogTable.privateWords()
         limiters = ServiceEvent.allCases.map { event in
             LogRateLimiter(level: event.level, prefix: "service \(service): ", what: event.what,
@@ -92,6 +95,8 @@ final class ServiceLogTable: @unchecked Sendable {
         let memory = mmap(nil, Self.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0)
         base = memory == MAP_FAILED ? nil : memory?.assumingMemoryBound(to: Int64.self)
     }
+
+    deinit { if let base { munmap(base, Self.size) } }
 
     /// Makes the shared table now, in the master, before the first worker is forked.
     static func prepare() { _ = shared }
