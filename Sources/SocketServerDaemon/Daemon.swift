@@ -50,6 +50,7 @@ public enum Daemon {
         SignalPipe.holdDuringStartup()
         openMissingStandardDescriptors()
         _ = (executablePath, arguments)
+        ServiceLogTable.prepare()  // before any fork: the workers of a service share its log counters
         let handover: UpgradeHandover?
         do {
             handover = try UpgradeHandover.takeFromEnvironment()

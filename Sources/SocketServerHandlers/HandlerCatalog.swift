@@ -18,11 +18,23 @@ public protocol HandlerHost: AnyObject, Sendable {
     /// Tells the host that the current request (on this thread) started a program in process group
     /// `group` (0: it has been reaped), so the host can kill it if the worker itself dies.
     func requestStartedProcessGroup(_ group: pid_t)
+    /// Logs, at `error` level, why one request failed. A client can cause one per connection, so
+    /// the daemon writes at most one line per 10 s per service and kind, with a count.
+    func logProblem(_ problem: RequestProblem, _ message: String)
 }
 
 extension HandlerHost {
     public var requestTimeout: Duration? { nil }
     public func requestStartedProcessGroup(_ group: pid_t) {}
+    public func logProblem(_ problem: RequestProblem, _ message: String) { log(.error, message) }
+}
+
+/// Why a request failed, for `HandlerHost.logProblem`.
+public enum RequestProblem: Sendable {
+    /// The handler refused what the client sent (a malformed header, a bad file name).
+    case badRequest
+    /// The request failed on the server's side (a full disk, a missing directory).
+    case failed
 }
 
 /// Log levels, in increasing severity.

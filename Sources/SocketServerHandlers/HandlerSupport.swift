@@ -21,6 +21,17 @@ extension BaseRequestHandler {
         }
     }
 
+    /// Logs why this request failed through the host (which may rate-limit it), prefixed with
+    /// the client; without a host, writes the line to stderr.
+    func logProblem(_ problem: RequestProblem, _ message: String) {
+        let line = "\(clientAddress): \(message)"
+        if let host {
+            host.logProblem(problem, line)
+        } else {
+            writeErrorLine("\(LogLevel.error): \(line)")
+        }
+    }
+
     /// True when a datagram can be answered: an unbound Unix datagram client has no address.
     var clientCanReceiveReplies: Bool {
         if case .unix(let path) = clientAddress, path.isEmpty { return false }

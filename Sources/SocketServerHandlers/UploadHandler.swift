@@ -15,17 +15,21 @@ import SocketServer
 /// **Replies (an addition to the tutorials' protocol, whose client never reads):** after each file
 /// is stored and durable the server sends `OK <filename> <bytes>\n` (the byte count is the last
 /// field; the name may contain spaces). On any refusal it sends `ERR <reason>\n` (one line, control
-/// characters replaced by `?`), logs the reason at `error` level through the `HandlerHost` (stderr
-/// when there is none), and closes the connection after discarding, for at most one second and
-/// 1 MiB, what the client was still sending, so that the `ERR` line is not lost to a reset.
+/// and invisible format characters replaced by `?`), logs the reason at `error` level through the
+/// `HandlerHost` (`logProblem`: a bad request, or a failure on the server's side such as a full
+/// disk; the daemon writes at most one line of each per 10 s, with a count; stderr when there is
+/// no host), and closes the connection after discarding, for at most one second and 1 MiB, what
+/// the client was still sending, so that the `ERR` line is not lost to a reset.
 /// A client that ignores replies, like the tutorials' own, works unchanged.
 ///
 /// Refused, leaving no file behind: a header length out of range; malformed JSON (see
 /// `FlatJSON`); a `cmd` other than `"put"`; a filename that is empty, absolute, contains `/`, `..`,
-/// NUL or control characters, starts with `.` or is longer than 255 bytes; a target that exists
-/// as a symlink or as anything but a regular file (a regular file is replaced atomically); a
-/// `filesize` that is not a non-negative integer or exceeds `max_size`; a connection that ends
-/// inside a length, header or file; a failed write (a full disk), fsync or rename.
+/// NUL, control characters or invisible format characters (a bidirectional override such as
+/// U+202E, a zero-width space: see `isInvisibleFormat`), starts with `.` or is longer than 255
+/// bytes; a target that exists as a symlink or as anything but a regular file (a regular file is
+/// replaced atomically); a `filesize` that is not a non-negative integer or exceeds `max_size`; a
+/// connection that ends inside a length, header or file; a failed write (a full disk), fsync or
+/// rename.
 ///
 /// Storage: content goes to an anonymous O_TMPFILE inode in the directory, so a worker killed
 /// mid-upload leaves no file behind; when complete it is fsynced and linked as the target
@@ -86,7 +90,7 @@ public final class UploadStreamHandler: BaseRequestHandler {
             while try receiveFile(&input, directory: &directory) {}
         } catch let refusal as UploadRefusal {
             let reason = Self.printable(refusal.reason)
-            log(.error, "upload refused: \(reason)")
+            logProblem(refusal.problem, "upload refused: \(reason)")
             try? request.sendAll("ERR \(reason)\n")
             drain(&input)
         } catch let error as SocketError {
@@ -151,14 +155,14 @@ public final class UploadStreamHandler: BaseRequestHandler {
 
     private func directoryPath() throws(UploadRefusal) -> String {
         guard let path = host?.options["directory"], !path.isEmpty else {
-            throw UploadRefusal("no upload directory is configured")
+            throw UploadRefusal("no upload directory is configured", .failed)
         }
         return path
     }
 
     private func maxSize() throws(UploadRefusal) -> Int {
         guard let text = host?.options["max_size"] else { return Self.defaultMaxSize }
-        guard let value = Self.parseMaxSize(text) else { throw UploadRefusal("max_size is misconfigured") }
+        guard let value = Self.parseMaxSize(text) else { throw UploadRefusal("max_size is misconfigured", .failed) }
         return value
     }
 
@@ -176,11 +180,14 @@ public final class UploadStreamHandler: BaseRequestHandler {
         }
     }
 
-    /// A reason as one printable line of reasonable length.
+    /// A reason as one printable line of reasonable length: control and invisible format
+    /// characters (which the client may have sent, in a `cmd`) become `?`, so that neither the
+    /// reply nor the log line shows other text than it holds.
     static func printable(_ reason: String) -> String {
         var scalars = String.UnicodeScalarView()
         for scalar in reason.unicodeScalars.prefix(300) {
-            scalars.append(scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) ? "?" : scalar)
+            let hidden = scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || isInvisibleFormat(scalar)
+            scalars.append(hidden ? "?" : scalar)
         }
         return String(scalars)
     }

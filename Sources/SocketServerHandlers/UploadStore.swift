@@ -4,15 +4,21 @@
 import Glibc
 #endif
 
-/// Why an upload was refused; `reason` is sent to the client after `ERR `.
+/// Why an upload was refused; `reason` is sent to the client after `ERR `. `problem` tells the
+/// client's fault (a bad request) from the server's (a full disk), which are logged as two kinds.
 struct UploadRefusal: Error {
     let reason: String
-    init(_ reason: String) { self.reason = reason }
+    let problem: RequestProblem
+    init(_ reason: String, _ problem: RequestProblem = .badRequest) {
+        self.reason = reason
+        self.problem = problem
+    }
 }
 
 /// A file name an upload may create: one plain component of at most 255 bytes, not empty, not
-/// starting with `.`, without `/`, `..`, NUL or control characters (C0, DEL, C1). Returns the
-/// problem, or nil when the name is acceptable.
+/// starting with `.`, without `/`, `..`, NUL, control characters (C0, DEL, C1) or invisible
+/// format characters (see `isInvisibleFormat`). Returns the problem, or nil when the name is
+/// acceptable.
 ///
 /// The structural rules are checked on the UTF-8 bytes the kernel will see, never on Characters:
 /// a Character is a grapheme cluster, so "/" followed by a combining mark (U+0338) is one Character
@@ -33,8 +39,30 @@ func uploadNameProblem(_ name: String) -> String? {
     if bytes.first == dot { return "filename starts with '.'" }
     for scalar in name.unicodeScalars {
         if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) { return "filename contains a control character" }
+        if isInvisibleFormat(scalar) {
+            return "filename contains an invisible format character (\(codePoint(scalar)))"
+        }
     }
     return nil
+}
+
+/// Whether `scalar` changes how text around it is shown without showing itself: Unicode's format
+/// characters (general category Cf: the bidirectional overrides, embeddings and isolates
+/// U+202A–U+202E and U+2066–U+2069, which make `evil\u{202E}txt.exe` read as `evilexe.txt`; the
+/// marks U+200E, U+200F, U+061C; the zero-width U+200B–U+200D, U+2060–U+2064, U+FEFF; the soft
+/// hyphen U+00AD; tags U+E0001–U+E007F) and the line and paragraph separators U+2028, U+2029.
+/// A name with one shows as another name, in a listing or in the log.
+func isInvisibleFormat(_ scalar: Unicode.Scalar) -> Bool {
+    switch scalar.properties.generalCategory {
+    case .format, .lineSeparator, .paragraphSeparator: return true
+    default: return false
+    }
+}
+
+/// `U+202E`: a scalar's code point as the Unicode standard writes it.
+func codePoint(_ scalar: Unicode.Scalar) -> String {
+    let hex = String(scalar.value, radix: 16, uppercase: true)
+    return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
 }
 
 /// An open upload directory. Every file operation is relative to its descriptor (`openat`,
@@ -45,7 +73,7 @@ final class UploadDirectory {
 
     init(path: String) throws(UploadRefusal) {
         let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw UploadRefusal("cannot open upload directory: \(errorText(errno))") }
+        guard fd >= 0 else { throw UploadRefusal("cannot open upload directory: \(errorText(errno))", .failed) }
         self.path = path
         self.fd = fd
     }
@@ -58,7 +86,7 @@ final class UploadDirectory {
         var info = stat()
         guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
             if errno == ENOENT { return }
-            throw UploadRefusal("cannot check target: \(errorText(errno))")
+            throw UploadRefusal("cannot check target: \(errorText(errno))", .failed)
         }
         switch info.st_mode & 0o170000 {
         case 0o100000: return
@@ -101,9 +129,9 @@ final class UploadDirectory {
             let name = ".upload-" + String(decoding: suffix, as: UTF8.self)
             let result = create(name)
             if result >= 0 { return (name, result) }
-            if errno != EEXIST { throw UploadRefusal("cannot create temporary file: \(errorText(errno))") }
+            if errno != EEXIST { throw UploadRefusal("cannot create temporary file: \(errorText(errno))", .failed) }
         }
-        throw UploadRefusal("cannot create temporary file: too many name collisions")
+        throw UploadRefusal("cannot create temporary file: too many name collisions", .failed)
     }
 
     /// Gives the anonymous file `file` the name `name` in the directory (`linkat` through
@@ -170,7 +198,7 @@ final class UploadFile {
             let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if written > 0 { offset += written; continue }
             if written < 0, errno == EINTR { continue }
-            throw UploadRefusal("write failed: \(errorText(written == 0 ? ENOSPC : errno))")
+            throw UploadRefusal("write failed: \(errorText(written == 0 ? ENOSPC : errno))", .failed)
         }
     }
 
@@ -179,7 +207,7 @@ final class UploadFile {
     /// that name is free; when it exists (a regular file, checked) the file is linked under a
     /// temporary name and renamed over it, so the replacement stays atomic.
     func commit(as target: String) throws(UploadRefusal) {
-        guard fsync(fd) == 0 else { throw UploadRefusal("fsync failed: \(errorText(errno))") }
+        guard fsync(fd) == 0 else { throw UploadRefusal("fsync failed: \(errorText(errno))", .failed) }
         try directory.checkTarget(target)
         var linkedAsTarget = false
         if isAnonymous {
@@ -190,26 +218,26 @@ final class UploadFile {
             } else if linkError == EEXIST {
                 name = try directory.linkUnderTemporaryName(file)
             } else {
-                throw UploadRefusal("link failed: \(errorText(linkError))")
+                throw UploadRefusal("link failed: \(errorText(linkError))", .failed)
             }
         }
         let closed = Glibc.close(fd)
         fd = -1
         guard closed == 0 else {
             if linkedAsTarget { directory.remove(target) }
-            throw UploadRefusal("close failed: \(errorText(errno))")
+            throw UploadRefusal("close failed: \(errorText(errno))", .failed)
         }
         if !linkedAsTarget, let name {
             try directory.checkTarget(target)
             let renameError = directory.rename(name, to: target)
-            guard renameError == 0 else { throw UploadRefusal("rename failed: \(errorText(renameError))") }
+            guard renameError == 0 else { throw UploadRefusal("rename failed: \(errorText(renameError))", .failed) }
         }
         settled = true
         let syncError = directory.sync()
         guard syncError == 0 else {
             // Not known to be durable: take the file back rather than report a half success.
             directory.remove(target)
-            throw UploadRefusal("directory fsync failed: \(errorText(syncError))")
+            throw UploadRefusal("directory fsync failed: \(errorText(syncError))", .failed)
         }
     }
 

@@ -19,6 +19,7 @@ final class HostState: Sendable {
     let requestTimeout: Duration?
     private let logLines = Mutex<[(level: LogLevel, message: String)]>([])
     private let errorLines = Mutex<[String]>([])
+    private let problemLines = Mutex<[(problem: RequestProblem, message: String)]>([])
 
     init(options: [String: String], idleTimeout: Duration?, requestTimeout: Duration? = nil) {
         self.options = options
@@ -28,9 +29,15 @@ final class HostState: Sendable {
 
     func record(_ level: LogLevel, _ message: String) { logLines.withLock { $0.append((level, message)) } }
     func recordError(_ error: any Error) { errorLines.withLock { $0.append("\(error)") } }
+    /// A handler's `logProblem`: kept with its kind, and as an error line.
+    func recordProblem(_ problem: RequestProblem, _ message: String) {
+        problemLines.withLock { $0.append((problem, message)) }
+        record(.error, message)
+    }
 
     var logs: [(level: LogLevel, message: String)] { logLines.withLock { $0 } }
     var errors: [String] { errorLines.withLock { $0 } }
+    var problems: [(problem: RequestProblem, message: String)] { problemLines.withLock { $0 } }
 }
 
 /// A threading TCP (or Unix stream, by address) server that is a HandlerHost.
@@ -47,6 +54,7 @@ final class HostStreamServer: TCPServer, HandlerHost, @unchecked Sendable {
     var options: [String: String] { state.options }
     var requestTimeout: Duration? { state.requestTimeout }
     func log(_ level: LogLevel, _ message: String) { state.record(level, message) }
+    func logProblem(_ problem: RequestProblem, _ message: String) { state.recordProblem(problem, message) }
 
     override func getRequest() throws -> Request? {
         guard let request = try super.getRequest() else { return nil }

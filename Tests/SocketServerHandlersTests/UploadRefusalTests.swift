@@ -71,6 +71,54 @@ final class UploadRefusalTests: UploadTestCase {
         XCTAssertEqual(access(absolute, F_OK), -1, "nothing written in /")
     }
 
+    func testInvisibleFormatCharactersAreRefused() throws {
+        // A right-to-left override makes "evil\u{202E}txt.exe" show as "evilexe.txt"; the other
+        // bidirectional controls and the invisible characters (Unicode's format characters, Cf)
+        // make a name show as another one. Each is refused, wherever it is in the name.
+        try start()
+        let scalars: [UInt32] = [
+            0x202E, 0x202A, 0x202B, 0x202C, 0x202D,  // embeddings and overrides
+            0x2066, 0x2067, 0x2068, 0x2069,  // isolates
+            0x200E, 0x200F, 0x061C,  // left-to-right, right-to-left and Arabic letter marks
+            0x200B, 0x200C, 0x200D, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xFEFF,  // zero-width
+            0x00AD, 0x180E, 0xFFF9, 0xE0001, 0xE0041,  // soft hyphen, Mongolian separator, annotation, tags
+            0x2028, 0x2029,  // line and paragraph separators
+        ]
+        for value in scalars {
+            let scalar = try XCTUnwrap(Unicode.Scalar(value))
+            let code = String(format: "U+%04X", value)
+            for name in ["evil\(scalar)txt.exe", "\(scalar)name", "name\(scalar)"] {
+                try assertRefused(putFrame(name, Array("payload".utf8)), "invisible format character (\(code))")
+            }
+        }
+        XCTAssertEqual(listing(directory), [])
+        // Right-to-left scripts themselves, and other non-ASCII names, are still accepted.
+        for name in ["שלום.txt", "ملف.txt", "日本語.txt", "re\u{0301}sume\u{0301}.pdf"] {
+            XCTAssertEqual(try exchange(putFrame(name, [1])), "OK \(name) 1\n")
+        }
+    }
+
+    func testClientTextInAReasonShowsNoFormatCharacters() throws {
+        // A reason that quotes the client (an unknown cmd) could carry an override into the ERR
+        // line and the log: it is shown as "?", as control characters are.
+        try start()
+        let header = #"{"cmd":"\u202Eteg\u200B","filename":"a","filesize":1}"#
+        try assertRefused(uploadFrame(header: Array(header.utf8), content: [1]), #"unknown cmd "?teg?""#)
+        let logged = try XCTUnwrap(errorLogs.last)
+        XCTAssertTrue(logged.contains(#"unknown cmd "?teg?""#), logged)
+        XCTAssertFalse(logged.unicodeScalars.contains { $0.properties.generalCategory == .format }, logged)
+    }
+
+    func testRefusalsAreReportedAsTheClientsOrTheServersProblem() throws {
+        // The daemon rate-limits the two kinds apart: a flood of bad requests does not hide a
+        // failure on the server's side.
+        try start(options: ["directory": root + "/gone"])
+        try assertRefused(putFrame("../a", [1]), "'/'")
+        try assertRefused(putFrame("a", [1]), "cannot open upload directory")
+        XCTAssertEqual(server.state.problems.map(\.problem), [.badRequest, .failed])
+        XCTAssertTrue(server.state.problems.allSatisfy { $0.message.contains("upload refused: ") }, "\(server.state.problems)")
+    }
+
     func testSymlinkTargetIsRefusedAndUntouched() throws {
         try start()
         let outside = root + "/outside.txt"

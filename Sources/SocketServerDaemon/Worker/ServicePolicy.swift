@@ -12,12 +12,8 @@ final class ServicePolicy: Sendable {
     /// Requests after which this worker retires (max_requests plus jitter); 0 = never.
     let retireAfter: Int
     private let served = Atomic<Int>(0)
-    /// When the last accept failure was logged (seconds on the monotonic clock), to log once per interval.
-    private let lastAcceptErrorLog = Atomic<Int64>(Int64.min)
-    /// Connections refused because the thread pool's queue or the event loop was full: when the
-    /// last refusal was logged, and how many came since.
-    private let lastRefusalLog = Atomic<Int64>(Int64.min)
-    private let refusedSinceLog = Atomic<Int>(0)
+    /// The lines a client can cause once per connection, each kind at most once per 10 s.
+    let events: ServiceEventLog
 
     /// Where this worker notes its running requests for the master (nil: untracked).
     private let scoreboard: Scoreboard?
@@ -34,6 +30,7 @@ final class ServicePolicy: Sendable {
         self.service = service
         self.scoreboard = slot == nil ? nil : scoreboard
         self.slot = slot ?? -1
+        events = ServiceEventLog(service: service.name)
         if service.maxRequests > 0 {
             // Up to 10% jitter, so that workers started together don't all restart together.
             let jitter = Int.random(in: 0...max(0, service.maxRequests / 10))
@@ -46,7 +43,7 @@ final class ServicePolicy: Sendable {
     /// verifyRequest: the client must be in `allow` (when set).
     func verify(_ request: Request) -> Bool {
         if service.allow.isEmpty || service.allow.contains(where: { $0.contains(request.clientAddress) }) { return true }
-        log.warning("service \(service.name): refused \(request.clientAddress) (not in allow)")
+        events.record(.notAllowed) { "refused \(request.clientAddress) (not in allow)" }
         return false
     }
 
@@ -95,8 +92,7 @@ final class ServicePolicy: Sendable {
         guard status != 0, let scoreboard else { return }
         let clients = scoreboard.endAll(slot: slot, owner: pid)
         guard !clients.isEmpty else { return }
-        log.error("service \(service.name): request child \(pid) \(describeExit(status)) while serving "
-                  + clients.joined(separator: ", "))
+        events.record(.crashed) { "request child \(pid) \(describeExit(status)) while serving " + clients.joined(separator: ", ") }
     }
 
     /// Runs `process` and counts the request toward max_requests, whether it succeeded or failed,
@@ -131,42 +127,35 @@ final class ServicePolicy: Sendable {
     /// accept failed (EMFILE, ENFILE, ENOBUFS…): the server already backs off 100 ms per failure so
     /// the loop does not spin; the log gets one line per 10 s, not one per attempt.
     func acceptFailed(_ error: any Error) {
-        if once(per: 10, last: lastAcceptErrorLog) {
-            log.error("service \(service.name): cannot accept: \(error); backing off (logged at most every 10 s)")
-        }
+        events.record(.acceptFailed) { "cannot accept: \(error); backing off" }
     }
 
-    /// Logs the refusals counted since the last such line, at most once per 10 s; `serviceActions`
-    /// calls it too, so the end of a burst is reported even if no refusal follows.
-    /// Nothing is formatted unless a line is due (refusals come in bursts under overload).
-    func logRefusals(_ latest: (error: any Error, client: SocketAddress)? = nil) {
-        guard refusedSinceLog.load(ordering: .relaxed) > 0, once(per: 10, last: lastRefusalLog) else { return }
-        let refused = refusedSinceLog.exchange(0, ordering: .relaxed)
-        guard refused > 0 else { return }
-        let what = latest.map { "\($0.error)" } ?? "connections refused as full"
-        log.warning("service \(service.name): \(what) (\(refused) refused since the last such line, "
-                    + "logged at most every 10 s\(latest.map { "; latest client \($0.client)" } ?? ""))")
+    /// Writes the counts of rate-limited events that are due; `serviceActions` calls it once per
+    /// loop, so the end of a burst is reported even if no event follows.
+    func flushEvents() {
+        events.flush()
     }
 
-    /// Whether `seconds` have passed since `last` (monotonic seconds), which it then updates.
-    private func once(per seconds: Int64, last: borrowing Atomic<Int64>) -> Bool {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let current = Int64(now.tv_sec)
-        let previous = last.load(ordering: .relaxed)
-        guard previous == Int64.min || current - previous >= seconds else { return false }
-        return last.compareExchange(expected: previous, desired: current, ordering: .relaxed).exchanged
-    }
-
+    /// A request failed (in the worker, or under concurrency = fork in its child, which counts into
+    /// the same shared memory). Everything a client can cause this way is logged at most once per
+    /// 10 s per kind, with a count: refusals because the pool or event loop was full, idle
+    /// clients, resets (the client's doing, so info, not error), and every other handler error.
     func report(_ error: any Error, _ request: Request) {
+        let client = request.clientAddress
         if Self.isRefusal(error) {
-            // Under overload there is one per connection: a warning per 10 s with the count.
-            refusedSinceLog.add(1, ordering: .relaxed)
-            logRefusals((error, request.clientAddress))
+            events.record(.full) { "client \(client): \(error)" }
         } else if case SocketError.timeout = error {
-            log.info("service \(service.name): closed idle client \(request.clientAddress) after \(service.timeout.map { "\($0)" } ?? "timeout")")
+            events.record(.idle) { "closed idle client \(client) after \(service.timeout.map { "\($0)" } ?? "timeout")" }
+        } else if Self.isReset(error) {
+            events.record(.reset) { "client \(client) reset the connection (\(error))" }
         } else {
-            log.error("service \(service.name): client \(request.clientAddress): \(error)")
+            events.record(.failed) { "client \(client): \(error)" }
         }
+    }
+
+    /// Whether the client reset the connection: ECONNRESET on a receive, EPIPE (or ECONNRESET) on a send.
+    static func isReset(_ error: any Error) -> Bool {
+        guard let error = error as? SocketError, case .system = error else { return false }
+        return error.errno == ECONNRESET || error.errno == EPIPE
     }
 }

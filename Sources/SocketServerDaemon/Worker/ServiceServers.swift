@@ -17,6 +17,10 @@ extension ServiceServer {
     var requestTimeout: Duration? { policy.service.timeout }
     func requestStartedProcessGroup(_ group: pid_t) { policy.noteProcessGroup(group) }
     func log(_ level: LogLevel, _ message: String) { Logger.shared.log(level, "service \(serviceName): \(message)") }
+    /// A handler's per-request problem: at most one line per 10 s per kind, with a count.
+    func logProblem(_ problem: RequestProblem, _ message: String) {
+        policy.events.record(problem == .badRequest ? .badRequest : .failed) { message }
+    }
 }
 
 /// A service on a stream listener (tcp://, unix:).
@@ -43,7 +47,7 @@ final class StreamService: TCPServer, ServiceServer, @unchecked Sendable {
     }
     override func serviceActions() {
         super.serviceActions()
-        policy.logRefusals()
+        policy.flushEvents()
     }
     /// With a thread pool whose threads are all busy, wait a little for one to come free before
     /// accepting: meanwhile another worker with an idle thread takes the connection. Without this,
@@ -80,5 +84,9 @@ final class DatagramService: UDPServer, ServiceServer, @unchecked Sendable {
     override func handleAcceptError(_ error: any Error) {
         policy.acceptFailed(error)
         super.handleAcceptError(error)
+    }
+    override func serviceActions() {
+        super.serviceActions()
+        policy.flushEvents()
     }
 }
