@@ -59,7 +59,7 @@ struct ExecCommand: Equatable {
         var info = stat()
         guard stat(program, &info) == 0 else { return "\(program): \(String(cString: strerror(errno)))" }
         guard info.st_mode & S_IFMT == S_IFREG else { return "\(program) is not a regular file" }
-        guard access(program, X_OK) == 0 else { return "\(program) is not executable" }
+        guard access(program, X_OK) == 0 else { return "\(program) is not executable by this user (uid \(geteuid()))" }
         return nil
     }
 }

@@ -65,6 +65,8 @@ public final class UploadStreamHandler: BaseRequestHandler {
                 problems.append(("directory", "\(directory): \(errorText(errno))"))
             } else if info.st_mode & 0o170000 != 0o040000 {
                 problems.append(("directory", "\(directory) is not a directory"))
+            } else if access(directory, W_OK | X_OK) != 0 {
+                problems.append(("directory", "\(directory) is not writable by user \(currentUserName()): \(errorText(errno))"))
             }
         } else {
             problems.append(("directory", "is required"))
@@ -73,6 +75,12 @@ public final class UploadStreamHandler: BaseRequestHandler {
             problems.append(("max_size", "must be a positive integer (bytes), not \"\(text)\""))
         }
         return problems
+    }
+
+    /// The name of the account this process runs as (the workers' user during a check as root).
+    static func currentUserName() -> String {
+        guard let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name else { return "uid \(geteuid())" }
+        return String(cString: name)
     }
 
     /// A positive decimal integer, digits only.

@@ -40,9 +40,31 @@ enum ConfigCheck {
     /// The checks this process makes itself: everything but running plugin code.
     static func validateHere(_ sources: ConfigSources, context: Context) -> Result<DaemonConfig, ConfigErrors> {
         Result { () throws(ConfigErrors) in
-            try ConfigValidator.validate(sources, catalog: context.catalog, plugins: DeferredPluginLoader(),
-                                         cpuCount: context.cpuCount, forRoot: context.forRoot)
+            let config = try ConfigValidator.validate(sources, catalog: context.catalog, plugins: DeferredPluginLoader(),
+                                                      cpuCount: context.cpuCount, forRoot: context.forRoot)
+            let problems = masterFileProblems(sources)
+            if !problems.isEmpty { throw ConfigErrors(problems) }
+            return config
         }
+    }
+
+    /// The files the master itself opens (as whoever it runs as): `log_file` and `pid_file` need
+    /// a directory that exists, or the daemon would pass the check and then fail to start.
+    static func masterFileProblems(_ sources: ConfigSources) -> [ConfigError] {
+        var problems: [ConfigError] = []
+        for section in sources.sections where section.kind == .daemon {
+            for entry in section.entries where ["log_file", "pid_file"].contains(entry.key) && !entry.value.isEmpty {
+                let directory = ConfigFiles.directory(of: entry.value)
+                var info = stat()
+                if stat(directory, &info) != 0 {
+                    problems.append(ConfigError("\(entry.key) = \(entry.value): its directory \(directory): "
+                                                + String(cString: strerror(errno)), at: entry.location))
+                } else if info.st_mode & S_IFMT != S_IFDIR {
+                    problems.append(ConfigError("\(entry.key) = \(entry.value): \(directory) is not a directory", at: entry.location))
+                }
+            }
+        }
+        return problems
     }
 
     enum Outcome: Equatable {
@@ -74,8 +96,8 @@ enum ConfigCheck {
             + "checking it \(how) while \(busy.activity); the plugin cannot be used")
     }
 
-    /// The child: become the daemon's user (plugin code never runs as root), check with the
-    /// plugins loaded, report, exit.
+    /// The child: become the daemon's user (plugin code never runs as root, and what workers
+    /// open is checked with the workers' rights), check with the plugins loaded, report, exit.
     static func runChild(_ sources: ConfigSources, context: Context, broken: [String: String], reportingTo fd: Int32) -> Never {
         let (catalog, cpuCount, forRoot) = (context.catalog, context.cpuCount, context.forRoot)
         Logger.shared.level = .error
@@ -93,8 +115,8 @@ enum ConfigCheck {
         do {
             try Credentials.apply(Credentials.resolve(for: daemon))
         } catch {
-            errors.append(ConfigError("plugins not checked: cannot become user \(daemon.user ?? "nobody") to load them: \(error)",
-                                      at: nil))
+            errors.append(ConfigError("plugins and the workers' files not checked: cannot become user "
+                                      + "\(daemon.user ?? "nobody"): \(error)", at: nil))
             loader = DeferredPluginLoader()
         }
         do {

@@ -5,7 +5,7 @@ import Glibc
 #endif
 import CSocketServerShims
 
-/// One check of a configuration that declares plugins. The child reports over a pipe (`descriptor`);
+/// One check of a configuration that declares plugins, or of any configuration as root. The child reports over a pipe (`descriptor`);
 /// the owner calls `advance()` when the pipe is readable or `deadline` has passed. A plugin that
 /// kills the child is marked failed and a new child checks again, so that one bad plugin does not
 /// hide the other errors. Without plugins no child is needed: `start` returns the result at once.
@@ -41,7 +41,9 @@ final class PendingConfigCheck {
         let declaresPlugins = sources.sections.contains { section in
             if case .plugin = section.kind { return true } else { return false }
         }
-        guard declaresPlugins else { return (nil, .finished(ConfigCheck.validateHere(sources, context: context))) }
+        // As root the child also checks, as the workers' user, what the workers will touch (an
+        // upload directory, an exec program): root would pass checks the user then fails.
+        guard declaresPlugins || context.forRoot else { return (nil, .finished(ConfigCheck.validateHere(sources, context: context))) }
         let check = PendingConfigCheck(path: path, sources: sources, context: context, inChild: inChild)
         if let failure = check.spawn() { return (nil, .finished(.failure(ConfigErrors([failure])))) }
         return (check, .running)

@@ -1,0 +1,70 @@
+// Started as root, the check (--check-config, start, HUP) looks at what the workers will touch as
+// the user they run as, and at what the master opens, each at its file:line.
+import Foundation
+import SocketServer
+import XCTest
+
+final class RootCheckTests: DaemonTestCase {
+    func check(_ config: String) throws -> (Int32, String) {
+        let path = writeConfig(config, to: directory + "/check.conf")
+        let output = directory + "/check-out.txt"
+        let pid = try spawn(DaemonProcess.binaryPath, ["--check-config", "--config", path], env: ["PATH=/usr/bin:/bin"],
+                            stdout: output, stderr: output)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        return ((status >> 8) & 0xff, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+    }
+
+    func testWhatTheWorkersTouchIsCheckedAsTheirUser() throws {
+        try XCTSkipIf(getuid() != 0, "needs root: the check must start as root")
+        _ = try RootPrivilegeTests.ensureUser()
+        let hidden = directory + "/private"
+        mkdir(hidden, 0o700)
+        chmod(hidden, 0o700)
+        mkdir(hidden + "/uploads", 0o777)
+        let program = hidden + "/prog.sh"
+        writeConfig("#!/bin/sh\necho hi\n", to: program)
+        chmod(program, 0o755)
+        let readOnly = directory + "/readonly"
+        mkdir(readOnly, 0o755)
+        chmod(readOnly, 0o755)
+        let (status, output) = try check("""
+            [daemon]
+            user = \(RootPrivilegeTests.user)
+
+            [service up]
+            listen = tcp://127.0.0.1:7
+            handler = upload
+            directory = \(hidden)/uploads
+
+            [service ro]
+            listen = tcp://127.0.0.1:8
+            handler = upload
+            directory = \(readOnly)
+
+            [service run]
+            listen = tcp://127.0.0.1:9
+            handler = exec
+            command = \(program)
+            """)
+        XCTAssertEqual(status, 1, output)
+        XCTAssertTrue(output.contains("check.conf:7:") && output.contains("Permission denied"), output)
+        XCTAssertTrue(output.contains("check.conf:12:") && output.contains("not writable by user \(RootPrivilegeTests.user)"), output)
+        XCTAssertTrue(output.contains("check.conf:17:") && output.contains("Permission denied"), output)
+    }
+
+    func testLogAndPidFilesInAMissingDirectoryAreErrorsAtTheirLine() throws {
+        let (status, output) = try check("""
+            [daemon]
+            log_file = \(directory)/missing/daemon.log
+            pid_file = \(directory)/missing/daemon.pid
+
+            [service echo]
+            listen = tcp://127.0.0.1:7
+            handler = echo
+            """)
+        XCTAssertEqual(status, 1, output)
+        XCTAssertTrue(output.contains("check.conf:2:") && output.contains("log_file"), output)
+        XCTAssertTrue(output.contains("check.conf:3:") && output.contains("pid_file"), output)
+    }
+}
