@@ -234,6 +234,7 @@ sb sh -c 'echo "; local edit kept across upgrades (package-test)" >> /etc/socket
 before=$(main_pid)
 old_status=$(sb systemctl show -p StatusText --value socketserverd.service)
 old_generation=${old_status##*, generation }
+[[ $old_generation =~ ^[0-9]+$ ]] || fail "no generation in the StatusText '$old_status'"
 sb ps -o pid= --ppid "$before" > "$work/old-workers"
 [ -s "$work/old-workers" ] || fail "master $before has no workers"
 start_loop 7007
