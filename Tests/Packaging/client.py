@@ -8,7 +8,9 @@
   client.py refused PORT         nothing listens on PORT
   client.py upload PORT NAME     stores NAME (5,200 bytes) with the upload protocol; expects OK
   client.py loop PORT STOPFILE   echo round trips on new connections until STOPFILE exists;
-                                 prints "requests=N failures=M" and exits 1 on any failure
+                                 creates STOPFILE.running after the first good one (the loop
+                                 is under way); prints "requests=N failures=M" and exits 1 on
+                                 any failure
 Each check prints one line and exits 0 on success, 1 otherwise.
 """
 import os
@@ -56,11 +58,15 @@ def defaults():
 def loop(port, stop_file):
     requests = failures = 0
     first_error = None
+    running = False
     while not os.path.exists(stop_file):
         message = b"ping %d\n" % requests
         try:
             if round_trip(port, message) != message:
                 raise RuntimeError("wrong reply")
+            if not running:
+                open(stop_file + ".running", "w").close()
+                running = True
         except Exception as error:  # a refused, reset or wrong answer is a failed request
             failures += 1
             first_error = first_error or repr(error)

@@ -5,12 +5,15 @@
 #   Tests/Packaging/package-test.sh        (as root; run by DebianPackageTests through `swift test`)
 #
 # Steps, each ending in a "PASS: ..." line: copy the tree to a temp dir, `dpkg-buildpackage -us -uc
-# -b` there, lintian, boot the sandbox, hide the Swift toolchain, `dpkg -i`, ldd, serve the default
-# config, processes run as socketserverd, reload adds a service under a client loop, the example
-# plugin, an upload into the StateDirectory under the hardened unit, a broken
-# config is refused and the old one keeps serving, systemd-analyze security, upgrade (a local
-# edit of the conffile survives) and reinstall restart it, stop ends every process, socket
-# activation, `dpkg --purge` leaves nothing behind. The sandbox is always stopped (trap).
+# -b` there, lintian, a second package of a higher version from the built tree
+# (build-upgrade-package.sh), boot the sandbox, hide the Swift toolchain, `dpkg -i`, ldd, serve
+# the default config, processes run as socketserverd, reload adds a service under a client loop,
+# the example plugin, an upload into the StateDirectory under the hardened unit, a broken
+# config is refused and the old one keeps serving, systemd-analyze security, the upgrade to the
+# second package replaces the binary in place (SIGUSR2, same MainPID) under a client loop without
+# a failed request and keeps a local edit of the conffile, reinstall restarts it, stop ends every
+# process, socket activation, `dpkg --purge` leaves nothing behind. The sandbox is always stopped
+# (trap).
 #
 # Exit status: 0 passed; 77 skipped (the line "SKIP: reason" says why: no root, no namespaces,
 # no sandbox, or missing build dependencies); anything else failed ("FAIL: ...").
@@ -18,112 +21,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-# The sandbox lives in shared/ beside the checkout; look in each parent (a CI clone may sit deeper),
-# then in the workplace's usual place.
-find_sandbox() {
-    local dir=$repo
-    while [ "$dir" != "/" ]; do
-        dir=$(dirname "$dir")
-        [ -x "$dir/shared/systemd-sandbox/run-in-systemd.sh" ] && { echo "$dir/shared/systemd-sandbox/run-in-systemd.sh"; return; }
-    done
-    echo /work/shared/systemd-sandbox/run-in-systemd.sh
-}
-sandbox=${SYSTEMD_SANDBOX:-$(find_sandbox)}
-started=$SECONDS
-step_started=$SECONDS
-
-skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
-step() { step_started=$SECONDS; printf '\n=== %s\n' "$*"; }
-pass() { echo "PASS: $* ($((SECONDS - step_started)) s)"; }
-
-# --- Can this machine boot the sandbox? ----------------------------------------------------------
-[ "$(id -u)" = 0 ] || skip "needs root to boot the systemd sandbox (run .ci/run or swift test as root)"
-[ -x "$sandbox" ] || skip "systemd sandbox not found at $sandbox (set SYSTEMD_SANDBOX)"
-for tool in unshare nsenter setpriv; do
-    command -v "$tool" >/dev/null || skip "cannot boot the sandbox: $tool (util-linux) is missing"
-done
-[ -x /lib/systemd/systemd ] && command -v dbus-daemon >/dev/null \
-    || skip "cannot boot the sandbox: systemd or dbus is not installed"
-[ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ] \
-    || [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ] \
-    || skip "cannot boot the sandbox: no cgroup2 hierarchy"
-unshare --pid --mount --uts --ipc --net --cgroup --fork /bin/true 2>/dev/null \
-    || skip "cannot boot the sandbox: unshare of pid/mount/net/cgroup namespaces is not permitted here"
-
-# --- Build dependencies -------------------------------------------------------------------------
-missing=()
-for tool in dpkg-buildpackage dpkg-checkbuilddeps dh lintian python3 readelf; do
-    command -v "$tool" >/dev/null || missing+=("$tool")
-done
-[ ${#missing[@]} -eq 0 ] || skip "build dependencies missing: ${missing[*]} (apt-get install debhelper lintian dpkg-dev python3 binutils)"
-swiftc=$(command -v swiftc 2>/dev/null || true)
-if [ -n "${SWIFT_TOOLCHAIN:-}" ]; then
-    toolchain=$SWIFT_TOOLCHAIN/usr
-elif [ -n "$swiftc" ]; then
-    toolchain=$(dirname "$(dirname "$(readlink -f "$swiftc")")")
-else
-    toolchain=/opt/swift/usr
-fi
-[ -x "$toolchain/bin/swift" ] || skip "build dependency missing: the Swift toolchain ($toolchain/bin/swift)"
-checkbuilddeps=$(cd "$repo" && dpkg-checkbuilddeps 2>&1) || skip "build dependencies missing: $checkbuilddeps"
-
-# --- Work dir, sandbox, cleanup -----------------------------------------------------------------
-work=$(mktemp -d /tmp/socketserverd-pkgtest.XXXXXX)
-chmod 755 "$work"
-# SwiftPM's lock files and lintian's temp files go here, so they go with the work dir.
-mkdir "$work/tmp"
-export SANDBOX_NAME=ssd-pkgtest-$$
-# Only /tmp (the work dir) is shared with the sandbox.
-export SANDBOX_DEFAULT_BINDS=/tmp SANDBOX_BINDS=
-sandbox_up=0
-cleanup() {
-    local status=$?
-    if [ "$sandbox_up" = 1 ]; then
-        if [ "$status" != 0 ]; then
-            echo "--- journal of socketserverd (for the failure above)"
-            timeout 20 "$sandbox" exec journalctl -u socketserverd -u socketserverd.socket --no-pager \
-                -o short-precise 2>&1 | tail -80 || true
-        fi
-        if timeout 60 "$sandbox" stop >/dev/null 2>&1; then
-            # The sandbox keeps its console and journal in /run/NAME; after a pass nobody needs them.
-            [ "$status" = 0 ] && rm -rf "/run/$SANDBOX_NAME"
-        else
-            echo "warning: sandbox $SANDBOX_NAME did not stop cleanly"
-        fi
-        [ "$status" = 0 ] || echo "sandbox logs: /run/$SANDBOX_NAME/"
-    fi
-    if [ "${KEEP_WORKDIR:-0}" = 1 ]; then echo "work dir kept: $work"; else rm -rf "$work"; fi
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Runs a command inside the sandbox, bounded in time.
-sb() { timeout 120 "$sandbox" exec "$@"; }
-# Polls "$@" (inside the sandbox) for up to $1 seconds.
-sb_wait() {
-    local limit=$1; shift
-    local deadline=$((SECONDS + limit))
-    until sb "$@" >/dev/null 2>&1; do
-        [ $SECONDS -lt $deadline ] || return 1
-        sleep 0.2
-    done
-}
-journal() { sb journalctl -u socketserverd -u socketserverd.socket --no-pager -o cat; }
-# Waits up to 15 s for an extended regex in the unit's journal.
-journal_wait() {
-    local deadline=$((SECONDS + 15))
-    until journal | grep -Eq -- "$1"; do
-        [ $SECONDS -lt $deadline ] || { echo "journal has no line matching: $1"; return 1; }
-        sleep 0.2
-    done
-}
-main_pid() { sb systemctl show -p MainPID --value socketserverd.service; }
-client() { sb python3 "$work/client.py" "$@"; }
-cp "$here/client.py" "$work/client.py"
-cd "$work"
+. "$here/package-test-setup.sh"
 
 # === 1. Build ===================================================================================
 step "build: copy the checkout to $work/src, dpkg-buildpackage -us -uc -b"
@@ -168,9 +66,23 @@ lintian_status=0
 TMPDIR="$work/tmp" lintian -I --show-overrides --fail-on error,warning "$changes" > "$work/lintian.log" 2>&1 || lintian_status=$?
 echo "lintian $(lintian --version | awk '{print $2}') -I --show-overrides (O: = overridden, reason in debian/socketserverd.lintian-overrides):"
 grep -v -e 'running with root privileges is not recommended' -e '^N: ' "$work/lintian.log" || true
-[ "$lintian_status" = 0 ] || fail "lintian reported errors or warnings (exit $lintian_status)"
+# With --show-overrides lintian exits 2 for an overridden warning too (O: above, its reason in the
+# overrides file); an error or warning that is not overridden is an E: or W: line.
+[ "$lintian_status" = 0 ] || [ "$lintian_status" = 2 ] || fail "lintian failed (exit $lintian_status)"
 ! grep -Eq '^[EW]: ' "$work/lintian.log" || fail "lintian reported errors or warnings"
 pass "lintian (no errors, no warnings)"
+
+step "build the upgrade package: the built tree, version $version+pkgtest1 (build-upgrade-package.sh)"
+new_version="$version+pkgtest1"
+if ! TMPDIR="$work/tmp" DEB_BUILD_OPTIONS="parallel=$(nproc)" timeout 420 \
+        bash "$here/build-upgrade-package.sh" "$work/src" "$new_version" > "$work/build-upgrade.log" 2>&1; then
+    tail -60 "$work/build-upgrade.log"
+    fail "the upgrade package did not build (log above)"
+fi
+grep -E '^\[[0-9]+/[0-9]+\] Compiling' "$work/build-upgrade.log" || true
+new_deb=$(ls "$work/socketserverd_${new_version}_"*.deb)
+[ "$(dpkg-deb -f "$new_deb" Version)" = "$new_version" ] || fail "${new_deb##*/} is not version $new_version"
+pass "upgrade package built: ${new_deb##*/}, reusing the first build's .build-deb"
 
 # === 3. Boot systemd, hide the toolchain, install ===============================================
 step "boot the systemd sandbox ($SANDBOX_NAME)"
@@ -232,10 +144,7 @@ pass "master $master and its $workers workers run as socketserverd; workers hold
 
 # === 4. Reload =================================================================================
 step "systemctl reload after adding a service in conf.d, with a client loop running"
-rm -f "$work/stop-loop"
-( sb python3 "$work/client.py" loop 7007 "$work/stop-loop" > "$work/loop.log" 2>&1; echo $? > "$work/loop.status" ) &
-loop_pid=$!
-sleep 1
+start_loop 7007
 cat > "$work/50-extra.conf" <<'EOF'
 ; added by package-test.sh
 [service extra]
@@ -248,10 +157,7 @@ sb systemctl reload socketserverd.service
 sb_wait 15 python3 "$work/client.py" upper 7020 || fail "the added service does not answer on 7020"
 journal_wait 'reloaded: generation 2'
 sleep 1
-touch "$work/stop-loop"
-wait "$loop_pid" || true
-cat "$work/loop.log"
-[ "$(cat "$work/loop.status")" = 0 ] || fail "the client loop saw failed requests during the reload"
+stop_loop "the reload"
 client upper 7020
 journal | grep -E 'Reloading|Reloaded|SIGHUP|reloaded|extra' | tail -8
 [ "$(main_pid)" = "$master" ] || fail "the master changed on reload"
@@ -327,24 +233,52 @@ awk -v e="$exposure" 'BEGIN { exit !(e < 3.0) }' || fail "exposure $exposure is 
 pass "systemd-analyze security: exposure $exposure (below 3.0)"
 
 # === 6. Upgrade and reinstall ===================================================================
-step "upgrade to a newer version: a local edit of the conffile survives, the service restarts"
-new_version="$version+pkgtest1"
-dpkg-deb -R "$deb" "$work/repack"
-sed -i "s/^Version: .*/Version: $new_version/" "$work/repack/DEBIAN/control"
-new_deb="$work/upgrade/socketserverd_${new_version}_$(dpkg-deb -f "$deb" Architecture).deb"
-mkdir -p "$work/upgrade"
-dpkg-deb -b "$work/repack" "$new_deb" >/dev/null
+step "upgrade to $new_version under a client loop: the binary is replaced in place (SIGUSR2)"
 sb sh -c 'echo "; local edit kept across upgrades (package-test)" >> /etc/socketserverd/socketserverd.conf'
 before=$(main_pid)
-sb dpkg -i "$new_deb" < /dev/null
+old_status=$(sb systemctl show -p StatusText --value socketserverd.service)
+old_generation=${old_status##*, generation }
+[[ $old_generation =~ ^[0-9]+$ ]] || fail "no generation in the StatusText '$old_status'"
+sb ps -o pid= --ppid "$before" > "$work/old-workers"
+[ -s "$work/old-workers" ] || fail "master $before has no workers"
+start_loop 7007
+upgrade_started=$SECONDS
+sb dpkg -i "$new_deb" < /dev/null 2>&1 | tee "$work/upgrade.log"
+upgrade_took=$((SECONDS - upgrade_started))
 [ "$(sb dpkg-query -W -f '${Version}' socketserverd)" = "$new_version" ] || fail "the upgrade did not happen"
+grep -q "^socketserverd: upgraded in place to socketserverd $new_version" "$work/upgrade.log" \
+    || fail "the postinst did not report the upgrade in place"
+! grep -q 'restarting' "$work/upgrade.log" || fail "the postinst fell back to a restart"
+after=$(main_pid)
+[ "$after" = "$before" ] || fail "MainPID changed from $before to $after: the service was restarted"
+exe=$(sb readlink "/proc/$after/exe")
+[ "$exe" = /usr/sbin/socketserverd ] || fail "the master runs '$exe', not /usr/sbin/socketserverd"
+[ "$(sb stat -L -c %d:%i "/proc/$after/exe")" = "$(sb stat -c %d:%i /usr/sbin/socketserverd)" ] \
+    || fail "the master does not run the installed /usr/sbin/socketserverd (another inode)"
+! sb grep -E ' /usr/.* \(deleted\)$' "/proc/$after/maps" || fail "the master still maps files the upgrade replaced"
+status=$(sb systemctl show -p StatusText --value socketserverd.service)
+echo "StatusText before: $old_status"
+echo "StatusText after:  $status"
+case "$status" in "socketserverd $new_version: "*", generation $((old_generation + 1))") ;;
+    *) fail "StatusText does not name $new_version in generation $((old_generation + 1))" ;; esac
+journal_wait "upgrade: /usr/sbin/socketserverd checked the configuration; re-executing it \\(pid $before stays\\)"
+journal_wait "upgraded: socketserverd ${new_version//+/\\+} \\(/usr/sbin/socketserverd\\), generation $((old_generation + 1))"
+# The old generation's workers finish their requests and exit within graceful_timeout (30 s).
+deadline=$((SECONDS + 30))
+while left=$(sb sh -c 'for pid; do [ -e "/proc/$pid" ] && echo "$pid"; done; true' sh $(cat "$work/old-workers")) \
+        && [ -n "$left" ]; do
+    [ $SECONDS -lt $deadline ] || fail "workers of the old generation are still running after 30 s: $left"
+    sleep 0.2
+done
+retired_after=$((SECONDS - upgrade_started))
+stop_loop "the upgrade"
+client defaults >/dev/null && client upper 7020 && client greet 7011 || fail "not serving after the upgrade"
 sb grep -q 'local edit kept' /etc/socketserverd/socketserverd.conf || fail "the local edit was lost"
 sb test ! -e /etc/socketserverd/socketserverd.conf.dpkg-dist || fail "dpkg left a .dpkg-dist"
-sb_wait 20 systemctl is-active --quiet socketserverd.service || fail "not active after the upgrade"
-after=$(main_pid)
-[ "$after" != "$before" ] && [ "$after" != 0 ] || fail "the service was not restarted by the upgrade"
-client defaults >/dev/null && client upper 7020 || fail "not serving after the upgrade"
-pass "upgrade $version -> $new_version: restarted (master $before -> $after), local edit kept"
+journal | grep -E 'SIGUSR2|upgrade|retir' | tail -6
+pass "upgrade in place $version -> $new_version: MainPID $before kept, runs the new /usr/sbin/socketserverd," \
+     "STATUS= names $new_version, dpkg -i took $upgrade_took s, $(wc -l < "$work/old-workers") old workers gone" \
+     "after $retired_after s; $(cat "$work/loop.log"); local edit kept"
 
 step "reinstall the same version: the service restarts"
 before=$after
@@ -354,6 +288,34 @@ after=$(main_pid)
 [ "$after" != "$before" ] && [ "$after" != 0 ] || fail "the service was not restarted by the reinstall"
 client defaults >/dev/null || fail "not serving after the reinstall"
 pass "reinstall: restarted (master $before -> $after)"
+
+step "an upgrade whose binary rejects the configuration: the postinst says so and falls back to a restart"
+# The same package, repacked as a newer version with a /usr/sbin/socketserverd that rejects every
+# configuration (and so the master's upgrade check as well as the unit's ExecStartPre= check).
+broken_version="$new_version+broken"
+dpkg-deb -R "$new_deb" "$work/broken"
+sed -i "s/^Version: .*/Version: $broken_version/" "$work/broken/DEBIAN/control"
+sed -i "s/^version=\".*\"$/version=\"$broken_version\"/" "$work/broken/DEBIAN/postinst"
+grep -qx "version=\"$broken_version\"" "$work/broken/DEBIAN/postinst" || fail "cannot set the postinst's version"
+printf '#!/bin/sh\ncase "$1" in\n    --version) echo "socketserverd %s" ;;\n    *) echo "package-test: this build rejects every configuration" >&2; exit 1 ;;\nesac\n' \
+    "$broken_version" > "$work/broken/usr/sbin/socketserverd"
+broken_deb="$work/upgrade/socketserverd_${broken_version}_$(dpkg-deb -f "$deb" Architecture).deb"
+mkdir -p "$work/upgrade"
+dpkg-deb -Zgzip -z1 -b "$work/broken" "$broken_deb" >/dev/null
+before=$(main_pid)
+sb dpkg -i "$broken_deb" < /dev/null 2> "$work/broken.err" || { cat "$work/broken.err"; fail "dpkg -i failed"; }
+cat "$work/broken.err"
+grep -q '^socketserverd: the upgrade in place (SIGUSR2) failed: upgrade failed: .*rejects every configuration.*still serving with the running binary' \
+    "$work/broken.err" || fail "the postinst did not report the failed upgrade on stderr"
+grep -q '^socketserverd: restarting socketserverd.service instead' "$work/broken.err" || fail "no fallback to a restart"
+grep -q '^socketserverd: the restart failed too' "$work/broken.err" || fail "the failed restart is not reported"
+journal_wait "\\[$before\\] [a-z]*: upgrade failed: /usr/sbin/socketserverd --check-config .*; still serving with the running binary"
+! sb systemctl is-active --quiet socketserverd.service || fail "a binary that rejects the configuration is serving"
+sb dpkg -i "$new_deb" < /dev/null
+sb_wait 20 systemctl is-active --quiet socketserverd.service || fail "not active after installing $new_version again"
+client defaults >/dev/null || fail "not serving after installing $new_version again"
+pass "a failed upgrade in place: 'upgrade failed' reported on stderr, fell back to a restart (refused by" \
+     "ExecStartPre=, so the service stopped); installing $new_version again serves (master $(main_pid))"
 
 # === 7. Stop ==================================================================================
 step "systemctl stop ends every process"
