@@ -19,10 +19,10 @@ final class CheckConfigTests: DaemonTestCase {
         } else {
             pid = try spawn(DaemonProcess.binaryPath, arguments, env: ["PATH=/usr/bin:/bin"], stdout: out, stderr: err)
         }
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
+        let status = exitCode(of: pid)
         func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
-        return ((status >> 8) & 0xff, read(out), read(err))
+        XCTAssertNotNil(status, "socketserverd \(arguments.joined(separator: " ")) did not exit within 20 s:\n\(read(err))")
+        return (status ?? -1, read(out), read(err))
     }
 
     func testValidConfigPasses() throws {

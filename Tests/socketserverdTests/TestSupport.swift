@@ -44,6 +44,22 @@ func writeConfig(_ text: String, to path: String) -> String {
     return path
 }
 
+/// Waits for `pid` (spawned in its own process group) to exit; its exit code, or nil if it did not
+/// exit within `timeout` (its group is then killed and it is reaped).
+func exitCode(of pid: pid_t, timeout: TimeInterval = 20) -> Int32? {
+    let deadline = Date().addingTimeInterval(timeout)
+    var status: Int32 = 0
+    while waitpid(pid, &status, WNOHANG) == 0 {
+        guard Date() < deadline else {
+            kill(-pid, SIGKILL)
+            waitpid(pid, &status, 0)
+            return nil
+        }
+        usleep(10_000)
+    }
+    return (status >> 8) & 0xff
+}
+
 /// One echo round trip over a new TCP connection; throws on any failure.
 func tcpRoundTrip(port: Int, _ message: String = "hello\n", host: String = "127.0.0.1", timeout: Duration = .seconds(5)) throws -> String {
     let socket = try createConnection(host: host, port: port, timeout: timeout)

@@ -8,9 +8,10 @@ final class UntrustedConfigTests: DaemonTestCase {
     func run(_ arguments: [String]) throws -> (Int32, String) {
         let output = directory + "/out-\(UUID().uuidString).txt"
         let pid = try spawn(DaemonProcess.binaryPath, arguments, env: ["PATH=/usr/bin:/bin"], stdout: output, stderr: output)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        return ((status >> 8) & 0xff, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+        let status = exitCode(of: pid)
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        XCTAssertNotNil(status, "socketserverd \(arguments.joined(separator: " ")) did not exit within 20 s:\n\(text)")
+        return (status ?? -1, text)
     }
 
     /// A main file that includes `drop.d/*.conf` (line 3), and the drop.d directory with `mode`.
