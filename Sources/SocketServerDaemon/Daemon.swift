@@ -32,16 +32,33 @@ public enum Daemon {
         }
     }
 
-    /// `--check-config`: every problem with file:line on stderr, exit 1; or a success line, exit 0.
+    /// `--check-config`: exit 0 with a success line on stdout; or exit 1 with every problem on
+    /// stderr as a plain `file:line: message` line (no timestamp, pid or level: editors and grep
+    /// jump to it, as to a compiler's), then a summary line. A problem with no line to point at
+    /// (the main file cannot be read) is prefixed with the program's name instead.
     public static func checkConfig(path: String) -> Int32 {
         do {
             let config = try ConfigCheck.load(path: path, catalog: DaemonCatalog(), cpuCount: cpuCount(), forRoot: geteuid() == 0)
             print("socketserverd: the configuration file \(path) syntax is ok (\(config.services.count) services, \(config.files.count) files)")
             return 0
         } catch {
-            for problem in error.errors { log.error("\(problem)") }
-            log.error("configuration file \(path) test failed: \(error.errors.count) error(s)")
+            var report = ""
+            for problem in error.errors {
+                report += (problem.location == nil ? "socketserverd: " : "") + "\(problem)\n"
+            }
+            report += "socketserverd: configuration file \(path) test failed: \(error.errors.count) error(s)\n"
+            writeStandardError(report)
             return 1
+        }
+    }
+
+    /// Writes `text` to stderr in full.
+    private static func writeStandardError(_ text: String) {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            if written < 0 { if errno == EINTR { continue } else { return } }
+            bytes = bytes.dropFirst(written)
         }
     }
 

@@ -64,6 +64,7 @@ final class ConfigExampleTests: XCTestCase {
     /// Verbatim, the only problem is the socket_mode on a tcp:// listener.
     func testVerbatimExampleReportsOnlySocketModeOnTCP() throws {
         let dir = try ConfigTempDir()
+        _ = try dir.makeDirectory("conf.d")
         let file = try dir.write("socketserverd.conf", Self.example)
         do {
             let config = try ConfigLoader.load(path: file, catalog: ConfigTestCatalog(), cpuCount: 4)
@@ -79,6 +80,7 @@ final class ConfigExampleTests: XCTestCase {
     /// real built-in handlers into exactly the expected model.
     func testExampleLoadsWithBuiltinCatalog() throws {
         let dir = try ConfigTempDir()
+        _ = try dir.makeDirectory("conf.d")
         let uploads = try dir.makeDirectory("uploads")
         let text = Self.example
             .replacingOccurrences(of: "socket_mode = 0660             ; unix listeners only: file mode (octal)\n", with: "\n")
@@ -180,16 +182,17 @@ final class ConfigExampleTests: XCTestCase {
             + "handler = echo#not-a-comment-but-unknown\n"
         XCTAssertEqual(configErrors(text), [
             "main.conf:6: unknown handler 'echo#not-a-comment-but-unknown' "
-                + "(known handlers: beacon, broken, daytime, discard, echo, upload, upper)",
+                + "(known handlers: beacon, broken, daytime, discard, echo, upload, upper) "
+                + "(if '#not-a-comment-but-unknown' is meant as a comment, it needs a space before '#')",
         ])
         let fixed = text.replacingOccurrences(of: "#not-a-comment-but-unknown", with: " #comment")
         XCTAssertEqual(configLoaded(fixed)?.services.first?.listen, .tcp(.inet(host: "127.0.0.1", port: 7100)))
     }
 
     func testUserAndGroupCheckedOnlyForRoot() throws {
-        let text = "[daemon]\nuser = nobody\ngroup = nogroup\n"
+        let text = "[daemon]\nuser = nobody\ngroup = nogroup\n" + configService()
         XCTAssertNotNil(configLoaded(text, forRoot: true))
-        let missing = "[daemon]\nuser = no-such-user-xyz\ngroup = no-such-group-xyz\n"
+        let missing = "[daemon]\nuser = no-such-user-xyz\ngroup = no-such-group-xyz\n" + configService()
         XCTAssertEqual(configLoaded(missing)?.user, "no-such-user-xyz")
         assertConfigErrors(missing, [
             "main.conf:2: user 'no-such-user-xyz' does not exist",
@@ -197,9 +200,22 @@ final class ConfigExampleTests: XCTestCase {
         ], forRoot: true)
     }
 
-    func testEmptyConfigIsValid() throws {
-        XCTAssertEqual(configLoaded("")?.services, [])
-        XCTAssertEqual(configLoaded("; nothing\n")?.files, ["main.conf"])
+    /// A truncated or half-written file, applied on HUP, would close every listener: refused.
+    func testConfigWithoutServicesIsRefused() throws {
+        let refusal = "main.conf: no [service NAME] section in it or in the files it includes; "
+            + "a configuration that serves nothing is refused (is the file truncated or half written?)"
+        for text in ["", "; nothing\n", "[daemon]\nlog_level = debug\n", "[plugin p]\npath = /x/p.so\n"] {
+            XCTAssertEqual(configErrors(text), [refusal], text)
+        }
+        let dir = try ConfigTempDir()
+        _ = try dir.makeDirectory("conf.d")
+        let main = try dir.write("main.conf", "[daemon]\ninclude = conf.d/*.conf\n")
+        XCTAssertThrowsError(try ConfigLoader.load(path: main, catalog: ConfigTestCatalog(), cpuCount: 1)) { error in
+            XCTAssertEqual("\(error)", "\(main): no [service NAME] section in it or in the files it includes; "
+                + "a configuration that serves nothing is refused (is the file truncated or half written?)")
+        }
+        try dir.write("conf.d/a.conf", configService())
+        XCTAssertEqual(try ConfigLoader.load(path: main, catalog: ConfigTestCatalog(), cpuCount: 1).services.map(\.name), ["s"])
     }
 
     func testErrorDescriptions() {

@@ -133,7 +133,7 @@ final class ConfigFuzzTests: XCTestCase {
         for (index, bytes) in cases.enumerated() {
             check(bytes, file: dir.path + "/nasty.conf", catalog: ConfigTestCatalog(), index: index)
         }
-        let bom = try XCTUnwrap(configLoaded("\u{feff}[daemon]\nlog_level = debug\n"))
+        let bom = try XCTUnwrap(configLoaded("\u{feff}[daemon]\nlog_level = debug\n" + configService()))
         XCTAssertEqual(bom.logLevel, .debug)
     }
 }

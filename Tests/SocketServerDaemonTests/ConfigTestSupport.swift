@@ -5,14 +5,17 @@ import SocketServer
 import SocketServerHandlers
 import XCTest
 
-/// A temporary directory removed when the test ends.
+/// A temporary directory removed when the test ends. Directories are 0755 and files 0644 whatever
+/// the umask: the loader refuses config files that group or others can write, or that sit in such
+/// a directory.
 final class ConfigTempDir {
     let path: String
 
     init() throws {
         let base = URL(fileURLWithPath: NSTemporaryDirectory()).resolvingSymlinksInPath()
         path = base.appendingPathComponent("socketserverd-config-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false,
+                                                attributes: [.posixPermissions: 0o755])
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
@@ -27,14 +30,17 @@ final class ConfigTempDir {
     func write(_ relative: String, bytes: [UInt8]) throws -> String {
         let full = path + "/" + relative
         let directory = (full as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o755])
         try Data(bytes).write(to: URL(fileURLWithPath: full))
+        chmod(full, 0o644)
         return full
     }
 
     func makeDirectory(_ relative: String) throws -> String {
         let full = path + "/" + relative
-        try FileManager.default.createDirectory(atPath: full, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: full, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o755])
         return full
     }
 }

@@ -12,7 +12,7 @@ final class CredentialsTests: XCTestCase {
             assertConfigErrors("[daemon]\nlog_level = info\nuser = \(root)\n", [expected], forRoot: forRoot)
         }
         // group = root is allowed: only the user decides who owns the process.
-        XCTAssertEqual(configLoaded("[daemon]\nuser = nobody\ngroup = \(root)\n", forRoot: true)?.group, root)
+        XCTAssertEqual(configLoaded("[daemon]\nuser = nobody\ngroup = \(root)\n" + configService(), forRoot: true)?.group, root)
     }
 
     func testRootUserInAnIncludedFileIsReportedThere() throws {

@@ -44,12 +44,13 @@ final class PluginConfigTests: XCTestCase {
             path = libgreet.so
             [plugin other]
             path = /abs/libother.so
+            \(configService())
             """, loader: TablePluginLoader(table: ["greet": .deferred, "other": .deferred]))
         XCTAssertEqual(config.plugins, [
             PluginConfig(name: "greet", path: "/opt/plugins/libgreet.so", location: SourceLocation(file: "main.conf", line: 4)),
             PluginConfig(name: "other", path: "/abs/libother.so", location: SourceLocation(file: "main.conf", line: 6)),
         ])
-        let standard = try parse("[plugin greet]\npath = sub/libgreet.so\n", loader: TablePluginLoader(table: ["greet": .deferred]))
+        let standard = try parse("[plugin greet]\npath = sub/libgreet.so\n" + configService(), loader: TablePluginLoader(table: ["greet": .deferred]))
         XCTAssertEqual(standard.plugins.first?.path, "/usr/lib/socketserverd/plugins/sub/libgreet.so")
     }
 

@@ -5,30 +5,49 @@ import XCTest
 final class CheckConfigTests: DaemonTestCase {
     /// Runs the binary with `arguments`; returns (exit status, stdout+stderr).
     func run(_ arguments: [String]) throws -> (Int32, String) {
-        let output = directory + "/out-\(UUID().uuidString).txt"
-        let pid = try spawn(DaemonProcess.binaryPath, arguments, env: ["PATH=/usr/bin:/bin"], stdout: output, stderr: output)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        return ((status >> 8) & 0xff, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+        let (status, stdout, stderr) = try runSeparately(arguments)
+        return (status, stdout + stderr)
+    }
+
+    /// Runs the binary with `arguments` (in `workingDirectory`, if given); returns (exit status, stdout, stderr).
+    func runSeparately(_ arguments: [String], in workingDirectory: String? = nil) throws -> (Int32, String, String) {
+        let out = directory + "/out-\(UUID().uuidString).txt", err = directory + "/err-\(UUID().uuidString).txt"
+        let pid: pid_t
+        if let workingDirectory {
+            pid = try spawn("/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", workingDirectory, DaemonProcess.binaryPath] + arguments,
+                            env: ["PATH=/usr/bin:/bin"], stdout: out, stderr: err)
+        } else {
+            pid = try spawn(DaemonProcess.binaryPath, arguments, env: ["PATH=/usr/bin:/bin"], stdout: out, stderr: err)
+        }
+        let status = exitCode(of: pid)
+        func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+        XCTAssertNotNil(status, "socketserverd \(arguments.joined(separator: " ")) did not exit within 20 s:\n\(read(err))")
+        return (status ?? -1, read(out), read(err))
     }
 
     func testValidConfigPasses() throws {
-        let path = writeConfig("[service echo]\nlisten = tcp://127.0.0.1:7\nhandler = echo\n", to: directory + "/ok.conf")
+        let path = writeConfig("[service echo]\nlisten = tcp://127.0.0.1:7\nhandler = echo\n", to: configDirectory + "/ok.conf")
         let (status, output) = try run(["--check-config", "--config", path])
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("syntax is ok"), output)
     }
 
+    /// The shipped config, installed as the package installs it: beside an empty conf.d/, in a
+    /// directory only its owner can write.
     func testShippedConfigPasses() throws {
         var dir = URL(fileURLWithPath: #filePath)
         while dir.lastPathComponent != "Tests" { dir.deleteLastPathComponent() }
         let shipped = dir.deletingLastPathComponent().appendingPathComponent("etc/socketserverd/socketserverd.conf").path
-        let (status, output) = try run(["-t", "-c", shipped])
+        let installed = writeConfig(try String(contentsOfFile: shipped, encoding: .utf8), to: configDirectory + "/socketserverd.conf")
+        mkdir(configDirectory + "/conf.d", 0o755)
+        let (status, output) = try run(["-t", "-c", installed])
         XCTAssertEqual(status, 0, output)
     }
 
+    /// Every problem is one plain `file:line: message` line on stderr (no timestamp, pid or level,
+    /// so that editors and grep jump to it), in file order, then one summary line.
     func testEveryErrorNamesFileAndLine() throws {
-        let conf = directory + "/bad.conf"
+        let conf = configDirectory + "/bad.conf"
         writeConfig("""
             [daemon]
             log_level = loud
@@ -43,18 +62,75 @@ final class CheckConfigTests: DaemonTestCase {
             listen = udp://127.0.0.1:7
             handler = upload
             """, to: conf)
-        try FileManager.default.createDirectory(atPath: directory + "/conf.d", withIntermediateDirectories: true)
-        writeConfig("[service c]\nlisten = tcp://127.0.0.1:7\nhandler = nope\n", to: directory + "/conf.d/extra.conf")
-        let (status, output) = try run(["--check-config", "--config", conf])
-        XCTAssertEqual(status, 1, output)
-        for expected in ["bad.conf:2:", "bad.conf:6:", "bad.conf:8:", "bad.conf:12:", "extra.conf:3:", "wokers", "did you mean 'workers'"] {
-            XCTAssertTrue(output.contains(expected), "missing \(expected) in:\n\(output)")
+        mkdir(configDirectory + "/conf.d", 0o755)
+        let extra = writeConfig("[service c]\nlisten = tcp://127.0.0.1:7\nhandler = nope\n", to: configDirectory + "/conf.d/extra.conf")
+        let (status, stdout, stderr) = try runSeparately(["--check-config", "--config", conf])
+        XCTAssertEqual(status, 1, stderr)
+        XCTAssertEqual(stdout, "")
+        for expected in ["wokers", "did you mean 'workers'"] {
+            XCTAssertTrue(stderr.contains(expected), "missing \(expected) in:\n\(stderr)")
         }
-        XCTAssertTrue(output.contains("test failed"), output)
+        let lines = stderr.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let located = lines.dropLast(2)
+        XCTAssertEqual(lines.suffix(2), ["socketserverd: configuration file \(conf) test failed: \(located.count) error(s)", ""],
+                       stderr)
+        // Each line starts with its place; the places are in file order.
+        let places = located.map { line in line.split(separator: " ", maxSplits: 1).first.map(String.init) ?? "" }
+        XCTAssertEqual(places, ["\(conf):2:", "\(conf):6:", "\(conf):8:", "\(conf):10:", "\(conf):12:", "\(extra):3:"], stderr)
+        XCTAssertFalse(lines.contains { $0.contains(" error: ") || $0.hasPrefix("[") || $0.hasPrefix("20") }, stderr)
+    }
+
+    /// The hints a user needs for the usual slips, each at its line.
+    func testHintsForCommonMistakes() throws {
+        writeConfig("""
+            [daemon]
+            listen = tcp://127.0.0.1:7
+            include = drop.d/*.conf
+            include = extra.conf
+            [service a]
+            listen = tcp://127.0.0.1:7
+            handler = echo;the echo service
+            [service b]
+            listen = tcp://127.0.0.1:8
+            handler = echo
+            user = nobody
+            """, to: configDirectory + "/hints.conf")
+        // Relative to the working directory: the messages show the absolute paths looked for.
+        let (status, _, stderr) = try runSeparately(["--check-config", "--config", "hints.conf"], in: configDirectory)
+        XCTAssertEqual(status, 1, stderr)
+        let absolute = try XCTUnwrap(realpath(configDirectory, nil).map { path in
+            defer { free(path) }
+            return String(cString: path)
+        })
+        let lines = stderr.split(separator: "\n").map(String.init)
+        for expected in [
+            "hints.conf:2: unknown key 'listen' (it belongs in a [service NAME] section)",
+            "hints.conf:3: include 'drop.d/*.conf': the directory \(absolute)/drop.d does not exist",
+            "hints.conf:4: include 'extra.conf': \(absolute)/extra.conf does not exist",
+            "hints.conf:7: unknown handler 'echo;the echo service'",
+            "hints.conf:11: unknown key 'user' (it belongs in [daemon])",
+        ] {
+            XCTAssertTrue(lines.contains { $0.hasPrefix(expected) }, "missing '\(expected)' in:\n\(stderr)")
+        }
+        XCTAssertTrue(lines.contains { $0.hasPrefix("hints.conf:7:")
+            && $0.hasSuffix("(if ';the echo service' is meant as a comment, it needs a space before ';')") }, stderr)
+        XCTAssertEqual(lines.last, "socketserverd: configuration file hints.conf test failed: 5 error(s)")
+    }
+
+    /// A file without services (truncated, half written) is refused by the check and at start.
+    func testConfigWithoutServicesIsRefused() throws {
+        let path = writeConfig("[daemon]\ngraceful_timeout = 5\n", to: configDirectory + "/empty.conf")
+        let refusal = "\(path): no [service NAME] section in it or in the files it includes"
+        let (status, _, stderr) = try runSeparately(["--check-config", "--config", path])
+        XCTAssertEqual(status, 1, stderr)
+        XCTAssertTrue(stderr.hasPrefix("socketserverd: \(refusal)"), stderr)
+        let (startStatus, output) = try run(["--config", path])
+        XCTAssertEqual(startStatus, 1, output)
+        XCTAssertTrue(output.contains(refusal) && output.contains("not starting"), output)
     }
 
     func testMissingFileAndBadArguments() throws {
-        let (status, output) = try run(["--check-config", "--config", directory + "/absent.conf"])
+        let (status, output) = try run(["--check-config", "--config", configDirectory + "/absent.conf"])
         XCTAssertEqual(status, 1)
         XCTAssertTrue(output.contains("absent.conf"), output)
         let (usageStatus, usage) = try run(["--bogus"])
@@ -66,7 +142,7 @@ final class CheckConfigTests: DaemonTestCase {
     }
 
     func testStartWithBrokenConfigExitsNonZero() throws {
-        let path = writeConfig("[service x]\nlisten = bogus\nhandler = echo\n", to: directory + "/broken.conf")
+        let path = writeConfig("[service x]\nlisten = bogus\nhandler = echo\n", to: configDirectory + "/broken.conf")
         let (status, output) = try run(["--config", path])
         XCTAssertEqual(status, 1)
         XCTAssertTrue(output.contains("broken.conf:2:") && output.contains("not starting"), output)

@@ -74,7 +74,7 @@ final class EventsConcurrencyTests: DaemonTestCase {
             workers = 1
             concurrency = events
             timeout = 60
-            """, to: directory + "/socketserverd.conf")
+            """, to: configDirectory + "/socketserverd.conf")
     }
 
     /// Connects `count` clients, each sends a line; returns (echoed, closed unserved, left hanging).
@@ -136,7 +136,7 @@ final class EventsConcurrencyTests: DaemonTestCase {
             handler = exec
             command = /bin/sh -c 'ulimit -Sn'
             workers = 1
-            """, to: directory + "/socketserverd.conf")
+            """, to: configDirectory + "/socketserverd.conf")
         let daemon = try DaemonProcess(configPath: config, directory: directory,
                                        wrapper: "ulimit -Hn 4096; ulimit -Sn 128;")
         daemons.append(daemon)
@@ -203,7 +203,7 @@ final class EventsConcurrencyTests: DaemonTestCase {
             handler = upload
             concurrency = events
             directory = \(directory)
-            """, to: directory + "/events.conf")
+            """, to: configDirectory + "/events.conf")
         let output = directory + "/check.txt"
         let pid = try spawn(DaemonProcess.binaryPath, ["--check-config", "--config", path], env: ["PATH=/usr/bin:/bin"],
                             stdout: output, stderr: output)

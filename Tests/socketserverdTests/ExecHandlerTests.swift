@@ -87,7 +87,7 @@ final class ExecHandlerTests: DaemonTestCase {
             handler = exec
             command = \(sh)
             workers = 1
-            """, to: directory + "/socketserverd.conf")
+            """, to: configDirectory + "/socketserverd.conf")
         let daemon = try DaemonProcess(configPath: path, directory: directory, wrapper: "exec 0<&- 1>&-;")
         daemons.append(daemon)
         try daemon.waitReady()
@@ -100,7 +100,7 @@ final class ExecHandlerTests: DaemonTestCase {
     }
 
     func testMissingProgramIsAConfigError() throws {
-        let path = writeConfig("[service x]\nlisten = tcp://127.0.0.1:7\nhandler = exec\ncommand = /nonexistent/prog -v\n", to: directory + "/x.conf")
+        let path = writeConfig("[service x]\nlisten = tcp://127.0.0.1:7\nhandler = exec\ncommand = /nonexistent/prog -v\n", to: configDirectory + "/x.conf")
         let out = directory + "/out.txt"
         let pid = try spawn(DaemonProcess.binaryPath, ["-t", "-c", path], env: [], stdout: out, stderr: out)
         var status: Int32 = 0

@@ -66,7 +66,7 @@ final class FaultTests: DaemonTestCase {
             concurrency = threads
             threads = 64
             timeout = 0
-            """, to: directory + "/socketserverd.conf")
+            """, to: configDirectory + "/socketserverd.conf")
         // A worker allowed only 24 descriptors runs out while the test holds connections open.
         let daemon = try DaemonProcess(configPath: path, directory: directory, environment: [:], wrapper: "ulimit -n 24;")
         daemons.append(daemon)

@@ -27,7 +27,7 @@ final class FileSizeLimitTests: DaemonTestCase {
             directory = \(uploads)
             max_size = 10000000
             workers = 1
-            """, to: directory + "/socketserverd.conf")
+            """, to: configDirectory + "/socketserverd.conf")
         // 64 blocks of 512 bytes: 32 KiB.
         let daemon = try DaemonProcess(configPath: path, directory: directory, wrapper: "ulimit -f 64;")
         daemons.append(daemon)

@@ -99,7 +99,7 @@ final class PluginCheckConfigTests: PluginTestCase {
             [service a]
             listen = tcp://127.0.0.1:\(freePort())
             handler = ctest.shout
-            """, to: directory + "/start.conf")
+            """, to: configDirectory + "/start.conf")
         let output = directory + "/start.txt"
         let pid = try spawn(DaemonProcess.binaryPath, ["--config", path], env: ["PATH=/usr/bin:/bin"], stdout: output, stderr: output)
         var status: Int32 = 0

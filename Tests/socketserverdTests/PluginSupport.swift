@@ -83,7 +83,7 @@ class PluginTestCase: DaemonTestCase {
 
     /// `socketserverd --check-config --config PATH`: (exit status, stdout and stderr).
     func checkConfig(_ config: String) throws -> (Int32, String) {
-        let path = writeConfig(config, to: directory + "/check.conf")
+        let path = writeConfig(config, to: configDirectory + "/check.conf")
         let output = directory + "/check-\(UUID().uuidString).txt"
         let pid = try spawn(DaemonProcess.binaryPath, ["--check-config", "--config", path], env: ["PATH=/usr/bin:/bin"],
                             stdout: output, stderr: output)

@@ -13,7 +13,7 @@ final class ProcessTitleTests: DaemonTestCase {
             handler = echo
             workers = 2
             """)
-        let configPath = directory + "/socketserverd.conf"
+        let configPath = configDirectory + "/socketserverd.conf"
         XCTAssertEqual(Self.commandLine(of: daemon.pid), "socketserverd: master --config \(configPath)")
         XCTAssertEqual(Self.processName(of: daemon.pid), "socketserverd")
         let first = try waitForWorkers(of: daemon, titled: "socketserverd: worker echo (generation 1)", count: 2)
@@ -46,7 +46,7 @@ final class ProcessTitleTests: DaemonTestCase {
             handler = echo
             workers = 1
             """)
-        let title = "socketserverd: master --config \(directory)/socketserverd.conf"
+        let title = "socketserverd: master --config \(configDirectory)/socketserverd.conf"
         XCTAssertEqual(Self.commandLine(of: daemon.pid), title)
         let first = try waitForWorkers(of: daemon, titled: "socketserverd: worker echo (generation 1)", count: 1)
         _ = daemon.notifications(timeout: 0)
@@ -63,7 +63,7 @@ final class ProcessTitleTests: DaemonTestCase {
     /// kernel shows it whole.
     func testATitleLongerThanTheArgumentsShowsWhole() throws {
         let port = freePort()
-        let configPath = directory + "/socketserverd.conf"
+        let configPath = configDirectory + "/socketserverd.conf"
         let arguments = DaemonProcess.binaryPath.utf8.count + 1 + "--config".count + 1 + configPath.utf8.count + 1
         let fixed = "socketserverd: worker  (generation 1)".count
         let name = String(repeating: "n", count: arguments - fixed + 10)

@@ -62,6 +62,23 @@ final class ReloadTests: DaemonTestCase {
         XCTAssertNil(daemon.reapIfExited())
     }
 
+    /// A truncated file (an editor's crash, a half-finished copy) on HUP: refused, every port still served.
+    func testEmptyConfigOnHUPKeepsServing() throws {
+        let port = freePort(), other = freePort()
+        let daemon = try startDaemon(config(service("echo", port: port) + service("other", port: other)))
+        rewriteConfig("")
+        daemon.signal(SIGHUP)
+        XCTAssertTrue(daemon.waitForLog("reload failed"), daemon.log)
+        XCTAssertTrue(daemon.log.contains("socketserverd.conf: no [service NAME] section"), daemon.log)
+        XCTAssertEqual(try tcpRoundTrip(port: port), "hello\n")
+        XCTAssertEqual(try tcpRoundTrip(port: other), "hello\n")
+        rewriteConfig("[daemon]\ngraceful_timeout = 5\n")
+        daemon.signal(SIGHUP)
+        XCTAssertTrue(daemon.waitForLog("reload failed", count: 2), daemon.log)
+        XCTAssertEqual(try tcpRoundTrip(port: port), "hello\n")
+        XCTAssertNil(daemon.reapIfExited())
+    }
+
     func testWorkersStartedByAReloadHoldOnlyTheirOwnListener() throws {
         let first = freePort(), second = freePort()
         let daemon = try startDaemon(config(service("first", port: first, workers: 1)))

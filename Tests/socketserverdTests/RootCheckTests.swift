@@ -6,7 +6,7 @@ import XCTest
 
 final class RootCheckTests: DaemonTestCase {
     func check(_ config: String) throws -> (Int32, String) {
-        let path = writeConfig(config, to: directory + "/check.conf")
+        let path = writeConfig(config, to: configDirectory + "/check.conf")
         let output = directory + "/check-out.txt"
         let pid = try spawn(DaemonProcess.binaryPath, ["--check-config", "--config", path], env: ["PATH=/usr/bin:/bin"],
                             stdout: output, stderr: output)

@@ -285,7 +285,7 @@ final class RootPrivilegeTests: PluginTestCase {
             handler = ctest.shout
             repeat = 1
             workers = 1
-            """, to: directory + "/socketserverd.conf")
+            """, to: configDirectory + "/socketserverd.conf")
         let daemon = try DaemonProcess(configPath: path, directory: directory)
         daemons.append(daemon)
         // The plugin's validate callback waits in the checking child: look at that child.
@@ -313,7 +313,7 @@ final class RootPrivilegeTests: PluginTestCase {
         let low = try freeLowPort(), second = try freeLowPort()
         let service = { (name: String, port: Int) in "[service \(name)]\nlisten = tcp://127.0.0.1:\(port)\nhandler = upper\nworkers = 1\n" }
         let header = "[daemon]\ngraceful_timeout = 5\nlog_level = debug\n"
-        let path = writeConfig(header + service("low", low), to: directory + "/socketserverd.conf")
+        let path = writeConfig(header + service("low", low), to: configDirectory + "/socketserverd.conf")
         let setpriv = "exec /usr/bin/setpriv --reuid=\(account.uid) --regid=\(account.gid) --clear-groups "
             + "--inh-caps=+net_bind_service --ambient-caps=+net_bind_service \"$0\" \"$@\";"
         let daemon = try DaemonProcess(configPath: path, directory: directory, wrapper: setpriv)

@@ -88,7 +88,7 @@ final class SecurityTests: DaemonTestCase {
     }
 
     func testWorldWritableConfigIsRefused() throws {
-        let path = writeConfig("[service a]\nlisten = tcp://127.0.0.1:7\nhandler = echo\n", to: directory + "/open.conf")
+        let path = writeConfig("[service a]\nlisten = tcp://127.0.0.1:7\nhandler = echo\n", to: configDirectory + "/open.conf")
         chmod(path, 0o666)
         let out = directory + "/out.txt"
         let pid = try spawn(DaemonProcess.binaryPath, ["-t", "-c", path], env: [], stdout: out, stderr: out)
@@ -96,7 +96,7 @@ final class SecurityTests: DaemonTestCase {
         waitpid(pid, &status, 0)
         let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
         XCTAssertNotEqual(status, 0)
-        XCTAssertTrue(text.contains("writable by every user"), text)
+        XCTAssertTrue(text.contains("refusing \(path): it is writable by everyone (mode 0666"), text)
     }
 
     func testStaleUnixSocketIsReplacedAndALiveOneIsNeverStolen() throws {
@@ -127,7 +127,7 @@ final class SecurityTests: DaemonTestCase {
         client.close()
         daemon.stop()
 
-        let path = writeConfig("[service live]\nlisten = unix:\(livePath)\nhandler = echo\n", to: directory + "/live.conf")
+        let path = writeConfig("[service live]\nlisten = unix:\(livePath)\nhandler = echo\n", to: configDirectory + "/live.conf")
         let second = try DaemonProcess(configPath: path, directory: directory, notifyPath: directory + "/notify2.sock")
         daemons.append(second)
         XCTAssertNotNil(second.waitExit())
@@ -137,7 +137,7 @@ final class SecurityTests: DaemonTestCase {
 
         // A datagram service on the live stream socket's path: the probe gets EPROTOTYPE, which is
         // a live socket too, not a stale one.
-        let gram = writeConfig("[service gram]\nlisten = unixgram:\(livePath)\nhandler = echo\n", to: directory + "/gram.conf")
+        let gram = writeConfig("[service gram]\nlisten = unixgram:\(livePath)\nhandler = echo\n", to: configDirectory + "/gram.conf")
         let third = try DaemonProcess(configPath: gram, directory: directory, notifyPath: directory + "/notify3.sock")
         daemons.append(third)
         XCTAssertNotNil(third.waitExit(), third.log)

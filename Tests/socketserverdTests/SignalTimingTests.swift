@@ -47,7 +47,7 @@ final class SignalTimingTests: PluginTestCase {
             handler = ctest.shout
             repeat = 1
             workers = 1
-            """, to: directory + "/socketserverd.conf")
+            """, to: configDirectory + "/socketserverd.conf")
         let daemon = try DaemonProcess(configPath: path, directory: directory)
         daemons.append(daemon)
         // The plugin check has begun: the daemon is inside its start-up.

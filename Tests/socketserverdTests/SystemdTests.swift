@@ -13,7 +13,7 @@ final class SystemdTests: DaemonTestCase {
             listen = tcp://127.0.0.1:\(port)
             handler = echo
             workers = 2
-            """, to: directory + "/socketserverd.conf")
+            """, to: configDirectory + "/socketserverd.conf")
         // An abstract-namespace notify socket, as systemd may hand out.
         let daemon = try DaemonProcess(configPath: path, directory: directory, notifyPath: "@ssd-test-\(getpid())-\(port)")
         daemons.append(daemon)
@@ -42,7 +42,7 @@ final class SystemdTests: DaemonTestCase {
     func testWatchdogPingsAtHalfTheInterval() throws {
         let port = freePort()
         let path = writeConfig("[service a]\nlisten = tcp://127.0.0.1:\(port)\nhandler = echo\nworkers = 1\n",
-                               to: directory + "/socketserverd.conf")
+                               to: configDirectory + "/socketserverd.conf")
         let daemon = try DaemonProcess(configPath: path, directory: directory, environment: ["WATCHDOG_USEC": "400000"])
         daemons.append(daemon)
         try daemon.waitReady()
@@ -72,7 +72,7 @@ final class SystemdTests: DaemonTestCase {
             listen = udp://127.0.0.1:\(udpPort)
             handler = echo
             workers = 1
-            """, to: directory + "/socketserverd.conf")
+            """, to: configDirectory + "/socketserverd.conf")
         let daemon = try DaemonProcess(configPath: path, directory: directory, environment: ["LISTEN_FDNAMES": "web:dgram"],
                                        passing: [tcp.fileno(), udp.fileno()])
         daemons.append(daemon)
@@ -92,7 +92,7 @@ final class SystemdTests: DaemonTestCase {
         let stray = try Socket(family: .inet, type: .stream)
         try stray.bind(.inet(host: "127.0.0.1", port: UInt16(other)))
         try stray.listen(4)
-        let path = writeConfig("[service a]\nlisten = tcp://127.0.0.1:\(port)\nhandler = echo\n", to: directory + "/socketserverd.conf")
+        let path = writeConfig("[service a]\nlisten = tcp://127.0.0.1:\(port)\nhandler = echo\n", to: configDirectory + "/socketserverd.conf")
         let daemon = try DaemonProcess(configPath: path, directory: directory, environment: ["LISTEN_FDNAMES": "stray"],
                                        passing: [stray.fileno()])
         daemons.append(daemon)

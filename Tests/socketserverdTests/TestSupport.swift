@@ -35,11 +35,29 @@ extension Socket {
     var getSockNameOrNil: SocketAddress? { try? getSockName() }
 }
 
-/// Writes a config file and returns its path.
+/// Writes a file (mode 0644 whatever the umask: a config file must not be writable by group or
+/// others) and returns its path.
 @discardableResult
 func writeConfig(_ text: String, to path: String) -> String {
     _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+    chmod(path, 0o644)
     return path
+}
+
+/// Waits for `pid` (spawned in its own process group) to exit; its exit code, or nil if it did not
+/// exit within `timeout` (its group is then killed and it is reaped).
+func exitCode(of pid: pid_t, timeout: TimeInterval = 20) -> Int32? {
+    let deadline = Date().addingTimeInterval(timeout)
+    var status: Int32 = 0
+    while waitpid(pid, &status, WNOHANG) == 0 {
+        guard Date() < deadline else {
+            kill(-pid, SIGKILL)
+            waitpid(pid, &status, 0)
+            return nil
+        }
+        usleep(10_000)
+    }
+    return (status >> 8) & 0xff
 }
 
 /// One echo round trip over a new TCP connection; throws on any failure.
@@ -84,14 +102,19 @@ func datagramRoundTrip(_ address: SocketAddress, _ message: String, local: Socke
 /// A test's daemon with its directory; `tearDown` stops it and removes the directory.
 class DaemonTestCase: XCTestCase {
     var directory = ""
+    /// Where the test's config files go: `directory/etc`, 0755. The daemon refuses config files in
+    /// a directory group or others can write, and `directory` itself is 0777.
+    var configDirectory: String { directory + "/etc" }
     var daemons: [DaemonProcess] = []
     private var uniqueSleeps = 0
 
     override func setUp() {
         super.setUp()
         directory = makeTemporaryDirectory()
-        // Run as root, the daemon becomes "nobody": it must still reach the test's files.
+        // Run as root, the daemon's workers become "nobody": they must still reach the test's files.
         chmod(directory, 0o777)
+        mkdir(configDirectory, 0o755)
+        chmod(configDirectory, 0o755)
     }
 
     override func tearDown() {
@@ -106,7 +129,7 @@ class DaemonTestCase: XCTestCase {
 
     /// Writes `config` and starts a daemon on it, waiting for READY.
     func startDaemon(_ config: String, file: StaticString = #filePath, line: UInt = #line) throws -> DaemonProcess {
-        let path = writeConfig(config, to: directory + "/socketserverd.conf")
+        let path = writeConfig(config, to: configDirectory + "/socketserverd.conf")
         let daemon = try DaemonProcess(configPath: path, directory: directory)
         daemons.append(daemon)
         try daemon.waitReady(file: file, line: line)
@@ -141,7 +164,7 @@ class DaemonTestCase: XCTestCase {
 
     /// Rewrites the config file (for reload tests).
     func rewriteConfig(_ config: String) {
-        writeConfig(config, to: directory + "/socketserverd.conf")
+        writeConfig(config, to: configDirectory + "/socketserverd.conf")
     }
 }
 

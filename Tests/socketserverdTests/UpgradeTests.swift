@@ -37,7 +37,7 @@ final class UpgradeTests: DaemonTestCase {
             handler = echo
             workers = 2
             concurrency = threads
-            """, to: directory + "/socketserverd.conf")
+            """, to: configDirectory + "/socketserverd.conf")
         let daemon = try DaemonProcess(configPath: path, directory: directory, binary: binary)
         daemons.append(daemon)
         try daemon.waitReady()

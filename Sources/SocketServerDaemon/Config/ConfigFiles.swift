@@ -7,12 +7,13 @@ enum ConfigFiles {
     /// The largest config file accepted, in bytes.
     static let maximumFileSize = 4 * 1024 * 1024
 
-    /// The file's bytes, or a message saying why it cannot be used.
-    static func read(_ path: String) -> Result<[UInt8], ReadFailure> {
+    /// The file's bytes, or a message saying why it cannot be used (`trust` says whose files and
+    /// directories are read).
+    static func read(_ path: String, trust: ConfigTrust) -> Result<[UInt8], ReadFailure> {
         if path.utf8.contains(0) { return .failure(ReadFailure("cannot read \(ConfigText.quoted(path)): path contains a NUL byte")) }
         // O_NONBLOCK: opening a FIFO must not hang; only regular files are read.
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
-        guard fd >= 0 else { return .failure(.errno("cannot read \(path)", Glibc.errno)) }
+        guard fd >= 0 else { return .failure(.errno("cannot read \(path)", Glibc.errno, path: path)) }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { return .failure(.errno("cannot read \(path)", Glibc.errno)) }
@@ -21,11 +22,7 @@ enum ConfigFiles {
         case S_IFDIR: return .failure(ReadFailure("cannot read \(path): it is a directory"))
         default: return .failure(ReadFailure("cannot read \(path): not a regular file"))
         }
-        // Anyone who can write the config can make the daemon run programs (exec) or load code.
-        if info.st_mode & S_IWOTH != 0 {
-            return .failure(ReadFailure("refusing \(path): it is writable by every user (mode "
-                + String(info.st_mode & 0o7777, radix: 8) + "); chmod o-w it"))
-        }
+        if let problem = trust.problem(file: path, info) { return .failure(ReadFailure(problem)) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
@@ -44,9 +41,14 @@ enum ConfigFiles {
 
     struct ReadFailure: Error, Equatable {
         var message: String
-        init(_ message: String) { self.message = message }
-        static func errno(_ what: String, _ code: Int32) -> ReadFailure {
-            ReadFailure("\(what): \(String(cString: strerror(code)))")
+        /// The path that does not exist, when that is the failure (an include shows where it looked).
+        var missing: String? = nil
+        init(_ message: String, missing: String? = nil) {
+            self.message = message
+            self.missing = missing
+        }
+        static func errno(_ what: String, _ code: Int32, path: String? = nil) -> ReadFailure {
+            ReadFailure("\(what): \(String(cString: strerror(code)))", missing: code == ENOENT ? path : nil)
         }
     }
 
@@ -82,6 +84,49 @@ enum ConfigFiles {
             escaped.append(character)
         }
         return escaped
+    }
+
+    /// The directory a glob pattern lists: its leading components without glob metacharacters
+    /// (escapes removed), never the last one. "/etc/x" for "/etc/x/*.conf", "." for "*.conf".
+    static func literalDirectory(ofPattern pattern: String) -> String {
+        var components = pattern.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+        if let magic = components.firstIndex(where: hasUnescapedMetacharacter) { components = components[..<magic] }
+        let literal = components.map(unescapeGlob).joined(separator: "/")
+        if literal.isEmpty { return pattern.hasPrefix("/") ? "/" : "." }
+        return literal
+    }
+
+    private static func hasUnescapedMetacharacter(_ component: Substring) -> Bool {
+        var escaped = false
+        for character in component {
+            if escaped { escaped = false; continue }
+            if character == "\\" { escaped = true; continue }
+            if character == "*" || character == "?" || character == "[" { return true }
+        }
+        return false
+    }
+
+    private static func unescapeGlob(_ component: Substring) -> String {
+        var text = ""
+        var escaped = false
+        for character in component {
+            if !escaped && character == "\\" { escaped = true; continue }
+            escaped = false
+            text.append(character)
+        }
+        return text
+    }
+
+    /// `path` made absolute against the working directory (for messages: where a file was looked for).
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return path }
+        let cwd = String(cString: buffer)
+        var relative = Substring(path)
+        while relative.hasPrefix("./") { relative = relative.dropFirst(2) }
+        if relative.isEmpty || relative == "." { return cwd }
+        return cwd == "/" ? "/" + relative : cwd + "/" + relative
     }
 
     /// The canonical path (symlinks resolved), or the path itself if it cannot be resolved.

@@ -7,11 +7,12 @@ public enum ConfigLoader {
     /// - Parameters:
     ///   - catalog: the handlers `handler =` may name.
     ///   - cpuCount: the default for `workers`.
-    ///   - forRoot: true when the daemon starts as root, so `user`/`group` must exist.
+    ///   - forRoot: true when the daemon starts as root, so `user`/`group` must exist and every
+    ///     config file and its directory must be root's.
     ///   - plugins: how `[plugin]` sections are loaded; by default they are not (`DeferredPluginLoader`).
     public static func load(path: String, catalog: any HandlerCatalog, plugins: any PluginLoader = DeferredPluginLoader(),
                             cpuCount: Int, forRoot: Bool = false) throws(ConfigErrors) -> DaemonConfig {
-        let sources = ConfigSources.load(path: path)
+        let sources = ConfigSources.load(path: path, forRoot: forRoot)
         return try ConfigValidator.validate(sources, catalog: catalog, plugins: plugins, cpuCount: cpuCount, forRoot: forRoot)
     }
 
@@ -26,7 +27,7 @@ public enum ConfigLoader {
     public static func parse(bytes: [UInt8], file: String, catalog: any HandlerCatalog,
                       plugins: any PluginLoader = DeferredPluginLoader(), cpuCount: Int,
                       forRoot: Bool = false) throws(ConfigErrors) -> DaemonConfig {
-        let sources = ConfigSources.parse(bytes: bytes, file: file)
+        let sources = ConfigSources.parse(bytes: bytes, file: file, forRoot: forRoot)
         return try ConfigValidator.validate(sources, catalog: catalog, plugins: plugins, cpuCount: cpuCount, forRoot: forRoot)
     }
 }

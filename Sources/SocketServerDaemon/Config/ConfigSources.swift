@@ -1,4 +1,7 @@
 // Reading the main file and its includes into one list of raw sections, in the order written.
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One `key = value` line inside a section.
 struct RawEntry: Equatable {
@@ -22,7 +25,8 @@ struct RawSection: Equatable {
 /// The sections of every file read, with the lexing and include errors met on the way.
 /// Each file starts at top level, where only `include` is allowed; `include` may also appear in
 /// `[daemon]`. Included files are read in byte order of their paths, depth first, where the
-/// `include` line stands.
+/// `include` line stands. Every file read, and every directory an include's glob lists, must be
+/// trusted (`ConfigTrust`); an include that is not is refused at its line.
 struct ConfigSources {
     static let maximumIncludeDepth = 8
     static let maximumFiles = 1024
@@ -31,18 +35,27 @@ struct ConfigSources {
     private(set) var sections: [RawSection] = []
     /// Every file read, in order.
     private(set) var files: [String] = []
+    /// Lines whose value holds a `;` or `#` that starts no comment (no whitespace before it), by
+    /// line: an error about such a value says how to write the comment.
+    private(set) var unspacedComments: [SourceLocation: String] = [:]
     var diagnostics = Diagnostics()
+    private let trust: ConfigTrust
 
-    /// Reads `path` and everything it includes.
-    static func load(path: String) -> ConfigSources {
-        var sources = ConfigSources()
-        sources.readFile(path, depth: 0, chain: [], includedAt: nil)
+    private init(trust: ConfigTrust) {
+        self.trust = trust
+    }
+
+    /// Reads `path` and everything it includes. `forRoot`: the daemon starts as root, so every
+    /// file and directory read must be root's.
+    static func load(path: String, forRoot: Bool) -> ConfigSources {
+        var sources = ConfigSources(trust: ConfigTrust(forRoot: forRoot))
+        sources.readFile(path, depth: 0, chain: [], includedBy: nil)
         return sources
     }
 
     /// Parses `bytes` as if they were the file `file` (includes are relative to its directory).
-    static func parse(bytes: [UInt8], file: String) -> ConfigSources {
-        var sources = ConfigSources()
+    static func parse(bytes: [UInt8], file: String, forRoot: Bool) -> ConfigSources {
+        var sources = ConfigSources(trust: ConfigTrust(forRoot: forRoot))
         guard bytes.count <= ConfigFiles.maximumFileSize else {
             sources.diagnostics.add("\(file) is larger than the limit of \(ConfigFiles.maximumFileSize) bytes (4 MiB)",
                                     at: nil)
@@ -54,11 +67,18 @@ struct ConfigSources {
         return sources
     }
 
-    /// `chain` is the files including this one: (canonical path, path as shown).
-    private mutating func readFile(_ path: String, depth: Int, chain: [(String, String)], includedAt: SourceLocation?) {
-        switch ConfigFiles.read(path) {
+    /// `chain` is the files including this one: (canonical path, path as shown); `includedBy` the
+    /// include line's value and place, where a failure to read is reported.
+    private mutating func readFile(_ path: String, depth: Int, chain: [(String, String)],
+                                   includedBy: (value: String, location: SourceLocation)?) {
+        switch ConfigFiles.read(path, trust: trust) {
         case .failure(let failure):
-            diagnostics.add(failure.message, at: includedAt)
+            if let includedBy, let missing = failure.missing {
+                diagnostics.add("include \(ConfigText.quoted(includedBy.value)): \(ConfigFiles.absolute(missing)) "
+                    + "does not exist", at: includedBy.location)
+            } else {
+                diagnostics.add(failure.message, at: includedBy?.location)
+            }
         case .success(let bytes):
             files.append(path)
             process(bytes, file: path, depth: depth, chain: chain + [(ConfigFiles.canonical(path), path)])
@@ -81,6 +101,7 @@ struct ConfigSources {
             case .section(let kind, let name):
                 position = openSection(kind: kind, name: name, at: line.location)
             case .entry(let key, let value):
+                if value.contains(where: { $0 == ";" || $0 == "#" }) { unspacedComments[line.location] = value }
                 switch position {
                 case .skipped:
                     continue
@@ -152,6 +173,10 @@ struct ConfigSources {
         if ConfigFiles.isPattern(value) {
             let pattern = value.hasPrefix("/") ? value
                 : ConfigFiles.resolve(value, relativeTo: ConfigFiles.escapeForGlob(directory))
+            if let problem = listedDirectoryProblem(pattern, value: value) {
+                diagnostics.add(problem, at: location)
+                return
+            }
             switch ConfigFiles.glob(pattern) {
             case .success(let matches): paths = matches
             case .failure(let failure):
@@ -172,7 +197,24 @@ struct ConfigSources {
                 diagnostics.add("too many config files (more than \(Self.maximumFiles)); \(path) not read", at: location)
                 return
             }
-            readFile(path, depth: depth + 1, chain: chain, includedAt: location)
+            readFile(path, depth: depth + 1, chain: chain, includedBy: (value, location))
         }
+    }
+
+    /// Why the directory a glob lists cannot be used, or nil: it must exist (a typo in it would
+    /// silently load nothing; no match in an existing directory is fine) and be trusted, since
+    /// whoever can add a file there adds configuration.
+    private func listedDirectoryProblem(_ pattern: String, value: String) -> String? {
+        let directory = ConfigFiles.literalDirectory(ofPattern: pattern)
+        let shown = ConfigFiles.absolute(directory)
+        let include = "include \(ConfigText.quoted(value))"
+        var info = stat()
+        guard stat(directory, &info) == 0 else {
+            let code = errno
+            if code == ENOENT || code == ENOTDIR { return "\(include): the directory \(shown) does not exist" }
+            return "\(include): cannot read the directory \(shown): \(String(cString: strerror(code)))"
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else { return "\(include): \(shown) is not a directory" }
+        return trust.problem(directory: shown, info).map { "refusing \(include): \($0)" }
     }
 }

@@ -35,8 +35,27 @@ enum ConfigValidator {
             if let service = outcome.service { config.services.append(service) }
         }
         ListenConflicts.check(claims, diagnostics: &diagnostics)
+        // A truncated or half-written file would otherwise close every listener on reload. (With
+        // other errors the configuration is refused already; a missing service may be one of them.)
+        if let main = sources.files.first, firstDefinition.isEmpty, diagnostics.isEmpty {
+            diagnostics.add("\(main): no [service NAME] section in it or in the files it includes; "
+                + "a configuration that serves nothing is refused (is the file truncated or half written?)", at: nil)
+        }
 
-        guard diagnostics.isEmpty else { throw ConfigErrors(diagnostics.sorted(fileOrder: sources.files)) }
+        guard diagnostics.isEmpty else {
+            throw ConfigErrors(diagnostics.sorted(fileOrder: sources.files).map { withCommentHint($0, sources) })
+        }
         return config
+    }
+
+    /// `error` with a hint when its line's value holds a `;` or `#` that the writer may have meant
+    /// as a comment: one starts only at the beginning of a line or after whitespace.
+    private static func withCommentHint(_ error: ConfigError, _ sources: ConfigSources) -> ConfigError {
+        guard let location = error.location, let value = sources.unspacedComments[location],
+              let marker = value.firstIndex(where: { $0 == ";" || $0 == "#" }) else { return error }
+        var hinted = error
+        hinted.message += " (if \(ConfigText.quoted(value[marker...])) is meant as a comment, "
+            + "it needs a space before '\(value[marker])')"
+        return hinted
     }
 }

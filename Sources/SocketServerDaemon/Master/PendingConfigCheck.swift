@@ -37,7 +37,7 @@ final class PendingConfigCheck {
     /// `inChild` runs first in the child (close the master's descriptors, reset its signals).
     static func start(path: String, context: ConfigCheck.Context, inChild: @escaping () -> Void = {})
         -> (PendingConfigCheck?, Progress) {
-        let sources = ConfigSources.load(path: path)
+        let sources = ConfigSources.load(path: path, forRoot: context.forRoot)
         let declaresPlugins = sources.sections.contains { section in
             if case .plugin = section.kind { return true } else { return false }
         }
