@@ -46,7 +46,7 @@ enum ExecRunner {
         let name = command.program.split(separator: "/").last.map(String.init) ?? command.program
         // The record goes before the reap: once reaped, the group id may be reused, and the master
         // kills recorded groups when a worker dies.
-        let (status, timedOut) = process.wait(limit: handler.host?.requestTimeout,
+        let (status, timedOut) = process.wait(limit: handler.host?.idleTimeout,
                                               beforeReaping: { handler.host?.requestStartedProcessGroup(0) }) { line in
             handler.log(.warning, "\(name)[\(process.pid)] stderr: \(line)")
         }

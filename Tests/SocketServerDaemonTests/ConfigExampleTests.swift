@@ -41,7 +41,7 @@ final class ConfigExampleTests: XCTestCase {
         echo.concurrency = .threads
         echo.threads = 32
         echo.maxRequests = 0
-        echo.timeout = .seconds(30)
+        echo.idleTimeout = .seconds(30)
         echo.allow = [AddressRange("127.0.0.0/8")!, AddressRange("::1")!]
         return echo
     }
@@ -112,7 +112,7 @@ final class ConfigExampleTests: XCTestCase {
         XCTAssertEqual(service.concurrency, .threads)
         XCTAssertEqual(service.threads, 32)
         XCTAssertEqual(service.maxRequests, 0)
-        XCTAssertEqual(service.timeout, .seconds(30))
+        XCTAssertEqual(service.idleTimeout, .seconds(30))
         XCTAssertEqual(service.allow, [])
         XCTAssertEqual(service.options, [:])
         XCTAssertEqual(service.socketMode, nil)
@@ -166,12 +166,12 @@ final class ConfigExampleTests: XCTestCase {
         XCTAssertEqual(a.concurrency, .fork)
         XCTAssertEqual(a.threads, 4096)
         XCTAssertEqual(a.maxRequests, 1_000_000)
-        XCTAssertNil(a.timeout)
+        XCTAssertNil(a.idleTimeout)
         XCTAssertEqual(a.allow.map(\.description), ["10.0.0.0/8", "fd00::/8", "192.168.1.7/32"])
         let b = config.services[1]
         XCTAssertEqual(b.listen, .tcp(.inet(host: "0.0.0.0", port: 8080)))
         XCTAssertEqual(b.concurrency, .sync)
-        XCTAssertEqual(b.timeout, .milliseconds(250))
+        XCTAssertEqual(b.idleTimeout, .milliseconds(250))
         XCTAssertEqual(config.services[2].listen, .tcp(.inet6(host: "fe80::1", port: 0, scopeID: 1)))
         XCTAssertEqual(config.services.map(\.name), ["a", "b", "c"])
     }

@@ -34,16 +34,16 @@ final class ExecTests: XCTestCase {
         }
     }
 
-    private func tcp(_ command: String, requestTimeout: Duration? = .seconds(10)) throws -> HostStreamServer {
+    private func tcp(_ command: String, idleTimeout: Duration? = .seconds(10)) throws -> HostStreamServer {
         let server = try HostStreamServer(.inet(host: "127.0.0.1", port: 0), ExecStreamHandler.self,
-                                          options: ["command": command], requestTimeout: requestTimeout)
+                                          options: ["command": command], idleTimeout: idleTimeout)
         serving = try Serving(server)
         return server
     }
 
-    private func udp(_ command: String, requestTimeout: Duration? = .seconds(10)) throws -> HostDatagramServer {
+    private func udp(_ command: String, idleTimeout: Duration? = .seconds(10)) throws -> HostDatagramServer {
         let server = try HostDatagramServer(.inet(host: "127.0.0.1", port: 0), ExecDatagramHandler.self,
-                                            options: ["command": command], requestTimeout: requestTimeout)
+                                            options: ["command": command], idleTimeout: idleTimeout)
         serving = try Serving(server)
         return server
     }
@@ -100,7 +100,7 @@ final class ExecTests: XCTestCase {
         // The request must end when sh does, not at the timeout, and the sleep must not survive.
         let marker = "sleep 7\(Int.random(in: 100...999)).\(getpid())"
         let server = try tcp("/bin/sh -c 'echo started; echo note-\(getpid()) >&2; \(marker) & exit 3'",
-                             requestTimeout: .seconds(6))
+                             idleTimeout: .seconds(6))
         let start = ContinuousClock.now
         XCTAssertEqual(try run(server), "started\n")
         let elapsed = ContinuousClock.now - start
@@ -117,7 +117,7 @@ final class ExecTests: XCTestCase {
     func testProgramStillRunningIsKilledAtTheTimeout() throws {
         // The limit still applies to the program itself (stderr closed early, still running).
         let marker = "sleep 6\(Int.random(in: 100...999)).\(getpid())"
-        let server = try tcp("/bin/sh -c 'exec 2>&-; echo started; exec \(marker)'", requestTimeout: .milliseconds(700))
+        let server = try tcp("/bin/sh -c 'exec 2>&-; echo started; exec \(marker)'", idleTimeout: .milliseconds(700))
         let start = ContinuousClock.now
         XCTAssertEqual(try run(server), "started\n")
         XCTAssertLessThan(ContinuousClock.now - start, .seconds(5))

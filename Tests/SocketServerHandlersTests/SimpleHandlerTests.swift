@@ -20,7 +20,7 @@ final class SimpleHandlerTests: XCTestCase {
     }
 
     private func tcp(_ handler: BaseRequestHandler.Type, idleTimeout: Duration? = .seconds(10)) throws -> (Serving, HostStreamServer) {
-        let server = try HostStreamServer(.inet(host: "127.0.0.1", port: 0), handler, idleTimeout: idleTimeout)
+        let server = try HostStreamServer(.inet(host: "127.0.0.1", port: 0), handler, socketTimeout: idleTimeout)
         return (try Serving(server), server)
     }
 

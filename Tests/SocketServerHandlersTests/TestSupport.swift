@@ -14,17 +14,17 @@ final class HostState: Sendable {
     let serviceName = "test"
     let options: [String: String]
     /// Applied to each accepted connection before the handler runs, as the daemon does.
-    let idleTimeout: Duration?
+    let socketTimeout: Duration?
     /// The service's `timeout` as a `HandlerHost` reports it (exec: how long a program may run).
-    let requestTimeout: Duration?
+    let idleTimeout: Duration?
     private let logLines = Mutex<[(level: LogLevel, message: String)]>([])
     private let errorLines = Mutex<[String]>([])
     private let problemLines = Mutex<[(problem: RequestProblem, message: String)]>([])
 
-    init(options: [String: String], idleTimeout: Duration?, requestTimeout: Duration? = nil) {
+    init(options: [String: String], socketTimeout: Duration?, idleTimeout: Duration? = nil) {
         self.options = options
+        self.socketTimeout = socketTimeout
         self.idleTimeout = idleTimeout
-        self.requestTimeout = requestTimeout
     }
 
     func record(_ level: LogLevel, _ message: String) { logLines.withLock { $0.append((level, message)) } }
@@ -45,20 +45,20 @@ final class HostStreamServer: TCPServer, HandlerHost, @unchecked Sendable {
     let state: HostState
 
     init(_ address: SocketAddress, _ handler: BaseRequestHandler.Type,
-         options: [String: String] = [:], idleTimeout: Duration? = .seconds(10), requestTimeout: Duration? = nil) throws {
-        state = HostState(options: options, idleTimeout: idleTimeout, requestTimeout: requestTimeout)
+         options: [String: String] = [:], socketTimeout: Duration? = .seconds(10), idleTimeout: Duration? = nil) throws {
+        state = HostState(options: options, socketTimeout: socketTimeout, idleTimeout: idleTimeout)
         try super.init(address, handler, concurrency: ThreadingMixIn())
     }
 
     var serviceName: String { state.serviceName }
     var options: [String: String] { state.options }
-    var requestTimeout: Duration? { state.requestTimeout }
+    var idleTimeout: Duration? { state.idleTimeout }
     func log(_ level: LogLevel, _ message: String) { state.record(level, message) }
     func logProblem(_ problem: RequestProblem, _ message: String) { state.recordProblem(problem, message) }
 
     override func getRequest() throws -> Request? {
         guard let request = try super.getRequest() else { return nil }
-        if let idle = state.idleTimeout { try request.socket.setTimeout(idle) }
+        if let idle = state.socketTimeout { try request.socket.setTimeout(idle) }
         return request
     }
 
@@ -70,14 +70,14 @@ final class HostDatagramServer: UDPServer, HandlerHost, @unchecked Sendable {
     let state: HostState
 
     init(_ address: SocketAddress, _ handler: BaseRequestHandler.Type, options: [String: String] = [:],
-         requestTimeout: Duration? = nil) throws {
-        state = HostState(options: options, idleTimeout: nil, requestTimeout: requestTimeout)
+         idleTimeout: Duration? = nil) throws {
+        state = HostState(options: options, socketTimeout: nil, idleTimeout: idleTimeout)
         try super.init(address, handler)
     }
 
     var serviceName: String { state.serviceName }
     var options: [String: String] { state.options }
-    var requestTimeout: Duration? { state.requestTimeout }
+    var idleTimeout: Duration? { state.idleTimeout }
     func log(_ level: LogLevel, _ message: String) { state.record(level, message) }
 
     override func handleError(_ error: any Error, request: Request) { state.recordError(error) }

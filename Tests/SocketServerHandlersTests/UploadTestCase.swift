@@ -32,7 +32,7 @@ class UploadTestCase: XCTestCase {
         var options = ["directory": directory]
         if let maxSize { options["max_size"] = String(maxSize) }
         server = try HostStreamServer(.inet(host: "127.0.0.1", port: 0), UploadStreamHandler.self,
-                                      options: extra ?? options, idleTimeout: idleTimeout)
+                                      options: extra ?? options, socketTimeout: idleTimeout)
         serving = try Serving(server)
     }
 

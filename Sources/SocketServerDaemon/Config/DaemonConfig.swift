@@ -56,9 +56,10 @@ public struct ServiceConfig: Equatable, Sendable {
     public var concurrency: ConcurrencyKind = .threads
     public var threads: Int = 32
     public var maxRequests: Int = 0
-    /// Idle seconds before a silent client is closed; nil means never.
-    public var timeout: Duration? = .seconds(30)
-    /// The longest one request (one handler call: a whole connection for stream services) may run
+    /// `timeout`: how long a client may stay silent before it is closed (and how long an exec
+    /// program may run); nil means never.
+    public var idleTimeout: Duration? = .seconds(30)
+    /// `request_timeout`: the longest one request (one handler call: a whole connection for stream services) may run
     /// before the master kills its worker, as gunicorn's worker timeout; nil means no limit.
     public var requestTimeout: Duration? = nil
     /// Client address ranges allowed; empty allows everyone.

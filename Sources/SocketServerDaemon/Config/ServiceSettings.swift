@@ -6,7 +6,7 @@ extension ServiceValidation {
         var concurrency: ConcurrencyKind = .threads
         var threads = 32
         var maxRequests = 0
-        var timeout: Duration? = .seconds(30)
+        var idleTimeout: Duration? = .seconds(30)
         var requestTimeout: Duration? = nil
         var allow: [AddressRange] = []
         var socketMode: UInt32? = nil
@@ -35,7 +35,7 @@ extension ServiceValidation {
             }
             if let entry = keys["timeout"],
                let value = report(ConfigValues.seconds(entry.value, key: entry.key), entry) {
-                timeout = value == .zero ? nil : value
+                idleTimeout = value == .zero ? nil : value
             }
             if let entry = keys["request_timeout"],
                let value = report(ConfigValues.seconds(entry.value, key: entry.key), entry) {

@@ -92,7 +92,7 @@ enum ServiceValidation {
         config.concurrency = settings.concurrency
         config.threads = settings.threads
         config.maxRequests = settings.maxRequests
-        config.timeout = settings.timeout
+        config.idleTimeout = settings.idleTimeout
         config.requestTimeout = settings.requestTimeout
         config.allow = settings.allow
         config.socketMode = settings.socketMode

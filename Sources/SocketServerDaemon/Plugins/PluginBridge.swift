@@ -35,7 +35,7 @@ final class PluginStreamBridge: BaseRequestHandler {
         }
         try request.setTimeout(nil)  // O_NONBLOCK off: C code expects a blocking socket
         let fd = request.fileno()
-        if let timeout = (server as? HandlerHost)?.requestTimeout {
+        if let timeout = (server as? HandlerHost)?.idleTimeout {
             var limit = timeval(tv_sec: Int(timeout.components.seconds),
                                 tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
             if limit.tv_sec == 0 && limit.tv_usec == 0 { limit.tv_usec = 1 }  // 0 would mean "never"

@@ -50,7 +50,7 @@ final class ServicePolicy: Sendable {
     /// Runs the handler: a silent client is closed after `timeout`, and the request is on the
     /// scoreboard while it runs, so the master can kill a worker whose request hangs.
     func serve(_ request: Request, _ body: () throws -> Void) throws {
-        if !service.listen.isDatagram, let timeout = service.timeout { try request.socket.setTimeout(timeout) }
+        if !service.listen.isDatagram, let timeout = service.idleTimeout { try request.socket.setTimeout(timeout) }
         logServing(request)
         let entry = scoreboard?.begin(slot: slot, clientText: request.clientAddress.description)
         if let entry { pthread_setspecific(currentEntry, UnsafeRawPointer(bitPattern: entry + 1)) }
@@ -145,7 +145,7 @@ final class ServicePolicy: Sendable {
         if Self.isRefusal(error) {
             events.record(.full) { "client \(client): \(error)" }
         } else if case SocketError.timeout = error {
-            events.record(.idle) { "closed idle client \(client) after \(service.timeout.map { "\($0)" } ?? "timeout")" }
+            events.record(.idle) { "closed idle client \(client) after \(service.idleTimeout.map { "\($0)" } ?? "timeout")" }
         } else if Self.isReset(error) {
             events.record(.reset) { "client \(client) reset the connection (\(error))" }
         } else {

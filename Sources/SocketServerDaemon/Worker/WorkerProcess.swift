@@ -116,7 +116,7 @@ enum WorkerProcess {
                 log.info("service \(service.name): events connections capped at \(limit), not \(wanted) "
                     + "(descriptor limit RLIMIT_NOFILE \(descriptors), \(descriptorReserve) kept for the worker)")
             }
-            concurrency = EventLoopMixIn(handler: events, maxConnections: limit, idleTimeout: service.timeout)
+            concurrency = EventLoopMixIn(handler: events, maxConnections: limit, idleTimeout: service.idleTimeout)
         }
         if service.listen.isDatagram {
             guard let handler = descriptor.datagram else { throw DaemonError.message("handler \(descriptor.name) cannot serve datagrams") }
