@@ -26,11 +26,11 @@ public enum BuiltinHandlers {
 
     public static let upload = HandlerDescriptor(
         name: "upload", stream: UploadStreamHandler.self, datagram: nil,
-        keys: UploadStreamHandler.keys, validate: { UploadStreamHandler.validate($0) })
+        keys: UploadStreamHandler.keys, keyDocs: UploadStreamHandler.keyDocs, validate: { UploadStreamHandler.validate($0) })
 
     public static let exec = HandlerDescriptor(
         name: "exec", stream: ExecStreamHandler.self, datagram: ExecDatagramHandler.self,
-        keys: ExecRunner.keys, validate: { ExecRunner.validate($0) })
+        keys: ExecRunner.keys, keyDocs: ExecRunner.keyDocs, validate: { ExecRunner.validate($0) })
 
     /// Every built-in handler, in a stable order.
     public static let all: [HandlerDescriptor] = [echo, discard, daytime, upper, upload, exec]

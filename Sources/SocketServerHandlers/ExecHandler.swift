@@ -16,6 +16,7 @@ import SocketServer
 enum ExecRunner {
     /// The config keys: `command` (required), an absolute program path and its arguments.
     static let keys: [String: String?] = ["command": nil]
+    static let keyDocs = ["command": "an absolute program path, then its arguments ('...' and \"...\" quote; no expansion)"]
 
     static func validate(_ options: [String: String]) -> [(key: String, problem: String)] {
         guard let text = options["command"] else { return [("command", "missing")] }

@@ -76,12 +76,14 @@ public struct HandlerDescriptor: Sendable {
     public let events: (any EventStreamHandler.Type)?
     /// The extra config keys the handler accepts, with their defaults (nil: required).
     public let keys: [String: String?]
+    /// One line for each key in `keys`: what it does (for `socketserverd --help-config`).
+    public let keyDocs: [String: String]
     /// Checks the keys' values; returns (key, problem) pairs, empty when all is well.
     public let validate: @Sendable ([String: String]) -> [(key: String, problem: String)]
 
     public init(
         name: String, stream: BaseRequestHandler.Type?, datagram: BaseRequestHandler.Type?,
-        events: (any EventStreamHandler.Type)? = nil, keys: [String: String?] = [:],
+        events: (any EventStreamHandler.Type)? = nil, keys: [String: String?] = [:], keyDocs: [String: String] = [:],
         validate: @escaping @Sendable ([String: String]) -> [(key: String, problem: String)] = { _ in [] }
     ) {
         self.name = name
@@ -89,6 +91,7 @@ public struct HandlerDescriptor: Sendable {
         self.datagram = datagram
         self.events = events
         self.keys = keys
+        self.keyDocs = keyDocs
         self.validate = validate
     }
 }

@@ -53,6 +53,10 @@ public final class UploadStreamHandler: BaseRequestHandler {
 
     /// The config keys and their defaults (`directory` is required).
     public static let keys: [String: String?] = ["directory": nil, "max_size": String(defaultMaxSize)]
+    public static let keyDocs = [
+        "directory": "an existing directory the daemon's user can write; files are written there",
+        "max_size": "the largest file accepted, in bytes",
+    ]
 
     /// Checks `directory` (present, an existing directory) and `max_size` (a positive integer).
     public static func validate(_ options: [String: String]) -> [(key: String, problem: String)] {

@@ -349,9 +349,9 @@ final class ConfigErrorTests: XCTestCase {
     }
 
     func testSuggestions() {
-        XCTAssertEqual(ConfigText.suggestion(for: "wrkers", among: ServiceValidation.commonKeys), "workers")
-        XCTAssertEqual(ConfigText.suggestion(for: "lisetn", among: ServiceValidation.commonKeys), "listen")
-        XCTAssertNil(ConfigText.suggestion(for: "xyz", among: ServiceValidation.commonKeys))
+        XCTAssertEqual(ConfigText.suggestion(for: "wrkers", among: ServiceKeys.names), "workers")
+        XCTAssertEqual(ConfigText.suggestion(for: "lisetn", among: ServiceKeys.names), "listen")
+        XCTAssertNil(ConfigText.suggestion(for: "xyz", among: ServiceKeys.names))
         XCTAssertNil(ConfigText.suggestion(for: String(repeating: "w", count: 70000), among: ["workers"]))
         XCTAssertEqual(ConfigText.editDistance(Array("kitten".unicodeScalars), Array("sitting".unicodeScalars)), 3)
     }

@@ -15,12 +15,18 @@ public struct PluginConfig: Hashable, Sendable {
     }
 }
 
-enum PluginSection {
-    /// The only key a [plugin] section takes.
-    static let keys = ["path"]
-    /// Where relative plugin paths are found when `[daemon] plugin_dir` is not set.
-    static let defaultDirectory = "/usr/lib/socketserverd/plugins"
+/// The [plugin NAME] keys.
+enum PluginKeys {
+    /// Read by PluginSection.validate, which resolves it against `plugin_dir`.
+    static let path = ConfigKey<PluginConfig>.readFirst(
+        "path", defaultValue: .required, doc: "the plugin's shared library; a relative path is found in plugin_dir")
 
+    /// Every key a [plugin] section takes.
+    static let rows = [path]
+    static let names = rows.map(\.name)
+}
+
+enum PluginSection {
     /// Checks every [plugin] section; returns the valid ones in the order written.
     static func validate(_ sections: [RawSection], pluginDirectory: String?,
                          diagnostics: inout Diagnostics) -> [PluginConfig] {
@@ -29,7 +35,7 @@ enum PluginSection {
         for section in sections {
             guard case .plugin(let name) = section.kind else { continue }
             let keys = SectionKeys(section.entries, diagnostics: &diagnostics)
-            keys.reportUnknown(known: Self.keys, hint: " ([plugin] takes only 'path'; the plugin's own keys go in the "
+            keys.reportUnknown(known: PluginKeys.names, hint: " ([plugin] takes only 'path'; the plugin's own keys go in the "
                 + "[service] sections that use it)", diagnostics: &diagnostics)
             var valid = true
             if let earlier = first[name] {
@@ -55,7 +61,7 @@ enum PluginSection {
             guard valid else { continue }
             let path = entry.value.hasPrefix("/")
                 ? entry.value
-                : ConfigFiles.resolve(entry.value, relativeTo: pluginDirectory ?? defaultDirectory)
+                : ConfigFiles.resolve(entry.value, relativeTo: pluginDirectory ?? DaemonKeys.defaultPluginDirectory)
             plugins.append(PluginConfig(name: name, path: path, location: entry.location))
         }
         return plugins

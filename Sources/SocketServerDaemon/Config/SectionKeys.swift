@@ -1,4 +1,5 @@
-// Checks shared by [daemon] and [service]: duplicate keys and unknown keys with a suggestion.
+// What every section does with its keys: duplicates, unknown keys with a suggestion, and each
+// row of the key table applied to the key it names.
 
 /// A section's keys, each once (the first occurrence wins; later ones are reported).
 struct SectionKeys {
@@ -31,11 +32,16 @@ struct SectionKeys {
         }
     }
 
-    /// The section `key` is a key of ("[daemon]", "a [service NAME] section", …), if any.
+    /// Where `key` belongs ("[daemon]", "a [service NAME] section", …), if it is a section's key.
     static func belongsElsewhere(_ key: String) -> String? {
-        if DaemonSection.keys.contains(key) { return "[daemon]" }
-        if ServiceValidation.commonKeys.contains(key) { return "a [service NAME] section" }
-        if PluginSection.keys.contains(key) { return "a [plugin NAME] section" }
-        return nil
+        ConfigKeys.section(of: key)?.placement
+    }
+
+    /// Applies each row whose key the section sets, in the rows' order.
+    func apply<Target>(_ rows: [ConfigKey<Target>], to target: inout Target, context: KeyContext,
+                       diagnostics: inout Diagnostics) {
+        for row in rows {
+            if let entry = byKey[row.name] { row.apply(entry, context, &target, &diagnostics) }
+        }
     }
 }

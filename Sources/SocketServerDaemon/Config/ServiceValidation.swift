@@ -1,15 +1,9 @@
 // One [service NAME] section: its listener, handler, worker settings and handler options.
 import SocketServerHandlers
 
+/// A service's keys are ServiceKeys' rows and its handler's; `listen` and `handler` are read first,
+/// since they decide which keys apply and which exist.
 enum ServiceValidation {
-    /// The keys every service accepts; handlers add their own.
-    static let commonKeys = [
-        "listen", "handler", "workers", "concurrency", "threads", "max_requests", "timeout", "request_timeout", "allow",
-        "socket_mode", "socket_owner",
-    ]
-    static let workerRange = 1...1024
-    static let threadRange = 1...4096
-
     struct Outcome {
         /// The service, or nil if the section has errors.
         var service: ServiceConfig?
@@ -64,12 +58,17 @@ enum ServiceValidation {
             let hint = handlerKeys.isEmpty
                 ? " (handler '\(descriptor.name)' takes no extra keys)"
                 : " (handler '\(descriptor.name)' accepts: \(handlerKeys.joined(separator: ", ")))"
-            keys.reportUnknown(known: commonKeys + handlerKeys, hint: hint, diagnostics: &diagnostics)
+            keys.reportUnknown(known: ServiceKeys.names + handlerKeys, hint: hint, diagnostics: &diagnostics)
         }
 
-        var settings = Settings(workers: min(max(cpuCount, workerRange.lowerBound), workerRange.upperBound))
-        settings.read(keys, listen: listen, diagnostics: &diagnostics)
-        if settings.concurrency == .events, let entry = keys["concurrency"] {
+        // Without a listener the section has an error and `config` is only where the other keys'
+        // values go while they are checked; it is not returned.
+        let workers = ServiceKeys.workerRange
+        var config = ServiceConfig(name: name, listen: listen ?? .unix(path: ""),
+                                   handler: descriptor?.name ?? keys["handler"]?.value ?? "",
+                                   workers: min(max(cpuCount, workers.lowerBound), workers.upperBound), location: here)
+        keys.apply(ServiceKeys.rows, to: &config, context: KeyContext(listen: listen), diagnostics: &diagnostics)
+        if config.concurrency == .events, let entry = keys["concurrency"] {
             checkEvents(descriptor, pluginHandler: deferred ? keys["handler"]?.value : nil, listen,
                         catalog: handlers.catalog, at: entry.location, diagnostics: &diagnostics)
         }
@@ -79,24 +78,14 @@ enum ServiceValidation {
             options = handlerOptions(descriptor, keys, service: service, at: here, diagnostics: &diagnostics)
         } else if deferred {
             // Checked by the process that loaded the plugin; the worker fills in its defaults.
-            for entry in keys.ordered where !commonKeys.contains(entry.key) { options[entry.key] = entry.value }
+            for entry in keys.ordered where !ServiceKeys.names.contains(entry.key) { options[entry.key] = entry.value }
         }
 
         var outcome = Outcome()
         if let listen, let entry = keys["listen"] { outcome.listen = (listen, entry.location) }
-        guard diagnostics.errors.count == errorsBefore, let listen, let handler = descriptor?.name ?? keys["handler"]?.value,
+        guard diagnostics.errors.count == errorsBefore, listen != nil, keys["handler"] != nil,
               descriptor != nil || deferred else { return outcome }
-        var config = ServiceConfig(name: name, listen: listen, handler: handler,
-                                   workers: settings.workers, location: here)
         config.plugin = plugin
-        config.concurrency = settings.concurrency
-        config.threads = settings.threads
-        config.maxRequests = settings.maxRequests
-        config.idleTimeout = settings.idleTimeout
-        config.requestTimeout = settings.requestTimeout
-        config.allow = settings.allow
-        config.socketMode = settings.socketMode
-        config.socketOwner = settings.socketOwner
         config.options = options
         outcome.service = config
         return outcome

@@ -26,7 +26,7 @@ struct Credentials: Equatable, Sendable, CustomStringConvertible {
             if let user = config.user { log.debug("not root: ignoring user = \(user)") }
             return nil
         }
-        let user = config.user ?? "nobody"
+        let user = config.user ?? DaemonKeys.defaultUser
         guard let account = Accounts.user(named: user) else { throw .message("user \(user) does not exist") }
         guard account.uid != 0 else { throw .message("user \(user) is root (uid 0); workers never run as root") }
         var gid = account.gid

@@ -1,0 +1,70 @@
+// The types of the validated configuration's values: where an item was written, listeners, log
+// levels, concurrency kinds, socket owners. DaemonConfig is in DaemonKeys.swift, ServiceConfig in
+// ServiceKeys.swift, each beside the rows of the keys that fill it.
+import SocketServer
+
+/// Where a config item was written, for error messages (`file:line`).
+public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
+    public let file: String
+    public let line: Int
+    public init(file: String, line: Int) {
+        self.file = file
+        self.line = line
+    }
+    public var description: String { "\(file):\(line)" }
+}
+
+/// A log level as written in the config (kept separate from the handlers' `LogLevel` so that this
+/// file has no dependency beyond the library).
+public enum LogLevelName: String, Equatable, Sendable, CaseIterable {
+    case debug, info, warning, error
+}
+
+/// How a service's worker runs its requests. `events`: one event loop (epoll) thread per worker
+/// serves every connection with the handler's event-driven variant (stream handlers that have one).
+public enum ConcurrencyKind: String, Equatable, Sendable, CaseIterable {
+    case sync, threads, fork, events
+}
+
+/// A `listen =` value: `tcp://HOST:PORT`, `tcp://[V6]:PORT`, `udp://…`, `unix:/path`, `unixgram:/path`.
+public enum ListenAddress: Hashable, Sendable, CustomStringConvertible {
+    case tcp(SocketAddress)
+    case udp(SocketAddress)
+    case unix(path: String)
+    case unixgram(path: String)
+
+    public var socketType: SocketType {
+        switch self {
+        case .tcp, .unix: return .stream
+        case .udp, .unixgram: return .datagram
+        }
+    }
+
+    public var address: SocketAddress {
+        switch self {
+        case .tcp(let address), .udp(let address): return address
+        case .unix(let path), .unixgram(let path): return .unix(path: path)
+        }
+    }
+
+    public var isDatagram: Bool { socketType == .datagram }
+
+    public var description: String {
+        switch self {
+        case .tcp(let address): return "tcp://\(address)"
+        case .udp(let address): return "udp://\(address)"
+        case .unix(let path): return "unix:\(path)"
+        case .unixgram(let path): return "unixgram:\(path)"
+        }
+    }
+}
+
+/// `socket_owner = USER[:GROUP]`.
+public struct SocketOwner: Hashable, Sendable {
+    public var user: String
+    public var group: String?
+    public init(user: String, group: String?) {
+        self.user = user
+        self.group = group
+    }
+}

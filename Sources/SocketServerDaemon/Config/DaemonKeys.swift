@@ -1,0 +1,89 @@
+// The [daemon] keys: each row holds a key's parser, default, documentation and the DaemonConfig
+// field it fills; the struct is here too, its fields starting from the rows' defaults.
+
+/// The `[daemon]` section and every `[service NAME]`, validated.
+public struct DaemonConfig: Equatable, Sendable {
+    /// The user and group to drop to when started as root (nil: `nobody`, the user's own group).
+    public var user: String? = DaemonKeys.user.default
+    public var group: String? = DaemonKeys.group.default
+    public var pidFile: String? = DaemonKeys.pidFile.default
+    /// How long old workers may take to finish on reload or stop.
+    public var gracefulTimeout: Duration = DaemonKeys.gracefulTimeout.default
+    public var logLevel: LogLevelName = DaemonKeys.logLevel.default
+    /// Where the log goes instead of stderr (appended; reopened on SIGUSR1 after rotation).
+    public var logFile: String? = DaemonKeys.logFile.default
+    /// Where relative `[plugin] path`s are found (nil: `DaemonKeys.defaultPluginDirectory`).
+    public var pluginDirectory: String? = DaemonKeys.pluginDirectory.default
+    /// The `[plugin NAME]` sections, in the order written.
+    public var plugins: [PluginConfig] = []
+    /// Services in the order they appear.
+    public var services: [ServiceConfig] = []
+    /// Every file read (the main file and its includes), for reload diagnostics.
+    public var files: [String] = []
+
+    public init() {}
+}
+
+enum DaemonKeys {
+    /// The account workers run as when the daemon starts as root and `user` is not set.
+    static let defaultUser = "nobody"
+    /// Where relative plugin paths are found when `plugin_dir` is not set.
+    static let defaultPluginDirectory = "/usr/lib/socketserverd/plugins"
+
+    static let user = Setting<DaemonConfig, String?>(
+        "user", .account(mustBeUser: true), default: nil, shown: .value(defaultUser), into: \.user,
+        doc: "started as root: the account workers and all they start run as (not root); the master stays root")
+    static let group = Setting<DaemonConfig, String?>(
+        "group", .account(mustBeUser: false), default: nil, shown: .described("the user's primary group"),
+        into: \.group,
+        doc: "started as root: the group to run as, with user")
+    static let pidFile = Setting<DaemonConfig, String?>(
+        "pid_file", .optionalAbsolutePath, default: nil, shown: .described("none"), into: \.pidFile,
+        doc: "an absolute path the master writes its pid to after start-up (removed at exit)")
+    static let gracefulTimeout = Setting<DaemonConfig, Duration>(
+        "graceful_timeout", .seconds, default: .seconds(30), into: \.gracefulTimeout,
+        doc: "seconds old workers may take to finish their requests on reload and stop before they are killed")
+    static let logLevel = Setting<DaemonConfig, LogLevelName>(
+        "log_level", .choice, default: .info, into: \.logLevel,
+        doc: "debug, info, warning or error; debug logs every request with the worker's pid")
+    static let logFile = Setting<DaemonConfig, String?>(
+        "log_file", .optionalAbsolutePath, default: nil, shown: .described("standard error"), into: \.logFile,
+        doc: "an absolute path the log is appended to; only the master opens it, SIGUSR1 reopens it")
+    static let pluginDirectory = Setting<DaemonConfig, String?>(
+        "plugin_dir", .optionalAbsolutePath, default: nil, shown: .value(defaultPluginDirectory),
+        into: \.pluginDirectory,
+        doc: "the absolute directory where relative [plugin] paths are found")
+    /// Read where it stands by ConfigSources, which splices the files in; nothing reaches DaemonConfig.
+    static let include = ConfigKey<DaemonConfig>.readFirst(
+        "include", defaultValue: .described("none"),
+        doc: "a path or glob of config files read where the line stands (also at the top of a file); may repeat")
+
+    /// Every [daemon] key, in the order help lists them.
+    static let rows: [ConfigKey<DaemonConfig>] = [
+        user.row, group.row, pidFile.row, gracefulTimeout.row, logLevel.row, logFile.row, pluginDirectory.row, include,
+    ]
+
+}
+
+extension ValueKind where Value == String? {
+    /// A user or group name: not empty; started as root, it must exist; a user must not be root.
+    static func account(mustBeUser: Bool) -> ValueKind {
+        ValueKind(parse: { name, key, context in
+            guard !name.isEmpty else { return .failure(.init(list: [.init("\(key) is empty")])) }
+            var problems: [ConfigValues.Problem] = []
+            if mustBeUser {
+                let account = Accounts.user(named: name)
+                if context.forRoot, account == nil { problems.append(.init("user \(ConfigText.quoted(name)) does not exist")) }
+                // Workers, request children, exec programs and plugin checks run as this user: they
+                // run code and data from outside, and the master alone keeps root.
+                if account?.uid == 0 {
+                    problems.append(.init("user \(ConfigText.quoted(name)) is root (uid 0); workers never run as root: "
+                        + "name an unprivileged account (the default is \(DaemonKeys.defaultUser))"))
+                }
+            } else if context.forRoot, !Accounts.groupExists(name) {
+                problems.append(.init("group \(ConfigText.quoted(name)) does not exist"))
+            }
+            return problems.isEmpty ? .success(name) : .failure(.init(list: problems))
+        }, format: { $0 })
+    }
+}

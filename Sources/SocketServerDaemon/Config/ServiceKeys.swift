@@ -1,0 +1,108 @@
+// The [service NAME] keys: each row holds a key's parser, default, what it applies to, its
+// documentation and the ServiceConfig field it fills; the struct is here too, its fields starting
+// from the rows' defaults. Handlers declare their own keys (HandlerDescriptor.keys).
+
+/// One `[service NAME]` section.
+public struct ServiceConfig: Equatable, Sendable {
+    public var name: String
+    public var listen: ListenAddress
+    public var handler: String
+    public var workers: Int
+    public var concurrency: ConcurrencyKind = ServiceKeys.concurrency.default
+    public var threads: Int = ServiceKeys.threads.default
+    /// `max_requests`: requests after which a worker retires; 0 = never.
+    public var maxRequests: Int = ServiceKeys.maxRequests.default
+    /// `timeout`: how long a client may stay silent before it is closed (and how long an exec
+    /// program may run); nil means never.
+    public var idleTimeout: Duration? = ServiceKeys.idleTimeout.default
+    /// `request_timeout`: the longest one request (one handler call: a whole connection for stream
+    /// services) may run before the master kills its worker, as gunicorn's worker timeout; nil means no limit.
+    public var requestTimeout: Duration? = ServiceKeys.requestTimeout.default
+    /// Client address ranges allowed; empty allows everyone.
+    public var allow: [AddressRange] = ServiceKeys.allow.default
+    /// Handler-specific keys (`directory`, `max_size`, …) as written, with the handler's defaults.
+    public var options: [String: String] = [:]
+    /// Unix socket files: the mode (nil: from the umask).
+    public var socketMode: UInt32? = ServiceKeys.socketMode.default
+    /// Unix socket files: the owner (`socket_owner = USER[:GROUP]`), set right after binding.
+    public var socketOwner: SocketOwner? = ServiceKeys.socketOwner.default
+    /// For a `PLUGIN.HANDLER` handler: the plugin the worker loads.
+    public var plugin: PluginConfig? = nil
+    /// Where the section starts.
+    public var location: SourceLocation
+
+    public init(name: String, listen: ListenAddress, handler: String, workers: Int, location: SourceLocation) {
+        self.name = name
+        self.listen = listen
+        self.handler = handler
+        self.workers = workers
+        self.location = location
+    }
+}
+
+enum ServiceKeys {
+    static let workerRange = 1...1024
+    static let threadRange = 1...4096
+    private static let unixListeners: [ListenerKind] = [.unix, .unixgram]
+
+    /// Read first by ServiceValidation: the listener decides which keys apply.
+    static let listen = ConfigKey<ServiceConfig>.readFirst(
+        "listen", defaultValue: .required,
+        doc: "tcp://HOST:PORT, tcp://[V6]:PORT, udp://HOST:PORT, unix:/path (stream) or unixgram:/path (datagram)")
+    /// Read first by ServiceValidation: the handler decides which other keys exist.
+    static let handler = ConfigKey<ServiceConfig>.readFirst(
+        "handler", defaultValue: .required, doc: "a built-in handler, or PLUGIN.HANDLER for a handler of a [plugin PLUGIN]")
+    /// The default is the number of CPUs, which ServiceValidation passes to ServiceConfig.
+    static let workers = ConfigKey<ServiceConfig>.parsed(
+        "workers", .integer(workerRange), defaultValue: .described("the number of online CPUs"), into: \.workers,
+        doc: "worker processes, \(workerRange.lowerBound) to \(workerRange.upperBound)")
+    static let concurrency = Setting<ServiceConfig, ConcurrencyKind>(
+        "concurrency", .choice, default: .threads, into: \.concurrency,
+        doc: "sync, threads (a pool), fork (a child per request) or events (one event loop: stream "
+            + "listeners, handlers echo, discard, daytime, upper)")
+    static let threads = Setting<ServiceConfig, Int>(
+        "threads", .integer(threadRange), default: 32, into: \.threads,
+        doc: "the pool for threads, the most children for fork, a 32nd of the most connections for events")
+    static let maxRequests = Setting<ServiceConfig, Int>(
+        "max_requests", .integer(0...1_000_000_000), default: 0, into: \.maxRequests,
+        doc: "a worker retires after this many requests plus up to 10% jitter; 0 = never")
+    static let idleTimeout = Setting<ServiceConfig, Duration?>(
+        "timeout", .secondsOrNever, default: .seconds(30), into: \.idleTimeout,
+        doc: "idle seconds before a silent client is closed, and the longest an exec program may run; 0 = never")
+    static let requestTimeout = Setting<ServiceConfig, Duration?>(
+        "request_timeout", .secondsOrNever, default: nil, into: \.requestTimeout,
+        doc: "the longest one request (for streams, a connection) may run before the master kills its worker; "
+            + "0 = no limit")
+    static let allow = Setting<ServiceConfig, [AddressRange]>(
+        "allow", .addressRanges, default: [], shown: .described("everyone"),
+        scope: .listeners([.tcp, .udp], why: "unix clients have no address"), into: \.allow,
+        doc: "comma-separated IPv4 or IPv6 addresses and CIDR networks allowed to connect")
+    static let socketMode = Setting<ServiceConfig, UInt32?>(
+        "socket_mode", .fileMode, default: nil, shown: .described("from the umask"),
+        scope: .listeners(unixListeners, why: nil), into: \.socketMode, doc: "the octal mode of the socket file, such as 0660")
+    static let socketOwner = Setting<ServiceConfig, SocketOwner?>(
+        "socket_owner", .socketOwner, default: nil, shown: .described("the daemon's user"),
+        scope: .listeners(unixListeners, why: nil), into: \.socketOwner, doc: "USER or USER:GROUP owning the socket file, set right after binding")
+
+    /// Every key a service takes whatever its handler, in the order help lists them.
+    static let rows: [ConfigKey<ServiceConfig>] = [
+        listen, handler, workers, concurrency.row, threads.row, maxRequests.row, idleTimeout.row, requestTimeout.row,
+        allow.row, socketMode.row, socketOwner.row,
+    ]
+    static let names = rows.map(\.name)
+}
+
+extension ValueKind where Value == SocketOwner? {
+    /// `USER` or `USER:GROUP`, both existing.
+    static let socketOwner = ValueKind.single({ text, key, _ in
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        if parts.count > 2 || parts[0].isEmpty || (parts.count == 2 && parts[1].isEmpty) {
+            return .failure(.init("\(key) must be USER or USER:GROUP, got \(ConfigText.quoted(text))"))
+        } else if !Accounts.userExists(parts[0]) {
+            return .failure(.init("\(key): user \(ConfigText.quoted(parts[0])) does not exist"))
+        } else if parts.count == 2, !Accounts.groupExists(parts[1]) {
+            return .failure(.init("\(key): group \(ConfigText.quoted(parts[1])) does not exist"))
+        }
+        return .success(SocketOwner(user: parts[0], group: parts.count == 2 ? parts[1] : nil))
+    }, format: { owner in owner.map { $0.user + ($0.group.map { ":" + $0 } ?? "") } })
+}
