@@ -32,6 +32,10 @@ public enum Daemon {
         }
     }
 
+    /// `--help-config`: every config key per section, with its default, what it applies to and
+    /// what it does, from the key table.
+    public static func configHelp() -> String { ConfigHelp.text() }
+
     /// `--check-config`: exit 0 with a success line on stdout; or exit 1 with every problem on
     /// stderr as a plain `file:line: message` line (no timestamp, pid or level: editors and grep
     /// jump to it, as to a compiler's), then a summary line. A problem with no line to point at

@@ -1,4 +1,4 @@
-// Command-line arguments: socketserverd [--config FILE] [--check-config] [--version] [--help]
+// Command-line arguments: socketserverd [--config FILE] [--check-config] [--help-config] [--version] [--help]
 
 /// What the command line asks for.
 struct Arguments {
@@ -8,14 +8,16 @@ struct Arguments {
     var checkOnly = false
     var showVersion = false
     var showHelp = false
+    var showConfigHelp = false
 
     static let usage = """
-        usage: socketserverd [--config FILE] [--check-config] [--version] [--help]
+        usage: socketserverd [--config FILE] [--check-config] [--help-config] [--version] [--help]
 
         A pre-fork socket server daemon. Runs in the foreground and logs to stderr.
 
           -c, --config FILE    configuration file (default \(defaultConfigPath))
           -t, --check-config   validate the configuration (and its includes) and exit
+              --help-config    list every configuration key with its default and exit
           -v, --version        print the version and exit
           -h, --help           print this help and exit
 
@@ -38,6 +40,7 @@ struct Arguments {
             case "-t", "--check-config": result.checkOnly = true
             case "-v", "--version": result.showVersion = true
             case "-h", "--help": result.showHelp = true
+            case "--help-config": result.showConfigHelp = true
             default: return .failure(ArgumentError("unknown argument \(argument)"))
             }
         }

@@ -27,6 +27,10 @@ if arguments.showHelp {
     print(Arguments.usage)
     exit(0)
 }
+if arguments.showConfigHelp {
+    print(Daemon.configHelp(), terminator: "")
+    exit(0)
+}
 if arguments.showVersion {
     print("socketserverd \(Daemon.version)")
     exit(0)
