@@ -72,17 +72,26 @@ final class DebianPackageTests: XCTestCase {
         }
     }
 
-    /// Every config key the loader accepts is documented in socketserverd.conf(5), every signal the
-    /// master handles in socketserverd(8).
+    /// Every config key in the loader's table (as `socketserverd --help-config` prints it) is
+    /// documented in socketserverd.conf(5), with the table's default wherever the page states one
+    /// as a value; every signal the master handles is in socketserverd(8).
     func testManPagesDocumentEveryKeyAndSignal() throws {
         let conf5 = try Self.read("debian/man/socketserverd.conf.5")
         let page8 = try Self.read("debian/man/socketserverd.8")
-        let keys = try Self.configKeys()
-        XCTAssertTrue(keys.isSuperset(of: ["listen", "handler", "user", "graceful_timeout", "include"]),
-                      "could not find the key lists in Sources: \(keys.sorted())")
-        for key in keys.sorted() {
-            XCTAssertTrue(conf5.contains("\"\(key) = "), "socketserverd.conf(5) does not document the key '\(key)'")
+        let keys = try Self.listedKeys()
+        XCTAssertTrue(Set(keys.map(\.name)).isSuperset(of: ["listen", "handler", "user", "graceful_timeout", "include",
+                                                            "directory", "command", "path"]),
+                      "--help-config did not list the keys: \(keys.map(\.name))")
+        var compared: [String] = []
+        for key in keys {
+            XCTAssertTrue(conf5.contains("\"\(key.name) = "), "socketserverd.conf(5) does not document the key '\(key.name)'")
+            guard let stated = Self.statedDefault(of: key.name, in: conf5) else { continue }
+            XCTAssertEqual(stated, key.defaultText, "socketserverd.conf(5) states the default of '\(key.name)' as "
+                + "'\(stated)', the key table as '\(key.defaultText ?? "required")'")
+            compared.append(key.name)
         }
+        XCTAssertTrue(Set(compared).isSuperset(of: ["timeout", "max_requests", "graceful_timeout", "max_size"]),
+                      "the defaults compared: \(compared)")
 
         let arbiter = try Self.read("Sources/SocketServerDaemon/Master/Arbiter.swift")
         let list = try XCTUnwrap(Self.firstMatch(#"SignalPipe\(catching: \[([^\]]*)\]"#, in: arbiter),
@@ -98,8 +107,7 @@ final class DebianPackageTests: XCTestCase {
     /// The unit gives the master longer to stop than the default graceful_timeout.
     func testUnitStopTimeoutIsAboveGracefulTimeout() throws {
         let unit = try Self.read("debian/socketserverd.service")
-        let config = try Self.read("Sources/SocketServerDaemon/Config/DaemonConfig.swift")
-        let graceful = try XCTUnwrap(Self.firstMatch(#"gracefulTimeout: Duration = \.seconds\((\d+)\)"#, in: config).flatMap { Int($0) })
+        let graceful = try XCTUnwrap(Self.listedKeys().first { $0.name == "graceful_timeout" }?.defaultText.flatMap { Int($0) })
         let stop = try XCTUnwrap(Self.firstMatch(#"(?m)^TimeoutStopSec=(\d+)$"#, in: unit).flatMap { Int($0) })
         XCTAssertGreaterThan(stop, graceful, "TimeoutStopSec= must stay above the default graceful_timeout")
         for line in ["Type=notify", "ExecStartPre=/usr/sbin/socketserverd --check-config",
@@ -111,26 +119,48 @@ final class DebianPackageTests: XCTestCase {
 
     // MARK: - Helpers
 
-    /// The keys of [daemon], [service], [plugin] and the built-in handlers, from the sources.
-    static func configKeys() throws -> Set<String> {
-        var keys: Set<String> = []
-        let list = try NSRegularExpression(pattern: #"static let (?:keys|commonKeys)[^=\n]*=\s*\[([^\]]*)\]"#)
-        let quoted = try NSRegularExpression(pattern: #""([a-z_]+)""#)
-        for folder in ["Sources/SocketServerDaemon", "Sources/SocketServerHandlers"] {
-            let base = root.appendingPathComponent(folder)
-            guard let files = FileManager.default.enumerator(atPath: base.path) else { continue }
-            for case let file as String in files where file.hasSuffix(".swift") {
-                let text = try String(contentsOf: base.appendingPathComponent(file), encoding: .utf8)
-                let whole = NSRange(text.startIndex..., in: text)
-                for match in list.matches(in: text, range: whole) {
-                    let body = String(text[Range(match.range(at: 1), in: text)!])
-                    for key in quoted.matches(in: body, range: NSRange(body.startIndex..., in: body)) {
-                        keys.insert(String(body[Range(key.range(at: 1), in: body)!]))
-                    }
-                }
-            }
+    /// One key as `socketserverd --help-config` lists it.
+    struct ListedKey {
+        let name: String
+        /// The default as a value (`30`, `nobody`) or in words (`none`); nil for a required key.
+        let defaultText: String?
+    }
+
+    /// The key table, as the built binary prints it: each key's line is `  NAME = VALUE`, `  NAME (default: WORDS)` or `  NAME (required)`, with
+    /// ` [for …]` after it when the key applies to some services only.
+    static func listedKeys() throws -> [ListedKey] {
+        let output = NSTemporaryDirectory() + "/socketserverd-help-config-\(getpid())-\(UUID().uuidString).txt"
+        defer { unlink(output) }
+        let pid = try spawn(DaemonProcess.binaryPath, ["--help-config"], env: ["PATH=/usr/bin:/bin"], stdout: output, stderr: output)
+        let status = exitCode(of: pid)
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        XCTAssertEqual(status, 0, "socketserverd --help-config: \(text)")
+        let line = try NSRegularExpression(pattern: #"^  ([a-z_]+)(?: = (.+?)| \(default: (.+)\)| \(required\))(?: \[for [^\]]+\])?$"#)
+        var keys: [ListedKey] = []
+        for row in text.split(separator: "\n").map(String.init) {
+            guard let match = line.firstMatch(in: row, range: NSRange(row.startIndex..., in: row)) else { continue }
+            func group(_ index: Int) -> String? { Range(match.range(at: index), in: row).map { String(row[$0]) } }
+            keys.append(ListedKey(name: group(1) ?? "", defaultText: group(2) ?? group(3)))
         }
         return keys
+    }
+
+    /// The default socketserverd.conf(5) states for `key` as a value: its entry (from
+    /// `.BI "KEY = "` to the next paragraph macro) has a line `Default:` followed by a bold or
+    /// italic value. nil when the entry states no default, or states it in words.
+    static func statedDefault(of key: String, in page: String) -> String? {
+        let lines = page.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard let start = lines.firstIndex(where: { $0.hasPrefix(".BI \"\(key) = \"") }) else { return nil }
+        var index = start + 1
+        while index + 1 < lines.count, ![".TP", ".SH", ".PP", ".RE", ".RS"].contains(where: { lines[index].hasPrefix($0) }) {
+            if lines[index] == "Default:" {
+                let words = lines[index + 1].split(separator: " ")
+                guard words.count >= 2, [".B", ".BR", ".I", ".IR"].contains(words[0]) else { return nil }
+                return String(words[1])
+            }
+            index += 1
+        }
+        return nil
     }
 
     static func firstMatch(_ pattern: String, in text: String) -> String? {
