@@ -45,7 +45,7 @@ struct Supervisor {
     var backoff = CrashBackoff()
     private(set) var generation = 1
     private(set) var demands: [ServiceDemand] = []
-    private(set) var gracefulTimeout: Duration = .seconds(30)
+    private(set) var gracefulTimeout: Duration = DaemonKeys.gracefulTimeout.default
     /// When the current generation began (its old workers wait for it to be ready, up to startTimeout).
     private(set) var generationStarted: ContinuousClock.Instant
     /// Set once a stop began: nothing starts, everything retires by the deadline.

@@ -24,7 +24,7 @@ enum WorkerProcess {
     static func run(
         service: ServiceConfig, generation: Int, socket: Socket, descriptor: HandlerDescriptor, masterPID: pid_t,
         credentials: Credentials?, logChannel: Int32?, signalMask: sigset_t,
-        scoreboard: Scoreboard? = nil, slot: Int? = nil, gracefulTimeout: Duration = .seconds(30)
+        scoreboard: Scoreboard? = nil, slot: Int? = nil, gracefulTimeout: Duration = DaemonKeys.gracefulTimeout.default
     ) -> Never {
         // First, while this is the only thread and before any handler, plugin or program is loaded.
         do {
