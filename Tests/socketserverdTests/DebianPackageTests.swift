@@ -126,8 +126,9 @@ final class DebianPackageTests: XCTestCase {
         let defaultText: String?
     }
 
-    /// The key table, as the built binary prints it: each key's line is `  NAME = VALUE`, `  NAME (default: WORDS)` or `  NAME (required)`, with
-    /// ` [for …]` after it when the key applies to some services only.
+    /// The key table, as the built binary prints it: each key's line is `  NAME = VALUE`,
+    /// `  NAME (default: WORDS)` or `  NAME (required)`, with ` [for …]` after it when the key
+    /// applies to some services only.
     static func listedKeys() throws -> [ListedKey] {
         let output = NSTemporaryDirectory() + "/socketserverd-help-config-\(getpid())-\(UUID().uuidString).txt"
         defer { unlink(output) }

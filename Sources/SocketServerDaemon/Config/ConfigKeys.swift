@@ -52,8 +52,9 @@ enum ConfigKeys {
     private static func handlerEntries(_ handlers: [HandlerDescriptor]) -> [Entry] {
         handlers.flatMap { descriptor in
             descriptor.keys.keys.sorted().map { key in
-                Entry(section: .service, name: key, defaultValue: descriptor.keys[key].flatMap { $0 }.map(KeyDefault.value) ?? .required,
-                      scope: .handler(descriptor.name), doc: descriptor.keyDocs[key] ?? "")
+                let defaultText = descriptor.keys[key].flatMap { $0 }
+                return Entry(section: .service, name: key, defaultValue: defaultText.map(KeyDefault.value) ?? .required,
+                             scope: .handler(descriptor.name), doc: descriptor.keyDocs[key] ?? "")
             }
         }
     }

@@ -73,7 +73,9 @@ extension ValueKind where Value == String? {
             var problems: [ConfigValues.Problem] = []
             if mustBeUser {
                 let account = Accounts.user(named: name)
-                if context.forRoot, account == nil { problems.append(.init("user \(ConfigText.quoted(name)) does not exist")) }
+                if context.forRoot, account == nil {
+                    problems.append(.init("user \(ConfigText.quoted(name)) does not exist"))
+                }
                 // Workers, request children, exec programs and plugin checks run as this user: they
                 // run code and data from outside, and the master alone keeps root.
                 if account?.uid == 0 {

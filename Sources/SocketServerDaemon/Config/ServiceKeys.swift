@@ -79,10 +79,12 @@ enum ServiceKeys {
         doc: "comma-separated IPv4 or IPv6 addresses and CIDR networks allowed to connect")
     static let socketMode = Setting<ServiceConfig, UInt32?>(
         "socket_mode", .fileMode, default: nil, shown: .described("from the umask"),
-        scope: .listeners(unixListeners, why: nil), into: \.socketMode, doc: "the octal mode of the socket file, such as 0660")
+        scope: .listeners(unixListeners, why: nil), into: \.socketMode,
+        doc: "the octal mode of the socket file, such as 0660")
     static let socketOwner = Setting<ServiceConfig, SocketOwner?>(
         "socket_owner", .socketOwner, default: nil, shown: .described("the daemon's user"),
-        scope: .listeners(unixListeners, why: nil), into: \.socketOwner, doc: "USER or USER:GROUP owning the socket file, set right after binding")
+        scope: .listeners(unixListeners, why: nil), into: \.socketOwner,
+        doc: "USER or USER:GROUP owning the socket file, set right after binding")
 
     /// Every key a service takes whatever its handler, in the order help lists them.
     static let rows: [ConfigKey<ServiceConfig>] = [
