@@ -46,16 +46,3 @@ enum PluginWorker {
         return .success(HandlerDescriptor(name: service.handler, stream: full.stream, datagram: full.datagram))
     }
 }
-
-/// The daemon's catalogue: the built-ins, and a stand-in for every `PLUGIN.HANDLER` so that the
-/// master can start a plugin service's workers without loading the plugin (the worker does).
-public struct DaemonCatalog: HandlerCatalog {
-    public init() {}
-
-    public func descriptor(named name: String) -> HandlerDescriptor? {
-        guard name.contains(".") else { return BuiltinHandlers.named(name) }
-        return HandlerDescriptor(name: name, stream: PluginStreamBridge.self, datagram: PluginDatagramBridge.self)
-    }
-
-    public var names: [String] { BuiltinHandlers.names }
-}
