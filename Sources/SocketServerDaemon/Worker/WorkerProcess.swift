@@ -106,7 +106,11 @@ enum WorkerProcess {
         let concurrency: any RequestConcurrency
         switch service.concurrency {
         case .sync: concurrency = SynchronousRequests()
-        case .threads: concurrency = ThreadPoolMixIn(threads: service.threads, queueLimit: max(64, service.threads * 4))
+        case .threads:
+            // A worker whose threads are all busy waits a little before accepting, so that another
+            // worker with an idle thread takes the connection; then it accepts (and queues) as before.
+            concurrency = ThreadPoolMixIn(threads: service.threads, queueLimit: max(64, service.threads * 4),
+                                          acceptWait: service.listen.isDatagram ? .zero : .milliseconds(50))
         case .fork:
             let forking = ForkingMixIn(maxChildren: service.threads)
             forking.childExited = { pid, status in policy.requestChildExited(pid, status: status) }
@@ -130,7 +134,9 @@ enum WorkerProcess {
             return try DatagramService(socket: socket, handler: handler, policy: policy, concurrency: concurrency)
         }
         guard let handler = descriptor.stream else { throw DaemonError.message("handler \(descriptor.name) cannot serve streams") }
-        return try StreamService(socket: socket, handler: handler, policy: policy, concurrency: concurrency)
+        let server = try StreamService(socket: socket, handler: handler, policy: policy, concurrency: concurrency)
+        if service.concurrency == .fork { server.primeForkedRequests() }
+        return server
     }
 
     /// Descriptors kept for the worker itself (listener, epoll, logs, plugins) under the events cap.
