@@ -89,7 +89,7 @@ public final class ThreadPoolMixIn: RequestConcurrency, @unchecked Sendable {
     public func processRequest(_ request: Request, server: BaseServer) throws {
         try locked {
             // Room: the queue itself, plus idle threads and threads not yet started, which take a
-            // request at once (without counting them, a pool with queueLimit 0 refused everything).
+            // request at once (without them, a pool with queueLimit 0 would refuse everything).
             if queue.count - head >= queueLimit + idle + (threadLimit - threads.count) {
                 throw RequestRefused(.queueFull(queueLimit: queueLimit))
             }

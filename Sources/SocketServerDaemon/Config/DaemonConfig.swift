@@ -23,7 +23,7 @@ public struct DaemonConfig: Equatable, Sendable {
     public var logLevel: LogLevelName = .info
     /// Where the log goes instead of stderr (appended; reopened on SIGUSR1 after rotation).
     public var logFile: String? = nil
-    /// Default directory for plugin paths (issue 5).
+    /// Where relative plugin paths are found (`plugin_dir`; nil: /usr/lib/socketserverd/plugins).
     public var pluginDirectory: String? = nil
     /// The `[plugin NAME]` sections, in the order written.
     public var plugins: [PluginConfig] = []
