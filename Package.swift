@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "CSocketServerShims"),
         // The library: sockets, addresses, servers, concurrency, request handlers.
         .target(name: "SocketServer", dependencies: ["CSocketServerShims"]),
-        // Built-in handlers the daemon serves (echo, discard, daytime, upper, upload).
+        // Built-in handlers the daemon serves (echo, discard, daytime, upper, upload, exec).
         .target(name: "SocketServerHandlers", dependencies: ["SocketServer", "CSocketServerShims"]),
         // The daemon: config, master (arbiter), workers, signals.
         .target(name: "SocketServerDaemon", dependencies: ["SocketServer", "SocketServerHandlers", "CSocketServerShims", "CSocketServerPlugin"]),
@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "FaultsPluginFixture", dependencies: ["SocketServerPlugin"], path: "Tests/PluginFixtures/FaultsPlugin"),
         // main.swift and argument parsing only.
         .executableTarget(name: "socketserverd", dependencies: ["SocketServerDaemon"]),
-        // The benchmark (issue 7): starts socketserverd (a dependency, so `swift run` builds it too),
+        // The benchmark: starts socketserverd (a dependency, so `swift run` builds it too),
         // the Python peers and the C reference in Tests/Benchmarks, and loads them with itself (--load).
         .executableTarget(name: "socketserverd-bench", dependencies: ["socketserverd", "CSocketServerShims", "CSocketServerBench"]),
         // libFuzzer targets for the config loader and the upload header (Tests/Fuzz/run.sh); built

@@ -1,9 +1,10 @@
 // The catalogue of built-in handlers the daemon can serve with `handler = NAME`.
 import SocketServer
 
-/// The built-in handlers, by name: `echo`, `discard`, `daytime`, `upper` (stream and datagram) and
-/// `upload` (stream only; keys `directory`, `max_size`). `echo`, `discard`, `daytime` and `upper`
-/// also have event-driven variants (`events`) for `concurrency = events`.
+/// The built-in handlers, by name: `echo`, `discard`, `daytime`, `upper` (stream and datagram),
+/// `upload` (stream only; keys `directory`, `max_size`) and `exec` (stream and datagram; key
+/// `command`). `echo`, `discard`, `daytime` and `upper` also have event-driven variants (`events`)
+/// for `concurrency = events`.
 ///
 /// The daemon looks a service's `handler =` up with `named(_:)`, picks `stream` or `datagram` by its
 /// listener, rejects keys not in `keys`, fills in the defaults, and reports what `validate` returns.

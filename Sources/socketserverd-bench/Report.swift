@@ -220,7 +220,7 @@ func renderReport(servers: [ServerSpec], cells: [Workload], results: [String: Ro
     // Targets.
     guard !daemons.isEmpty else { return out.joined(separator: "\n") }
     out.append("")
-    out.append("Targets (issue 7), per socketserverd row:")
+    out.append("Targets, per socketserverd row:")
     let conn32 = Workload(keepAlive: false, clients: 32, size: 16)
     let keep32 = Workload(keepAlive: true, clients: 32, size: 16)
     var targets = Table(headers: ["target"] + daemons.map { $0.name.replacingPrefix("socketserverd ", with: "") },

@@ -4,7 +4,7 @@
 //
 // Starts every server itself (the release socketserverd next to this binary, python3 running the
 // peers in Tests/Benchmarks, the C reference compiled there with cc -O2), loads each from a second
-// process (this binary in --load mode), and prints one table plus the targets of issue 7.
+// process (this binary in --load mode), and prints one table plus the targets.
 #if canImport(Glibc)
 import Glibc
 #endif

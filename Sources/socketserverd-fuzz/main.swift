@@ -21,7 +21,7 @@ let targets: [String: (UnsafeBufferPointer<UInt8>) -> Void] = [
     // nothing). Every outcome but a crash is fine: a config or a list of file:line errors.
     "config": { bytes in
         _ = try? ConfigLoader.parse(bytes: Array(bytes), file: "/nonexistent/socketserverd-fuzz.conf",
-                                    catalog: BuiltinCatalog(), cpuCount: 2)
+                                    catalog: DaemonCatalog(), cpuCount: 2)
     },
     // Any bytes as an upload header: an object or a FlatJSONError, never a crash.
     "upload": { bytes in

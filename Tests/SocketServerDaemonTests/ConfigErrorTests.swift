@@ -182,7 +182,7 @@ final class ConfigErrorTests: XCTestCase {
                 + "handlers that do: echo, discard, daytime, upper",
             "main.conf:9: concurrency 'events' serves stream listeners only (tcp://, unix:), not udp://127.0.0.1:7001; "
                 + "use sync, threads or fork",
-        ], catalog: BuiltinCatalog())
+        ], catalog: DaemonCatalog())
     }
 
     func testBadAllowEntriesAreEachReported() {
@@ -203,7 +203,7 @@ final class ConfigErrorTests: XCTestCase {
         ])
         assertConfigErrors(configService("a", handler: "nope"), [
             "main.conf:3: unknown handler 'nope' (known handlers: daytime, discard, echo, exec, upload, upper)",
-        ], catalog: BuiltinCatalog())
+        ], catalog: DaemonCatalog())
     }
 
     func testHandlerThatCannotServeTheListenerKind() {
@@ -235,7 +235,7 @@ final class ConfigErrorTests: XCTestCase {
             "main.conf:4: directory: \(dir.path)/nope: No such file or directory",
             "main.conf:5: max_size: must be a positive integer (bytes), not \"-3\"",
             "main.conf:9: directory: \(file) is not a directory",
-        ], catalog: BuiltinCatalog())
+        ], catalog: DaemonCatalog())
     }
 
     func testSocketModeErrors() {

@@ -78,7 +78,7 @@ final class ConfigExampleTests: XCTestCase {
 
     /// Without that line (and with an upload directory that exists), the example loads with the
     /// real built-in handlers into exactly the expected model.
-    func testExampleLoadsWithBuiltinCatalog() throws {
+    func testExampleLoadsWithDaemonCatalog() throws {
         let dir = try ConfigTempDir()
         _ = try dir.makeDirectory("conf.d")
         let uploads = try dir.makeDirectory("uploads")
@@ -86,7 +86,7 @@ final class ConfigExampleTests: XCTestCase {
             .replacingOccurrences(of: "socket_mode = 0660             ; unix listeners only: file mode (octal)\n", with: "\n")
             .replacingOccurrences(of: "/var/lib/socketserverd/uploads", with: uploads)
         let file = try dir.write("socketserverd.conf", text)
-        let config = try ConfigLoader.load(path: file, catalog: BuiltinCatalog(), cpuCount: 4)
+        let config = try ConfigLoader.load(path: file, catalog: DaemonCatalog(), cpuCount: 4)
         XCTAssertEqual(config, expectedConfig(file: file, uploads: uploads))
     }
 

@@ -93,7 +93,7 @@ final class ConfigFuzzTests: XCTestCase {
         let file = dir.path + "/fuzz.conf"
         var rng = ConfigFuzzRandom(seed: 0x5EED_C0F1_6000)
         let example = Array(ConfigExampleTests.example.utf8)
-        let catalogs: [any HandlerCatalog] = [ConfigTestCatalog(), BuiltinCatalog()]
+        let catalogs: [any HandlerCatalog] = [ConfigTestCatalog(), DaemonCatalog()]
         for index in 0..<2000 {
             let input: [UInt8]
             switch index % 4 {

@@ -36,9 +36,9 @@ final class ConfigKeysTests: XCTestCase {
         XCTAssertEqual(upload, "max_size = 104857600\n")
         let uploads = NSTemporaryDirectory()
         let options = try XCTUnwrap(configLoaded(configService("u", handler: "upload", "directory = \(uploads)\n" + upload),
-                                                 catalog: BuiltinCatalog()))
+                                                 catalog: DaemonCatalog()))
         let defaults = try XCTUnwrap(configLoaded(configService("u", handler: "upload", "directory = \(uploads)\n"),
-                                                  catalog: BuiltinCatalog()))
+                                                  catalog: DaemonCatalog()))
         XCTAssertEqual(options.services.first?.options, defaults.services.first?.options)
     }
 

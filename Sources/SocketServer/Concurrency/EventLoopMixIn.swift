@@ -13,7 +13,8 @@ import Glibc
 /// connection (backpressure) until the client has taken it. At end of file it sends what is pending
 /// and closes. A connection silent (nothing received or sent) for `idleTimeout` is closed and
 /// reported to `handleError` as `SocketError.timeout(call: "recv")`. Beyond `maxConnections`
-/// open at once, `processRequest` throws `Full` and the server closes the new connection.
+/// open at once, `processRequest` throws `RequestRefused` (`.connectionsFull`; `.closing` while
+/// `serverClose` runs, whatever the count) and the server closes the new connection.
 /// `finishRequest` is not called: the requests never run the server's `requestHandlerType`.
 ///
 /// A connection ends gracefully: when the loop closes it (the handler is done, or `serverClose`)
@@ -27,17 +28,6 @@ import Glibc
 /// loop's thread when all have ended. The server may serve again afterwards. A client that never
 /// reads its replies holds `serverClose` until `idleTimeout` (forever without one).
 public final class EventLoopMixIn: RequestConcurrency, @unchecked Sendable {
-    /// Thrown by `processRequest` when `maxConnections` are open; the connection is closed unserved.
-    /// Also thrown while `serverClose` runs (`closing`), whatever the count.
-    public struct Full: Error, CustomStringConvertible {
-        public let maxConnections: Int
-        public var closing = false
-        public var description: String {
-            closing ? "event loop is closing; connection refused"
-                : "event loop is full (\(maxConnections) connections); connection refused"
-        }
-    }
-
     /// The handler each connection gets.
     public let handlerType: any EventStreamHandler.Type
     /// The most connections open at once (at least 1).
@@ -77,7 +67,7 @@ public final class EventLoopMixIn: RequestConcurrency, @unchecked Sendable {
     public func processRequest(_ request: Request, server: BaseServer) throws {
         let loop: EventLoop = try state.withLock { state in
             if state.closing || state.open >= maxConnections {
-                throw Full(maxConnections: maxConnections, closing: state.closing)
+                throw RequestRefused(state.closing ? .closing : .connectionsFull(maxConnections: maxConnections))
             }
             if state.loop == nil {
                 let loop = try EventLoop(owner: self)

@@ -4,17 +4,18 @@ import Glibc
 #endif
 
 /// Serves requests on at most `threads` long-lived threads. Requests wait in a queue of at most
-/// `queueLimit`; when it is full the request is refused: `processRequest` throws `PoolFull` and the
-/// server closes the connection. `serverClose()` lets queued requests finish, then joins the threads.
+/// `queueLimit`; when it is full the request is refused: `processRequest` throws `RequestRefused`
+/// (`.queueFull`) and the server closes the connection. With an `acceptWait`, the server's loop
+/// waits up to that long for an idle thread before it accepts (`beforeAccept`). `serverClose()`
+/// lets queued requests finish, then joins the threads.
 public final class ThreadPoolMixIn: RequestConcurrency, @unchecked Sendable {
-    /// Thrown when the queue is full; the request is closed unserved.
-    public struct PoolFull: Error, CustomStringConvertible {
-        public let queueLimit: Int
-        public var description: String { "thread pool queue is full (\(queueLimit) waiting); request refused" }
-    }
-
     public let threadLimit: Int
     public let queueLimit: Int
+    /// How long `beforeAccept` waits for an idle thread (`waitForIdleThread`) before the server
+    /// accepts; zero (the default) does not wait. Several processes serving one listener set it,
+    /// so that one whose threads are all busy leaves the connection to one with a free thread.
+    /// The loop notices a shutdown only once the wait is over.
+    public let acceptWait: Duration
     private var mutex = pthread_mutex_t()
     private var condition = pthread_cond_t()
     /// Waiting requests from `head` on; taken slots are emptied so a served request (and its
@@ -28,9 +29,10 @@ public final class ThreadPoolMixIn: RequestConcurrency, @unchecked Sendable {
     private var roomCondition = pthread_cond_t()
     private var roomWaiters = 0
 
-    public init(threads: Int = 32, queueLimit: Int = 1024) {
+    public init(threads: Int = 32, queueLimit: Int = 1024, acceptWait: Duration = .zero) {
         threadLimit = max(1, threads)
         self.queueLimit = max(0, queueLimit)
+        self.acceptWait = max(acceptWait, .zero)
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&condition, nil)
         var attributes = pthread_condattr_t()
@@ -76,15 +78,20 @@ public final class ThreadPoolMixIn: RequestConcurrency, @unchecked Sendable {
         }
     }
 
+    /// Waits up to `acceptWait` for an idle thread; then the server accepts, whatever the answer.
+    public func beforeAccept(_ server: BaseServer) {
+        if acceptWait > .zero { _ = waitForIdleThread(timeout: acceptWait) }
+    }
+
     /// Under the lock: every queued request has an idle thread, and one more would find a thread.
     private var hasIdleThread: Bool { queue.count - head < idle + (threadLimit - threads.count) }
 
     public func processRequest(_ request: Request, server: BaseServer) throws {
         try locked {
             // Room: the queue itself, plus idle threads and threads not yet started, which take a
-            // request at once (without counting them, a pool with queueLimit 0 refused everything).
+            // request at once (without them, a pool with queueLimit 0 would refuse everything).
             if queue.count - head >= queueLimit + idle + (threadLimit - threads.count) {
-                throw PoolFull(queueLimit: queueLimit)
+                throw RequestRefused(.queueFull(queueLimit: queueLimit))
             }
             // More requests than idle threads: start one, before queueing, so that if it cannot be
             // started nothing is queued (the server closes the request when this throws; a queued

@@ -7,7 +7,8 @@ import Synchronization
 /// The base of all servers. It owns the loop (`serveForever`, `handleRequest`, `shutdown`) and the
 /// request pipeline: `getRequest` → `verifyRequest` → `processRequest` (→ `finishRequest`, which runs
 /// the handler) → `shutdownRequest`. Subclasses supply the socket; the `concurrency` decides where
-/// requests run (this thread, a thread, a child process).
+/// requests run (this thread, a thread, a child process), and is asked before each `getRequest`
+/// (`beforeAccept`).
 open class BaseServer: @unchecked Sendable {
     /// The handler type instantiated for each request (Python's `RequestHandlerClass`).
     public let requestHandlerType: BaseRequestHandler.Type
@@ -148,6 +149,7 @@ open class BaseServer: @unchecked Sendable {
     /// Takes one ready request through verify and process; errors go to `handleError`.
     func handleRequestNoBlock() {
         let request: Request
+        concurrency.beforeAccept(self)
         do {
             guard let ready = try getRequest() else { return }
             request = ready

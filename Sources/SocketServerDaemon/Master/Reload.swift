@@ -118,8 +118,8 @@ extension Arbiter {
             }
         }
         // Hold exactly the new set before forking: a worker closes every socket the master holds
-        // but its own, and one forked before this commit kept the sockets just opened for other
-        // services (a removed service's port then stayed in use after its workers were gone).
+        // but its own, so one forked before `commit` would keep the sockets just opened for other
+        // services (a removed service's port would stay in use after its workers are gone).
         listeners.commit(next.sockets)
         startGeneration(next)
     }

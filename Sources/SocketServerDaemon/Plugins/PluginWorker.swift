@@ -1,4 +1,4 @@
-// In a worker, after fork: load the service's plugin and bind its handler, or give up cleanly.
+// In a worker, after fork: load the service's plugin and bind its handler, or say why not.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,16 +7,13 @@ import SocketServerHandlers
 enum PluginWorker {
     /// The descriptor a worker serves `service` with. For a plugin handler this loads the plugin
     /// (the file as it is now: a rebuilt plugin takes effect with the next generation), checks the
-    /// service's keys against it and binds the handler. Any fault is logged and the worker exits
-    /// with `WorkerProcess.startupFailure`, which the master answers with crash back-off.
-    static func descriptor(for service: ServiceConfig, default descriptor: HandlerDescriptor) -> HandlerDescriptor {
+    /// service's keys against it and binds the handler. A fault is thrown, naming the plugin and
+    /// where it is declared; the worker logs it and exits as a worker that could not start.
+    static func descriptor(for service: ServiceConfig, default descriptor: HandlerDescriptor) throws(PluginFault) -> HandlerDescriptor {
         guard let plugin = service.plugin else { return descriptor }
         switch bind(service, plugin) {
         case .success(let bound): return bound
-        case .failure(let fault):
-            log.error("service \(service.name): plugin \(ConfigText.quoted(plugin.name)) (\(plugin.location)): "
-                + "\(fault); worker cannot start")
-            _exit(WorkerProcess.startupFailure)
+        case .failure(let fault): throw PluginFault("plugin \(ConfigText.quoted(plugin.name)) (\(plugin.location)): \(fault)")
         }
     }
 
@@ -45,17 +42,4 @@ enum PluginWorker {
         let full = handler.descriptor()
         return .success(HandlerDescriptor(name: service.handler, stream: full.stream, datagram: full.datagram))
     }
-}
-
-/// The daemon's catalogue: the built-ins, and a stand-in for every `PLUGIN.HANDLER` so that the
-/// master can start a plugin service's workers without loading the plugin (the worker does).
-public struct DaemonCatalog: HandlerCatalog {
-    public init() {}
-
-    public func descriptor(named name: String) -> HandlerDescriptor? {
-        guard name.contains(".") else { return BuiltinHandlers.named(name) }
-        return HandlerDescriptor(name: name, stream: PluginStreamBridge.self, datagram: PluginDatagramBridge.self)
-    }
-
-    public var names: [String] { BuiltinHandlers.names }
 }

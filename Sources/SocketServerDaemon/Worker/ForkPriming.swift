@@ -4,20 +4,15 @@ import Glibc
 #endif
 import SocketServer
 
-/// Set once the worker has primed its request path (the loop thread only reads and writes it).
-nonisolated(unsafe) private var forkPathPrimed = false
-
 extension StreamService {
     /// A forked request child inherits what its worker has already done and redoes everything else,
     /// every time: lazily bound libc symbols, and Swift type metadata that the runtime builds on first
-    /// use (the first `[UInt8]` metadata lookup by name alone built the runtime's table of
-    /// prespecialized Array metadata: 22 of the 34 allocations in each child). Going once through the
-    /// socket calls a request makes, on a socket pair, and constructing (never running) the handler
-    /// does that work here, before the first fork. Nothing reaches a client and no handler code runs
-    /// beyond `init(request:server:)`, which only stores its arguments.
-    func primeForkedRequestsOnce() {
-        guard !forkPathPrimed else { return }
-        forkPathPrimed = true
+    /// use (the first `[UInt8]` metadata lookup by name builds the runtime's table of prespecialized
+    /// Array metadata, most of a child's allocations). Going once through the socket calls a request
+    /// makes, on a socket pair, and constructing (never running) the handler does that work here,
+    /// once, as the worker starts and before its first fork. Nothing reaches a client and no handler
+    /// code runs beyond `init(request:server:)`, which only stores its arguments.
+    func primeForkedRequests() {
         guard let (mine, peer) = try? Socket.pair() else { return }
         defer {
             mine.close()

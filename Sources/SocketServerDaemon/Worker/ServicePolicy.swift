@@ -101,14 +101,10 @@ final class ServicePolicy: Sendable {
         do {
             try process()
         } catch {
-            if !Self.isRefusal(error) { count(server) }
+            if !(error is RequestRefused) { count(server) }
             throw error
         }
         count(server)
-    }
-
-    static func isRefusal(_ error: any Error) -> Bool {
-        error is ThreadPoolMixIn.PoolFull || error is EventLoopMixIn.Full
     }
 
     /// Counts a request; at `retireAfter` the worker stops accepting and exits once in-flight work is done.
@@ -142,7 +138,7 @@ final class ServicePolicy: Sendable {
     /// clients, resets (the client's doing, so info, not error), and every other handler error.
     func report(_ error: any Error, _ request: Request) {
         let client = request.clientAddress
-        if Self.isRefusal(error) {
+        if error is RequestRefused {
             events.record(.full) { "client \(client): \(error)" }
         } else if case SocketError.timeout = error {
             events.record(.idle) { "closed idle client \(client) after \(service.idleTimeout.map { "\($0)" } ?? "timeout")" }

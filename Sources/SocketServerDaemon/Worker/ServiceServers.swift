@@ -34,7 +34,7 @@ final class StreamService: TCPServer, ServiceServer, @unchecked Sendable {
 
     override func verifyRequest(_ request: Request) -> Bool { policy.verify(request) }
     override func processRequest(_ request: Request) throws {
-        if concurrency is EventLoopMixIn { policy.logServing(request) }  // no finishRequest with events
+        if policy.service.concurrency == .events { policy.logServing(request) }  // no finishRequest with events
         try policy.counting(self) { try super.processRequest(request) }
     }
     override func finishRequest(_ request: Request) throws {
@@ -48,19 +48,6 @@ final class StreamService: TCPServer, ServiceServer, @unchecked Sendable {
     override func serviceActions() {
         super.serviceActions()
         policy.flushEvents()
-    }
-    /// With a thread pool whose threads are all busy, wait a little for one to come free before
-    /// accepting: meanwhile another worker with an idle thread takes the connection. Without this,
-    /// a worker that won the accept race queued connections (and refused some at 256 clients)
-    /// while the other worker's threads idled. After the wait it accepts as before.
-    /// With fork, the first call primes the request path for the children (ForkPriming.swift).
-    override func getRequest() throws -> Request? {
-        if let pool = concurrency as? ThreadPoolMixIn {
-            _ = pool.waitForIdleThread(timeout: .milliseconds(50))
-        } else if concurrency is ForkingMixIn {
-            primeForkedRequestsOnce()
-        }
-        return try super.getRequest()
     }
 }
 

@@ -14,7 +14,8 @@ private let stoppableServer = Atomic<UInt>(0)
 private let stopRequested = Atomic<Bool>(false)
 
 enum WorkerProcess {
-    /// Exit status of a worker that could not start (bad handler settings): the master backs off.
+    /// Exit status of a worker that could not start (its user, its handler's settings, its plugin):
+    /// the master backs off.
     static let startupFailure: Int32 = 3
 
     /// Runs in the child after fork and never returns. The master forks with every signal blocked;
@@ -65,8 +66,14 @@ enum WorkerProcess {
         var mask = signalMask
         pthread_sigmask(SIG_SETMASK, &mask, nil)
 
-        let descriptor = PluginWorker.descriptor(for: service, default: descriptor)  // PLUGIN.HANDLER: load it here
-        let problems = descriptor.validate(service.options)
+        let served: HandlerDescriptor
+        do {
+            served = try PluginWorker.descriptor(for: service, default: descriptor)  // PLUGIN.HANDLER: load it here
+        } catch {
+            log.error("service \(service.name): \(error); worker cannot start")
+            return startupFailure
+        }
+        let problems = served.validate(service.options)
         if !problems.isEmpty {
             for problem in problems { log.error("service \(service.name): \(problem.key): \(problem.problem); worker cannot start") }
             return startupFailure
@@ -74,7 +81,7 @@ enum WorkerProcess {
         let policy = ServicePolicy(service: service, scoreboard: scoreboard, slot: slot)
         let server: BaseServer
         do {
-            server = try makeServer(service: service, socket: socket, descriptor: descriptor, policy: policy)
+            server = try makeServer(service: service, socket: socket, descriptor: served, policy: policy)
         } catch {
             log.error("service \(service.name): worker cannot start: \(error)")
             return startupFailure
@@ -99,7 +106,11 @@ enum WorkerProcess {
         let concurrency: any RequestConcurrency
         switch service.concurrency {
         case .sync: concurrency = SynchronousRequests()
-        case .threads: concurrency = ThreadPoolMixIn(threads: service.threads, queueLimit: max(64, service.threads * 4))
+        case .threads:
+            // A worker whose threads are all busy waits a little before accepting, so that another
+            // worker with an idle thread takes the connection; then it accepts (and queues) as before.
+            concurrency = ThreadPoolMixIn(threads: service.threads, queueLimit: max(64, service.threads * 4),
+                                          acceptWait: service.listen.isDatagram ? .zero : .milliseconds(50))
         case .fork:
             let forking = ForkingMixIn(maxChildren: service.threads)
             forking.childExited = { pid, status in policy.requestChildExited(pid, status: status) }
@@ -123,7 +134,9 @@ enum WorkerProcess {
             return try DatagramService(socket: socket, handler: handler, policy: policy, concurrency: concurrency)
         }
         guard let handler = descriptor.stream else { throw DaemonError.message("handler \(descriptor.name) cannot serve streams") }
-        return try StreamService(socket: socket, handler: handler, policy: policy, concurrency: concurrency)
+        let server = try StreamService(socket: socket, handler: handler, policy: policy, concurrency: concurrency)
+        if service.concurrency == .fork { server.primeForkedRequests() }
+        return server
     }
 
     /// Descriptors kept for the worker itself (listener, epoll, logs, plugins) under the events cap.

@@ -1,5 +1,6 @@
 // A configuration check in progress: the child that loads the plugins, read without blocking, so
-// that the master can wait for it in its own poll beside the signal pipe.
+// that the master can wait for it in its own poll beside the signal pipe (ConfigCheck.load waits
+// for it alone).
 #if canImport(Glibc)
 import Glibc
 #endif
