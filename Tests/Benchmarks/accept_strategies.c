@@ -6,7 +6,7 @@
  *              every waiting process wakes for each connection (thundering herd)
  *   exclusive  epoll with EPOLLEXCLUSIVE on the listener: the kernel wakes one waiter
  *   blocking   blocking accept4(): waiters queue exclusively in the kernel, one is woken
- * Used by hand for the profile in the README (not by the benchmark):
+ * Used by hand for the profile in Tests/Benchmarks/README.md (not by the benchmark):
  *   cc -O2 -o /tmp/accept_strategies Tests/Benchmarks/accept_strategies.c
  *   /tmp/accept_strategies poll|exclusive|blocking PORT
  * then load it and count context switches per connection, e.g. with
