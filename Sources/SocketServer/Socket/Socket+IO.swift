@@ -18,7 +18,7 @@ extension Socket {
     ///
     /// With a timeout, a read that came back short (the socket was drained) makes the next one wait
     /// for data before reading: in request/response traffic the next read would otherwise fail with
-    /// EAGAIN first, one system call more per request (a persistent echo made 4 per request, now 3).
+    /// EAGAIN first, one system call more per request (a persistent echo makes 3 per request, not 4).
     public func recv(into buffer: UnsafeMutableRawBufferPointer, flags: Int32 = 0) throws(SocketError) -> Int {
         let fd = try fd("recv")
         let count = try waiting("recv", for: .read, pollFirst: readDrained.load(ordering: .relaxed)) {
