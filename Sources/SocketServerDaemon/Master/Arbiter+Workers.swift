@@ -8,7 +8,7 @@ extension Arbiter {
     /// Reads the scoreboard, asks the supervisor what is due, and does it.
     func supervise(now: ContinuousClock.Instant) {
         var seen = Observations()
-        let clock = Scoreboard.monotonicNanoseconds()
+        let clock = Int64(monotonicNanoseconds())
         for record in supervisor.workers.records.values {
             guard let slot = record.slot else {
                 seen.ready.insert(record.pid)  // untracked (every slot taken): counted as ready

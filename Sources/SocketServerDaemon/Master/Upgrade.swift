@@ -85,14 +85,9 @@ extension Arbiter {
                                    board: board?.descriptor ?? -1, entries: board?.entries ?? 0,
                                    channel: record.logChannel.map { ($0.sending, $0.receiving) } ?? (-1, -1),
                                    retiring: record.retiring, ready: record.ready,
-                                   killInNanoseconds: record.killAt.map { Self.nanoseconds(now.duration(to: $0)) })
+                                   killInNanoseconds: record.killAt.map { now.duration(to: $0).wholeNanoseconds })
         }
         return handover
-    }
-
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
     /// In the new image: takes over the previous image's sockets (keyed by the address each is
