@@ -37,12 +37,13 @@ public func retryingOnInterrupt<Value: FixedWidthInteger & SignedInteger>(_ call
 }
 
 /// Writes all of `bytes` to `fd`, retrying short writes and EINTR; throws the first other
-/// failure. A write that takes nothing (0) throws EIO rather than trying forever.
+/// failure. A write that takes nothing (0) throws ENOSPC (a file that can take no more) rather
+/// than trying forever.
 public func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(Errno) {
     var offset = 0
     while offset < bytes.count {
         let written = try retryingOnInterrupt { Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset) }
-        if written == 0 { throw Errno(rawValue: EIO) }
+        if written == 0 { throw Errno(rawValue: ENOSPC) }
         offset += written
     }
 }

@@ -85,11 +85,11 @@ extension Arbiter {
         defer { killAdoptedOrphans() }
         for pid in Array(supervisor.workers.records.keys) {
             var status: Int32 = 0
-            var result: pid_t
-            repeat { result = waitpid(pid, &status, WNOHANG) } while result < 0 && errno == EINTR
-            if result == 0 { continue }  // still running
-            // ECHILD: not ours to wait for any more (cannot happen to a worker; never wait for it forever)
-            if result < 0 { status = 0 }
+            do {
+                if try retryingOnInterrupt({ waitpid(pid, &status, WNOHANG) }) == 0 { continue }  // still running
+            } catch {
+                status = 0  // ECHILD: not ours to wait for any more (cannot happen to a worker; never wait for it forever)
+            }
             let failedAtStart = (status >> 8) & 0xff == WorkerProcess.startupFailure && status & 0x7f == 0
             guard let (record, exit) = supervisor.workerExited(pid: pid, status: status, failedAtStart: failedAtStart, now: .now)
             else { continue }
@@ -130,8 +130,7 @@ extension Arbiter {
         }
         for child in Containment.children() where supervisor.workers.records[child] == nil && child != checking {
             kill(child, SIGKILL)
-            var status: Int32 = 0
-            while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+            Containment.reap(child)
             log.info("killed process \(child), left behind by a worker that ended")
         }
     }
