@@ -37,32 +37,6 @@ public enum RequestProblem: Sendable {
     case failed
 }
 
-/// Log levels, in increasing severity.
-public enum LogLevel: Int, Comparable, Sendable, CaseIterable, CustomStringConvertible {
-    case debug, info, warning, error
-
-    public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
-
-    public init?(name: String) {
-        switch name.lowercased() {
-        case "debug": self = .debug
-        case "info": self = .info
-        case "warning", "warn": self = .warning
-        case "error": self = .error
-        default: return nil
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .debug: return "debug"
-        case .info: return "info"
-        case .warning: return "warning"
-        case .error: return "error"
-        }
-    }
-}
-
 /// One named handler the config can select with `handler = NAME`.
 public struct HandlerDescriptor: Sendable {
     public let name: String

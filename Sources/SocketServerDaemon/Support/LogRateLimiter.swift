@@ -5,7 +5,6 @@ import Glibc
 #endif
 import CSocketServerShims
 import SocketServer
-import SocketServerHandlers
 
 /// Where a rate-limited line goes: the daemon's `Logger` (or, in tests, a list).
 protocol LogSink: Sendable {

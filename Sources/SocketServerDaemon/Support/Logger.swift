@@ -4,7 +4,6 @@ import Glibc
 #endif
 import CSocketServerShims
 import SocketServer
-import SocketServerHandlers
 import Synchronization
 
 /// Writes log lines to standard error (or a log file): `2026-11-23T11:30:00Z [1234] info: message`.
