@@ -61,7 +61,7 @@ extension Arbiter {
         let slot = scoreboard.claimSlot(entries: Arbiter.requestsAtOnce(service))
         let generation = cycle.generation
         let channel = DescriptorChannel.openForWorker(of: service.name)
-        let pid = ForkWithSignalsBlocked.fork { [self] mask in
+        let pid = forkWithSignalsBlocked { [self] mask in
             releaseInChild(keeping: socket, channel: channel)
             WorkerProcess.run(service: service, generation: generation, socket: socket, descriptor: descriptor, masterPID: masterPID,
                               credentials: credentials, logChannel: channel?.receiving,

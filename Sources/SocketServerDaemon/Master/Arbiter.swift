@@ -46,7 +46,7 @@ public final class Arbiter {
         signals = try SignalPipe(catching: [SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGCHLD] + SignalPipe.ignoredByMaster)
         if let handover {
             // The previous image blocked every signal across its exec; the pipe now takes them.
-            ForkWithSignalsBlocked.unblockAll()
+            unblockAllSignals()
         }
         let scoreboard = Scoreboard()
         self.scoreboard = scoreboard

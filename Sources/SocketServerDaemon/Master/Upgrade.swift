@@ -46,14 +46,11 @@ extension Arbiter {
         setenv(UpgradeHandover.environmentName, String(stateFile), 1)
         notifier.exportForNextImage()
         let argv = Daemon.arguments.map { strdup($0) } + [nil]
-        var all = sigset_t()
-        var previous = sigset_t()
-        sigfillset(&all)
-        sigprocmask(SIG_BLOCK, &all, &previous)
-        execv(binary, argv)
-        // Still here: the exec failed; nothing was handed over.
-        let code = errno
-        sigprocmask(SIG_SETMASK, &previous, nil)
+        // Every signal blocked across the exec: the new image unblocks them once its pipe takes them.
+        let code = withAllSignalsBlocked { _ in
+            execv(binary, argv)
+            return errno  // still here: the exec failed; nothing was handed over
+        }
         argv.forEach { free($0) }
         unsetenv(UpgradeHandover.environmentName)
         notifier.withdrawExport()
