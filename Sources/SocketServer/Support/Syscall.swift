@@ -1,5 +1,5 @@
-// The one way this code base makes a system call that EINTR may interrupt: `retryingOnInterrupt`
-// runs it again until it is not interrupted, and reports a failure as a typed `Errno`.
+// System calls that a signal may interrupt: `retryingOnInterrupt` runs one again for as long as it
+// fails with EINTR and reports any other failure as a typed `Errno`; `writeAll` is built on it.
 #if canImport(Glibc)
 import Glibc
 #endif
