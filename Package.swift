@@ -38,7 +38,7 @@ let package = Package(
         .executableTarget(name: "socketserverd", dependencies: ["SocketServerDaemon"]),
         // The benchmark: starts socketserverd (a dependency, so `swift run` builds it too),
         // the Python peers and the C reference in Tests/Benchmarks, and loads them with itself (--load).
-        .executableTarget(name: "socketserverd-bench", dependencies: ["socketserverd", "CSocketServerShims", "CSocketServerBench"]),
+        .executableTarget(name: "socketserverd-bench", dependencies: ["socketserverd", "SocketServer", "CSocketServerShims", "CSocketServerBench"]),
         // libFuzzer targets for the config loader and the upload header (Tests/Fuzz/run.sh); built
         // normally, it replays input files instead.
         .executableTarget(name: "socketserverd-fuzz", dependencies: ["SocketServerDaemon", "SocketServerHandlers", "CSocketServerFuzz"]),

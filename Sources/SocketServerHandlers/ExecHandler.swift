@@ -113,10 +113,7 @@ final class PipeCollector: @unchecked Sendable {
         self.fd = fd
         thread = try? PosixThread.start { [self] in
             var buffer = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let count = read(fd, &buffer, buffer.count)
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { break }
+            while let count = try? retryingOnInterrupt({ read(fd, &buffer, buffer.count) }), count > 0 {
                 if bytes.count < 65507 { bytes += buffer[..<min(count, 65507 - bytes.count)] }
             }
         }

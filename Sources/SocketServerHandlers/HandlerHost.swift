@@ -1,4 +1,4 @@
-// What a handler may ask of the server running it (HandlerHost, RequestProblem), and the log levels.
+// What a handler may ask of the server running it (HandlerHost, RequestProblem).
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,30 +36,4 @@ public enum RequestProblem: Sendable {
     case badRequest
     /// The request failed on the server's side (a full disk, a missing directory).
     case failed
-}
-
-/// Log levels, in increasing severity.
-public enum LogLevel: Int, Comparable, Sendable, CaseIterable, CustomStringConvertible {
-    case debug, info, warning, error
-
-    public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
-
-    public init?(name: String) {
-        switch name.lowercased() {
-        case "debug": self = .debug
-        case "info": self = .info
-        case "warning", "warn": self = .warning
-        case "error": self = .error
-        default: return nil
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .debug: return "debug"
-        case .info: return "info"
-        case .warning: return "warning"
-        case .error: return "error"
-        }
-    }
 }

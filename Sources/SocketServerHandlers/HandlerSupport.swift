@@ -17,7 +17,7 @@ extension BaseRequestHandler {
         if let host {
             host.log(level, line)
         } else {
-            writeErrorLine("\(level): \(line)")
+            writeStandardError("\(level): \(line)")
         }
     }
 
@@ -28,7 +28,7 @@ extension BaseRequestHandler {
         if let host {
             host.logProblem(problem, line)
         } else {
-            writeErrorLine("\(LogLevel.error): \(line)")
+            writeStandardError("\(LogLevel.error): \(line)")
         }
     }
 
@@ -45,21 +45,6 @@ func asciiUppercase(_ bytes: UnsafeMutableRawBufferPointer) {
     for index in bytes.indices {
         let byte = bytes[index]
         if byte &- UInt8(ascii: "a") < 26 { bytes[index] = byte &- 0x20 }
-    }
-}
-
-/// Writes one line to standard error, unbuffered (safe in forked workers).
-func writeErrorLine(_ text: String) {
-    var bytes = Array(text.utf8)
-    if bytes.last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }
-    var offset = 0
-    while offset < bytes.count {
-        let written = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress! + offset, $0.count - offset) }
-        if written < 0 {
-            if errno == EINTR { continue }
-            return
-        }
-        offset += written
     }
 }
 

@@ -3,6 +3,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SocketServer
 
 /// Why an upload was refused; `reason` is sent to the client after `ERR `. `problem` tells the
 /// client's fault (a bad request) from the server's (a full disk), which are logged as two kinds.
@@ -193,12 +194,10 @@ final class UploadFile {
 
     /// Writes all of `bytes`; a short or failed write (a full disk, EFBIG, EIO) is a refusal.
     func write(_ bytes: UnsafeRawBufferPointer) throws(UploadRefusal) {
-        var offset = 0
-        while offset < bytes.count {
-            let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if written > 0 { offset += written; continue }
-            if written < 0, errno == EINTR { continue }
-            throw UploadRefusal("write failed: \(errorText(written == 0 ? ENOSPC : errno))", .failed)
+        do {
+            try writeAll(fd, bytes)
+        } catch {
+            throw UploadRefusal("write failed: \(error)", .failed)
         }
     }
 

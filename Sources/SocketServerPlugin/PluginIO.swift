@@ -4,6 +4,8 @@
 import Glibc
 #endif
 @_exported import class SocketServer.BufferedReader
+import func SocketServer.retryingOnInterrupt
+import struct SocketServer.Errno
 
 /// Why a plugin's read or write failed.
 public struct PluginIOError: Error, CustomStringConvertible {
@@ -22,10 +24,10 @@ extension BufferedReader {
     /// A reader over a plugin connection's descriptor, which the daemon owns (it stays open after).
     public convenience init(pluginFD fd: Int32) {
         self.init { destination in
-            while true {
-                let count = recv(fd, destination.baseAddress, destination.count, 0)
-                if count >= 0 { return count }
-                if errno != EINTR { throw PluginIOError(call: "recv", code: errno) }
+            do throws(Errno) {
+                return try retryingOnInterrupt { recv(fd, destination.baseAddress, destination.count, 0) }
+            } catch {
+                throw PluginIOError(call: "recv", code: error.rawValue)
             }
         }
     }
@@ -46,10 +48,13 @@ public final class PluginWriter {
         }
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if sent < 0 {
-                if errno == EINTR { continue }
-                throw PluginIOError(call: "send", code: errno)
+            let sent: Int
+            do {
+                sent = try retryingOnInterrupt {
+                    bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+                }
+            } catch {
+                throw PluginIOError(call: "send", code: error.rawValue)
             }
             offset += sent
         }

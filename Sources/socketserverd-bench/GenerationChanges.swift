@@ -4,6 +4,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SocketServer
 
 /// How a new generation is asked for, and what the master logs once it has started it.
 enum GenerationChange: Hashable {

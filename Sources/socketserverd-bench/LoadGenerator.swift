@@ -6,15 +6,8 @@ import Glibc
 #endif
 import CSocketServerBench
 import CSocketServerShims
+import SocketServer
 import Synchronization
-
-/// Monotonic nanoseconds (vDSO; no system call).
-@inline(__always)
-func monotonicNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
-}
 
 /// Set by SIGTERM/SIGINT in load mode: every thread stops at its next loop turn.
 let loadStopRequested = Atomic<Bool>(false)
@@ -40,12 +33,7 @@ func startThread(_ body: @escaping () -> Void) -> pthread_t {
 
 /// Writes a line to stdout at once (the parent reads it through a pipe).
 func emit(_ line: String) {
-    var bytes = Array((line + "\n").utf8)[...]
-    while !bytes.isEmpty {
-        let written = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
-        if written <= 0 { if errno == EINTR { continue } else { return } }
-        bytes = bytes.dropFirst(written)
-    }
+    try? writeAll(1, Array((line + "\n").utf8))
 }
 
 /// Load mode: runs `spec` and prints `MEASURE` when the measured window starts and one `RESULT` line.

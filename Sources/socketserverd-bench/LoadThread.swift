@@ -3,6 +3,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SocketServer
 import CSocketServerBench
 import CSocketServerShims
 import Synchronization
@@ -199,11 +200,12 @@ final class LoadThread: @unchecked Sendable {
         let fd = clients[index].fd
         while clients[index].sent < spec.size {
             let offset = clients[index].sent
-            let count = Glibc.send(fd, payload.baseAddress! + offset, spec.size - offset, Int32(MSG_NOSIGNAL))
-            if count > 0 { clients[index].sent += count; continue }
-            let code = errno
-            if count < 0 && code == EINTR { continue }
-            if count < 0 && (code == EAGAIN || code == EWOULDBLOCK) { return }
+            do {
+                let count = try retryingOnInterrupt { Glibc.send(fd, payload.baseAddress! + offset, spec.size - offset, Int32(MSG_NOSIGNAL)) }
+                if count > 0 { clients[index].sent += count; continue }
+            } catch .wouldBlock {
+                return
+            } catch {}
             fail(index, connecting ? .connect : .reset, now)
             return
         }
@@ -214,7 +216,15 @@ final class LoadThread: @unchecked Sendable {
         let fd = clients[index].fd
         while clients[index].received < spec.size {
             let offset = clients[index].received
-            let count = recv(fd, scratch.baseAddress, min(scratch.count, spec.size - offset), 0)
+            let count: Int
+            do {
+                count = try retryingOnInterrupt { recv(fd, scratch.baseAddress, min(scratch.count, spec.size - offset), 0) }
+            } catch .wouldBlock {
+                return
+            } catch {
+                fail(index, .reset, now)
+                return
+            }
             if count > 0 {
                 if memcmp(scratch.baseAddress!, payload.baseAddress! + offset, count) != 0 {
                     fail(index, .mismatch, now)
@@ -223,11 +233,7 @@ final class LoadThread: @unchecked Sendable {
                 clients[index].received += count
                 continue
             }
-            if count == 0 { fail(index, .eof, now); return }
-            let code = errno
-            if code == EINTR { continue }
-            if code == EAGAIN || code == EWOULDBLOCK { return }
-            fail(index, .reset, now)
+            fail(index, .eof, now)
             return
         }
         complete(index, monotonicNanoseconds())

@@ -3,6 +3,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SocketServer
 import CSocketServerShims
 
 struct Workload: Hashable {
@@ -93,7 +94,7 @@ final class LoadProcess {
         defer {
             close(readEnd)
             var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            _ = try? retryingOnInterrupt { waitpid(pid, &status, 0) }
         }
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
@@ -103,9 +104,8 @@ final class LoadProcess {
                 if line == "MEASURE" { onMeasure() }
                 if let result = LoadResult(parsing: line) { return result }
             }
-            let count = chunk.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { throw BenchError("the load process ended without a result") }
+            guard let count = try? retryingOnInterrupt({ chunk.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) } }),
+                  count > 0 else { throw BenchError("the load process ended without a result") }
             buffer += String(decoding: chunk[0..<count], as: UTF8.self)
         }
     }

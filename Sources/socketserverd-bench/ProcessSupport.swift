@@ -3,6 +3,7 @@
 import Glibc
 #endif
 import CSocketServerShims
+import SocketServer
 
 struct BenchError: Error, CustomStringConvertible {
     let description: String
@@ -28,38 +29,16 @@ func childEnvironment(adding extra: [String] = []) -> [String] {
 /// posix_spawn in a new process group, signals reset; stdout/stderr to files (or a pipe's write end).
 func spawn(_ path: String, _ arguments: [String], environment: [String], stdoutPath: String? = nil,
            stdoutFD: Int32? = nil, stderrPath: String? = nil, searchPath: Bool = false) throws -> pid_t {
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    posix_spawnattr_setpgroup(&attributes, 0)
-    var empty = sigset_t()
-    sigemptyset(&empty)
-    posix_spawnattr_setsigmask(&attributes, &empty)
-    var defaults = sigset_t()
-    sigfillset(&defaults)
-    posix_spawnattr_setsigdefault(&attributes, &defaults)
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    if let stdoutFD {
-        posix_spawn_file_actions_adddup2(&actions, stdoutFD, 1)
-    } else {
-        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    let append = O_WRONLY | O_CREAT | O_APPEND
+    let stdout: SpawnFileAction = stdoutFD.map { .duplicate($0, as: 1) } ?? .open(stdoutPath ?? "/dev/null", flags: append, as: 1)
+    do {
+        return try spawnProcess(path, arguments: arguments, environment: environment,
+                                fileActions: [.open("/dev/null", flags: O_RDONLY, as: 0), stdout,
+                                              .open(stderrPath ?? "/dev/null", flags: append, as: 2)],
+                                newProcessGroup: true, signalsAtDefault: true, searchPath: searchPath)
+    } catch {
+        throw BenchError("cannot start \(path): \(error)")
     }
-    posix_spawn_file_actions_addopen(&actions, 2, stderrPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
-    let argv = ([path] + arguments).map { strdup($0) } + [nil]
-    let envp = environment.map { strdup($0) } + [nil]
-    defer {
-        argv.forEach { free($0) }
-        envp.forEach { free($0) }
-    }
-    var pid: pid_t = 0
-    let code = searchPath ? posix_spawnp(&pid, path, &actions, &attributes, argv, envp)
-                          : posix_spawn(&pid, path, &actions, &attributes, argv, envp)
-    guard code == 0 else { throw BenchError("cannot start \(path): \(String(cString: strerror(code)))") }
-    return pid
 }
 
 /// Runs a command to completion and returns (status, stdout+stderr).
@@ -77,37 +56,24 @@ func runCommand(_ path: String, _ arguments: [String], searchPath: Bool = true) 
     let output = readAll(fds[0])
     close(fds[0])
     var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    _ = try? retryingOnInterrupt { waitpid(pid, &status, 0) }
     return (status, output)
 }
 
 /// spawn with stdout and stderr both on `writeEnd`.
 func spawnWithPipe(_ path: String, _ arguments: [String], writeEnd: Int32, searchPath: Bool) throws -> pid_t {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
-    posix_spawn_file_actions_adddup2(&actions, writeEnd, 2)
-    let argv = ([path] + arguments).map { strdup($0) } + [nil]
-    let envp = childEnvironment().map { strdup($0) } + [nil]
-    defer {
-        argv.forEach { free($0) }
-        envp.forEach { free($0) }
+    do {
+        return try spawnProcess(path, arguments: arguments, environment: childEnvironment(),
+                                fileActions: [.duplicate(writeEnd, as: 1), .duplicate(writeEnd, as: 2)], searchPath: searchPath)
+    } catch {
+        throw BenchError("cannot run \(path): \(error)")
     }
-    var pid: pid_t = 0
-    let code = searchPath ? posix_spawnp(&pid, path, &actions, nil, argv, envp)
-                          : posix_spawn(&pid, path, &actions, nil, argv, envp)
-    guard code == 0 else { throw BenchError("cannot run \(path): \(String(cString: strerror(code)))") }
-    return pid
 }
 
 func readAll(_ fd: Int32) -> String {
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if count < 0 && errno == EINTR { continue }
-        if count <= 0 { break }
+    while let count = try? retryingOnInterrupt({ chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }), count > 0 {
         bytes += chunk[0..<count]
     }
     return String(decoding: bytes, as: UTF8.self)
@@ -247,9 +213,7 @@ func realtimeMilliseconds() -> Double {
 }
 
 func sleepSeconds(_ seconds: Double) {
-    var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
-    var left = timespec()
-    while nanosleep(&request, &left) != 0 && errno == EINTR { request = left }
+    sleep(for: .seconds(seconds))
 }
 
 /// Reaps every exited child without blocking (workers adopted after their master died, too).

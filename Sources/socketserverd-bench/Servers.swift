@@ -2,6 +2,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SocketServer
 
 enum ServerKind: Equatable {
     case daemon(concurrency: String)

@@ -8,6 +8,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SocketServer
 import CSocketServerShims
 
 struct Options {

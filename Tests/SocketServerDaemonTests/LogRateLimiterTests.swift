@@ -1,6 +1,7 @@
 // The rate limiter of per-connection log lines with a made-up clock: one line per interval, every
 // event counted in exactly one line, kinds and services apart, and counters shared across fork.
 @testable import SocketServerDaemon
+import SocketServer
 import SocketServerHandlers
 import Synchronization
 import XCTest

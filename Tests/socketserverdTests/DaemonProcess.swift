@@ -198,36 +198,18 @@ final class NotifyListener {
 /// posix_spawn with a new process group and stdout/stderr redirected to files; returns the pid.
 func spawn(_ path: String, _ arguments: [String], env: [String], stdout: String? = nil, stderr: String? = nil, stdin: String? = nil,
            passing: [Int32] = []) throws -> pid_t {
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    posix_spawnattr_setpgroup(&attributes, 0)
-    var empty = sigset_t()
-    sigemptyset(&empty)
-    posix_spawnattr_setsigmask(&attributes, &empty)
-    var defaults = sigset_t()
-    sigfillset(&defaults)
-    posix_spawnattr_setsigdefault(&attributes, &defaults)
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, stdin ?? "/dev/null", O_RDONLY, 0)
-    if let stdout { posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_APPEND, 0o644) }
-    if let stderr { posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o644) }
+    var actions: [SpawnFileAction] = [.open(stdin ?? "/dev/null", flags: O_RDONLY, as: 0)]
+    if let stdout { actions.append(.open(stdout, flags: O_WRONLY | O_CREAT | O_APPEND, as: 1)) }
+    if let stderr { actions.append(.open(stderr, flags: O_WRONLY | O_CREAT | O_APPEND, as: 2)) }
     // Passed fds go to 3, 4, …: first to high numbers (so no source is overwritten), then down.
     let high = passing.map { fcntl($0, F_DUPFD_CLOEXEC, 200) }
     defer { high.forEach { close($0) } }
-    for (index, fd) in high.enumerated() { posix_spawn_file_actions_adddup2(&actions, fd, Int32(3 + index)) }
-    let argv = ([path] + arguments).map { strdup($0) } + [nil]
-    // Under a sanitizer, the daemon (and anything else spawned) writes its reports where tearDown looks.
-    let envp = (env + Sanitizers.environment).map { strdup($0) } + [nil]
-    defer {
-        argv.forEach { free($0) }
-        envp.forEach { free($0) }
+    for (index, fd) in high.enumerated() { actions.append(.duplicate(fd, as: Int32(3 + index))) }
+    do {
+        // Under a sanitizer, the daemon (and anything else spawned) writes its reports where tearDown looks.
+        return try spawnProcess(path, arguments: arguments, environment: env + Sanitizers.environment,
+                                fileActions: actions, newProcessGroup: true, signalsAtDefault: true)
+    } catch {
+        throw SocketError.system(call: "posix_spawn \(path)", errno: error.rawValue)
     }
-    var pid: pid_t = 0
-    let code = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
-    guard code == 0 else { throw SocketError.system(call: "posix_spawn \(path)", errno: code) }
-    return pid
 }

@@ -40,7 +40,7 @@ final class UntrustedConfigTests: DaemonTestCase {
     func testWritableIncludeDirectoryIsRefusedAtTheIncludeLine() throws {
         let (main, drop) = mainWithDropDirectory(mode: 0o777, port: freePort())
         let planted = freePort()
-        plant(in: drop, port: planted)
+        _ = plant(in: drop, port: planted)
         let (status, output) = try run(["--check-config", "--config", main])
         XCTAssertEqual(status, 1, output)
         XCTAssertTrue(output.contains("\(main):3: refusing include 'drop.d/*.conf': the directory \(drop) is writable by "
@@ -111,7 +111,7 @@ final class UntrustedConfigTests: DaemonTestCase {
         XCTAssertEqual(try tcpRoundTrip(port: extra), "hello\n")
 
         chmod(drop, 0o777)
-        plant(in: drop, port: planted)
+        _ = plant(in: drop, port: planted)
         daemon.signal(SIGHUP)
         XCTAssertTrue(daemon.waitForLog("reload failed"), daemon.log)
         XCTAssertTrue(daemon.log.contains("\(main):3: refusing include 'drop.d/*.conf'"), daemon.log)

@@ -97,7 +97,7 @@ final class UpgradeTests: DaemonTestCase {
             }),
             ("--check-config exited with status 3", {
                 unlink(self.binary)
-                FileManager.default.createFile(atPath: self.binary, contents: Data("#!/bin/sh\necho broken >&2\nexit 3\n".utf8))
+                _ = FileManager.default.createFile(atPath: self.binary, contents: Data("#!/bin/sh\necho broken >&2\nexit 3\n".utf8))
                 chmod(self.binary, 0o755)
             }),
         ]

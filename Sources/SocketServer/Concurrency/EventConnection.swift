@@ -40,20 +40,22 @@ final class EventConnection {
     /// Sends what `output` holds until done or the socket's buffer is full; throws on a send error.
     func flush(now: UInt64) throws(SocketError) {
         while outputStart < output.count {
-            let sent = output.withUnsafeBytes { raw in
-                Glibc.send(fd, raw.baseAddress! + outputStart, raw.count - outputStart,
-                           Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
+            let sent: Int
+            do {
+                sent = try retryingOnInterrupt {
+                    output.withUnsafeBytes { raw in
+                        Glibc.send(fd, raw.baseAddress! + outputStart, raw.count - outputStart,
+                                   Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
+                    }
+                }
+            } catch .wouldBlock {
+                break  // the socket's buffer is full: the loop waits for EPOLLOUT
+            } catch {
+                throw .system(call: "send", errno: error.rawValue)
             }
-            if sent > 0 {
-                outputStart += sent
-                lastActivity = now
-            } else if sent < 0 && errno == EINTR {
-                continue
-            } else if sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                break
-            } else {
-                throw .system(call: "send", errno: sent < 0 ? errno : EPIPE)
-            }
+            guard sent > 0 else { throw .system(call: "send", errno: EPIPE) }
+            outputStart += sent
+            lastActivity = now
         }
         if outputStart == output.count {
             // Keep a small buffer for the next reply; give a large one back.

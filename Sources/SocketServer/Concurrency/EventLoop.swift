@@ -53,15 +53,15 @@ final class EventLoop: @unchecked Sendable {
             if closing && !draining { drain() }
             if draining && connections.isEmpty { return }
 
-            var timeout: Int32 = -1
-            if nextIdleCheck != .max {
-                let now = monotonicNanoseconds()
-                timeout = nextIdleCheck <= now ? 0 : Int32(clamping: (nextIdleCheck - now + 999_999) / 1_000_000)
-            }
-            let count = cssd_epoll_wait(epoll, &tags, &events, Int32(tags.count), timeout)
-            if count < 0 && errno != EINTR {
+            let count: Int32
+            do {
+                // Each try (again after an interruption) waits until the next idle check at most.
+                count = try retryingOnInterrupt {
+                    cssd_epoll_wait(epoll, &tags, &events, Int32(tags.count), idleCheckTimeout())
+                }
+            } catch {
                 // Not expected (EBADF, EINVAL): report and close every connection rather than spin.
-                let error = SocketError.last("epoll_wait")
+                let error = SocketError.system(call: "epoll_wait", errno: error.rawValue)
                 for connection in Array(connections.values) {
                     // A lingering one has had its reply; its end is no error.
                     if !connection.lingering { connection.server.handleError(error, request: connection.request) }
@@ -70,7 +70,7 @@ final class EventLoop: @unchecked Sendable {
                 return
             }
             let now = monotonicNanoseconds()
-            for index in 0..<max(0, Int(count)) {
+            for index in 0..<Int(count) {
                 if tags[index] == Self.wakeupTag {
                     wakeup.drain()
                 } else if let connection = connections[Int32(truncatingIfNeeded: tags[index])] {
@@ -79,6 +79,13 @@ final class EventLoop: @unchecked Sendable {
             }
             if now >= nextIdleCheck || draining { sweep(now: now) }
         }
+    }
+
+    /// epoll_wait's timeout: until the next idle check (-1 when none is due).
+    private func idleCheckTimeout() -> Int32 {
+        guard nextIdleCheck != .max else { return -1 }
+        let now = monotonicNanoseconds()
+        return nextIdleCheck <= now ? 0 : pollMilliseconds(.nanoseconds(Int64(clamping: nextIdleCheck - now)))
     }
 
     /// Takes a handed-over connection into the loop.
@@ -144,7 +151,14 @@ final class EventLoop: @unchecked Sendable {
     private func read(_ connection: EventConnection, buffer: UnsafeMutableRawBufferPointer, now: UInt64) throws {
         var reads = 0
         while connection.reading && reads < Self.readsPerTurn {
-            let count = Glibc.recv(connection.fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT))
+            let count: Int
+            do {
+                count = try retryingOnInterrupt { Glibc.recv(connection.fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT)) }
+            } catch .wouldBlock {
+                return
+            } catch {
+                throw SocketError.system(call: "recv", errno: error.rawValue)
+            }
             if count > 0 {
                 reads += 1
                 connection.lastActivity = now
@@ -155,15 +169,9 @@ final class EventLoop: @unchecked Sendable {
                     try connection.flush(now: now)
                     if connection.hasOutput { return }  // backpressure: wait until the client reads
                 }
-            } else if count == 0 {
+            } else {
                 connection.reading = false
                 connection.peerClosed = true
-            } else if errno == EINTR {
-                continue
-            } else if errno == EAGAIN || errno == EWOULDBLOCK {
-                return
-            } else {
-                throw SocketError.last("recv")
             }
         }
     }
@@ -211,9 +219,12 @@ final class EventLoop: @unchecked Sendable {
     /// A lingering connection is readable: drop what arrived; close at end of file or error.
     private func discard(_ connection: EventConnection, buffer: UnsafeMutableRawBufferPointer) {
         for _ in 0..<Self.readsPerTurn {
-            let count = Glibc.recv(connection.fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT))
-            if count > 0 || (count < 0 && errno == EINTR) { continue }
-            if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
+            do {
+                let count = try retryingOnInterrupt { Glibc.recv(connection.fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT)) }
+                if count > 0 { continue }
+            } catch .wouldBlock {
+                return
+            } catch {}
             close(connection)  // end of file, or the client reset: either way it is done
             return
         }

@@ -77,9 +77,7 @@ public final class ForkingMixIn: RequestConcurrency, @unchecked Sendable {
         // Too many children: wait for any to finish (as CPython does) before accepting more.
         while state.withLock({ $0.active.count >= $0.maxChildren && !$0.active.isEmpty }) {
             var status: Int32 = 0
-            let pid = waitpid(-1, &status, 0)
-            if pid < 0 {
-                if errno == EINTR { continue }
+            guard let pid = try? retryingOnInterrupt({ waitpid(-1, &status, 0) }) else {
                 state.withLock { $0.active.removeAll() }  // ECHILD: nothing of ours is left
                 break
             }
@@ -87,13 +85,11 @@ public final class ForkingMixIn: RequestConcurrency, @unchecked Sendable {
         }
         for pid in activeChildren {
             var status: Int32 = 0
-            var result: pid_t
-            repeat { result = waitpid(pid, &status, blocking ? 0 : WNOHANG) } while result < 0 && errno == EINTR
-            if result == pid {
-                reaped(pid, status)
-            } else if result < 0 && errno == ECHILD {
+            do {
+                if try retryingOnInterrupt({ waitpid(pid, &status, blocking ? 0 : WNOHANG) }) == pid { reaped(pid, status) }
+            } catch .noChild {
                 state.withLock { _ = $0.active.remove(pid) }
-            }
+            } catch {}
         }
     }
 

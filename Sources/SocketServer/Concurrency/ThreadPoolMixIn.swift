@@ -63,12 +63,7 @@ public final class ThreadPoolMixIn: RequestConcurrency, @unchecked Sendable {
         let timeout = min(max(timeout, .zero), .seconds(366 * 86_400))
         return locked {
             if hasIdleThread { return true }
-            var deadline = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &deadline)
-            let (seconds, attoseconds) = timeout.components
-            let nanoseconds = Int(deadline.tv_nsec) + Int(attoseconds / 1_000_000_000)
-            deadline.tv_sec += Int(seconds) + nanoseconds / 1_000_000_000
-            deadline.tv_nsec = nanoseconds % 1_000_000_000
+            var deadline = monotonicDeadline(after: timeout)
             roomWaiters += 1
             defer { roomWaiters -= 1 }
             while !hasIdleThread && !closing {

@@ -60,32 +60,28 @@ extension Socket {
             try waitUntilReady(readiness, deadline: deadline.instant(), call: call)
         }
         while true {
-            let result = body()
-            if result >= 0 { return result }
-            let code = Glibc.errno
-            if code == EINTR { continue }
-            guard code == EAGAIN || code == EWOULDBLOCK else { throw .system(call: call, errno: code) }
-            if once || timeout == .zero { throw .system(call: call, errno: code) }
-            try waitUntilReady(readiness, deadline: deadline.instant(), call: call)
+            do {
+                return try retryingOnInterrupt(body)
+            } catch .wouldBlock {
+                if once || timeout == .zero { throw .system(call: call, errno: EAGAIN) }
+                try waitUntilReady(readiness, deadline: deadline.instant(), call: call)
+            } catch {
+                throw .system(call: call, errno: error.rawValue)
+            }
         }
     }
 
     /// Polls until the socket is ready or the deadline passes (then throws `.timeout`).
     func waitUntilReady(_ readiness: Readiness, deadline: ContinuousClock.Instant?, call: String) throws(SocketError) {
         let fd = try fd(call)
+        var entry = pollfd(fd: fd, events: readiness.events, revents: 0)
         while true {
-            var milliseconds: Int32 = -1
-            if let deadline {
-                let left = ContinuousClock.now.duration(to: deadline)
-                if left <= .zero { throw .timeout(call: call) }
-                milliseconds = Int32(clamping: left.roundedUpMilliseconds)
+            if let deadline, ContinuousClock.now >= deadline { throw .timeout(call: call) }
+            // Each try (again after an interruption) waits for what is left until the deadline.
+            let ready = try retryingOnInterrupt("poll") {
+                Glibc.poll(&entry, 1, pollMilliseconds(deadline.map { ContinuousClock.now.duration(to: $0) }))
             }
-            var entry = pollfd(fd: fd, events: readiness.events, revents: 0)
-            let ready = Glibc.poll(&entry, 1, milliseconds)
-            if ready > 0 { return }
-            if ready == 0 { if deadline != nil { continue } else { return } }
-            let code = Glibc.errno
-            if code != EINTR { throw .system(call: "poll", errno: code) }
+            if ready > 0 || deadline == nil { return }
         }
     }
 }

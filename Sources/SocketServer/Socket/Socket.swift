@@ -127,12 +127,17 @@ extension Socket {
         var wouldBlock = false
         let (client, address) = try SocketAddress.receiving { (addr, length) throws(SocketError) -> Int in
             while true {
-                let result = cssd_accept_cloexec(fd, addr, length)
-                if result >= 0 { return Int(result) }
-                let code = Glibc.errno
-                if code == EINTR || code == ECONNABORTED { continue }
-                if code == EAGAIN || code == EWOULDBLOCK { wouldBlock = true; length.pointee = 0; return -1 }
-                throw .system(call: "accept", errno: code)
+                do throws(Errno) {
+                    return Int(try retryingOnInterrupt { cssd_accept_cloexec(fd, addr, length) })
+                } catch let error where error.rawValue == ECONNABORTED {
+                    continue  // the client gave up before we accepted: take the next one
+                } catch .wouldBlock {
+                    wouldBlock = true
+                    length.pointee = 0
+                    return -1
+                } catch {
+                    throw .system(call: "accept", errno: error.rawValue)
+                }
             }
         }
         if wouldBlock { return nil }
@@ -178,7 +183,7 @@ extension Socket {
     public func getSockName() throws(SocketError) -> SocketAddress {
         let fd = try fd("getsockname")
         let (_, address) = try SocketAddress.receiving { (addr, length) throws(SocketError) -> Int in
-            Int(try retryingEINTR("getsockname") { getsockname(fd, addr, length) })
+            Int(try retryingOnInterrupt("getsockname") { getsockname(fd, addr, length) })
         }
         return address ?? .unix(path: "")
     }
@@ -187,7 +192,7 @@ extension Socket {
     public func getPeerName() throws(SocketError) -> SocketAddress {
         let fd = try fd("getpeername")
         let (_, address) = try SocketAddress.receiving { (addr, length) throws(SocketError) -> Int in
-            Int(try retryingEINTR("getpeername") { getpeername(fd, addr, length) })
+            Int(try retryingOnInterrupt("getpeername") { getpeername(fd, addr, length) })
         }
         return address ?? .unix(path: "")
     }

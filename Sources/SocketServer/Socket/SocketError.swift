@@ -50,14 +50,12 @@ public enum SocketError: Error, Equatable, Sendable, CustomStringConvertible {
     static func last(_ call: String) -> SocketError { .system(call: call, errno: Glibc.errno) }
 }
 
-/// Runs a system call, retrying on EINTR, and throws `SocketError.system` on any other failure.
+/// `retryingOnInterrupt` with any other failure thrown as `SocketError.system` for `call`.
 @inline(__always)
-func retryingEINTR<T: FixedWidthInteger>(_ call: String, _ body: () -> T) throws(SocketError) -> T {
-    while true {
-        let result = body()
-        if result != -1 { return result }
-        let code = Glibc.errno
-        if code == EINTR { continue }
-        throw .system(call: call, errno: code)
+func retryingOnInterrupt<T: FixedWidthInteger & SignedInteger>(_ call: String, _ body: () -> T) throws(SocketError) -> T {
+    do {
+        return try retryingOnInterrupt(body)
+    } catch {
+        throw .system(call: call, errno: error.rawValue)
     }
 }

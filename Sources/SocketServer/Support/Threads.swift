@@ -44,16 +44,12 @@ private final class ThreadBody {
     init(_ run: @escaping @Sendable () -> Void) { self.run = run }
 }
 
-/// Writes a line to standard error without buffering (safe in forked children).
-func writeStandardError(_ text: String) {
-    var line = text
-    if !line.hasSuffix("\n") { line += "\n" }
-    var bytes = Array(line.utf8)[...]
-    while !bytes.isEmpty {
-        let written = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
-        if written < 0 { if errno == EINTR { continue } else { return } }
-        bytes = bytes.dropFirst(written)
-    }
+/// Writes a line (`text`, with a newline added if it lacks one) to standard error without
+/// buffering (safe in forked children); a failed write is dropped.
+public func writeStandardError(_ text: String) {
+    var bytes = Array(text.utf8)
+    if bytes.last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }
+    try? writeAll(2, bytes)
 }
 
 /// 1 in a process whose forking thread `runAfterFork` parked: that thread holds no lock, so

@@ -2,6 +2,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SocketServer
 
 /// One message from the checking child. Each is a tag byte and length-prefixed fields, so that no
 /// text (paths, plugin messages) can break the framing.
@@ -73,15 +74,6 @@ enum ConfigCheckMessage: Equatable {
 
     /// Writes the message to `fd` in full (a pipe; short writes are retried).
     func write(to fd: Int32) {
-        let bytes = encoded()
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            offset += written
-        }
+        try? writeAll(fd, encoded())
     }
 }

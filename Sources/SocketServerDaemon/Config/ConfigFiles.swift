@@ -2,6 +2,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SocketServer
 
 enum ConfigFiles {
     /// The largest config file accepted, in bytes.
@@ -26,10 +27,11 @@ enum ConfigFiles {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if Glibc.errno == EINTR { continue }
-                return .failure(.errno("cannot read \(path)", Glibc.errno))
+            let count: Int
+            do {
+                count = try retryingOnInterrupt { chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
+            } catch {
+                return .failure(.errno("cannot read \(path)", error.rawValue))
             }
             if count == 0 { return .success(bytes) }
             bytes.append(contentsOf: chunk[..<count])
@@ -122,7 +124,7 @@ enum ConfigFiles {
         if path.hasPrefix("/") { return path }
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buffer, buffer.count) != nil else { return path }
-        let cwd = String(cString: buffer)
+        let cwd = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         var relative = Substring(path)
         while relative.hasPrefix("./") { relative = relative.dropFirst(2) }
         if relative.isEmpty || relative == "." { return cwd }

@@ -14,12 +14,6 @@ public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(file):\(line)" }
 }
 
-/// A log level as written in the config (kept separate from the handlers' `LogLevel` so that this
-/// file has no dependency beyond the library).
-public enum LogLevelName: String, Equatable, Sendable, CaseIterable {
-    case debug, info, warning, error
-}
-
 /// How a service's worker runs its requests. `events`: one event loop (epoll) thread per worker
 /// serves every connection with the handler's event-driven variant (stream handlers that have one).
 public enum ConcurrencyKind: String, Equatable, Sendable, CaseIterable {

@@ -1,5 +1,6 @@
 // The [daemon] keys: each row holds a key's parser, default, documentation and the DaemonConfig
 // field it fills; the struct is here too, its fields starting from the rows' defaults.
+import SocketServer
 
 /// The `[daemon]` section and every `[service NAME]`, validated.
 public struct DaemonConfig: Equatable, Sendable {
@@ -9,7 +10,7 @@ public struct DaemonConfig: Equatable, Sendable {
     public var pidFile: String? = DaemonKeys.pidFile.default
     /// How long old workers may take to finish on reload or stop.
     public var gracefulTimeout: Duration = DaemonKeys.gracefulTimeout.default
-    public var logLevel: LogLevelName = DaemonKeys.logLevel.default
+    public var logLevel: LogLevel = DaemonKeys.logLevel.default
     /// Where the log goes instead of stderr (appended; reopened on SIGUSR1 after rotation).
     public var logFile: String? = DaemonKeys.logFile.default
     /// Where relative `[plugin] path`s are found (nil: `DaemonKeys.defaultPluginDirectory`).
@@ -43,8 +44,8 @@ enum DaemonKeys {
     static let gracefulTimeout = Setting<DaemonConfig, Duration>(
         "graceful_timeout", .seconds, default: .seconds(30), into: \.gracefulTimeout,
         doc: "seconds old workers may take to finish their requests on reload and stop before they are killed")
-    static let logLevel = Setting<DaemonConfig, LogLevelName>(
-        "log_level", .choice, default: .info, into: \.logLevel,
+    static let logLevel = Setting<DaemonConfig, LogLevel>(
+        "log_level", .logLevel, default: .info, into: \.logLevel,
         doc: "debug, info, warning or error; debug logs every request with the worker's pid")
     static let logFile = Setting<DaemonConfig, String?>(
         "log_file", .optionalAbsolutePath, default: nil, shown: .described("standard error"), into: \.logFile,

@@ -89,12 +89,12 @@ final class PendingConfigCheck {
         }
         bytes = []
         deadline = ContinuousClock.now.advanced(by: ConfigCheck.timeout)
-        let child = ForkWithSignalsBlocked.fork { [sources, context, broken, inChild] _ in
+        let child = forkWithSignalsBlocked { [sources, context, broken, inChild] _ in
             close(fds[0])
             _ = cssd_set_parent_death_signal(SIGKILL)
             inChild()
             // No signal blocked: not even those the master holds during its start-up.
-            ForkWithSignalsBlocked.unblockAll()
+            unblockAllSignals()
             ConfigCheck.runChild(sources, context: context, broken: broken, reportingTo: fds[1])
         }
         close(fds[1])
@@ -104,30 +104,5 @@ final class PendingConfigCheck {
         }
         self.child = ChildPipe(pid: child, descriptor: fds[0])
         return nil
-    }
-}
-
-/// fork(2) with every signal blocked across it, so that none reaches the child before it has its
-/// own handlers. The child runs `child` (which never returns) with every signal still blocked
-/// and the parent's mask as its argument, to restore once its handlers are in place. Returns the
-/// pid, or -1 with errno.
-enum ForkWithSignalsBlocked {
-    static func fork(child: (sigset_t) -> Never) -> pid_t {
-        var all = sigset_t()
-        var previous = sigset_t()
-        sigfillset(&all)
-        sigprocmask(SIG_BLOCK, &all, &previous)
-        let pid = Glibc.fork()
-        if pid == 0 { child(previous) }
-        let saved = errno
-        sigprocmask(SIG_SETMASK, &previous, nil)
-        errno = saved
-        return pid
-    }
-
-    static func unblockAll() {
-        var none = sigset_t()
-        sigemptyset(&none)
-        sigprocmask(SIG_SETMASK, &none, nil)
     }
 }

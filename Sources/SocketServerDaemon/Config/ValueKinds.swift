@@ -1,5 +1,6 @@
 // The kinds of value a key takes: how a value's text parses (ConfigValues does the work) and how
 // a value is written back as text, for the defaults shown in help.
+import SocketServer
 
 /// How one kind of value parses from its text, and how a value of it is written in a config file.
 struct ValueKind<Value: Sendable>: Sendable {
@@ -37,16 +38,27 @@ extension ValueKind where Value == Duration? {
         format: { $0.map { ValueKinds.secondsText($0) } ?? "0" })
 }
 
-extension ValueKind where Value: RawRepresentable & CaseIterable, Value.RawValue == String {
-    /// One of the type's names: "unknown KEY 'x' (expected a, b or c) (did you mean 'b'?)".
-    static var choice: ValueKind {
-        .single({ text, key, _ in
-            if let value = Value(rawValue: text) { return .success(value) }
-            let names = Value.allCases.map(\.rawValue)
+extension ValueKind {
+    /// One of `names`: "unknown KEY 'x' (expected a, b or c) (did you mean 'b'?)".
+    static func choice(_ cases: [Value], named name: @escaping @Sendable (Value) -> String) -> ValueKind where Value: Sendable {
+        let names = cases.map(name)
+        let table = Array(zip(names, cases))
+        return .single({ text, key, _ in
+            if let match = table.first(where: { $0.0 == text }) { return .success(match.1) }
             return .failure(ConfigValues.Problem("unknown \(key) \(ConfigText.quoted(text)) (expected "
                 + ConfigText.list(names) + ")" + ConfigText.didYouMean(text, among: names)))
-        }, format: { $0.rawValue })
+        }, format: name)
     }
+}
+
+extension ValueKind where Value: RawRepresentable & CaseIterable, Value.RawValue == String {
+    /// One of the type's names.
+    static var choice: ValueKind { .choice(Array(Value.allCases), named: { $0.rawValue }) }
+}
+
+extension ValueKind where Value == LogLevel {
+    /// debug, info, warning or error, exactly as written (the library's level, by its name).
+    static var logLevel: ValueKind { .choice(LogLevel.allCases, named: { $0.description }) }
 }
 
 extension ValueKind where Value == String? {

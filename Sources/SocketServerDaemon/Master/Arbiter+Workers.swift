@@ -8,7 +8,7 @@ extension Arbiter {
     /// Reads the scoreboard, asks the supervisor what is due, and does it.
     func supervise(now: ContinuousClock.Instant) {
         var seen = Observations()
-        let clock = Scoreboard.monotonicNanoseconds()
+        let clock = Int64(monotonicNanoseconds())
         for record in supervisor.workers.records.values {
             guard let slot = record.slot else {
                 seen.ready.insert(record.pid)  // untracked (every slot taken): counted as ready
@@ -61,7 +61,7 @@ extension Arbiter {
         let slot = scoreboard.claimSlot(entries: Arbiter.requestsAtOnce(service))
         let generation = cycle.generation
         let channel = DescriptorChannel.openForWorker(of: service.name)
-        let pid = ForkWithSignalsBlocked.fork { [self] mask in
+        let pid = forkWithSignalsBlocked { [self] mask in
             releaseInChild(keeping: socket, channel: channel)
             WorkerProcess.run(service: service, generation: generation, socket: socket, descriptor: descriptor, masterPID: masterPID,
                               credentials: credentials, logChannel: channel?.receiving,
@@ -85,11 +85,11 @@ extension Arbiter {
         defer { killAdoptedOrphans() }
         for pid in Array(supervisor.workers.records.keys) {
             var status: Int32 = 0
-            var result: pid_t
-            repeat { result = waitpid(pid, &status, WNOHANG) } while result < 0 && errno == EINTR
-            if result == 0 { continue }  // still running
-            // ECHILD: not ours to wait for any more (cannot happen to a worker; never wait for it forever)
-            if result < 0 { status = 0 }
+            do {
+                if try retryingOnInterrupt({ waitpid(pid, &status, WNOHANG) }) == 0 { continue }  // still running
+            } catch {
+                status = 0  // ECHILD: not ours to wait for any more (cannot happen to a worker; never wait for it forever)
+            }
             let failedAtStart = (status >> 8) & 0xff == WorkerProcess.startupFailure && status & 0x7f == 0
             guard let (record, exit) = supervisor.workerExited(pid: pid, status: status, failedAtStart: failedAtStart, now: .now)
             else { continue }
@@ -130,8 +130,7 @@ extension Arbiter {
         }
         for child in Containment.children() where supervisor.workers.records[child] == nil && child != checking {
             kill(child, SIGKILL)
-            var status: Int32 = 0
-            while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+            Containment.reap(child)
             log.info("killed process \(child), left behind by a worker that ended")
         }
     }

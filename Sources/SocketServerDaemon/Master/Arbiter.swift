@@ -44,15 +44,15 @@ public final class Arbiter {
         self.catalog = catalog
         self.cpuCount = cpuCount
         signals = try SignalPipe(catching: [SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGCHLD] + SignalPipe.ignoredByMaster)
-        if let handover {
+        if handover != nil {
             // The previous image blocked every signal across its exec; the pipe now takes them.
-            ForkWithSignalsBlocked.unblockAll()
+            unblockAllSignals()
         }
         let scoreboard = Scoreboard()
         self.scoreboard = scoreboard
         notifier = ServiceManagerNotifier.fromEnvironment()
         supervisor = Supervisor(now: .now)
-        Logger.shared.level = LogLevel(name: config.logLevel.rawValue) ?? .info
+        Logger.shared.level = config.logLevel
         if let path = config.logFile { try Logger.shared.redirect(to: path) }
         credentials = try Credentials.resolve(for: config)
         scoreboard.killsAs = credentials

@@ -14,7 +14,7 @@ struct Cycle {
     let generation: Int
     let sockets: [ListenAddress: Socket]
 
-    var logLevel: LogLevel { LogLevel(name: config.logLevel.rawValue) ?? .info }
+    var logLevel: LogLevel { config.logLevel }
     var services: [ServiceConfig] { config.services }
 
     /// The next cycle: `config` with the sockets its services need (an address already open keeps

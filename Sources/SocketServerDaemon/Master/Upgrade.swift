@@ -46,14 +46,11 @@ extension Arbiter {
         setenv(UpgradeHandover.environmentName, String(stateFile), 1)
         notifier.exportForNextImage()
         let argv = Daemon.arguments.map { strdup($0) } + [nil]
-        var all = sigset_t()
-        var previous = sigset_t()
-        sigfillset(&all)
-        sigprocmask(SIG_BLOCK, &all, &previous)
-        execv(binary, argv)
-        // Still here: the exec failed; nothing was handed over.
-        let code = errno
-        sigprocmask(SIG_SETMASK, &previous, nil)
+        // Every signal blocked across the exec: the new image unblocks them once its pipe takes them.
+        let code = withAllSignalsBlocked { _ in
+            execv(binary, argv)
+            return errno  // still here: the exec failed; nothing was handed over
+        }
         argv.forEach { free($0) }
         unsetenv(UpgradeHandover.environmentName)
         notifier.withdrawExport()
@@ -85,14 +82,9 @@ extension Arbiter {
                                    board: board?.descriptor ?? -1, entries: board?.entries ?? 0,
                                    channel: record.logChannel.map { ($0.sending, $0.receiving) } ?? (-1, -1),
                                    retiring: record.retiring, ready: record.ready,
-                                   killInNanoseconds: record.killAt.map { Self.nanoseconds(now.duration(to: $0)) })
+                                   killInNanoseconds: record.killAt.map { now.duration(to: $0).wholeNanoseconds })
         }
         return handover
-    }
-
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
     /// In the new image: takes over the previous image's sockets (keyed by the address each is

@@ -48,13 +48,13 @@ final class UpgradeCheck {
         let arguments = [binary, "--check-config", "--config", configPath]
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        let pid = ForkWithSignalsBlocked.fork { _ in
+        let pid = forkWithSignalsBlocked { _ in
             inChild()
             close(fds[0])
             dup2(fds[1], 1)
             dup2(fds[1], 2)
             close(fds[1])
-            ForkWithSignalsBlocked.unblockAll()
+            unblockAllSignals()
             execv(binary, argv)
             let message = Array("cannot run \(binary): \(String(cString: strerror(errno)))\n".utf8)
             _ = message.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }

@@ -137,17 +137,11 @@ struct UpgradeHandover: Equatable {
     func writeToMemfd() throws(DaemonError) -> Int32 {
         let fd = cssd_memfd_cloexec("socketserverd-upgrade")
         guard fd >= 0 else { throw .system("memfd_create", errno) }
-        let bytes = Array(encoded().utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else {
-                let code = errno
-                close(fd)
-                throw .system("writing the upgrade state", code)
-            }
-            offset += written
+        do {
+            try writeAll(fd, Array(encoded().utf8))
+        } catch {
+            close(fd)
+            throw .system("writing the upgrade state", error.rawValue)
         }
         return fd
     }
@@ -163,9 +157,12 @@ struct UpgradeHandover: Equatable {
         var buffer = [UInt8](repeating: 0, count: 65536)
         var offset: off_t = 0
         while true {
-            let count = pread(fd, &buffer, buffer.count, offset)
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw .system("reading the upgrade state", errno) }
+            let count: Int
+            do {
+                count = try retryingOnInterrupt { pread(fd, &buffer, buffer.count, offset) }
+            } catch {
+                throw .system("reading the upgrade state", error.rawValue)
+            }
             if count == 0 { break }
             bytes += buffer[..<count]
             offset += off_t(count)

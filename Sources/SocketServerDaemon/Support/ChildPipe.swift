@@ -3,6 +3,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SocketServer
 
 /// The pipe's read end must be non-blocking. `pid` and `descriptor` are -1 once reaped.
 struct ChildPipe {
@@ -22,13 +23,13 @@ struct ChildPipe {
     func readAvailable(into bytes: inout [UInt8], limit: Int = .max) -> Bool {
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
-            let count = read(descriptor, &buffer, buffer.count)
-            if count > 0 {
+            do {
+                let count = try retryingOnInterrupt { read(descriptor, &buffer, buffer.count) }
+                if count == 0 { return true }
                 if bytes.count < limit { bytes += buffer[..<count] }
-                continue
+            } catch {
+                return error != .wouldBlock
             }
-            if count < 0 && errno == EINTR { continue }
-            return !(count < 0 && errno == EAGAIN)
         }
     }
 
@@ -38,7 +39,7 @@ struct ChildPipe {
         if descriptor >= 0 { close(descriptor) }
         descriptor = -1
         var status: Int32 = 0
-        while pid > 0, waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        if pid > 0 { _ = try? retryingOnInterrupt { waitpid(pid, &status, 0) } }
         pid = -1
         return status
     }

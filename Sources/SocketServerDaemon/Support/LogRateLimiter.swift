@@ -4,7 +4,7 @@
 import Glibc
 #endif
 import CSocketServerShims
-import SocketServerHandlers
+import SocketServer
 
 /// Where a rate-limited line goes: the daemon's `Logger` (or, in tests, a list).
 protocol LogSink: Sendable {
@@ -89,8 +89,6 @@ struct LogRateLimiter: @unchecked Sendable {
 
     /// Seconds on the monotonic clock, which every process of the machine shares.
     @Sendable static func monotonicSeconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Int64(now.tv_sec)
+        Int64(monotonicNanoseconds() / 1_000_000_000)
     }
 }

@@ -3,7 +3,7 @@
 import Glibc
 #endif
 import CSocketServerShims
-import SocketServerHandlers
+import SocketServer
 import Synchronization
 
 /// Writes log lines to standard error (or a log file): `2026-11-23T11:30:00Z [1234] info: message`.
@@ -58,13 +58,7 @@ public final class Logger: Sendable {
     }
 
     func write(line: String) {
-        let fd = fdValue.load(ordering: .acquiring)
-        var bytes = Array(line.utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if written < 0 { if errno == EINTR { continue } else { return } }
-            bytes = bytes.dropFirst(written)
-        }
+        try? writeAll(fdValue.load(ordering: .acquiring), Array(line.utf8))
     }
 
     public func debug(_ message: @autoclosure () -> String) { if enabled(.debug) { log(.debug, message()) } }

@@ -4,6 +4,7 @@
 import Glibc
 #endif
 import CSocketServerShims
+import SocketServer
 
 /// One MAP_SHARED memfd mapping per worker ("slot"), made by the master before it forks the worker,
 /// so the worker and its per-request children write into memory the master reads. A slot holds
@@ -156,7 +157,7 @@ final class Scoreboard: @unchecked Sendable {
     /// (more requests at once than the board was sized for: cannot happen with the service's limits).
     func begin(slot: Int, clientText: String) -> Int? {
         guard let board = boards[slot] else { return nil }
-        let now = Scoreboard.monotonicNanoseconds()
+        let now = Int64(monotonicNanoseconds())
         for entry in 0..<board.entries where cssd_atomic_cas64(start(board, entry), 0, -1) != 0 {
             // Straight from the string's storage into the slot: no array per request.
             var text = clientText
@@ -218,10 +219,4 @@ final class Scoreboard: @unchecked Sendable {
     private func owner(_ board: Board, _ entry: Int) -> UnsafeMutablePointer<Int64> { field(board, entry, 16).assumingMemoryBound(to: Int64.self) }
 
     private func client(_ board: Board, _ entry: Int) -> UnsafeMutableRawPointer { field(board, entry, 24) }
-
-    static func monotonicNanoseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-    }
 }

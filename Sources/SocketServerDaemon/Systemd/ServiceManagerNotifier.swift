@@ -68,10 +68,7 @@ final class ServiceManagerNotifier {
 
     /// Reload started: RELOADING=1 with the monotonic time, as systemd 253+ expects.
     func reloading() {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let usec = Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000
-        send("RELOADING=1\nMONOTONIC_USEC=\(usec)\nSTATUS=reloading")
+        send("RELOADING=1\nMONOTONIC_USEC=\(monotonicNanoseconds() / 1000)\nSTATUS=reloading")
     }
 
     var nextWatchdog: ContinuousClock.Instant? {

@@ -5,6 +5,7 @@
 import Glibc
 #endif
 import CSocketServerShims
+import SocketServer
 
 enum Containment {
     /// Makes this process the reaper of its orphaned descendants.
@@ -24,10 +25,7 @@ enum Containment {
             let fd = open("/proc/self/task/\(name)/children", O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { continue }
             var text: [UInt8] = []
-            while true {
-                let count = read(fd, &buffer, buffer.count)
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { break }
+            while let count = try? retryingOnInterrupt({ read(fd, &buffer, buffer.count) }), count > 0 {
                 text += buffer[..<count]
             }
             close(fd)
@@ -53,19 +51,23 @@ enum Containment {
             let leftBehind = childGroup != child && childGroup != group && !liveGroups.contains(childGroup)
             guard escaped || leftBehind else { continue }
             kill(child, SIGKILL)
-            var status: Int32 = 0
-            while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+            reap(child)
             killed += 1
         }
         return killed
+    }
+
+    /// Waits for `child`, which was just killed (it cannot take long), and drops its status.
+    static func reap(_ child: pid_t) {
+        var status: Int32 = 0
+        _ = try? retryingOnInterrupt { waitpid(child, &status, 0) }
     }
 
     /// At the end of a worker (or the master): every child that is left, killed and reaped.
     static func killAllChildren() {
         for child in children() {
             kill(child, SIGKILL)
-            var status: Int32 = 0
-            while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+            reap(child)
         }
     }
 }

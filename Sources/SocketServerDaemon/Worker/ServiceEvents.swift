@@ -4,6 +4,7 @@
 import Glibc
 #endif
 import CSocketServerShims
+import SocketServer
 import SocketServerHandlers
 
 /// What a client can make a worker log once per connection (and accept failures, which come once

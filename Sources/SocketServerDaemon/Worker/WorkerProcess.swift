@@ -172,9 +172,7 @@ enum WorkerProcess {
         log.warning("service \(service.name): worker \(getpid()): the master is gone; finishing in-flight requests "
                     + "for up to \(limit), then exiting")
         _ = try? PosixThread.start(detached: true) {
-            var delay = timespec(tv_sec: Int(limit.components.seconds), tv_nsec: Int(limit.components.attoseconds / 1_000_000_000))
-            var left = timespec()
-            while nanosleep(&delay, &left) != 0 && errno == EINTR { delay = left }
+            sleep(for: limit)
             log.warning("service \(service.name): worker \(getpid()): requests still running after \(limit) without a master; exiting")
             kill(-getpgrp(), SIGKILL)
             _exit(0)
