@@ -30,10 +30,10 @@ struct Options {
         usage: socketserverd-bench [--quick] [--soak | --no-soak] [--only TEXT]… [--duration S] [--warmup S]
                                    [--passes N] [--reloads N] [--upgrades N] [--workload TEXT]… [--keep-scratch]
 
-        Starts socketserverd (sync, threads, fork; TCP and Unix), Python's ForkingTCPServer and
+        Starts socketserverd (sync, threads, fork, events; TCP and Unix), Python's ForkingTCPServer and
         ThreadingTCPServer, and a C pre-fork epoll echo server; loads each from a separate process and
         prints requests/s, p50/p99 latency, errors, server CPU per request and RSS, with ratios to the
-        C reference, then start, reload and upgrade figures and the issue's targets with PASS/MISS.
+        C reference, then start, reload and upgrade figures and its targets with PASS/MISS.
 
           --quick         fewer workloads, shorter cells, no soak (under a minute)
           --soak          run the 1M-request RSS soak (the full run does by default)
