@@ -45,6 +45,9 @@ let package = Package(
         .target(name: "CSocketServerFuzz"),
         // epoll for the benchmark's load generator (Swift's Glibc module leaves sys/epoll.h out).
         .target(name: "CSocketServerBench"),
+        // What the test targets share (as swift-nio's NIOTestUtils): polling with a deadline, clients,
+        // temporary files, spawning and reaping, the daemon process and its config builder.
+        .target(name: "SocketServerTestSupport", dependencies: ["SocketServer", "CSocketServerShims"], path: "Tests/SocketServerTestSupport"),
         .testTarget(name: "SocketServerTests", dependencies: ["SocketServer", "SocketServerHandlers", "CSocketServerShims"]),
         .testTarget(name: "SocketServerDaemonTests", dependencies: ["SocketServerDaemon", "SocketServer", "SocketServerHandlers"]),
         // Integration tests: they start the real socketserverd binary.
