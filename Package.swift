@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "SocketServerTests", dependencies: ["SocketServer", "SocketServerHandlers", "CSocketServerShims"]),
         .testTarget(name: "SocketServerDaemonTests", dependencies: ["SocketServerDaemon", "SocketServer", "SocketServerHandlers"]),
         // Integration tests: they start the real socketserverd binary.
-        .testTarget(name: "socketserverdTests", dependencies: ["SocketServer", "CSocketServerShims"]),
+        .testTarget(name: "socketserverdTests", dependencies: ["SocketServer", "CSocketServerShims", "SocketServerTestSupport"]),
         .testTarget(name: "SocketServerHandlersTests", dependencies: ["SocketServerHandlers", "SocketServer"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,23 +1,17 @@
 // `socketserverd --check-config` names every plugin fault with file:line, and a daemon started on
 // such a config does not start.
 import Foundation
+import SocketServerTestSupport
 import XCTest
 
 final class PluginCheckConfigTests: PluginTestCase {
     func testGoodPluginConfigPasses() throws {
         try copyGreetPlugin()
         try compileCPlugin()
-        let (status, output) = try checkConfig(pluginHeader([("greet", "libgreet.so"), ("ctest", pluginDirectory + "/libctest.so")]) + """
-            [service hello]
-            listen = tcp://127.0.0.1:7011
-            handler = greet.hello
-            greeting = hi there
-
-            [service need]
-            listen = tcp://127.0.0.1:7012
-            handler = ctest.need
-            word = w
-            """)
+        let config = pluginConfig([("greet", "libgreet.so"), ("ctest", pluginDirectory + "/libctest.so")],
+                                  Service("hello", handler: "greet.hello", listen: .tcpPort(7011), ["greeting": "hi there"]),
+                                  Service("need", handler: "ctest.need", listen: .tcpPort(7012), ["word": "w"]))
+        let (status, output) = try checkConfig(try config.text(ports: [:])).statusAndOutput
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("syntax is ok (2 services"), output)
     }
@@ -81,7 +75,7 @@ final class PluginCheckConfigTests: PluginTestCase {
         add("listen = tcp://127.0.0.1:7026")
         add("handler = gone.anything")  // its plugin is already reported; nothing more here
 
-        let (status, output) = try checkConfig(lines.joined(separator: "\n") + "\n")
+        let (status, output) = try checkConfig(lines.joined(separator: "\n") + "\n").statusAndOutput
         XCTAssertEqual(status, 1, output)
         for (line, text) in expected {
             let wanted = "check.conf:\(line): "
@@ -95,17 +89,11 @@ final class PluginCheckConfigTests: PluginTestCase {
 
     func testStartingWithABadPluginFailsWithFileAndLine() throws {
         try compileCPlugin("libwrongabi.so", defines: ["WRONG_ABI"])
-        let path = writeConfig(pluginHeader([("ctest", "libwrongabi.so")]) + """
-            [service a]
-            listen = tcp://127.0.0.1:\(freePort())
-            handler = ctest.shout
-            """, to: configDirectory + "/start.conf")
-        let output = directory + "/start.txt"
-        let pid = try spawn(DaemonProcess.binaryPath, ["--config", path], env: ["PATH=/usr/bin:/bin"], stdout: output, stderr: output)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        XCTAssertEqual((status >> 8) & 0xff, 1, text)
+        // The daemon refuses the plugin before it would bind anything: the port is never used.
+        let config = pluginConfig([("ctest", "libwrongabi.so")], Service("a", handler: "ctest.shout", listen: .tcpPort(7)))
+        let path = writeConfig(try config.text(ports: [:]), to: configDirectory + "/start.conf")
+        let (status, text) = try runDaemonBinary(["--config", path]).statusAndOutput
+        XCTAssertEqual(status, 1, text)
         XCTAssertTrue(text.contains("start.conf:6: plugin 'ctest':") && text.contains("ABI version 99") && text.contains("not starting"), text)
     }
 }
