@@ -48,7 +48,7 @@ let package = Package(
         // What the test targets share (as swift-nio's NIOTestUtils): polling with a deadline, clients,
         // temporary files, spawning and reaping, the daemon process and its config builder.
         .target(name: "SocketServerTestSupport", dependencies: ["SocketServer", "CSocketServerShims"], path: "Tests/SocketServerTestSupport"),
-        .testTarget(name: "SocketServerTests", dependencies: ["SocketServer", "SocketServerHandlers", "CSocketServerShims"]),
+        .testTarget(name: "SocketServerTests", dependencies: ["SocketServer", "SocketServerHandlers", "CSocketServerShims", "SocketServerTestSupport"]),
         .testTarget(name: "SocketServerDaemonTests", dependencies: ["SocketServerDaemon", "SocketServer", "SocketServerHandlers"]),
         // Integration tests: they start the real socketserverd binary.
         .testTarget(name: "socketserverdTests", dependencies: ["SocketServer", "CSocketServerShims", "SocketServerTestSupport"]),

@@ -5,6 +5,7 @@ import Dispatch
 import Glibc
 import SocketServer
 import SocketServerHandlers
+import SocketServerTestSupport
 import XCTest
 
 /// Echoes; on a chunk starting with "quit" answers "bye" and ends the connection.

@@ -2,6 +2,7 @@
 // stream and Unix datagram, so the wire behaviour is checked by a client nobody here wrote.
 import Glibc
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 /// StreamRequestHandler upper-casing each line, as Python's `for line in self.rfile` servers do.

@@ -2,6 +2,7 @@
 // handleError for thrown errors (the server survives), setup/handle/finish order, serviceActions.
 import Glibc
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 struct Boom: Error, CustomStringConvertible {
@@ -49,7 +50,7 @@ final class LifecycleHandler: BaseRequestHandler {
             message = packet
         } else {
             try request.setTimeout(ioTimeout)
-            message = try receiveAll(request)
+            message = try readAll(request)
         }
         if message == Array("setup-fails".utf8) { throw Boom() }
     }
@@ -94,7 +95,7 @@ final class RequestPipelineTests: XCTestCase {
         try client.shutdown(.write)
         try server.handleRequest()
         XCTAssertEqual(server.events.value, ["verify", "setup", "handle", "finish", "shutdownRequest"])
-        XCTAssertEqual(try receiveAll(client), Array("one request".utf8))
+        XCTAssertEqual(try readAll(client), Array("one request".utf8))
     }
 
     func testVerifyRequestFalseClosesTheConnectionWithoutTheHandler() throws {
@@ -103,7 +104,7 @@ final class RequestPipelineTests: XCTestCase {
         try withServing(server) { server in
             let client = try connectClient(server.serverAddress)
             defer { client.close() }
-            XCTAssertEqual(try receiveAll(client), [], "refused: the server just closes")
+            XCTAssertEqual(try readAll(client), [], "refused: the server just closes")
         }
         XCTAssertEqual(server.events.value, ["verify", "shutdownRequest"], "no setup/handle/finish")
     }
@@ -132,7 +133,7 @@ final class RequestPipelineTests: XCTestCase {
             let clientAddress = try client.getSockName()
             try client.sendAll("boom")
             try client.shutdown(.write)
-            XCTAssertEqual(try receiveAll(client), [], "the failed request is closed", file: file, line: line)
+            XCTAssertEqual(try readAll(client), [], "the failed request is closed", file: file, line: line)
             XCTAssertEqual(server.events.value, ["verify", "setup", "handle", "finish", "error boom from \(clientAddress)", "shutdownRequest"],
                            "finish runs although handle threw; then handleError", file: file, line: line)
             XCTAssertEqual(try streamExchange(server.serverAddress, "next"), "next", "the server survived", file: file, line: line)
@@ -191,7 +192,7 @@ final class RequestPipelineTests: XCTestCase {
             let client = try connectClient(server.serverAddress)
             defer { client.close() }
             try client.shutdown(.write)
-            let reply = String(decoding: try receiveAll(client), as: UTF8.self)
+            let reply = String(decoding: try readAll(client), as: UTF8.self)
             XCTAssertEqual(reply, "\(try client.getSockName()) \(try client.getSockName()) \(server.serverAddress) true")
         }
     }
@@ -236,7 +237,7 @@ extension RequestPipelineTests {
         XCTAssertEqual(server.events.value.first, "verify")
         XCTAssertTrue(server.events.value[1].hasPrefix("error ") && server.events.value[1].contains("timed out"),
                       "handleError got the timeout: \(server.events.value)")
-        XCTAssertEqual(try receiveAll(client), Array("one\n".utf8), "the line before the timeout was answered")
+        XCTAssertEqual(try readAll(client), Array("one\n".utf8), "the line before the timeout was answered")
     }
 
     /// End of input ends the loop without an error.
@@ -250,6 +251,6 @@ extension RequestPipelineTests {
         try client.shutdown(.write)
         try server.handleRequest()
         XCTAssertEqual(server.events.value, ["verify", "shutdownRequest"])
-        XCTAssertEqual(try receiveAll(client), Array("a\nb\n".utf8))
+        XCTAssertEqual(try readAll(client), Array("a\nb\n".utf8))
     }
 }

@@ -2,6 +2,7 @@
 // recvFrom/sendTo for UDP and Unix datagrams, truncation, and sendFile.
 import Glibc
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 final class SocketIOTests: XCTestCase {
@@ -30,7 +31,7 @@ final class SocketIOTests: XCTestCase {
             do { try client.sendAll(payload) } catch { XCTFail("sendAll: \(error)") }
             try? client.shutdown(.write)
         }
-        let received = try receiveAll(server)
+        let received = try readAll(server)
         sender.join()
         XCTAssertEqual(received.count, payload.count)
         XCTAssertTrue(received == payload, "bytes arrive in order and intact")
@@ -58,7 +59,7 @@ final class SocketIOTests: XCTestCase {
         try left.sendAll(bytes[2..<5])
         try bytes.withUnsafeBytes { try left.sendAll($0) }
         try left.shutdown(.write)
-        XCTAssertEqual(String(decoding: try receiveAll(right), as: UTF8.self), "2340123456789")
+        XCTAssertEqual(String(decoding: try readAll(right), as: UTF8.self), "2340123456789")
     }
 
     func testRecvIntoCallerMemory() throws {
@@ -175,7 +176,7 @@ final class SocketIOTests: XCTestCase {
             sent.update { $0 = (try? server.sendFile(fd)) ?? -1 }
             try? server.shutdown(.write)
         }
-        let received = try receiveAll(client)
+        let received = try readAll(client)
         sender.join()
         XCTAssertEqual(sent.value, payload.count)
         XCTAssertTrue(received == payload, "the file arrives intact (\(received.count) bytes)")
@@ -193,7 +194,7 @@ final class SocketIOTests: XCTestCase {
         XCTAssertEqual(try left.sendFile(fd, offset: 990, count: 50), 10, "a file shorter than asked sends what there is")
         XCTAssertEqual(try left.sendFile(fd, offset: 995), 5, "no count means to the end of the file")
         try left.shutdown(.write)
-        XCTAssertEqual(try receiveAll(right), Array(payload[10..<110] + payload[990...] + payload[995...]))
+        XCTAssertEqual(try readAll(right), Array(payload[10..<110] + payload[990...] + payload[995...]))
 
         XCTAssertThrowsError(try left.sendFile(-1)) { error in
             XCTAssertEqual((error as? SocketError)?.errno, EBADF)
