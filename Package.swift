@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "SocketServerDaemonTests", dependencies: ["SocketServerDaemon", "SocketServer", "SocketServerHandlers"]),
         // Integration tests: they start the real socketserverd binary.
         .testTarget(name: "socketserverdTests", dependencies: ["SocketServer", "CSocketServerShims", "SocketServerTestSupport"]),
-        .testTarget(name: "SocketServerHandlersTests", dependencies: ["SocketServerHandlers", "SocketServer"]),
+        .testTarget(name: "SocketServerHandlersTests", dependencies: ["SocketServerHandlers", "SocketServer", "SocketServerTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -5,6 +5,7 @@ import Foundation
 import XCTest
 import SocketServer
 @testable import SocketServerHandlers
+import SocketServerTestSupport
 
 #if canImport(Glibc)
 import Glibc

@@ -4,6 +4,7 @@ import Foundation
 import XCTest
 import SocketServer
 @testable import SocketServerHandlers
+import SocketServerTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -117,11 +118,11 @@ final class UploadFramingFuzzTests: UploadTestCase {
             if allValid {
                 XCTAssertEqual(replies.map(String.init), expected, "stream \(index): every valid frame is stored")
             }
-            let leftovers = listing(directory).filter { $0.hasPrefix(".upload-") }
+            let leftovers = directoryEntries(directory).filter { $0.hasPrefix(".upload-") }
             XCTAssertEqual(leftovers, [], "stream \(index): temporary files left behind")
         }
-        XCTAssertEqual(Set(listing(directory)), stored, "only the files reported OK exist")
-        XCTAssertEqual(listing(root), ["files"], "nothing was written beside the upload directory")
+        XCTAssertEqual(Set(directoryEntries(directory)), stored, "only the files reported OK exist")
+        XCTAssertEqual(directoryEntries(root), ["files"], "nothing was written beside the upload directory")
         XCTAssertEqual(try streamCheck(), "OK after.txt 5\n", "the server still serves")
         XCTAssertGreaterThan(outcomes.ok, 300)
         XCTAssertGreaterThan(outcomes.refused, 300)
