@@ -34,6 +34,13 @@ extension DaemonProcess {
         return messages
     }
 
+    /// Sends TERM and waits for STOPPING=1: the master has begun its graceful stop and closed its
+    /// listeners. The notifications up to that one.
+    public func beginGracefulStop(within limit: Duration = .seconds(15)) -> [String] {
+        signal(SIGTERM)
+        return notifications(until: "STOPPING=1", within: limit)
+    }
+
     /// Waits for READY=1 (the master serves every service). Fails with the log on timeout or early exit.
     public func waitReady(within limit: Duration = .seconds(20), file: StaticString = #filePath, line: UInt = #line) throws {
         if notifications(until: "READY=1", within: limit).last?.contains("READY=1") == true { return }

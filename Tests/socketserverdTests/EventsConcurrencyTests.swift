@@ -106,8 +106,7 @@ final class EventsConcurrencyTests: DaemonTestCase {
             XCTAssertEqual(try receive(client, 6), "hello\n")
         }
         let chatty = clients[0]
-        daemon.signal(SIGTERM)
-        XCTAssertTrue(daemon.notifications(until: "STOPPING=1").last?.contains("STOPPING=1") == true, daemon.log)
+        XCTAssertTrue(daemon.beginGracefulStop().last?.contains("STOPPING=1") == true, daemon.log)
         XCTAssertTrue(daemon.log.contains("graceful stop"), daemon.log)
         for client in clients.dropFirst() {
             try client.sendAll("late\n")

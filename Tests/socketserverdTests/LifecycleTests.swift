@@ -31,14 +31,12 @@ final class LifecycleTests: DaemonTestCase {
     }
 
     func testTermLetsAnInFlightRequestFinishAndExitsZero() throws {
-        let daemon = try startDaemon(service: Service("echo", ["workers": 1, "concurrency": "threads"]),
-                                     daemon: ["graceful_timeout": 10])
+        let daemon = try startDaemon(service: Service("echo", ["workers": 1, "concurrency": "threads"]), daemon: ["graceful_timeout": 10])
         let client = try connectTCP(port: daemon.port)
         XCTAssertEqual(try ask(client, "before\n"), "before\n")
-        daemon.signal(SIGTERM)
-        XCTAssertTrue(daemon.notifications(until: "STOPPING=1").last?.contains("STOPPING=1") == true, daemon.log)
-        XCTAssertTrue(daemon.log.contains("graceful stop"), daemon.log)
+        XCTAssertTrue(daemon.beginGracefulStop().last?.contains("STOPPING=1") == true, daemon.log)
         // New connections are refused, the open one is still served.
+        XCTAssertTrue(daemon.log.contains("graceful stop"), daemon.log)
         XCTAssertTrue(waitUntilRefused(port: daemon.port), "still accepting after SIGTERM")
         XCTAssertEqual(try ask(client, "during\n"), "during\n")
         XCTAssertNil(daemon.reapIfExited(), "master exited with a request in flight")

@@ -7,10 +7,20 @@ import SocketServerTestSupport
 import XCTest
 
 final class PluginReloadTests: PluginTestCase {
-    /// The C plugin's shout service with two workers.
-    func startShout() throws -> DaemonProcess {
+    /// The C plugin's shout service with two workers, answering as built (tag v1).
+    func startShout(file: StaticString = #filePath, line: UInt = #line) throws -> DaemonProcess {
         try compileCPlugin()
-        return try startDaemon(ctestConfig("shout", ["workers": 2]))
+        let daemon = try startDaemon(ctestConfig("shout", ["workers": 2]))
+        XCTAssertEqual(try ask(port: daemon.port, "ping\n"), "v1 C: PING\n", file: file, line: line)
+        return daemon
+    }
+
+    /// Rebuilds the plugin with `defines` and sends HUP; the STATUS line the reload ends with
+    /// (`generation N` once it took, `reload failed; …` if the new plugin was refused).
+    func rebuildAndReload(_ daemon: DaemonProcess, defines: [String], expecting status: String) throws -> String? {
+        try compileCPlugin(defines: defines)
+        daemon.signal(SIGHUP)
+        return daemon.waitForStatus(status)
     }
 
     /// Asks until the reply starts with `tag` (old workers may answer until they have retired).
@@ -71,11 +81,8 @@ final class PluginReloadTests: PluginTestCase {
     func testRebuiltPluginIsPickedUpOnHUP() throws {
         let daemon = try startShout()
         let port = daemon.port
-        XCTAssertEqual(try ask(port: port, "ping\n"), "v1 C: PING\n")
 
-        try compileCPlugin(defines: ["REPLY_TAG=\"v2\""])
-        daemon.signal(SIGHUP)
-        XCTAssertNotNil(daemon.waitForStatus("generation 2"), daemon.log)
+        XCTAssertNotNil(try rebuildAndReload(daemon, defines: ["REPLY_TAG=\"v2\""], expecting: "generation 2"), daemon.log)
         XCTAssertTrue(daemon.log.contains("reloaded: generation 2"), daemon.log)
         XCTAssertEqual(waitForReply(port: port, tag: "v2"), "v2 C: PING\n", daemon.log)
         // Once the old generation is gone, every answer comes from the rebuilt plugin.
@@ -88,21 +95,16 @@ final class PluginReloadTests: PluginTestCase {
     func testBadPluginOnReloadKeepsTheOldConfigServing() throws {
         let daemon = try startShout()
         let port = daemon.port
-        XCTAssertEqual(try ask(port: port, "ping\n"), "v1 C: PING\n")
 
         // A plugin that crashes whoever loads it: the checking child dies, the master does not.
-        try compileCPlugin(defines: ["CRASH_ON_LOAD"])
-        daemon.signal(SIGHUP)
-        XCTAssertNotNil(daemon.waitForStatus("reload failed"), daemon.log)
+        XCTAssertNotNil(try rebuildAndReload(daemon, defines: ["CRASH_ON_LOAD"], expecting: "reload failed"), daemon.log)
         XCTAssertTrue(daemon.log.contains("reload failed"), daemon.log)
         XCTAssertTrue(daemon.log.contains("socketserverd.conf:6: plugin 'ctest': the process checking it was killed by SIGSEGV"),
                       daemon.log)
         XCTAssertEqual(try ask(port: port, "ping\n"), "v1 C: PING\n")
 
         // A plugin built for another ABI.
-        try compileCPlugin(defines: ["WRONG_ABI"])
-        daemon.signal(SIGHUP)
-        XCTAssertNotNil(daemon.waitForStatus("reload failed"), daemon.log)
+        XCTAssertNotNil(try rebuildAndReload(daemon, defines: ["WRONG_ABI"], expecting: "reload failed"), daemon.log)
         XCTAssertTrue(daemon.log.components(separatedBy: "reload failed").count - 1 >= 2, daemon.log)
         XCTAssertTrue(daemon.log.contains("socketserverd.conf:6: plugin 'ctest':") && daemon.log.contains("ABI version 99"),
                       daemon.log)
@@ -125,7 +127,6 @@ final class PluginReloadTests: PluginTestCase {
     func testPluginBrokenAtRunTimeFailsWorkersNotTheMaster() throws {
         let daemon = try startShout()
         let port = daemon.port
-        XCTAssertEqual(try ask(port: port, "ping\n"), "v1 C: PING\n")
 
         // Replaced behind the daemon's back: the next workers cannot load it.
         try compileCPlugin(defines: ["WRONG_ABI"])

@@ -8,14 +8,12 @@ final class SignalTimingTests: PluginTestCase {
     /// HUP (and TTIN) while a graceful stop drains must not bind the ports again or start workers:
     /// the stop would then never end.
     func testHupDuringAGracefulStopIsIgnoredAndTheStopEnds() throws {
-        let daemon = try startDaemon(service: Service("echo", ["workers": 1, "concurrency": "threads"]),
-                                     daemon: ["graceful_timeout": 5])
+        let daemon = try startDaemon(service: Service("echo", ["workers": 1, "concurrency": "threads"]), daemon: ["graceful_timeout": 5])
         let client = try connectTCP(port: daemon.port)
         XCTAssertEqual(try ask(client, "held\n"), "held\n")
-        daemon.signal(SIGTERM)
-        let stopping = daemon.notifications(until: "STOPPING=1")
-        XCTAssertTrue(daemon.log.contains("graceful stop"), daemon.log)
+        let stopping = daemon.beginGracefulStop()
         daemon.signal(SIGHUP)
+        XCTAssertTrue(daemon.log.contains("graceful stop"), daemon.log)
         daemon.signal(SIGTTIN)
         XCTAssertTrue(daemon.waitForLog("SIGHUP ignored: the daemon is stopping"), daemon.log)
         XCTAssertTrue(daemon.waitForLog("SIGTTIN ignored: the daemon is stopping"), daemon.log)
