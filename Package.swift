@@ -49,7 +49,7 @@ let package = Package(
         // temporary files, spawning and reaping, the daemon process and its config builder.
         .target(name: "SocketServerTestSupport", dependencies: ["SocketServer", "CSocketServerShims"], path: "Tests/SocketServerTestSupport"),
         .testTarget(name: "SocketServerTests", dependencies: ["SocketServer", "SocketServerHandlers", "CSocketServerShims", "SocketServerTestSupport"]),
-        .testTarget(name: "SocketServerDaemonTests", dependencies: ["SocketServerDaemon", "SocketServer", "SocketServerHandlers"]),
+        .testTarget(name: "SocketServerDaemonTests", dependencies: ["SocketServerDaemon", "SocketServer", "SocketServerHandlers", "SocketServerTestSupport"]),
         // Integration tests: they start the real socketserverd binary.
         .testTarget(name: "socketserverdTests", dependencies: ["SocketServer", "CSocketServerShims", "SocketServerTestSupport"]),
         .testTarget(name: "SocketServerHandlersTests", dependencies: ["SocketServerHandlers", "SocketServer", "SocketServerTestSupport"]),

@@ -87,8 +87,7 @@ final class ExecTests: XCTestCase {
         let leaked = try leakedDescriptor()
         defer { close(leaked) }
         let server = try udp("/bin/ls /proc/self/fd")
-        let client = try Socket(family: .inet, type: .datagram)
-        try client.setTimeout(ioTimeout)
+        let client = try udpClient()
         try client.sendTo(Array("x".utf8), server.serverAddress)
         let fds = descriptors(String(decoding: try client.recvFrom(65536).0, as: UTF8.self))
         XCTAssertFalse(fds.contains(Int(leaked)), "the program inherited descriptor \(leaked): \(fds.sorted())")

@@ -32,8 +32,7 @@ final class SimpleHandlerTests: XCTestCase {
 
     /// Sends one datagram from a fresh UDP client and returns the reply.
     private func datagramExchange(_ server: BaseServer, _ payload: [UInt8]) throws -> [UInt8] {
-        let client = try Socket(family: .inet, type: .datagram)
-        try client.setTimeout(ioTimeout)
+        let client = try udpClient()
         try client.sendTo(payload, server.serverAddress)
         let (reply, from) = try client.recvFrom(65536)
         XCTAssertEqual(from, server.serverAddress)
@@ -138,8 +137,7 @@ final class SimpleHandlerTests: XCTestCase {
     func testDiscardDatagramSendsNoReply() throws {
         let (serving, server) = try udp(DiscardDatagramHandler.self)
         defer { serving.stop() }
-        let client = try Socket(family: .inet, type: .datagram)
-        try client.setTimeout(.milliseconds(300))
+        let client = try udpClient(timeout: .milliseconds(300))
         try client.sendTo(Array("drop me".utf8), server.serverAddress)
         XCTAssertThrowsError(try client.recvFrom(100)) { error in
             XCTAssertEqual(error as? SocketError, .timeout(call: "recvfrom"))

@@ -67,13 +67,7 @@ final class UploadTests: UploadTestCase {
             s.send(head)
             s.sendall(data)
         s.shutdown(socket.SHUT_WR)
-        reply = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            reply += chunk
-        sys.stdout.write(reply.decode("utf-8"))
+        sys.stdout.write(s.makefile("rb").read().decode("utf-8"))  # every status line, to the end
         """
         let output = try runPython(script, arguments: [String(port)])
         XCTAssertEqual(output, "OK report.txt 14\nOK blob.bin 1024000\nOK näme 😀.txt 1\n")

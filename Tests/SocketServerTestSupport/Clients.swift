@@ -128,6 +128,13 @@ public func datagramExchange(_ address: SocketAddress, _ text: String, clientPat
            as: UTF8.self)
 }
 
+/// An unbound UDP socket for a client, its calls bounded by `timeout`.
+public func udpClient(timeout: Duration = ioTimeout) throws -> Socket {
+    let socket = try Socket(family: .inet, type: .datagram)
+    try socket.setTimeout(timeout)
+    return socket
+}
+
 /// A datagram round trip to 127.0.0.1:`port`.
 public func udpRoundTrip(port: Int, _ text: String, timeout: Duration = ioTimeout,
                          file: StaticString = #filePath, line: UInt = #line) throws -> String {

@@ -84,14 +84,21 @@ final class ForkingTests: XCTestCase {
         return (pid, (status >> 8) & 0xff)
     }
 
-    func testErrorInChildCallsHandleErrorThereAndExitsNonZero() throws {
+    /// One request of `text` through `handleRequest`, which forks and does no reaping: the child is
+    /// the test's to wait for. The server and the client (the caller closes both), the child's pid
+    /// and exit status.
+    private func forkOneRequest(_ text: String) throws -> (server: ReportingForkingServer, client: Socket, pid: pid_t, status: Int32) {
         let server = try makeServer()
-        defer { server.serverClose() }
         server.timeout = ioTimeout
-        let client = try sendRequest(server, "fail")
-        defer { client.close() }
-        try server.handleRequest()  // forks; handleRequest does no reaping, so the child is ours to wait for
+        let client = try sendRequest(server, text)
+        try server.handleRequest()
         let (pid, status) = try exitStatusOfOnlyChild(server)
+        return (server, client, pid, status)
+    }
+
+    func testErrorInChildCallsHandleErrorThereAndExitsNonZero() throws {
+        let (server, client, pid, status) = try forkOneRequest("fail")
+        defer { server.serverClose(); client.close() }
         XCTAssertEqual(status, 1, "a child whose handler threw exits 1")
         XCTAssertEqual(reports(), ["start \(pid)", "handled boom in \(pid)"], "handleError ran in the child")
         XCTAssertEqual(try readAll(client), [], "the failed request was closed")
@@ -100,13 +107,8 @@ final class ForkingTests: XCTestCase {
     }
 
     func testSuccessfulChildExitsZero() throws {
-        let server = try makeServer()
-        defer { server.serverClose() }
-        server.timeout = ioTimeout
-        let client = try sendRequest(server, "hello")
-        defer { client.close() }
-        try server.handleRequest()
-        let (pid, status) = try exitStatusOfOnlyChild(server)
+        let (server, client, pid, status) = try forkOneRequest("hello")
+        defer { server.serverClose(); client.close() }
         XCTAssertEqual(status, 0)
         XCTAssertEqual(String(decoding: try readAll(client), as: UTF8.self), "\(pid)")
         XCTAssertEqual(reports(), ["start \(pid)", "end \(pid)"])

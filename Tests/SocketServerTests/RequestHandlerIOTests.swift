@@ -144,9 +144,8 @@ final class RequestHandlerIOTests: XCTestCase {
     func testDatagramHandlerRepliesOnceWithWhatWasWritten() throws {
         let server = try UDPServer(loopback4, NumberingDatagramHandler.self)
         try withServing(server) { server in
-            let client = try Socket(family: .inet, type: .datagram)
+            let client = try udpClient()
             defer { client.close() }
-            try client.setTimeout(ioTimeout)
             try client.sendTo(Array("quiet".utf8), server.serverAddress)  // no reply at all
             try client.sendTo(Array("a\nb\nc".utf8), server.serverAddress)
             let (reply, _) = try client.recvFrom(1024)

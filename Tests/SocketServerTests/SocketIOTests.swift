@@ -23,16 +23,23 @@ final class SocketIOTests: XCTestCase {
         (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) }
     }
 
+    /// Reads `receiver` to its end while a thread runs `send`, then half-closes `sender`.
+    private func readToEnd(_ receiver: Socket, whileSending send: @escaping @Sendable () -> Void, from sender: Socket) throws -> [UInt8] {
+        let thread = try PosixThread.start {
+            send()
+            try? sender.shutdown(.write)
+        }
+        defer { thread.join() }
+        return try readAll(receiver)
+    }
+
     func testSendAllOfABufferLargerThanTheKernelsArrivesWhole() throws {
         let (client, server) = try tcpPair()
         defer { client.close(); server.close() }
         let payload = pattern(8 << 20)
-        let sender = try PosixThread.start {
+        let received = try readToEnd(server, whileSending: {
             do { try client.sendAll(payload) } catch { XCTFail("sendAll: \(error)") }
-            try? client.shutdown(.write)
-        }
-        let received = try readAll(server)
-        sender.join()
+        }, from: client)
         XCTAssertEqual(received.count, payload.count)
         XCTAssertTrue(received == payload, "bytes arrive in order and intact")
     }
@@ -74,14 +81,20 @@ final class SocketIOTests: XCTestCase {
         XCTAssertEqual(try right.recv(64), Array("ef".utf8))
     }
 
+    /// Two datagram sockets bound to `serverAddress` and `clientAddress`, with the test timeout.
+    private func boundDatagramPair(_ serverAddress: SocketAddress, _ clientAddress: SocketAddress) throws -> (server: Socket, client: Socket) {
+        let server = try Socket(family: serverAddress.family, type: .datagram)
+        let client = try Socket(family: clientAddress.family, type: .datagram)
+        for (socket, address) in [(server, serverAddress), (client, clientAddress)] {
+            try socket.bind(address)
+            try socket.setTimeout(ioTimeout)
+        }
+        return (server, client)
+    }
+
     func testRecvFromAndSendToOverUDP() throws {
-        let server = try Socket(family: .inet, type: .datagram)
-        let client = try Socket(family: .inet, type: .datagram)
+        let (server, client) = try boundDatagramPair(loopback4, loopback4)
         defer { server.close(); client.close() }
-        try server.bind(loopback4)
-        try client.bind(loopback4)
-        try server.setTimeout(ioTimeout)
-        try client.setTimeout(ioTimeout)
         let serverAddress = try server.getSockName()
 
         XCTAssertEqual(try client.sendTo(Array("hello".utf8), serverAddress), 5)
@@ -120,13 +133,8 @@ final class SocketIOTests: XCTestCase {
         let directory = try TemporaryDirectory()
         let serverAddress = SocketAddress.unix(path: directory.file("server.sock"))
         let clientAddress = SocketAddress.unix(path: directory.file("client.sock"))
-        let server = try Socket(family: .unix, type: .datagram)
-        let client = try Socket(family: .unix, type: .datagram)
+        let (server, client) = try boundDatagramPair(serverAddress, clientAddress)
         defer { server.close(); client.close() }
-        try server.bind(serverAddress)
-        try client.bind(clientAddress)
-        try server.setTimeout(ioTimeout)
-        try client.setTimeout(ioTimeout)
 
         try client.sendTo(Array("ping".utf8), serverAddress)
         let (data, from) = try server.recvFrom(64)
@@ -172,12 +180,7 @@ final class SocketIOTests: XCTestCase {
         let (client, server) = try tcpPair()
         defer { client.close(); server.close() }
         let sent = Locked(0)
-        let sender = try PosixThread.start {
-            sent.update { $0 = (try? server.sendFile(fd)) ?? -1 }
-            try? server.shutdown(.write)
-        }
-        let received = try readAll(client)
-        sender.join()
+        let received = try readToEnd(client, whileSending: { sent.update { $0 = (try? server.sendFile(fd)) ?? -1 } }, from: server)
         XCTAssertEqual(sent.value, payload.count)
         XCTAssertTrue(received == payload, "the file arrives intact (\(received.count) bytes)")
     }
