@@ -67,11 +67,14 @@ public final class DaemonProcess {
 
     public func signal(_ number: Int32) { kill(pid, number) }
 
-    /// Non-blocking: the wait status if the master has exited.
+    /// Non-blocking: the wait status if the master has exited. Reaped by someone else (a wait
+    /// for any child), it counts as exited with status -1: its pid may belong to another process
+    /// by now, and is never signalled again.
     public func reapIfExited() -> Int32? {
         if let exitStatus { return exitStatus }
         var status: Int32 = 0
-        if waitpid(pid, &status, WNOHANG) == pid { exitStatus = status }
+        let reaped = waitpid(pid, &status, WNOHANG)
+        if reaped == pid { exitStatus = status } else if reaped < 0, errno == ECHILD { exitStatus = -1 }
         return exitStatus
     }
 
