@@ -87,7 +87,7 @@ public struct DaemonConfigBuilder {
     static func listenText(_ service: Service, ports: [String: Int]) throws -> String {
         if case .address(let address) = service.listen { return address }
         guard let port = ports[service.name] else {
-            throw TestFailure.timeout("no passed socket for service \(service.name) (ports: \(ports))")
+            throw TestFailure.setup("no passed socket for service \(service.name) (ports: \(ports))")
         }
         switch service.listen {
         case .tcp: return "tcp://127.0.0.1:\(port)"

@@ -101,4 +101,10 @@ public final class DaemonProcess {
     public func workerPIDs() -> [pid_t] { childPIDs(of: pid) }
 }
 
-public enum TestFailure: Error { case notReady, timeout(String) }
+/// Why a test's own setup or wait failed (the assertion that reports it has already been made).
+public enum TestFailure: Error {
+    case notReady
+    case timeout(String)
+    /// A step of the setup that is not the thing under test (a compile, a rename, a config).
+    case setup(String)
+}

@@ -38,7 +38,7 @@ class PluginTestCase: DaemonTestCase {
         let compiled = try runProgram(PluginTestCase.compiler, arguments, limit: .seconds(60))
         guard compiled.status == 0 else {
             XCTFail("cc failed:\n\(compiled.output)", file: file, line: line)
-            throw TestFailure.timeout("cc")
+            throw TestFailure.setup("cc")
         }
         return try install(temporary, as: name)
     }
@@ -66,7 +66,7 @@ class PluginTestCase: DaemonTestCase {
     private func install(_ temporary: String, as name: String) throws -> String {
         chmod(temporary, 0o644)
         let path = pluginDirectory + "/" + name
-        guard rename(temporary, path) == 0 else { throw TestFailure.timeout("rename \(temporary)") }
+        guard rename(temporary, path) == 0 else { throw TestFailure.setup("rename \(temporary)") }
         return path
     }
 

@@ -15,7 +15,7 @@ final class UpgradeTests: DaemonTestCase {
         try? FileManager.default.removeItem(atPath: staged)
         try FileManager.default.copyItem(atPath: DaemonProcess.binaryPath, toPath: staged)
         chmod(staged, 0o755)
-        guard rename(staged, binary) == 0 else { throw TestFailure.timeout("rename: \(errno)") }
+        guard rename(staged, binary) == 0 else { throw TestFailure.setup("rename: \(errno)") }
         return inode(binary)
     }
 
