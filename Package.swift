@@ -45,11 +45,14 @@ let package = Package(
         .target(name: "CSocketServerFuzz"),
         // epoll for the benchmark's load generator (Swift's Glibc module leaves sys/epoll.h out).
         .target(name: "CSocketServerBench"),
-        .testTarget(name: "SocketServerTests", dependencies: ["SocketServer", "SocketServerHandlers", "CSocketServerShims"]),
-        .testTarget(name: "SocketServerDaemonTests", dependencies: ["SocketServerDaemon", "SocketServer", "SocketServerHandlers"]),
+        // What the test targets share (as swift-nio's NIOTestUtils): polling with a deadline, clients,
+        // temporary files, spawning and reaping, the daemon process and its config builder.
+        .target(name: "SocketServerTestSupport", dependencies: ["SocketServer", "CSocketServerShims"], path: "Tests/SocketServerTestSupport"),
+        .testTarget(name: "SocketServerTests", dependencies: ["SocketServer", "SocketServerHandlers", "CSocketServerShims", "SocketServerTestSupport"]),
+        .testTarget(name: "SocketServerDaemonTests", dependencies: ["SocketServerDaemon", "SocketServer", "SocketServerHandlers", "SocketServerTestSupport"]),
         // Integration tests: they start the real socketserverd binary.
-        .testTarget(name: "socketserverdTests", dependencies: ["SocketServer", "CSocketServerShims"]),
-        .testTarget(name: "SocketServerHandlersTests", dependencies: ["SocketServerHandlers", "SocketServer"]),
+        .testTarget(name: "socketserverdTests", dependencies: ["SocketServer", "CSocketServerShims", "SocketServerTestSupport"]),
+        .testTarget(name: "SocketServerHandlersTests", dependencies: ["SocketServerHandlers", "SocketServer", "SocketServerTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -7,7 +7,7 @@
 # the same sanitizer) and runs every test target but DebianPackageTests, which packages a normal
 # build and is covered by the plain `swift test`. Reports from the test process fail the run (its
 # exit status); reports from the daemons it starts fail the test that started them (see
-# Tests/socketserverdTests/Sanitizers.swift). Suppressions, each with its reason, are in
+# Tests/SocketServerTestSupport/Sanitizers.swift). Suppressions, each with its reason, are in
 # Tests/Sanitizers/*.supp.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

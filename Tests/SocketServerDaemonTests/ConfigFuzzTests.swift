@@ -1,20 +1,8 @@
 // Robustness: no byte sequence may crash the loader; it returns a config or errors.
 import Foundation
 @testable import SocketServerDaemon
+import SocketServerTestSupport
 import XCTest
-
-/// SplitMix64: a small, seedable generator so every run fuzzes the same inputs.
-struct ConfigFuzzRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 final class ConfigFuzzTests: XCTestCase {
     static let tokens: [String] = [
@@ -32,19 +20,19 @@ final class ConfigFuzzTests: XCTestCase {
     static let interestingBytes: [UInt8] = Array("[]=;#\n\r\t :/.,%@0123456789abcdeflnprstuwx".utf8)
         + [0x00, 0x7f, 0x80, 0xbf, 0xc0, 0xc3, 0xe2, 0xef, 0xf0, 0xff]
 
-    static func randomBytes(_ rng: inout ConfigFuzzRandom) -> [UInt8] {
+    static func randomBytes(_ rng: inout SeededRandom) -> [UInt8] {
         let count = Int.random(in: 0...600, using: &rng)
         return (0..<count).map { _ in
             Bool.random(using: &rng) ? interestingBytes.randomElement(using: &rng)! : UInt8.random(in: 0...255, using: &rng)
         }
     }
 
-    static func tokenSoup(_ rng: inout ConfigFuzzRandom) -> [UInt8] {
+    static func tokenSoup(_ rng: inout SeededRandom) -> [UInt8] {
         let count = Int.random(in: 0...120, using: &rng)
         return Array((0..<count).map { _ in tokens.randomElement(using: &rng)! }.joined().utf8)
     }
 
-    static func mutated(_ base: [UInt8], _ rng: inout ConfigFuzzRandom) -> [UInt8] {
+    static func mutated(_ base: [UInt8], _ rng: inout SeededRandom) -> [UInt8] {
         var bytes = base
         for _ in 0..<Int.random(in: 1...12, using: &rng) {
             let position = bytes.isEmpty ? 0 : Int.random(in: 0..<bytes.count, using: &rng)
@@ -91,7 +79,7 @@ final class ConfigFuzzTests: XCTestCase {
         _ = try dir.makeDirectory("sub")
         try dir.write("sub/part.conf", "[service p]\nlisten = tcp://127.0.0.1:7100\nhandler = echo\n")
         let file = dir.path + "/fuzz.conf"
-        var rng = ConfigFuzzRandom(seed: 0x5EED_C0F1_6000)
+        var rng = SeededRandom(seed: 0x5EED_C0F1_6000)
         let example = Array(ConfigExampleTests.example.utf8)
         let catalogs: [any HandlerCatalog] = [ConfigTestCatalog(), DaemonCatalog()]
         for index in 0..<2000 {

@@ -1,6 +1,7 @@
 // `user = root` is refused at its line; the workers' account is resolved from the config.
 import Foundation
 @testable import SocketServerDaemon
+import SocketServerTestSupport
 import XCTest
 
 final class CredentialsTests: XCTestCase {
@@ -72,8 +73,7 @@ final class CredentialsTests: XCTestCase {
             }
         }
         // setpriv has become nobody once sleep runs in its place.
-        let deadline = Date().addingTimeInterval(5)
-        while (try? String(contentsOfFile: "/proc/\(users)/comm", encoding: .utf8)) != "sleep\n", Date() < deadline { usleep(5_000) }
+        eventually { processName(of: users) == "sleep" }
 
         Credentials.kill(group: roots, SIGKILL, as: nobody)
         Credentials.kill(group: users, SIGKILL, as: nobody)

@@ -47,47 +47,11 @@ final class ListenConfigErrorTests: XCTestCase {
     }
 
     func testListenConflicts() {
-        let text = """
-            [service a]
-            listen = tcp://0.0.0.0:7000
-            handler = echo
-            [service b]
-            listen = tcp://127.0.0.1:7000
-            handler = echo
-            [service c]
-            listen = udp://127.0.0.1:7000
-            handler = echo
-            [service d]
-            listen = udp://127.0.0.1:7000
-            handler = echo
-            [service e]
-            listen = tcp://[::]:7001
-            handler = echo
-            [service f]
-            listen = tcp://127.0.0.1:7001
-            handler = echo
-            [service g]
-            listen = unix:/run/x.sock
-            handler = echo
-            [service h]
-            listen = unixgram:/run/x.sock
-            handler = echo
-            [service i]
-            listen = tcp://127.0.0.1:0
-            handler = echo
-            [service j]
-            listen = tcp://127.0.0.1:0
-            handler = echo
-            [service k]
-            listen = tcp://[::1]:7000
-            handler = echo
-            [service l]
-            listen = tcp://127.0.0.2:7002
-            handler = echo
-            [service m]
-            listen = tcp://127.0.0.1:7002
-            handler = echo
-            """
+        // Services a, b, c, … in this order, three lines each: a's listen is line 2, b's line 5, …
+        let listens = ["tcp://0.0.0.0:7000", "tcp://127.0.0.1:7000", "udp://127.0.0.1:7000", "udp://127.0.0.1:7000",
+                       "tcp://[::]:7001", "tcp://127.0.0.1:7001", "unix:/run/x.sock", "unixgram:/run/x.sock",
+                       "tcp://127.0.0.1:0", "tcp://127.0.0.1:0", "tcp://[::1]:7000", "tcp://127.0.0.2:7002", "tcp://127.0.0.1:7002"]
+        let text = zip("abcdefghijklm", listens).map { configService(String($0), listen: $1) }.joined()
         assertConfigErrors(text, [
             "main.conf:5: listen tcp://127.0.0.1:7000 conflicts with service 'a', which listens on tcp://0.0.0.0:7000 (main.conf:2)",
             "main.conf:11: listen udp://127.0.0.1:7000 conflicts with service 'c', which listens on udp://127.0.0.1:7000 (main.conf:8)",

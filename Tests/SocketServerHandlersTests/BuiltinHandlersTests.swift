@@ -3,6 +3,7 @@ import Foundation
 import XCTest
 import SocketServer
 import SocketServerHandlers
+import SocketServerTestSupport
 
 final class BuiltinHandlersTests: XCTestCase {
     func testCatalogue() throws {
@@ -45,7 +46,7 @@ final class BuiltinHandlersTests: XCTestCase {
             upload.validate(options).map { "\($0.key): \($0.problem)" }
         }
         let directory = try makeTemporaryDirectory()
-        defer { removeTemporaryDirectory(directory) }
+        defer { removeTree(directory) }
         let file = directory + "/plain"
         XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: Data()))
 

@@ -4,6 +4,7 @@ import Foundation
 import XCTest
 import SocketServer
 import SocketServerHandlers
+import SocketServerTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -52,7 +53,7 @@ final class ExecTests: XCTestCase {
     private func run(_ server: HostStreamServer) throws -> String {
         let client = try connectClient(server.serverAddress)
         try client.shutdown(.write)
-        return String(decoding: try readToEnd(client), as: UTF8.self)
+        return String(decoding: try readAll(client), as: UTF8.self)
     }
 
     /// A descriptor without FD_CLOEXEC, as the daemon may inherit one from whoever started it.
@@ -86,8 +87,7 @@ final class ExecTests: XCTestCase {
         let leaked = try leakedDescriptor()
         defer { close(leaked) }
         let server = try udp("/bin/ls /proc/self/fd")
-        let client = try Socket(family: .inet, type: .datagram)
-        try client.setTimeout(clientTimeout)
+        let client = try udpClient()
         try client.sendTo(Array("x".utf8), server.serverAddress)
         let fds = descriptors(String(decoding: try client.recvFrom(65536).0, as: UTF8.self))
         XCTAssertFalse(fds.contains(Int(leaked)), "the program inherited descriptor \(leaked): \(fds.sorted())")
@@ -105,10 +105,9 @@ final class ExecTests: XCTestCase {
         XCTAssertEqual(try run(server), "started\n")
         let elapsed = ContinuousClock.now - start
         XCTAssertLessThan(elapsed, .seconds(3), "the request waited for the background job, not for the program")
-        let deadline = ContinuousClock.now + .seconds(5)
-        while processExists(commandLineContaining: marker), ContinuousClock.now < deadline { usleep(20_000) }
-        XCTAssertFalse(processExists(commandLineContaining: marker), "the background job survived the request")
-        for _ in 0..<200 where !logged("exited with status 3", server) { usleep(10_000) }
+        eventually(within: .seconds(5), every: .milliseconds(20)) { !processExists(matching: marker) }
+        XCTAssertFalse(processExists(matching: marker), "the background job survived the request")
+        eventually(within: .seconds(2), every: .milliseconds(10)) { logged("exited with status 3", server) }
         XCTAssertTrue(logged("stderr: note-\(getpid())", server), "\(server.state.logs.map(\.message))")
         XCTAssertTrue(logged("exited with status 3", server), "\(server.state.logs.map(\.message))")
         XCTAssertFalse(logged("timeout", server), "\(server.state.logs.map(\.message))")
@@ -121,21 +120,12 @@ final class ExecTests: XCTestCase {
         let start = ContinuousClock.now
         XCTAssertEqual(try run(server), "started\n")
         XCTAssertLessThan(ContinuousClock.now - start, .seconds(5))
-        for _ in 0..<200 where !logged("still running after the service's timeout", server) { usleep(10_000) }
+        eventually(within: .seconds(2), every: .milliseconds(10)) { logged("still running after the service's timeout", server) }
         XCTAssertTrue(logged("still running after the service's timeout", server), "\(server.state.logs.map(\.message))")
-        XCTAssertFalse(processExists(commandLineContaining: marker), "the program survived its timeout")
+        XCTAssertFalse(processExists(matching: marker), "the program survived its timeout")
     }
 
     private func logged(_ text: String, _ server: HostStreamServer) -> Bool {
         server.state.logs.contains { $0.message.contains(text) }
-    }
-
-    /// A live process (zombies have an empty command line) whose command line contains `text`.
-    private func processExists(commandLineContaining text: String) -> Bool {
-        listing("/proc").contains { entry in
-            guard Int(entry) != nil,
-                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return false }
-            return String(decoding: data.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self).contains(text)
-        }
     }
 }

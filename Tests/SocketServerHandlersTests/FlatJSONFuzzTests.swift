@@ -5,23 +5,11 @@ import Foundation
 import XCTest
 import SocketServer
 @testable import SocketServerHandlers
+import SocketServerTestSupport
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// SplitMix64: small and seedable, so every run (and every machine) sees the same inputs.
-struct FuzzRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Inputs for a JSON header parser: random bytes, token soup, and mutations of valid headers.
 enum HeaderFuzz {
@@ -57,14 +45,14 @@ enum HeaderFuzz {
         [0xC2, 0xA9], [0xE2, 0x82, 0xAC], [0xF0, 0x9F, 0x98, 0x80], [0xF4, 0x8F, 0xBF, 0xBF], [0xEF, 0xBB, 0xBF],
     ]
 
-    static func randomBytes(_ rng: inout FuzzRandom) -> [UInt8] {
+    static func randomBytes(_ rng: inout SeededRandom) -> [UInt8] {
         let count = Int.random(in: 0...400, using: &rng)
         return (0..<count).map { _ in
             Bool.random(using: &rng) ? interestingBytes.randomElement(using: &rng)! : UInt8.random(in: 0...255, using: &rng)
         }
     }
 
-    static func tokenSoup(_ rng: inout FuzzRandom) -> [UInt8] {
+    static func tokenSoup(_ rng: inout SeededRandom) -> [UInt8] {
         var bytes: [UInt8] = Int.random(in: 0..<4, using: &rng) == 0 ? [] : [UInt8(ascii: "{")]
         for _ in 0..<Int.random(in: 0...80, using: &rng) {
             if Int.random(in: 0..<8, using: &rng) == 0 {
@@ -78,7 +66,7 @@ enum HeaderFuzz {
     }
 
     /// A valid header with one large or deep feature: these probe time and stack, not grammar.
-    static func extreme(_ rng: inout FuzzRandom) -> [UInt8] {
+    static func extreme(_ rng: inout SeededRandom) -> [UInt8] {
         let size = Int.random(in: 1_000...200_000, using: &rng)
         switch Int.random(in: 0..<9, using: &rng) {
         case 0: return Array(String(repeating: "[", count: size).utf8)
@@ -96,7 +84,7 @@ enum HeaderFuzz {
         }
     }
 
-    static func mutated(_ base: [UInt8], _ rng: inout FuzzRandom) -> [UInt8] {
+    static func mutated(_ base: [UInt8], _ rng: inout SeededRandom) -> [UInt8] {
         var bytes = base
         for _ in 0..<Int.random(in: 1...6, using: &rng) {
             let position = bytes.isEmpty ? 0 : Int.random(in: 0..<bytes.count, using: &rng)
@@ -129,7 +117,7 @@ enum HeaderFuzz {
     }
 
     /// The `index`-th input of a run: the kinds take turns.
-    static func input(_ index: Int, _ rng: inout FuzzRandom) -> [UInt8] {
+    static func input(_ index: Int, _ rng: inout SeededRandom) -> [UInt8] {
         switch index % 5 {
         case 0: return randomBytes(&rng)
         case 1: return tokenSoup(&rng)
@@ -197,7 +185,7 @@ final class FlatJSONFuzzTests: XCTestCase {
     }
 
     func testSixThousandRandomAndMutatedHeaders() {
-        var rng = FuzzRandom(seed: 0x5EED_F1A7_0001)
+        var rng = SeededRandom(seed: 0x5EED_F1A7_0001)
         let start = ContinuousClock.now
         var parsed = 0
         var slowest: (Duration, Int) = (.zero, -1)
@@ -220,7 +208,7 @@ final class FlatJSONFuzzTests: XCTestCase {
 
     /// Valid headers with whitespace between every token still parse, to the same object.
     func testWhitespaceBetweenTokensChangesNothing() throws {
-        var rng = FuzzRandom(seed: 0x5EED_F1A7_0002)
+        var rng = SeededRandom(seed: 0x5EED_F1A7_0002)
         for header in HeaderFuzz.validHeaders {
             let expected = try FlatJSON.parseObject(Array(header.utf8))
             for _ in 0..<50 {

@@ -1,6 +1,7 @@
 // The upload header's JSON parser: valid objects, escapes, and every malformed case it must refuse.
 import XCTest
 import SocketServerHandlers
+import SocketServerTestSupport
 
 final class FlatJSONTests: XCTestCase {
     private func parse(_ text: String) throws -> [String: FlatJSONValue] {

@@ -3,6 +3,7 @@ import Foundation
 import XCTest
 import SocketServer
 import SocketServerHandlers
+import SocketServerTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +17,7 @@ final class SimpleHandlerTests: XCTestCase {
     }
 
     override func tearDown() {
-        removeTemporaryDirectory(directory)
+        removeTree(directory)
     }
 
     private func tcp(_ handler: BaseRequestHandler.Type, idleTimeout: Duration? = .seconds(10)) throws -> (Serving, HostStreamServer) {
@@ -31,8 +32,7 @@ final class SimpleHandlerTests: XCTestCase {
 
     /// Sends one datagram from a fresh UDP client and returns the reply.
     private func datagramExchange(_ server: BaseServer, _ payload: [UInt8]) throws -> [UInt8] {
-        let client = try Socket(family: .inet, type: .datagram)
-        try client.setTimeout(clientTimeout)
+        let client = try udpClient()
         try client.sendTo(payload, server.serverAddress)
         let (reply, from) = try client.recvFrom(65536)
         XCTAssertEqual(from, server.serverAddress)
@@ -51,7 +51,7 @@ final class SimpleHandlerTests: XCTestCase {
             XCTAssertEqual(try readExactly(client, size), chunk)
         }
         try client.shutdown(.write)
-        XCTAssertEqual(try readToEnd(client), [])
+        XCTAssertEqual(try readAll(client), [])
         XCTAssertEqual(server.state.errors, [])
     }
 
@@ -64,7 +64,7 @@ final class SimpleHandlerTests: XCTestCase {
             try? client.sendAll(payload)
             try? client.shutdown(.write)
         }
-        let echoed = try readToEnd(client)
+        let echoed = try readAll(client)
         writer.join()
         XCTAssertEqual(echoed.count, payload.count)
         XCTAssertTrue(echoed == payload)
@@ -87,14 +87,14 @@ final class SimpleHandlerTests: XCTestCase {
         let client = try connectClient(.unix(path: streamPath))
         try client.sendAll(Array("over unix\n".utf8))
         try client.shutdown(.write)
-        XCTAssertEqual(String(decoding: try readToEnd(client), as: UTF8.self), "over unix\n")
+        XCTAssertEqual(String(decoding: try readAll(client), as: UTF8.self), "over unix\n")
 
         let datagramPath = directory + "/echo.dgram"
         let datagram = try HostDatagramServer(.unix(path: datagramPath), EchoDatagramHandler.self)
         let servingDatagram = try Serving(datagram)
         defer { servingDatagram.stop() }
         let dclient = try Socket(family: .unix, type: .datagram)
-        try dclient.setTimeout(clientTimeout)
+        try dclient.setTimeout(ioTimeout)
         try dclient.bind(.unix(path: directory + "/client.dgram"))
         try dclient.sendTo(Array("dgram".utf8), .unix(path: datagramPath))
         XCTAssertEqual(try dclient.recvFrom(100).0, Array("dgram".utf8))
@@ -114,10 +114,10 @@ final class SimpleHandlerTests: XCTestCase {
         try client.sendAll(Array("x".utf8))
         XCTAssertEqual(try readExactly(client, 1), Array("x".utf8))
         let started = ContinuousClock.now
-        XCTAssertEqual(try readToEnd(client), [], "the server closes an idle connection")
+        XCTAssertEqual(try readAll(client), [], "the server closes an idle connection")
         XCTAssertLessThan(ContinuousClock.now - started, .seconds(5))
         // The handler lets SocketError.timeout propagate; the server's handleError sees it.
-        for _ in 0..<100 where server.state.errors.isEmpty { usleep(10_000) }
+        eventually(within: .seconds(1), every: .milliseconds(10)) { !server.state.errors.isEmpty }
         XCTAssertEqual(server.state.errors.count, 1)
         XCTAssertTrue(server.state.errors.first?.contains("timed out") ?? false, "\(server.state.errors)")
     }
@@ -130,15 +130,14 @@ final class SimpleHandlerTests: XCTestCase {
         let client = try connectClient(server.serverAddress)
         try client.sendAll(patternBytes(200_000))
         try client.shutdown(.write)
-        XCTAssertEqual(try readToEnd(client), [])
+        XCTAssertEqual(try readAll(client), [])
         XCTAssertEqual(server.state.errors, [])
     }
 
     func testDiscardDatagramSendsNoReply() throws {
         let (serving, server) = try udp(DiscardDatagramHandler.self)
         defer { serving.stop() }
-        let client = try Socket(family: .inet, type: .datagram)
-        try client.setTimeout(.milliseconds(300))
+        let client = try udpClient(timeout: .milliseconds(300))
         try client.sendTo(Array("drop me".utf8), server.serverAddress)
         XCTAssertThrowsError(try client.recvFrom(100)) { error in
             XCTAssertEqual(error as? SocketError, .timeout(call: "recvfrom"))
@@ -170,7 +169,7 @@ final class SimpleHandlerTests: XCTestCase {
         let (serving, server) = try tcp(DaytimeStreamHandler.self)
         defer { serving.stop() }
         let client = try connectClient(server.serverAddress)
-        assertDaytimeLine(String(decoding: try readToEnd(client), as: UTF8.self))
+        assertDaytimeLine(String(decoding: try readAll(client), as: UTF8.self))
     }
 
     func testDaytimeDatagram() throws {
@@ -194,7 +193,7 @@ final class SimpleHandlerTests: XCTestCase {
         let expected = bytes.map { (0x61...0x7A).contains($0) ? $0 - 0x20 : $0 }
         XCTAssertEqual(try readExactly(client, 256), expected)
         try client.shutdown(.write)
-        XCTAssertEqual(try readToEnd(client), [])
+        XCTAssertEqual(try readAll(client), [])
     }
 
     func testUpperDatagram() throws {
@@ -211,6 +210,6 @@ final class SimpleHandlerTests: XCTestCase {
         let client = try connectClient(server.serverAddress)
         try client.sendAll(Array("plain".utf8))
         try client.shutdown(.write)
-        XCTAssertEqual(String(decoding: try readToEnd(client), as: UTF8.self), "PLAIN")
+        XCTAssertEqual(String(decoding: try readAll(client), as: UTF8.self), "PLAIN")
     }
 }

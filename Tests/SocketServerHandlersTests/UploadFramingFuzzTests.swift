@@ -1,9 +1,10 @@
 // Hostile input for upload's framing: random and mutated frame streams for the upload handler over
-// a real connection (the inputs come from HeaderFuzz and FuzzRandom in FlatJSONFuzzTests.swift).
+// a real connection (the inputs come from HeaderFuzz in FlatJSONFuzzTests.swift and SeededRandom).
 import Foundation
 import XCTest
 import SocketServer
 @testable import SocketServerHandlers
+import SocketServerTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -27,7 +28,7 @@ final class UploadFramingFuzzTests: UploadTestCase {
 
     /// One frame: mostly well formed, sometimes with a hostile name, a wrong size, or a header
     /// from the JSON fuzzer; `valid` tells whether the server should store it.
-    static func frame(_ rng: inout FuzzRandom, index: Int) -> (bytes: [UInt8], valid: (name: String, size: Int)?) {
+    static func frame(_ rng: inout SeededRandom, index: Int) -> (bytes: [UInt8], valid: (name: String, size: Int)?) {
         let name = Int.random(in: 0..<3, using: &rng) == 0 ? names.randomElement(using: &rng)! : "f\(index % 7).dat"
         let content = (0..<Int.random(in: 0...300, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
         switch Int.random(in: 0..<10, using: &rng) {
@@ -58,7 +59,7 @@ final class UploadFramingFuzzTests: UploadTestCase {
     }
 
     /// Sends `stream` in random pieces, half-closes, and reads the whole answer.
-    func exchange(_ stream: [UInt8], _ rng: inout FuzzRandom) throws -> String {
+    func exchange(_ stream: [UInt8], _ rng: inout SeededRandom) throws -> String {
         let client = try connectClient(server.serverAddress)
         defer { client.close() }
         var rest = stream[...]
@@ -75,7 +76,7 @@ final class UploadFramingFuzzTests: UploadTestCase {
     }
 
     func testTwoThousandRandomAndMutatedStreams() throws {
-        var rng = FuzzRandom(seed: 0x5EED_F1A7_0003)
+        var rng = SeededRandom(seed: 0x5EED_F1A7_0003)
         let start = ContinuousClock.now
         var stored = Set<String>()
         var outcomes = (ok: 0, refused: 0)
@@ -117,11 +118,11 @@ final class UploadFramingFuzzTests: UploadTestCase {
             if allValid {
                 XCTAssertEqual(replies.map(String.init), expected, "stream \(index): every valid frame is stored")
             }
-            let leftovers = listing(directory).filter { $0.hasPrefix(".upload-") }
+            let leftovers = directoryEntries(directory).filter { $0.hasPrefix(".upload-") }
             XCTAssertEqual(leftovers, [], "stream \(index): temporary files left behind")
         }
-        XCTAssertEqual(Set(listing(directory)), stored, "only the files reported OK exist")
-        XCTAssertEqual(listing(root), ["files"], "nothing was written beside the upload directory")
+        XCTAssertEqual(Set(directoryEntries(directory)), stored, "only the files reported OK exist")
+        XCTAssertEqual(directoryEntries(root), ["files"], "nothing was written beside the upload directory")
         XCTAssertEqual(try streamCheck(), "OK after.txt 5\n", "the server still serves")
         XCTAssertGreaterThan(outcomes.ok, 300)
         XCTAssertGreaterThan(outcomes.refused, 300)
@@ -131,7 +132,7 @@ final class UploadFramingFuzzTests: UploadTestCase {
     }
 
     private func streamCheck() throws -> String {
-        var rng = FuzzRandom(seed: 1)
+        var rng = SeededRandom(seed: 1)
         return try exchange(putFrame("after.txt", Array("after".utf8)), &rng)
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 import XCTest
 import SocketServer
 import SocketServerHandlers
+import SocketServerTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -32,8 +33,8 @@ final class UploadRefusalTests: UploadTestCase {
         for (name, reason) in names {
             try assertRefused(putFrame(name, Array("payload".utf8)), reason)
         }
-        XCTAssertEqual(listing(directory), [])
-        XCTAssertEqual(listing(root), ["files"], "nothing written beside the upload directory")
+        XCTAssertEqual(directoryEntries(directory), [])
+        XCTAssertEqual(directoryEntries(root), ["files"], "nothing written beside the upload directory")
     }
 
     func testSlashHiddenInAGraphemeClusterIsRefused() throws {
@@ -63,11 +64,11 @@ final class UploadRefusalTests: UploadTestCase {
             XCTAssertEqual(name.contains("/"), false, "\(name.debugDescription) has a plain '/' Character")
             try assertRefused(putFrame(name, Array("payload".utf8)), reason)
         }
-        XCTAssertEqual(Set(listing(directory)), ["e\u{0301}\u{0323}", "link", "sub"])
-        XCTAssertEqual(listing(directory + "/sub"), [])
-        XCTAssertEqual(listing(directory + "/e\u{0301}\u{0323}"), [])
-        XCTAssertEqual(listing(outside), [], "nothing written through the symlinked directory")
-        XCTAssertEqual(listing(root), ["files", "outside"], "nothing written beside the upload directory")
+        XCTAssertEqual(Set(directoryEntries(directory)), ["e\u{0301}\u{0323}", "link", "sub"])
+        XCTAssertEqual(directoryEntries(directory + "/sub"), [])
+        XCTAssertEqual(directoryEntries(directory + "/e\u{0301}\u{0323}"), [])
+        XCTAssertEqual(directoryEntries(outside), [], "nothing written through the symlinked directory")
+        XCTAssertEqual(directoryEntries(root), ["files", "outside"], "nothing written beside the upload directory")
         XCTAssertEqual(access(absolute, F_OK), -1, "nothing written in /")
     }
 
@@ -91,7 +92,7 @@ final class UploadRefusalTests: UploadTestCase {
                 try assertRefused(putFrame(name, Array("payload".utf8)), "invisible format character (\(code))")
             }
         }
-        XCTAssertEqual(listing(directory), [])
+        XCTAssertEqual(directoryEntries(directory), [])
         // Right-to-left scripts themselves, and other non-ASCII names, are still accepted.
         for name in ["שלום.txt", "ملف.txt", "日本語.txt", "re\u{0301}sume\u{0301}.pdf"] {
             XCTAssertEqual(try exchange(putFrame(name, [1])), "OK \(name) 1\n")
@@ -129,7 +130,7 @@ final class UploadRefusalTests: UploadTestCase {
         try assertRefused(putFrame("dangling", Array("create".utf8)), "symlink")
         XCTAssertEqual(FileManager.default.contents(atPath: outside), Data("keep".utf8))
         XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/missing"))
-        XCTAssertEqual(listing(directory), ["dangling", "link.txt"])
+        XCTAssertEqual(directoryEntries(directory), ["dangling", "link.txt"])
     }
 
     func testDirectoryTargetIsRefused() throws {
@@ -161,8 +162,8 @@ final class UploadRefusalTests: UploadTestCase {
             try? client.shutdown(.write)
         }
         defer { writer.join() }
-        XCTAssertEqual(String(decoding: try readToEnd(client), as: UTF8.self), "ERR filesize 600000 is over the limit of 1000 bytes\n")
-        XCTAssertEqual(listing(directory), [])
+        XCTAssertEqual(String(decoding: try readAll(client), as: UTF8.self), "ERR filesize 600000 is over the limit of 1000 bytes\n")
+        XCTAssertEqual(directoryEntries(directory), [])
     }
 
     func testDefaultMaxSizeIsEnforced() throws {
@@ -205,13 +206,13 @@ final class UploadRefusalTests: UploadTestCase {
         try assertRefused(Array(putFrame("a", []).prefix(10)), "inside the header")
         let frame = putFrame("partial.bin", patternBytes(5000))
         try assertRefused(Array(frame.prefix(frame.count - 1000)), "after 4000 of 5000 bytes")
-        XCTAssertEqual(listing(directory), [])
+        XCTAssertEqual(directoryEntries(directory), [])
     }
 
     func testGoodFileThenRefusalOnTheSameConnection() throws {
         try start()
         try assertRefused(putFrame("good.txt", Array("fine".utf8)) + putFrame("../bad", Array("no".utf8)), "'/'", okLines: 1)
-        XCTAssertEqual(listing(directory), ["good.txt"])
+        XCTAssertEqual(directoryEntries(directory), ["good.txt"])
     }
 
     func testMissingDirectoryConfiguration() throws {

@@ -3,6 +3,7 @@ import Foundation
 import XCTest
 import SocketServer
 import SocketServerHandlers
+import SocketServerTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -25,7 +26,7 @@ class UploadTestCase: XCTestCase {
     override func tearDown() {
         serving?.stop()
         serving = nil
-        removeTemporaryDirectory(root)
+        removeTree(root)
     }
 
     func start(maxSize: Int? = nil, idleTimeout: Duration? = .seconds(10), options extra: [String: String]? = nil) throws {
@@ -43,7 +44,7 @@ class UploadTestCase: XCTestCase {
         let client = try connectClient(server.serverAddress)
         try client.sendAll(bytes)
         try client.shutdown(.write)
-        return String(decoding: try readToEnd(client), as: UTF8.self)
+        return String(decoding: try readAll(client), as: UTF8.self)
     }
 
     func contents(_ name: String) -> [UInt8]? {
@@ -56,7 +57,7 @@ class UploadTestCase: XCTestCase {
     /// connection closed, the directory unchanged, the refusal logged.
     func assertRefused(_ bytes: [UInt8], _ reason: String, okLines: Int = 0,
                                file: StaticString = #filePath, line: UInt = #line) throws {
-        let before = listing(directory)
+        let before = directoryEntries(directory)
         let logged = errorLogs.count
         let reply = try exchange(bytes)
         let lines = reply.split(separator: "\n", omittingEmptySubsequences: false)
@@ -68,10 +69,10 @@ class UploadTestCase: XCTestCase {
         XCTAssertFalse(err.unicodeScalars.contains { $0.value < 0x20 }, "control character in \(err.debugDescription)", file: file, line: line)
         XCTAssertEqual(lines.last, "", file: file, line: line)
         if okLines == 0 {
-            XCTAssertEqual(listing(directory), before, "directory changed", file: file, line: line)
+            XCTAssertEqual(directoryEntries(directory), before, "directory changed", file: file, line: line)
         }
-        XCTAssertFalse(listing(directory).contains { $0.hasPrefix(".upload-") }, "temporary file left", file: file, line: line)
-        for _ in 0..<100 where errorLogs.count == logged { usleep(10_000) }
+        XCTAssertFalse(directoryEntries(directory).contains { $0.hasPrefix(".upload-") }, "temporary file left", file: file, line: line)
+        eventually(within: .seconds(1), every: .milliseconds(10)) { errorLogs.count != logged }
         XCTAssertEqual(errorLogs.count, logged + 1, "refusal not logged", file: file, line: line)
     }
 }

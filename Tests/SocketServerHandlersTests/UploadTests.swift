@@ -4,6 +4,7 @@ import Foundation
 import XCTest
 import SocketServer
 import SocketServerHandlers
+import SocketServerTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -22,8 +23,8 @@ final class UploadTests: UploadTestCase {
         try client.sendAll(putFrame("data file.bin", second))
         XCTAssertEqual(try readLine(client), "OK data file.bin \(second.count)\n")
         try client.shutdown(.write)
-        XCTAssertEqual(try readToEnd(client), [])
-        XCTAssertEqual(listing(directory), ["a.txt", "data file.bin"])
+        XCTAssertEqual(try readAll(client), [])
+        XCTAssertEqual(directoryEntries(directory), ["a.txt", "data file.bin"])
         XCTAssertEqual(contents("a.txt"), first)
         XCTAssertTrue(contents("data file.bin") == second)
         XCTAssertEqual(errorLogs, [])
@@ -36,7 +37,7 @@ final class UploadTests: UploadTestCase {
         // Everything in one send: the handler must split frames out of one buffer.
         let frames = putFrame("x.txt", Array("old".utf8)) + putFrame("empty", []) + putFrame("x.txt", Array("new!".utf8))
         XCTAssertEqual(try exchange(frames), "OK x.txt 3\nOK empty 0\nOK x.txt 4\n")
-        XCTAssertEqual(listing(directory), ["empty", "x.txt"])
+        XCTAssertEqual(directoryEntries(directory), ["empty", "x.txt"])
         XCTAssertEqual(contents("x.txt"), Array("new!".utf8))
         XCTAssertEqual(contents("empty"), [])
     }
@@ -45,7 +46,7 @@ final class UploadTests: UploadTestCase {
         try start()
         let header = #"{"cmd":"put","filename":"h\u00e9llo-\ud83d\ude00.txt","filesize":2}"#
         XCTAssertEqual(try exchange(uploadFrame(header: Array(header.utf8), content: [1, 2])), "OK héllo-😀.txt 2\n")
-        XCTAssertEqual(listing(directory), ["héllo-😀.txt"])
+        XCTAssertEqual(directoryEntries(directory), ["héllo-😀.txt"])
     }
 
     func testFileExactlyAtMaxSize() throws {
@@ -66,17 +67,11 @@ final class UploadTests: UploadTestCase {
             s.send(head)
             s.sendall(data)
         s.shutdown(socket.SHUT_WR)
-        reply = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            reply += chunk
-        sys.stdout.write(reply.decode("utf-8"))
+        sys.stdout.write(s.makefile("rb").read().decode("utf-8"))  # every status line, to the end
         """
         let output = try runPython(script, arguments: [String(port)])
         XCTAssertEqual(output, "OK report.txt 14\nOK blob.bin 1024000\nOK näme 😀.txt 1\n")
-        XCTAssertEqual(listing(directory), ["blob.bin", "näme 😀.txt", "report.txt"])
+        XCTAssertEqual(directoryEntries(directory), ["blob.bin", "näme 😀.txt", "report.txt"])
         XCTAssertEqual(contents("report.txt"), Array("line 1\nline 2\n".utf8))
         XCTAssertEqual(contents("blob.bin"), Array(repeating: (0...255).map { UInt8($0) }, count: 4000).flatMap { $0 })
     }
@@ -95,22 +90,15 @@ final class UploadTests: UploadTestCase {
         s.close()
         """
         _ = try runPython(script, arguments: [String(port)])
-        for _ in 0..<200 where listing(directory) != ["seed.txt"] { usleep(10_000) }
-        XCTAssertEqual(listing(directory), ["seed.txt"])
+        eventually(within: .seconds(2), every: .milliseconds(10)) { directoryEntries(directory) == ["seed.txt"] }
+        XCTAssertEqual(directoryEntries(directory), ["seed.txt"])
         XCTAssertEqual(contents("seed.txt"), Array(String(repeating: "seed", count: 1000).utf8))
     }
 
     private func runPython(_ script: String, arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "python3 failed")
-        return String(decoding: data, as: UTF8.self)
+        let result = try runProgram("/usr/bin/env", ["python3", "-c", script] + arguments, env: inheritedEnvironment)
+        XCTAssertEqual(result.status, 0, "python3 failed: \(result.stderr)")
+        return result.stdout
     }
 
     // MARK: Storage
@@ -131,7 +119,7 @@ final class UploadTests: UploadTestCase {
             signal(SIGXFSZ, previousHandler)
         }
         try assertRefused(putFrame("large.bin", patternBytes(256 * 1024)), "write failed: File too large")
-        XCTAssertEqual(listing(directory), [])
+        XCTAssertEqual(directoryEntries(directory), [])
     }
 
     func testIdleTimeoutMidFileRemovesTemporaryFile() throws {
@@ -140,21 +128,20 @@ final class UploadTests: UploadTestCase {
         let frame = putFrame("slow.bin", patternBytes(1000))
         try client.sendAll(Array(frame.prefix(frame.count - 500)))
         // While the body is still arriving the file is open in the server (this process)...
-        var open: [String] = []
-        for _ in 0..<200 where open.isEmpty {
-            open = filesOpen(under: directory)
-            if open.isEmpty { usleep(5_000) }
-        }
+        let open = pollValue(within: .seconds(1)) { () -> [String]? in
+            let open = filesOpen(under: directory)
+            return open.isEmpty ? nil : open
+        } ?? []
         XCTAssertEqual(open.count, 1, "the upload's file is not open: \(open)")
         // ...but has no name in the directory, so a worker killed now (SIGKILL from the daemon's
         // request timeout, `_exit` on a fast stop) leaves nothing behind: it is an O_TMPFILE inode.
-        XCTAssertEqual(listing(directory), [], "a named temporary file exists while the upload is in progress")
+        XCTAssertEqual(directoryEntries(directory), [], "a named temporary file exists while the upload is in progress")
         // The server gives up on the silent client; still nothing in the directory.
-        XCTAssertEqual(String(decoding: try readToEnd(client), as: UTF8.self), "ERR timed out\n")
-        for _ in 0..<100 where server.state.errors.isEmpty { usleep(10_000) }
-        XCTAssertEqual(listing(directory), [])
+        XCTAssertEqual(String(decoding: try readAll(client), as: UTF8.self), "ERR timed out\n")
+        eventually(within: .seconds(1), every: .milliseconds(10)) { !server.state.errors.isEmpty }
+        XCTAssertEqual(directoryEntries(directory), [])
         XCTAssertTrue(server.state.errors.first?.contains("timed out") ?? false, "\(server.state.errors)")
-        for _ in 0..<100 where !filesOpen(under: directory).isEmpty { usleep(10_000) }
+        eventually(within: .seconds(1), every: .milliseconds(10)) { filesOpen(under: directory).isEmpty }
         XCTAssertEqual(filesOpen(under: directory), [], "the upload's file was not closed")
     }
 
@@ -164,7 +151,7 @@ final class UploadTests: UploadTestCase {
         try start()
         XCTAssertEqual(try exchange(putFrame("new.txt", Array("one".utf8)) + putFrame("new.txt", Array("two".utf8))),
                        "OK new.txt 3\nOK new.txt 3\n")
-        XCTAssertEqual(listing(directory), ["new.txt"])
+        XCTAssertEqual(directoryEntries(directory), ["new.txt"])
         XCTAssertEqual(contents("new.txt"), Array("two".utf8))
         var info = stat()
         XCTAssertEqual(stat(directory + "/new.txt", &info), 0)
@@ -175,19 +162,11 @@ final class UploadTests: UploadTestCase {
     /// The files this process has open whose path is inside `directory` (from /proc/self/fd).
     private func filesOpen(under directory: String) -> [String] {
         let prefix = directory + "/"
-        return listing("/proc/self/fd").compactMap { entry in
-            var target = [CChar](repeating: 0, count: 4096)
-            let count = readlink("/proc/self/fd/" + entry, &target, target.count - 1)
-            guard count > 0 else { return nil }
-            let path = String(decoding: target[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            return path.hasPrefix(prefix) ? path : nil
-        }
+        return openDescriptors().values.filter { $0.hasPrefix(prefix) }.sorted()
     }
 
     /// The umask, from /proc/self/status (reading it with umask(2) would change it meanwhile).
     private func processUmask() -> mode_t {
-        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("Umask:") } ?? "Umask: 0022"
-        return mode_t(line.split(separator: "\t").last.flatMap { UInt32($0.trimmingCharacters(in: .whitespaces), radix: 8) } ?? 0o022)
+        mode_t(processStatus(getpid())["Umask"].flatMap { UInt32($0, radix: 8) } ?? 0o022)
     }
 }

@@ -4,6 +4,7 @@ import Dispatch
 import Glibc
 import SocketServer
 import SocketServerHandlers
+import SocketServerTestSupport
 import XCTest
 
 /// Runs requests in the loop's thread and notes each call the server makes.
@@ -57,7 +58,7 @@ final class GateThenEchoHandler: BaseRequestHandler {
         server.started.update { $0 += 1 }
         server.gate.wait()
         try request.setTimeout(ioTimeout)
-        try request.sendAll(try receiveAll(request))
+        try request.sendAll(try readAll(request))
     }
 }
 
@@ -90,11 +91,11 @@ final class ConcurrencyInterfaceTests: XCTestCase {
             XCTAssertTrue(eventually { server.started.value == 1 }, "the only thread is busy")
             let refused = try client(server.serverAddress, nil)
             defer { refused.close() }
-            XCTAssertEqual(try receiveAll(refused), [], "closed unserved")
+            XCTAssertEqual(try readAll(refused), [], "closed unserved")
             XCTAssertEqual(server.refusals.value, [RequestRefused(.queueFull(queueLimit: 0))])
             XCTAssertEqual(server.refusals.value.first?.description, "thread pool queue is full (0 waiting); request refused")
             server.gate.signal()
-            XCTAssertEqual(String(decoding: try receiveAll(busy), as: UTF8.self), "busy")
+            XCTAssertEqual(String(decoding: try readAll(busy), as: UTF8.self), "busy")
         }
         XCTAssertEqual(server.started.value, 1, "the refused request never reached a handler")
         XCTAssertEqual(server.otherErrors.value, [])
@@ -138,9 +139,9 @@ final class ConcurrencyInterfaceTests: XCTestCase {
             defer { second.close() }
             XCTAssertEqual(pool.entered.wait(timeout: .now() + .seconds(5)), .success, "asked before the second accept")
             server.gate.signal()
-            XCTAssertEqual(String(decoding: try receiveAll(first), as: UTF8.self), "first")
+            XCTAssertEqual(String(decoding: try readAll(first), as: UTF8.self), "first")
             server.gate.signal()
-            XCTAssertEqual(String(decoding: try receiveAll(second), as: UTF8.self), "second", "served, not refused")
+            XCTAssertEqual(String(decoding: try readAll(second), as: UTF8.self), "second", "served, not refused")
         }
         XCTAssertEqual(server.refusals.value, [])
         XCTAssertEqual(server.started.value, 2)
@@ -157,7 +158,7 @@ final class ConcurrencyInterfaceTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(waited, .milliseconds(200), "no idle thread: waits the whole acceptWait")
             XCTAssertLessThan(waited, .seconds(5))
             server.gate.signal()
-            XCTAssertEqual(String(decoding: try receiveAll(busy), as: UTF8.self), "busy")
+            XCTAssertEqual(String(decoding: try readAll(busy), as: UTF8.self), "busy")
         }
     }
 }

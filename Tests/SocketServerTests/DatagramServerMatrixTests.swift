@@ -2,6 +2,7 @@
 // each datagram is one request answered with sendTo, several clients at once, clean-up on close.
 import Glibc
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 final class DatagramServerMatrixTests: XCTestCase {

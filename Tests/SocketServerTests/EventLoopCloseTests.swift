@@ -5,6 +5,7 @@ import Dispatch
 import Glibc
 import SocketServer
 import SocketServerHandlers
+import SocketServerTestSupport
 import XCTest
 
 /// Echoes; on a chunk starting with "quit" answers "bye" and ends the connection.
@@ -21,6 +22,14 @@ final class QuitHandler: EventStreamHandler {
 }
 
 final class EventLoopCloseTests: XCTestCase {
+    /// An echo event-loop server serving in the background with `closeGrace`, and a client
+    /// connected to it (the caller closes it).
+    private func echoServerWithAClient(closeGrace: Duration) throws -> (EventServer, BackgroundServer, Socket) {
+        let server = try EventServer(EventLoopMixIn(handler: EchoEventHandler.self, closeGrace: closeGrace))
+        let background = try BackgroundServer(server)
+        return (server, background, try connectClient(server.serverAddress))
+    }
+
     /// Without a lingering close, the kernel answers the unread bytes with a reset: the client's
     /// send fails and the reply can be lost.
     func testHandlerThatEndsWhileTheClientStillSendsLosesNoReply() throws {
@@ -38,9 +47,7 @@ final class EventLoopCloseTests: XCTestCase {
     }
 
     func testServerCloseEndsAClientThatKeepsSendingOnceTheGraceHasPassed() throws {
-        let server = try EventServer(EventLoopMixIn(handler: EchoEventHandler.self, closeGrace: .milliseconds(300)))
-        let background = try BackgroundServer(server)
-        let client = try connectClient(server.serverAddress)
+        let (server, background, client) = try echoServerWithAClient(closeGrace: .milliseconds(300))
         defer { client.close() }
         var replies = 0
         var closer: PosixThread? = nil
@@ -68,9 +75,7 @@ final class EventLoopCloseTests: XCTestCase {
     }
 
     func testServerCloseAnswersARequestAlreadyOnItsWay() throws {
-        let server = try EventServer(EventLoopMixIn(handler: EchoEventHandler.self, closeGrace: .seconds(2)))
-        let background = try BackgroundServer(server)
-        let client = try connectClient(server.serverAddress)
+        let (server, background, client) = try echoServerWithAClient(closeGrace: .seconds(2))
         defer { client.close() }
         XCTAssertTrue(eventually { server.loop.connectionCount == 1 })  // accepted before the close
         let closer = try PosixThread.start { background.stop() }

@@ -4,6 +4,7 @@ import Dispatch
 import Glibc
 import SocketServer
 import SocketServerHandlers
+import SocketServerTestSupport
 import XCTest
 
 /// A TCP server on a free port with an event loop; it records what reaches handleError.

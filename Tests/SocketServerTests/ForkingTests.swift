@@ -3,6 +3,7 @@
 import CSocketServerShims
 import Glibc
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 /// A forking TCP server that reports to a pipe: its handleError (which runs in the child) and the
@@ -25,7 +26,7 @@ final class ForkHandler: BaseRequestHandler {
     override func handle() throws {
         let server = server as! ReportingForkingServer
         try request.setTimeout(ioTimeout)
-        let message = String(decoding: try receiveAll(request), as: UTF8.self)
+        let message = String(decoding: try readAll(request), as: UTF8.self)
         server.report("start \(getpid())")
         if message == "fail" { throw Boom() }
         if message == "slow" { usleep(300_000) }
@@ -83,31 +84,33 @@ final class ForkingTests: XCTestCase {
         return (pid, (status >> 8) & 0xff)
     }
 
-    func testErrorInChildCallsHandleErrorThereAndExitsNonZero() throws {
+    /// One request of `text` through `handleRequest`, which forks and does no reaping: the child is
+    /// the test's to wait for. The server and the client (the caller closes both), the child's pid
+    /// and exit status.
+    private func forkOneRequest(_ text: String) throws -> (server: ReportingForkingServer, client: Socket, pid: pid_t, status: Int32) {
         let server = try makeServer()
-        defer { server.serverClose() }
         server.timeout = ioTimeout
-        let client = try sendRequest(server, "fail")
-        defer { client.close() }
-        try server.handleRequest()  // forks; handleRequest does no reaping, so the child is ours to wait for
+        let client = try sendRequest(server, text)
+        try server.handleRequest()
         let (pid, status) = try exitStatusOfOnlyChild(server)
+        return (server, client, pid, status)
+    }
+
+    func testErrorInChildCallsHandleErrorThereAndExitsNonZero() throws {
+        let (server, client, pid, status) = try forkOneRequest("fail")
+        defer { server.serverClose(); client.close() }
         XCTAssertEqual(status, 1, "a child whose handler threw exits 1")
         XCTAssertEqual(reports(), ["start \(pid)", "handled boom in \(pid)"], "handleError ran in the child")
-        XCTAssertEqual(try receiveAll(client), [], "the failed request was closed")
+        XCTAssertEqual(try readAll(client), [], "the failed request was closed")
         server.collectChildren()
         XCTAssertEqual(server.activeChildren, [], "an already reaped child is forgotten")
     }
 
     func testSuccessfulChildExitsZero() throws {
-        let server = try makeServer()
-        defer { server.serverClose() }
-        server.timeout = ioTimeout
-        let client = try sendRequest(server, "hello")
-        defer { client.close() }
-        try server.handleRequest()
-        let (pid, status) = try exitStatusOfOnlyChild(server)
+        let (server, client, pid, status) = try forkOneRequest("hello")
+        defer { server.serverClose(); client.close() }
         XCTAssertEqual(status, 0)
-        XCTAssertEqual(String(decoding: try receiveAll(client), as: UTF8.self), "\(pid)")
+        XCTAssertEqual(String(decoding: try readAll(client), as: UTF8.self), "\(pid)")
         XCTAssertEqual(reports(), ["start \(pid)", "end \(pid)"])
         server.collectChildren()
         XCTAssertEqual(server.activeChildren, [])
@@ -120,7 +123,7 @@ final class ForkingTests: XCTestCase {
             for _ in 0..<5 {
                 let client = try sendRequest(server, "hi")
                 defer { client.close() }
-                pids.insert(String(decoding: try receiveAll(client), as: UTF8.self))
+                pids.insert(String(decoding: try readAll(client), as: UTF8.self))
             }
             XCTAssertEqual(pids.count, 5, "a new child per request")
             XCTAssertFalse(pids.contains("\(getpid())"))
@@ -169,7 +172,7 @@ final class ForkingTests: XCTestCase {
         try withServing(server) { server in
             let clients = try (0..<2).map { _ in try sendRequest(server, "slow") }
             defer { clients.forEach { $0.close() } }
-            let pids = try clients.map { String(decoding: try receiveAll($0), as: UTF8.self) }
+            let pids = try clients.map { String(decoding: try readAll($0), as: UTF8.self) }
             XCTAssertEqual(Set(pids).count, 2)
         }
         let lines = reports()

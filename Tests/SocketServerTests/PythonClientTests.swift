@@ -2,6 +2,7 @@
 // stream and Unix datagram, so the wire behaviour is checked by a client nobody here wrote.
 import Glibc
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 /// StreamRequestHandler upper-casing each line, as Python's `for line in self.rfile` servers do.
@@ -32,14 +33,8 @@ final class PythonClientTests: XCTestCase {
             s.sendall(b"hello from python %d\\n" % i)
             s.shutdown(socket.SHUT_WR)
         for s in socks:
-            data = b""
-            while True:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
+            sys.stdout.write(s.makefile("rb").read().decode())  # to the end of the reply
             s.close()
-            sys.stdout.write(data.decode())
         """
         // Several connections open at once need a concurrent server; one at a time suits any.
         let forking = try ForkingTCPServer(loopback4, EchoHandler.self)

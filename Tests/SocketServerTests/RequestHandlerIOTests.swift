@@ -3,6 +3,7 @@
 // DatagramRequestHandler (rfile over the packet, wfile sent as one reply, nothing if empty).
 import Glibc
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 /// Writes 4 MiB through wfile at once (CPython's SocketWriterTest: every byte must arrive).
@@ -121,7 +122,7 @@ final class RequestHandlerIOTests: XCTestCase {
         try withServing(server) { server in
             let silent = try connectClient(server.serverAddress)
             defer { silent.close() }
-            let elapsed = try timed { XCTAssertEqual(try receiveAll(silent), [], "closed by the server") }
+            let elapsed = try timed { XCTAssertEqual(try readAll(silent), [], "closed by the server") }
             XCTAssertLessThan(elapsed, .seconds(3))
             XCTAssertTrue(server.events.value.contains { $0.hasPrefix("error recv: timed out") }, "\(server.events.value)")
             XCTAssertEqual(try streamExchange(server.serverAddress, "prompt\n"), "prompt\n")
@@ -143,9 +144,8 @@ final class RequestHandlerIOTests: XCTestCase {
     func testDatagramHandlerRepliesOnceWithWhatWasWritten() throws {
         let server = try UDPServer(loopback4, NumberingDatagramHandler.self)
         try withServing(server) { server in
-            let client = try Socket(family: .inet, type: .datagram)
+            let client = try udpClient()
             defer { client.close() }
-            try client.setTimeout(ioTimeout)
             try client.sendTo(Array("quiet".utf8), server.serverAddress)  // no reply at all
             try client.sendTo(Array("a\nb\nc".utf8), server.serverAddress)
             let (reply, _) = try client.recvFrom(1024)

@@ -2,6 +2,7 @@
 // handleError for thrown errors (the server survives), setup/handle/finish order, serviceActions.
 import Glibc
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 struct Boom: Error, CustomStringConvertible {
@@ -49,7 +50,7 @@ final class LifecycleHandler: BaseRequestHandler {
             message = packet
         } else {
             try request.setTimeout(ioTimeout)
-            message = try receiveAll(request)
+            message = try readAll(request)
         }
         if message == Array("setup-fails".utf8) { throw Boom() }
     }
@@ -84,17 +85,24 @@ final class RequestPipelineTests: XCTestCase {
         XCTAssertEqual(server.events.value, ["timeout"])
     }
 
-    func testHandleRequestServesOneWaitingRequestInOrder() throws {
-        let server = try RecordingServer(loopback4, LifecycleHandler.self)
-        defer { server.serverClose() }
+    /// A RecordingServer for `handler` after `handleRequest` served one client that sent `text` (and
+    /// closed its side, if `halfClose`). The caller closes both.
+    func handleOneRequest(_ handler: BaseRequestHandler.Type, sending text: String, halfClose: Bool = true) throws
+        -> (server: RecordingServer, client: Socket) {
+        let server = try RecordingServer(loopback4, handler)
         server.timeout = ioTimeout
         let client = try connectClient(server.serverAddress)
-        defer { client.close() }
-        try client.sendAll("one request")
-        try client.shutdown(.write)
+        try client.sendAll(text)
+        if halfClose { try client.shutdown(.write) }
         try server.handleRequest()
+        return (server, client)
+    }
+
+    func testHandleRequestServesOneWaitingRequestInOrder() throws {
+        let (server, client) = try handleOneRequest(LifecycleHandler.self, sending: "one request")
+        defer { server.serverClose(); client.close() }
         XCTAssertEqual(server.events.value, ["verify", "setup", "handle", "finish", "shutdownRequest"])
-        XCTAssertEqual(try receiveAll(client), Array("one request".utf8))
+        XCTAssertEqual(try readAll(client), Array("one request".utf8))
     }
 
     func testVerifyRequestFalseClosesTheConnectionWithoutTheHandler() throws {
@@ -103,7 +111,7 @@ final class RequestPipelineTests: XCTestCase {
         try withServing(server) { server in
             let client = try connectClient(server.serverAddress)
             defer { client.close() }
-            XCTAssertEqual(try receiveAll(client), [], "refused: the server just closes")
+            XCTAssertEqual(try readAll(client), [], "refused: the server just closes")
         }
         XCTAssertEqual(server.events.value, ["verify", "shutdownRequest"], "no setup/handle/finish")
     }
@@ -111,9 +119,8 @@ final class RequestPipelineTests: XCTestCase {
     func testVerifyRequestFalseDropsADatagram() throws {
         let server = try RecordingUDPServer(loopback4, LifecycleHandler.self)
         try withServing(server) { server in
-            let client = try Socket(family: .inet, type: .datagram)
+            let client = try udpClient()
             defer { client.close() }
-            try client.setTimeout(ioTimeout)
             server.refuse.update { $0 = true }
             try client.sendTo(Array("dropped".utf8), server.serverAddress)
             XCTAssertTrue(eventually { server.events.value == ["verify"] })
@@ -132,7 +139,7 @@ final class RequestPipelineTests: XCTestCase {
             let clientAddress = try client.getSockName()
             try client.sendAll("boom")
             try client.shutdown(.write)
-            XCTAssertEqual(try receiveAll(client), [], "the failed request is closed", file: file, line: line)
+            XCTAssertEqual(try readAll(client), [], "the failed request is closed", file: file, line: line)
             XCTAssertEqual(server.events.value, ["verify", "setup", "handle", "finish", "error boom from \(clientAddress)", "shutdownRequest"],
                            "finish runs although handle threw; then handleError", file: file, line: line)
             XCTAssertEqual(try streamExchange(server.serverAddress, "next"), "next", "the server survived", file: file, line: line)
@@ -146,9 +153,8 @@ final class RequestPipelineTests: XCTestCase {
     func testHandleErrorForDatagrams() throws {
         let server = try RecordingUDPServer(loopback4, LifecycleHandler.self, concurrency: ThreadingMixIn())
         try withServing(server) { server in
-            let client = try Socket(family: .inet, type: .datagram)
+            let client = try udpClient()
             defer { client.close() }
-            try client.setTimeout(ioTimeout)
             try client.sendTo(Array("boom".utf8), server.serverAddress)
             try client.sendTo(Array("fine".utf8), server.serverAddress)
             XCTAssertEqual(try client.recvFrom(64).0, Array("fine".utf8))
@@ -191,7 +197,7 @@ final class RequestPipelineTests: XCTestCase {
             let client = try connectClient(server.serverAddress)
             defer { client.close() }
             try client.shutdown(.write)
-            let reply = String(decoding: try receiveAll(client), as: UTF8.self)
+            let reply = String(decoding: try readAll(client), as: UTF8.self)
             XCTAssertEqual(reply, "\(try client.getSockName()) \(try client.getSockName()) \(server.serverAddress) true")
         }
     }
@@ -225,31 +231,20 @@ extension RequestPipelineTests {
     /// Python's `for line in self.rfile` raises on a timeout and handle_error sees it; a Swift
     /// sequence cannot throw, so the error that ended the loop is rethrown when handle() returns.
     func testTimeoutThatEndsALineLoopReachesHandleError() throws {
-        let server = try RecordingServer(loopback4, LineLoopHandler.self)
-        defer { server.serverClose() }
-        server.timeout = ioTimeout
-        let client = try connectClient(server.serverAddress)
-        defer { client.close() }
-        try client.sendAll("one\n")
-        try server.handleRequest()
+        let (server, client) = try handleOneRequest(LineLoopHandler.self, sending: "one\n", halfClose: false)
+        defer { server.serverClose(); client.close() }
         XCTAssertEqual(server.events.value.count, 3, "\(server.events.value)")
         XCTAssertEqual(server.events.value.first, "verify")
         XCTAssertTrue(server.events.value[1].hasPrefix("error ") && server.events.value[1].contains("timed out"),
                       "handleError got the timeout: \(server.events.value)")
-        XCTAssertEqual(try receiveAll(client), Array("one\n".utf8), "the line before the timeout was answered")
+        XCTAssertEqual(try readAll(client), Array("one\n".utf8), "the line before the timeout was answered")
     }
 
     /// End of input ends the loop without an error.
     func testEndOfInputEndsALineLoopCleanly() throws {
-        let server = try RecordingServer(loopback4, LineLoopHandler.self)
-        defer { server.serverClose() }
-        server.timeout = ioTimeout
-        let client = try connectClient(server.serverAddress)
-        defer { client.close() }
-        try client.sendAll("a\nb\n")
-        try client.shutdown(.write)
-        try server.handleRequest()
+        let (server, client) = try handleOneRequest(LineLoopHandler.self, sending: "a\nb\n")
+        defer { server.serverClose(); client.close() }
         XCTAssertEqual(server.events.value, ["verify", "shutdownRequest"])
-        XCTAssertEqual(try receiveAll(client), Array("a\nb\n".utf8))
+        XCTAssertEqual(try readAll(client), Array("a\nb\n".utf8))
     }
 }

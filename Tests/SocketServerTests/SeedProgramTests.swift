@@ -2,6 +2,7 @@
 // the threaded client demo, and the StreamRequestHandler line ("chat") server.
 import Glibc
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 /// Seed: `data = self.request.recv(1024).strip(); self.request.sendall(data.upper())`, and for UDP
@@ -76,7 +77,7 @@ final class SeedProgramTests: XCTestCase {
                 let client = try connectClient(server.serverAddress)
                 defer { client.close() }
                 try client.sendAll(text)
-                let reply = String(decoding: try receiveAll(client), as: UTF8.self)
+                let reply = String(decoding: try readAll(client), as: UTF8.self)
                 XCTAssertEqual(reply, text.stripped.uppercased())
             }
         }

@@ -3,6 +3,7 @@
 // blocking, as CPython does for timeouts <= 0.
 import Glibc
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 /// Counts the loop's iterations (serviceActions runs once per iteration).

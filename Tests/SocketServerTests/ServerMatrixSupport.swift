@@ -2,6 +2,7 @@
 // served it), and the checks made after a server is closed.
 import Glibc
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 /// Where requests run, as the tests name them.

@@ -2,6 +2,7 @@
 // closing { }, closing without serving, bind/activate by hand, inherited sockets, thread joining.
 import Glibc
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 /// Sets the server's `started`, takes 300 ms, then sets `finished` (to see whether serverClose waited).

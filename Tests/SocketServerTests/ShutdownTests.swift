@@ -2,6 +2,7 @@
 // inside a handler, many times in a row (CPython issue #2302), and the loop can serve again.
 import Glibc
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 /// Replies "bye" and stops the server from inside the handler (on the loop's own thread).

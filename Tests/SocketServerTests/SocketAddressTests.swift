@@ -2,6 +2,7 @@
 // Unix path limit (pathTooLong, never a truncated bind); getAddrInfo and createConnection.
 import Glibc
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 final class SocketAddressTests: XCTestCase {

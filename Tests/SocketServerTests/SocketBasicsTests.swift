@@ -2,6 +2,7 @@
 // options, socket pairs, adopting and detaching descriptors.
 import Glibc
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 final class SocketBasicsTests: XCTestCase {
@@ -100,7 +101,7 @@ final class SocketBasicsTests: XCTestCase {
         defer { left.close(); right.close() }
         try left.sendAll("last words")
         try left.shutdown(.write)
-        XCTAssertEqual(try receiveAll(right), Array("last words".utf8))
+        XCTAssertEqual(try readAll(right), Array("last words".utf8))
         XCTAssertEqual(try right.recv(10), [], "end of file stays end of file")
         try right.sendAll("still open")
         XCTAssertEqual(try left.recv(64), Array("still open".utf8), "the other direction still works")

@@ -2,6 +2,7 @@
 // recvFrom/sendTo for UDP and Unix datagrams, truncation, and sendFile.
 import Glibc
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 final class SocketIOTests: XCTestCase {
@@ -22,16 +23,23 @@ final class SocketIOTests: XCTestCase {
         (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) }
     }
 
+    /// Reads `receiver` to its end while a thread runs `send`, then half-closes `sender`.
+    private func readToEnd(_ receiver: Socket, whileSending send: @escaping @Sendable () -> Void, from sender: Socket) throws -> [UInt8] {
+        let thread = try PosixThread.start {
+            send()
+            try? sender.shutdown(.write)
+        }
+        defer { thread.join() }
+        return try readAll(receiver)
+    }
+
     func testSendAllOfABufferLargerThanTheKernelsArrivesWhole() throws {
         let (client, server) = try tcpPair()
         defer { client.close(); server.close() }
         let payload = pattern(8 << 20)
-        let sender = try PosixThread.start {
+        let received = try readToEnd(server, whileSending: {
             do { try client.sendAll(payload) } catch { XCTFail("sendAll: \(error)") }
-            try? client.shutdown(.write)
-        }
-        let received = try receiveAll(server)
-        sender.join()
+        }, from: client)
         XCTAssertEqual(received.count, payload.count)
         XCTAssertTrue(received == payload, "bytes arrive in order and intact")
     }
@@ -58,7 +66,7 @@ final class SocketIOTests: XCTestCase {
         try left.sendAll(bytes[2..<5])
         try bytes.withUnsafeBytes { try left.sendAll($0) }
         try left.shutdown(.write)
-        XCTAssertEqual(String(decoding: try receiveAll(right), as: UTF8.self), "2340123456789")
+        XCTAssertEqual(String(decoding: try readAll(right), as: UTF8.self), "2340123456789")
     }
 
     func testRecvIntoCallerMemory() throws {
@@ -73,14 +81,20 @@ final class SocketIOTests: XCTestCase {
         XCTAssertEqual(try right.recv(64), Array("ef".utf8))
     }
 
+    /// Two datagram sockets bound to `serverAddress` and `clientAddress`, with the test timeout.
+    private func boundDatagramPair(_ serverAddress: SocketAddress, _ clientAddress: SocketAddress) throws -> (server: Socket, client: Socket) {
+        let server = try Socket(family: serverAddress.family, type: .datagram)
+        let client = try Socket(family: clientAddress.family, type: .datagram)
+        for (socket, address) in [(server, serverAddress), (client, clientAddress)] {
+            try socket.bind(address)
+            try socket.setTimeout(ioTimeout)
+        }
+        return (server, client)
+    }
+
     func testRecvFromAndSendToOverUDP() throws {
-        let server = try Socket(family: .inet, type: .datagram)
-        let client = try Socket(family: .inet, type: .datagram)
+        let (server, client) = try boundDatagramPair(loopback4, loopback4)
         defer { server.close(); client.close() }
-        try server.bind(loopback4)
-        try client.bind(loopback4)
-        try server.setTimeout(ioTimeout)
-        try client.setTimeout(ioTimeout)
         let serverAddress = try server.getSockName()
 
         XCTAssertEqual(try client.sendTo(Array("hello".utf8), serverAddress), 5)
@@ -119,13 +133,8 @@ final class SocketIOTests: XCTestCase {
         let directory = try TemporaryDirectory()
         let serverAddress = SocketAddress.unix(path: directory.file("server.sock"))
         let clientAddress = SocketAddress.unix(path: directory.file("client.sock"))
-        let server = try Socket(family: .unix, type: .datagram)
-        let client = try Socket(family: .unix, type: .datagram)
+        let (server, client) = try boundDatagramPair(serverAddress, clientAddress)
         defer { server.close(); client.close() }
-        try server.bind(serverAddress)
-        try client.bind(clientAddress)
-        try server.setTimeout(ioTimeout)
-        try client.setTimeout(ioTimeout)
 
         try client.sendTo(Array("ping".utf8), serverAddress)
         let (data, from) = try server.recvFrom(64)
@@ -171,12 +180,7 @@ final class SocketIOTests: XCTestCase {
         let (client, server) = try tcpPair()
         defer { client.close(); server.close() }
         let sent = Locked(0)
-        let sender = try PosixThread.start {
-            sent.update { $0 = (try? server.sendFile(fd)) ?? -1 }
-            try? server.shutdown(.write)
-        }
-        let received = try receiveAll(client)
-        sender.join()
+        let received = try readToEnd(client, whileSending: { sent.update { $0 = (try? server.sendFile(fd)) ?? -1 } }, from: server)
         XCTAssertEqual(sent.value, payload.count)
         XCTAssertTrue(received == payload, "the file arrives intact (\(received.count) bytes)")
     }
@@ -193,7 +197,7 @@ final class SocketIOTests: XCTestCase {
         XCTAssertEqual(try left.sendFile(fd, offset: 990, count: 50), 10, "a file shorter than asked sends what there is")
         XCTAssertEqual(try left.sendFile(fd, offset: 995), 5, "no count means to the end of the file")
         try left.shutdown(.write)
-        XCTAssertEqual(try receiveAll(right), Array(payload[10..<110] + payload[990...] + payload[995...]))
+        XCTAssertEqual(try readAll(right), Array(payload[10..<110] + payload[990...] + payload[995...]))
 
         XCTAssertThrowsError(try left.sendFile(-1)) { error in
             XCTAssertEqual((error as? SocketError)?.errno, EBADF)

@@ -2,6 +2,7 @@
 // SocketError.timeout from recv, recvFrom and accept; non-blocking calls report EAGAIN at once.
 import Glibc
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 final class SocketTimeoutTests: XCTestCase {
@@ -92,7 +93,7 @@ final class SocketTimeoutTests: XCTestCase {
             }
             try? left.shutdown(.write)
         }
-        XCTAssertEqual(try receiveAll(right), Array("abc".utf8))
+        XCTAssertEqual(try readAll(right), Array("abc".utf8))
         writer.join()
     }
 

@@ -2,6 +2,7 @@
 // forking, thread pool), with real clients: echo, concurrency, and clean-up on close.
 import Glibc
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 final class StreamServerMatrixTests: XCTestCase {
@@ -32,7 +33,7 @@ final class StreamServerMatrixTests: XCTestCase {
                     try idle.sendAll("still typing")
                     assertPidEcho(try streamExchange(address, "meanwhile"), "meanwhile", model, file: file, line: line)
                     try idle.shutdown(.write)
-                    assertPidEcho(String(decoding: try receiveAll(idle), as: UTF8.self), "still typing", model, file: file, line: line)
+                    assertPidEcho(String(decoding: try readAll(idle), as: UTF8.self), "still typing", model, file: file, line: line)
                 }
                 let big = String(repeating: "0123456789abcdef", count: 64 << 10)
                 assertPidEcho(try streamExchange(address, big), big, model, file: file, line: line)

@@ -3,6 +3,7 @@
 import Dispatch
 import Glibc
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 /// A TCP server that counts its handlers and records errors, with a gate handlers wait at.
@@ -28,7 +29,7 @@ final class GatedHandler: BaseRequestHandler {
         defer { server.active.update { $0 -= 1 } }
         server.gate.wait()
         try request.setTimeout(ioTimeout)
-        try request.sendAll(try receiveAll(request))
+        try request.sendAll(try readAll(request))
     }
 }
 
@@ -58,7 +59,7 @@ final class ThreadPoolTests: XCTestCase {
             XCTAssertLessThanOrEqual(threadCount(), threadsBefore + 3, "the serving thread and two workers")
             for _ in clients { server.gate.signal() }
             for (index, client) in clients.enumerated() {
-                XCTAssertEqual(String(decoding: try receiveAll(client), as: UTF8.self), "client \(index)")
+                XCTAssertEqual(String(decoding: try readAll(client), as: UTF8.self), "client \(index)")
             }
         }
         XCTAssertEqual(server.mostActive.value, 2)
@@ -78,20 +79,20 @@ final class ThreadPoolTests: XCTestCase {
 
             let third = try client(server, nil)
             defer { third.close() }
-            XCTAssertEqual(try receiveAll(third), [], "refused: closed without an answer")
+            XCTAssertEqual(try readAll(third), [], "refused: closed without an answer")
             XCTAssertEqual(server.errors.value.count, 1)
             XCTAssertTrue(server.errors.value.first?.contains("queue is full") ?? false, "\(server.errors.value)")
             XCTAssertEqual(server.started.value, 1, "the refused request never reached a handler")
 
             server.gate.signal()
             server.gate.signal()
-            XCTAssertEqual(String(decoding: try receiveAll(first), as: UTF8.self), "first")
-            XCTAssertEqual(String(decoding: try receiveAll(second), as: UTF8.self), "second")
+            XCTAssertEqual(String(decoding: try readAll(first), as: UTF8.self), "first")
+            XCTAssertEqual(String(decoding: try readAll(second), as: UTF8.self), "second")
 
             server.gate.signal()
             let fourth = try client(server, "fourth")
             defer { fourth.close() }
-            XCTAssertEqual(String(decoding: try receiveAll(fourth), as: UTF8.self), "fourth", "served after the refusal")
+            XCTAssertEqual(String(decoding: try readAll(fourth), as: UTF8.self), "fourth", "served after the refusal")
         }
     }
 
@@ -101,7 +102,7 @@ final class ThreadPoolTests: XCTestCase {
             server.gate.signal()
             let first = try client(server, "one")
             defer { first.close() }
-            XCTAssertEqual(String(decoding: try receiveAll(first), as: UTF8.self), "one", "a free thread means no waiting")
+            XCTAssertEqual(String(decoding: try readAll(first), as: UTF8.self), "one", "a free thread means no waiting")
             XCTAssertEqual(server.errors.value, [])
 
             let busy = try client(server, "busy")
@@ -112,8 +113,8 @@ final class ThreadPoolTests: XCTestCase {
             XCTAssertTrue(eventually { server.active.value == 2 }, "the second thread takes it: \(server.errors.value)")
             server.gate.signal()
             server.gate.signal()
-            XCTAssertEqual(String(decoding: try receiveAll(busy), as: UTF8.self), "busy")
-            XCTAssertEqual(String(decoding: try receiveAll(other), as: UTF8.self), "other")
+            XCTAssertEqual(String(decoding: try readAll(busy), as: UTF8.self), "busy")
+            XCTAssertEqual(String(decoding: try readAll(other), as: UTF8.self), "other")
         }
     }
 
@@ -134,7 +135,7 @@ final class ThreadPoolTests: XCTestCase {
         XCTAssertEqual(server.started.value, 3, "queued requests were served, not dropped")
         XCTAssertEqual(pool(server).queued, 0)
         for (index, client) in clients.enumerated() {
-            XCTAssertEqual(String(decoding: try receiveAll(client), as: UTF8.self), "queued \(index)")
+            XCTAssertEqual(String(decoding: try readAll(client), as: UTF8.self), "queued \(index)")
         }
         XCTAssertTrue(eventually { threadCount() <= threadsBefore })
     }
@@ -174,7 +175,7 @@ final class ThreadPoolTests: XCTestCase {
             XCTAssertFalse(idle, "no idle thread")
         }
         server.gate.signal()
-        XCTAssertEqual(String(decoding: try receiveAll(busy), as: UTF8.self), "busy")
+        XCTAssertEqual(String(decoding: try readAll(busy), as: UTF8.self), "busy")
         background.stop()
     }
 
@@ -189,7 +190,7 @@ final class ThreadPoolTests: XCTestCase {
         }
         XCTAssertEqual(try waitForIdleThread(pool(server), .seconds(Int64.max)), true, "woken when the thread went idle")
         opener.join()
-        XCTAssertEqual(String(decoding: try receiveAll(busy), as: UTF8.self), "busy")
+        XCTAssertEqual(String(decoding: try readAll(busy), as: UTF8.self), "busy")
         background.stop()
     }
 

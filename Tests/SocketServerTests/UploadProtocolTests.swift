@@ -4,6 +4,7 @@
 import Foundation
 import Glibc
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 final class UploadServer: ThreadingTCPServer, @unchecked Sendable {
@@ -97,7 +98,7 @@ final class UploadProtocolTests: XCTestCase {
         defer { client.close() }
         try client.sendAll(commands)
         try client.shutdown(.write)
-        XCTAssertEqual(try receiveAll(client), [], "the protocol has no replies; the server closes when done")
+        XCTAssertEqual(try readAll(client), [], "the protocol has no replies; the server closes when done")
     }
 
     func testTwoFilesOverOneConnection() throws {

@@ -1,28 +1,18 @@
 // `socketserverd --check-config`: like `nginx -t`, every problem named with file:line.
 import Foundation
+import SocketServerTestSupport
 import XCTest
 
 final class CheckConfigTests: DaemonTestCase {
     /// Runs the binary with `arguments`; returns (exit status, stdout+stderr).
-    func run(_ arguments: [String]) throws -> (Int32, String) {
-        let (status, stdout, stderr) = try runSeparately(arguments)
-        return (status, stdout + stderr)
+    func run(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> (Int32, String) {
+        try runDaemonBinary(arguments, file: file, line: line).statusAndOutput
     }
 
     /// Runs the binary with `arguments` (in `workingDirectory`, if given); returns (exit status, stdout, stderr).
     func runSeparately(_ arguments: [String], in workingDirectory: String? = nil) throws -> (Int32, String, String) {
-        let out = directory + "/out-\(UUID().uuidString).txt", err = directory + "/err-\(UUID().uuidString).txt"
-        let pid: pid_t
-        if let workingDirectory {
-            pid = try spawn("/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", workingDirectory, DaemonProcess.binaryPath] + arguments,
-                            env: ["PATH=/usr/bin:/bin"], stdout: out, stderr: err)
-        } else {
-            pid = try spawn(DaemonProcess.binaryPath, arguments, env: ["PATH=/usr/bin:/bin"], stdout: out, stderr: err)
-        }
-        let status = exitCode(of: pid)
-        func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
-        XCTAssertNotNil(status, "socketserverd \(arguments.joined(separator: " ")) did not exit within 20 s:\n\(read(err))")
-        return (status ?? -1, read(out), read(err))
+        let result = try runDaemonBinary(arguments, in: workingDirectory)
+        return (result.status ?? -1, result.stdout, result.stderr)
     }
 
     func testValidConfigPasses() throws {
@@ -35,10 +25,8 @@ final class CheckConfigTests: DaemonTestCase {
     /// The shipped config, installed as the package installs it: beside an empty conf.d/, in a
     /// directory only its owner can write.
     func testShippedConfigPasses() throws {
-        var dir = URL(fileURLWithPath: #filePath)
-        while dir.lastPathComponent != "Tests" { dir.deleteLastPathComponent() }
-        let shipped = dir.deletingLastPathComponent().appendingPathComponent("etc/socketserverd/socketserverd.conf").path
-        let installed = writeConfig(try String(contentsOfFile: shipped, encoding: .utf8), to: configDirectory + "/socketserverd.conf")
+        let shipped = repositoryRoot + "/etc/socketserverd/socketserverd.conf"
+        let installed = writeConfig(try XCTUnwrap(readFile(shipped), "no \(shipped)"), to: configPath)
         mkdir(configDirectory + "/conf.d", 0o755)
         let (status, output) = try run(["-t", "-c", installed])
         XCTAssertEqual(status, 0, output)
@@ -98,10 +86,7 @@ final class CheckConfigTests: DaemonTestCase {
         // Relative to the working directory: the messages show the absolute paths looked for.
         let (status, _, stderr) = try runSeparately(["--check-config", "--config", "hints.conf"], in: configDirectory)
         XCTAssertEqual(status, 1, stderr)
-        let absolute = try XCTUnwrap(realpath(configDirectory, nil).map { path in
-            defer { free(path) }
-            return String(cString: path)
-        })
+        let absolute = realPath(configDirectory)
         let lines = stderr.split(separator: "\n").map(String.init)
         for expected in [
             "hints.conf:2: unknown key 'listen' (it belongs in a [service NAME] section)",

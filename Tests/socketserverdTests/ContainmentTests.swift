@@ -2,15 +2,15 @@
 // timeout, not when it exits leaving a job behind, not when its worker is killed, not at stop.
 import Foundation
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 final class ContainmentTests: DaemonTestCase {
-    /// A program that starts `marker` in a new session, says "started" once that process runs (it
-    /// wrote its pid), then does `rest`.
-    func escapingProgram(_ name: String, marker: String, then rest: String) -> String {
-        let path = directory + "/" + name
+    /// An exec service `name` whose program starts `marker` in a new session, says "started" once
+    /// that process runs (it wrote its pid before exec'ing the marker), then runs `rest`.
+    func escapingService(_ name: String, marker: String, then rest: String, timeout: Int = 60) -> Service {
         let pidFile = directory + "/" + name + ".pid"
-        writeConfig("""
+        let program = script(name + ".sh", """
             #!/bin/sh
             rm -f \(pidFile)
             setsid sh -c 'echo $$ > \(pidFile).tmp && mv \(pidFile).tmp \(pidFile) && exec \(marker)' </dev/null >/dev/null 2>&1 &
@@ -18,46 +18,31 @@ final class ContainmentTests: DaemonTestCase {
             echo started
             \(rest)
 
-            """, to: path)
-        chmod(path, 0o755)
-        return path
-    }
-
-    func config(_ port: Int, _ command: String, timeout: Int = 60) -> String {
-        """
-        [daemon]
-        graceful_timeout = 2
-
-        [service escape]
-        listen = tcp://127.0.0.1:\(port)
-        handler = exec
-        command = \(command)
-        workers = 1
-        timeout = \(timeout)
-        """
+            """)
+        return Service(name, handler: "exec", ["command": program, "workers": 1, "timeout": timeout])
     }
 
     /// Connects, waits for "started" (the escaped process exists), returns the connection.
     func start(port: Int, marker: String) throws -> Socket {
-        let socket = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(10))
+        let socket = try connectTCP(port: port)
         // "started" comes once the escaped process runs: it wrote its pid before exec'ing the marker.
-        XCTAssertEqual(String(decoding: try socket.recv(64), as: UTF8.self), "started\n")
+        XCTAssertEqual(try readLine(socket), "started\n")
         return socket
     }
 
     func testAnEscapedProcessDiesAtTheProgramsTimeout() throws {
-        let port = freePort(), marker = uniqueSleep()
-        let daemon = try startDaemon(config(port, escapingProgram("hang.sh", marker: marker, then: "sleep 600"), timeout: 1))
-        let socket = try start(port: port, marker: marker)
+        let marker = uniqueSleep()
+        let daemon = try startDaemon(service: escapingService("hang", marker: marker, then: "sleep 600", timeout: 1), daemon: ["graceful_timeout": 2])
+        let socket = try start(port: daemon.port, marker: marker)
         defer { socket.close() }
         XCTAssertEqual(try socket.recv(64), [], "the connection ends at the timeout")
         XCTAssertTrue(waitForNoProcess(matching: marker), "the setsid process outlived the program's timeout:\n\(daemon.log)")
     }
 
     func testAJobLeftBehindByAProgramThatExitedIsKilled() throws {
-        let port = freePort(), marker = uniqueSleep()
-        _ = try startDaemon(config(port, escapingProgram("quick.sh", marker: marker, then: "read line\nexit 0")))
-        let socket = try start(port: port, marker: marker)
+        let marker = uniqueSleep()
+        let daemon = try startDaemon(service: escapingService("quick", marker: marker, then: "read line\nexit 0"), daemon: ["graceful_timeout": 2])
+        let socket = try start(port: daemon.port, marker: marker)
         defer { socket.close() }
         try socket.sendAll("done\n")  // the program exits; its setsid job stays behind
         XCTAssertEqual(try socket.recv(64), [])
@@ -65,25 +50,19 @@ final class ContainmentTests: DaemonTestCase {
     }
 
     func testEscapedProcessesDieWithTheirWorkerAndAtStop() throws {
-        let killedPort = freePort(), stopPort = freePort()
         let killedMarker = uniqueSleep(), stopMarker = uniqueSleep()
-        let daemon = try startDaemon(config(killedPort, escapingProgram("a.sh", marker: killedMarker, then: "sleep 600"))
-            + "\n" + config(stopPort, escapingProgram("b.sh", marker: stopMarker, then: "sleep 600"))
-                .replacingOccurrences(of: "[daemon]\ngraceful_timeout = 2\n", with: "")
-                .replacingOccurrences(of: "[service escape]", with: "[service escape2]"))
-        let first = try start(port: killedPort, marker: killedMarker)
+        let daemon = try startDaemon(service: escapingService("a", marker: killedMarker, then: "sleep 600"),
+                                     escapingService("b", marker: stopMarker, then: "sleep 600"), daemon: ["graceful_timeout": 2])
+        let first = try start(port: daemon.port("a"), marker: killedMarker)
         defer { first.close() }
         let worker = daemon.workerPIDs().first { pid in
-            (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) != nil
-                && DaemonProcess.childPIDs(of: pid).contains { child in
-                    ((try? String(contentsOfFile: "/proc/\(child)/cmdline", encoding: .utf8)) ?? "").contains("a.sh")
-                }
+            childPIDs(of: pid).contains { commandLine(of: $0).contains("a.sh") }
         }
         guard let worker else { return XCTFail("no worker runs a.sh:\n\(daemon.log)") }
         kill(worker, SIGKILL)
         XCTAssertTrue(waitForNoProcess(matching: killedMarker), "the setsid process outlived its killed worker:\n\(daemon.log)")
 
-        let second = try start(port: stopPort, marker: stopMarker)
+        let second = try start(port: daemon.port("b"), marker: stopMarker)
         defer { second.close() }
         daemon.signal(SIGTERM)
         XCTAssertNotNil(daemon.waitExit(), daemon.log)

@@ -2,6 +2,7 @@
 // real systemd (../shared/systemd-sandbox); plus checks that the man pages and the unit keep up
 // with the sources.
 import Foundation
+import SocketServerTestSupport
 import XCTest
 
 final class DebianPackageTests: XCTestCase {

@@ -2,49 +2,23 @@
 // clients at once; handlers without an event-driven variant are refused at the concurrency line.
 import Foundation
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 final class EventsConcurrencyTests: DaemonTestCase {
-    /// Reads exactly `count` bytes.
+    /// Reads exactly `count` bytes, as text.
     private func receive(_ socket: Socket, _ count: Int) throws -> String {
-        var received: [UInt8] = []
-        while received.count < count {
-            let chunk = try socket.recv(count - received.count)
-            if chunk.isEmpty { break }
-            received += chunk
-        }
-        return String(decoding: received, as: UTF8.self)
+        String(decoding: try readExactly(socket, count), as: UTF8.self)
     }
 
-    /// The `Threads:` line of /proc/PID/status.
-    private func threads(of pid: pid_t) -> Int? {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("Threads:") {
-            return Int(line.dropFirst("Threads:".count).trimmingCharacters(in: .whitespaces))
-        }
-        return nil
-    }
+    /// An events echo service with a long idle timeout.
+    private let eventsEcho = Service("echo", ["workers": 1, "concurrency": "events", "timeout": 60])
 
     func testOneEventWorkerServesThreeHundredPersistentClients() throws {
-        let port = freePort()
-        let upperPort = freePort()
-        let daemon = try startDaemon("""
-            [service echo]
-            listen = tcp://127.0.0.1:\(port)
-            handler = echo
-            workers = 1
-            concurrency = events
-            timeout = 60
-
-            [service upper]
-            listen = tcp://127.0.0.1:\(upperPort)
-            handler = upper
-            workers = 1
-            concurrency = events
-            """)
+        let daemon = try startDaemon(service: eventsEcho, Service("upper", ["workers": 1, "concurrency": "events"]))
         var clients: [Socket] = []
         defer { for client in clients { client.close() } }
-        for _ in 0..<300 { clients.append(try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(10))) }
+        for _ in 0..<300 { clients.append(try connectTCP(port: daemon.port("echo"))) }
         // All 300 stay connected; in each round every one of them has a request outstanding.
         for round in 0..<3 {
             for (index, client) in clients.enumerated() { try client.sendAll("client \(index) round \(round)\n") }
@@ -53,12 +27,12 @@ final class EventsConcurrencyTests: DaemonTestCase {
                 XCTAssertEqual(try receive(client, expected.utf8.count), expected)
             }
         }
-        XCTAssertEqual(try tcpRoundTrip(port: upperPort, "mixed Case\n"), "MIXED CASE\n")
+        XCTAssertEqual(try tcpRoundTrip(port: daemon.port("upper"), "mixed Case\n"), "MIXED CASE\n")
         // Two workers (one per service), each with a handful of threads, not one per client.
         let workers = daemon.workerPIDs()
         XCTAssertEqual(workers.count, 2)
         for worker in workers {
-            let count = threads(of: worker)
+            let count = processStatus(worker)["Threads"].flatMap { Int($0) }
             XCTAssertNotNil(count)
             XCTAssertLessThan(count ?? .max, 10, "worker \(worker) has \(count ?? 0) threads")
         }
@@ -66,21 +40,10 @@ final class EventsConcurrencyTests: DaemonTestCase {
         for client in clients { XCTAssertEqual(try client.recv(16), []) }
     }
 
-    private func eventsConfig(port: Int) -> String {
-        writeConfig("""
-            [service echo]
-            listen = tcp://127.0.0.1:\(port)
-            handler = echo
-            workers = 1
-            concurrency = events
-            timeout = 60
-            """, to: configDirectory + "/socketserverd.conf")
-    }
-
     /// Connects `count` clients, each sends a line; returns (echoed, closed unserved, left hanging).
     private func connectAndSend(port: Int, count: Int) throws -> (served: Int, refused: Int, hanging: Int, clients: [Socket]) {
         var clients: [Socket] = []
-        for _ in 0..<count { clients.append(try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(10))) }
+        for _ in 0..<count { clients.append(try connectTCP(port: port)) }
         var served = 0, refused = 0, hanging = 0
         for (index, client) in clients.enumerated() {
             let line = "client \(index)\n"
@@ -101,12 +64,9 @@ final class EventsConcurrencyTests: DaemonTestCase {
     /// logged; the clients past it are closed unserved instead of hanging in the backlog while
     /// accept fails with EMFILE.
     func testEventsCapStaysBelowTheDescriptorLimit() throws {
-        let port = freePort()
-        let daemon = try DaemonProcess(configPath: eventsConfig(port: port), directory: directory, wrapper: "ulimit -n 256;")
-        daemons.append(daemon)
-        try daemon.waitReady()
+        let daemon = try startDaemon(service: eventsEcho, wrapper: "ulimit -n 256;")
         XCTAssertTrue(daemon.waitForLog("events connections capped at 192, not 1024"), daemon.log)
-        let result = try connectAndSend(port: port, count: 400)
+        let result = try connectAndSend(port: daemon.port, count: 400)
         defer { for client in result.clients { client.close() } }
         XCTAssertEqual(result.hanging, 0, daemon.log)
         XCTAssertEqual(result.served, 192)
@@ -122,30 +82,13 @@ final class EventsConcurrencyTests: DaemonTestCase {
     /// does not keep it from serving 300 clients. Other workers keep the limit they were given:
     /// an exec'd program (which may use select, or close every fd up to the limit) sees 128.
     func testEventsWorkerRaisesTheSoftDescriptorLimitOthersDoNot() throws {
-        let port = freePort(), execPort = freePort()
-        let config = writeConfig("""
-            [service echo]
-            listen = tcp://127.0.0.1:\(port)
-            handler = echo
-            workers = 1
-            concurrency = events
-            timeout = 60
-
-            [service limit]
-            listen = tcp://127.0.0.1:\(execPort)
-            handler = exec
-            command = /bin/sh -c 'ulimit -Sn'
-            workers = 1
-            """, to: configDirectory + "/socketserverd.conf")
-        let daemon = try DaemonProcess(configPath: config, directory: directory,
-                                       wrapper: "ulimit -Hn 4096; ulimit -Sn 128;")
-        daemons.append(daemon)
-        try daemon.waitReady()
-        let result = try connectAndSend(port: port, count: 300)
+        let daemon = try startDaemon(service: eventsEcho, Service("limit", handler: "exec", ["command": "/bin/sh -c 'ulimit -Sn'", "workers": 1]),
+                                     wrapper: "ulimit -Hn 4096; ulimit -Sn 128;")
+        let result = try connectAndSend(port: daemon.port("echo"), count: 300)
         defer { for client in result.clients { client.close() } }
         XCTAssertEqual(result.served, 300, daemon.log)
         XCTAssertFalse(daemon.log.contains("capped"), daemon.log)
-        let program = try createConnection(host: "127.0.0.1", port: execPort, timeout: .seconds(10))
+        let program = try connectTCP(port: daemon.port("limit"))
         defer { program.close() }
         try program.shutdown(.write)
         XCTAssertEqual(try receive(program, 16), "128\n", daemon.log)
@@ -155,26 +98,16 @@ final class EventsConcurrencyTests: DaemonTestCase {
     /// none (never a cut one or a reset), then every client reads end of file, even one that never
     /// stops sending; the daemon exits 0 long before graceful_timeout (60 s).
     func testTermEndsOpenEventsConnectionsAndExitsCleanly() throws {
-        let port = freePort()
-        let daemon = try startDaemon("""
-            [daemon]
-            graceful_timeout = 60
-
-            [service echo]
-            listen = tcp://127.0.0.1:\(port)
-            handler = echo
-            workers = 1
-            concurrency = events
-            """)
-        let clients = try (0..<20).map { _ in try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(10)) }
+        let daemon = try startDaemon(service: Service("echo", ["workers": 1, "concurrency": "events"]), daemon: ["graceful_timeout": 60])
+        let clients = try (0..<20).map { _ in try connectTCP(port: daemon.port) }
         defer { for client in clients { client.close() } }
         for client in clients {
             try client.sendAll("hello\n")
             XCTAssertEqual(try receive(client, 6), "hello\n")
         }
         let chatty = clients[0]
-        daemon.signal(SIGTERM)
-        XCTAssertTrue(daemon.waitForLog("graceful stop"), daemon.log)
+        XCTAssertTrue(daemon.beginGracefulStop().last?.contains("STOPPING=1") == true, daemon.log)
+        XCTAssertTrue(daemon.log.contains("graceful stop"), daemon.log)
         for client in clients.dropFirst() {
             try client.sendAll("late\n")
             let reply = try receive(client, 5)
@@ -197,20 +130,15 @@ final class EventsConcurrencyTests: DaemonTestCase {
     }
 
     func testCheckConfigRefusesAHandlerWithoutAnEventDrivenVariant() throws {
-        let path = writeConfig("""
+        let result = try checkConfig("""
             [service files]
             listen = tcp://127.0.0.1:7013
             handler = upload
             concurrency = events
             directory = \(directory)
-            """, to: configDirectory + "/events.conf")
-        let output = directory + "/check.txt"
-        let pid = try spawn(DaemonProcess.binaryPath, ["--check-config", "--config", path], env: ["PATH=/usr/bin:/bin"],
-                            stdout: output, stderr: output)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        XCTAssertEqual((status >> 8) & 0xff, 1, text)
+            """, name: "events.conf")
+        let text = result.output
+        XCTAssertEqual(result.status, 1, text)
         XCTAssertTrue(text.contains("events.conf:4: handler 'upload' does not support concurrency 'events' "
             + "(it supports sync, threads and fork); handlers that do: echo, discard, daytime, upper"), text)
     }
@@ -218,25 +146,12 @@ final class EventsConcurrencyTests: DaemonTestCase {
     /// daytime speaks first: each client gets the RFC 867 line and end of file without sending
     /// anything, 50 of them at once from one events worker.
     func testDaytimeOverEventsSpeaksFirstAndEnds() throws {
-        let port = freePort()
-        _ = try startDaemon("""
-            [service daytime]
-            listen = tcp://127.0.0.1:\(port)
-            handler = daytime
-            workers = 1
-            concurrency = events
-            """)
-        let clients = try (0..<50).map { _ in try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(10)) }
+        let port = try startDaemon(service: Service("daytime", ["workers": 1, "concurrency": "events"])).port
+        let clients = try (0..<50).map { _ in try connectTCP(port: port) }
         defer { for client in clients { client.close() } }
         let year = Calendar(identifier: .gregorian).component(.year, from: Date())
         for client in clients {
-            var received: [UInt8] = []
-            while true {
-                let chunk = try client.recv(256)
-                if chunk.isEmpty { break }
-                received += chunk
-            }
-            let line = String(decoding: received, as: UTF8.self)
+            let line = try readAllText(client)
             XCTAssertTrue(line.hasSuffix("\r\n") && line.contains(", \(year) "), line.debugDescription)
             XCTAssertEqual(line.filter { $0 == "\r\n" }.count, 1, line.debugDescription)
         }

@@ -3,6 +3,7 @@
 import CSocketServerShims
 import Foundation
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 final class FatalSignalTests: DaemonTestCase {
@@ -16,13 +17,8 @@ final class FatalSignalTests: DaemonTestCase {
     static let discarded: [(Int32, String)] = [(SIGPIPE, "SIGPIPE"), (SIGXFSZ, "SIGXFSZ")]
 
     func testNoSignalWithAFatalDefaultEndsTheMasterOrAWorker() throws {
-        let port = freePort()
-        let daemon = try startDaemon("""
-            [service echo]
-            listen = tcp://127.0.0.1:\(port)
-            handler = echo
-            workers = 1
-            """)
+        let daemon = try startDaemon(service: Service("echo", ["workers": 1]))
+        let port = daemon.port
         let worker = try XCTUnwrap(daemon.workerPIDs().first, daemon.log)
         for (signal, name) in Self.logged + Self.discarded + [(SIGUSR2, "SIGUSR2")] {
             for _ in 0..<2 {
@@ -33,8 +29,8 @@ final class FatalSignalTests: DaemonTestCase {
                 XCTAssertEqual(kill(worker, signal), 0, "worker \(worker) after \(name)")
                 try waitDelivered(signal, to: worker, name: name)
                 XCTAssertNil(daemon.reapIfExited(), "\(name) ended the master:\n\(daemon.log)")
-                XCTAssertTrue(Self.isRunning(daemon.pid), "\(name) stopped the master:\n\(daemon.log)")
-                XCTAssertTrue(Self.isRunning(worker), "\(name) ended or stopped worker \(worker):\n\(daemon.log)")
+                XCTAssertTrue(isRunning(daemon.pid), "\(name) stopped the master:\n\(daemon.log)")
+                XCTAssertTrue(isRunning(worker), "\(name) ended or stopped worker \(worker):\n\(daemon.log)")
                 XCTAssertEqual(try tcpRoundTrip(port: port, "after \(name)\n"), "after \(name)\n")
             }
             if Self.logged.contains(where: { $0.0 == signal }) {
@@ -53,29 +49,13 @@ final class FatalSignalTests: DaemonTestCase {
     /// The programs `exec` starts see no signal ignored and none blocked, though the worker that
     /// starts them ignores SIGPIPE, SIGUSR2 and the rest; with threads and with forked requests.
     func testExecProgramsGetEverySignalAtItsDefault() throws {
-        let threadsPort = freePort(), forkPort = freePort()
-        let program = directory + "/signals.sh"
-        writeConfig("#!/bin/sh\nexec grep -E '^Sig(Ign|Blk):' /proc/self/status\n", to: program)
-        chmod(program, 0o755)
-        _ = try startDaemon("""
-            [service threads]
-            listen = tcp://127.0.0.1:\(threadsPort)
-            handler = exec
-            command = \(program)
-            workers = 1
-            concurrency = threads
-
-            [service fork]
-            listen = tcp://127.0.0.1:\(forkPort)
-            handler = exec
-            command = \(program)
-            workers = 1
-            concurrency = fork
-            """)
-        for port in [threadsPort, forkPort] {
-            let client = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))
+        let program = script("signals.sh", "#!/bin/sh\nexec grep -E '^Sig(Ign|Blk):' /proc/self/status\n")
+        let daemon = try startDaemon(service: Service("threads", handler: "exec", ["command": program, "workers": 1, "concurrency": "threads"]),
+                                     Service("fork", handler: "exec", ["command": program, "workers": 1, "concurrency": "fork"]))
+        for port in [daemon.port("threads"), daemon.port("fork")] {
+            let client = try connectTCP(port: port)
             defer { client.close() }
-            let output = String(decoding: try readAll(client), as: UTF8.self)
+            let output = try readAllText(client)
             XCTAssertEqual(output, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n")
         }
     }
@@ -103,28 +83,7 @@ final class FatalSignalTests: DaemonTestCase {
     /// Waits until `signal` is no longer pending in `pid` (/proc/PID/status ShdPnd and SigPnd), or
     /// `pid` has ended or stopped (the caller's checks then report it).
     private func waitDelivered(_ signal: Int32, to pid: pid_t, name: String) throws {
-        let deadline = Date().addingTimeInterval(10)
-        while Self.isRunning(pid) && Self.isPending(signal, in: pid) {
-            guard Date() < deadline else { throw TestFailure.timeout("\(name) still pending in \(pid)") }
-            usleep(1000)
-        }
-    }
-
-    static func isPending(_ signal: Int32, in pid: pid_t) -> Bool {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return false }
-        let bit = UInt64(1) << UInt64(signal - 1)
-        return status.split(separator: "\n").contains { line in
-            guard line.hasPrefix("ShdPnd:") || line.hasPrefix("SigPnd:"),
-                  let mask = UInt64(line.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) else { return false }
-            return mask & bit != 0
-        }
-    }
-
-    /// Alive and neither stopped nor a zombie (the state letter in /proc/PID/stat).
-    static func isRunning(_ pid: pid_t) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return false }
-        let state = stat[stat.index(after: close)...].split(separator: " ").first ?? ""
-        return ["R", "S", "D"].contains(state)
+        let delivered = eventually(within: .seconds(10), every: .milliseconds(1)) { !(isRunning(pid) && isPending(signal, in: pid)) }
+        guard delivered else { throw TestFailure.timeout("\(name) still pending in \(pid)") }
     }
 }

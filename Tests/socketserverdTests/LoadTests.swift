@@ -1,6 +1,7 @@
 // Load: many held connections, slow clients, a full pool, and no growth over many connections.
 import Foundation
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 final class LoadTests: DaemonTestCase {
@@ -8,24 +9,14 @@ final class LoadTests: DaemonTestCase {
     var churnCount: Int { ProcessInfo.processInfo.environment["SSD_LONG_TESTS"] == "1" ? 100_000 : 10_000 }
 
     func testThousandHeldConnectionsAndARequestLoop() throws {
-        let port = freePort()
-        _ = try startDaemon("""
-            [service echo]
-            listen = tcp://127.0.0.1:\(port)
-            handler = echo
-            workers = 1
-            concurrency = threads
-            threads = 1100
-            timeout = 60
-            """)
+        let port = try startDaemon(service: Service("echo", ["workers": 1, "concurrency": "threads", "threads": 1100, "timeout": 60])).port
         var held: [Socket] = []
-        for _ in 0..<1000 { held.append(try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(10))) }
+        for _ in 0..<1000 { held.append(try connectTCP(port: port)) }
         let loop = ClientLoop(port: port)
         loop.waitForSuccesses(200)
         // Every held connection is still served.
         for (index, socket) in held.enumerated() where index % 50 == 0 {
-            try socket.sendAll("held \(index)\n")
-            XCTAssertEqual(String(decoding: try socket.recv(100), as: UTF8.self), "held \(index)\n")
+            XCTAssertEqual(try ask(socket, "held \(index)\n"), "held \(index)\n")
         }
         let (successes, failures) = loop.stop()
         XCTAssertEqual(failures, [])
@@ -34,27 +25,19 @@ final class LoadTests: DaemonTestCase {
     }
 
     func testSlowClientsAreCutAndDoNotStarveOthers() throws {
-        let port = freePort()
-        let daemon = try startDaemon("""
-            [service echo]
-            listen = tcp://127.0.0.1:\(port)
-            handler = upload
-            directory = \(directory)
-            workers = 1
-            concurrency = threads
-            threads = 8
-            timeout = 1
-            """)
+        let daemon = try startDaemon(service: Service("echo", handler: "upload",
+                                                      ["directory": directory, "workers": 1, "concurrency": "threads", "threads": 8, "timeout": 1]))
+        let port = daemon.port
         // Four slowloris clients: half a header, then a byte less often than the idle timeout.
         var slow: [Socket] = []
         for _ in 0..<4 {
-            let socket = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(10))
+            let socket = try connectTCP(port: port)
             try socket.sendAll([40, 0])
             slow.append(socket)
         }
         // Meanwhile other clients are served at once.
         let loop = ClientLoop(port: port, message: nil)
-        loop.waitForSuccesses(20, timeout: 5)
+        loop.waitForSuccesses(20, within: .seconds(5))
         let start = Date()
         for socket in slow {
             let rest = (try? readAll(socket)) ?? []
@@ -67,19 +50,11 @@ final class LoadTests: DaemonTestCase {
     }
 
     func testFullPoolRefusesCleanly() throws {
-        let port = freePort()
-        let daemon = try startDaemon("""
-            [service echo]
-            listen = tcp://127.0.0.1:\(port)
-            handler = echo
-            workers = 1
-            concurrency = threads
-            threads = 2
-            timeout = 30
-            """)
+        let daemon = try startDaemon(service: Service("echo", ["workers": 1, "concurrency": "threads", "threads": 2, "timeout": 30]))
+        let port = daemon.port
         // 2 threads busy plus a queue of 64 (the minimum): the next connections are refused, not hung.
         var held: [Socket] = []
-        for _ in 0..<80 { held.append(try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))) }
+        for _ in 0..<80 { held.append(try connectTCP(port: port)) }
         // One warning for the burst (refusals are logged at most every 10 s), not one per connection.
         XCTAssertTrue(daemon.waitForLog("queue is full"), daemon.log)
         // The refused connections see end of file (watched until 10 have, at most 15 s); the
@@ -104,7 +79,7 @@ final class LoadTests: DaemonTestCase {
         XCTAssertLessThanOrEqual(refused.count + closedToo, 80 - 66, "queued connections were closed too")
         for socket in held { socket.close() }
         XCTAssertEqual(try tcpRoundTrip(port: port), "hello\n")
-        XCTAssertEqual(DaemonProcess.childPIDs().count, 1)
+        XCTAssertEqual(childPIDs().count, 1)
     }
 
     func testNoDescriptorOrMemoryGrowthOverManyConnections() throws {
@@ -118,15 +93,8 @@ final class LoadTests: DaemonTestCase {
     }
 
     private func assertNoGrowth(concurrency: String) throws {
-        let port = freePort()
-        let daemon = try startDaemon("""
-            [service echo]
-            listen = tcp://127.0.0.1:\(port)
-            handler = echo
-            workers = 1
-            concurrency = \(concurrency)
-            threads = 8
-            """)
+        let daemon = try startDaemon(service: Service("echo", ["workers": 1, "concurrency": concurrency, "threads": 8]))
+        let port = daemon.port
         let worker = try XCTUnwrap(daemon.workerPIDs().first)
         for _ in 0..<2000 { _ = try tcpRoundTrip(port: port, "warm\n") }
         let (fdsBefore, rssBefore) = (settledDescriptorCount(worker), residentKiB(worker))
@@ -149,19 +117,9 @@ final class LoadTests: DaemonTestCase {
     func settledDescriptorCount(_ pid: pid_t) -> Int {
         var fewest = descriptorCount(pid)
         for _ in 0..<6 {
-            usleep(50_000)
+            pause(.milliseconds(50))  // readings spread over a window, not a wait for an event
             fewest = min(fewest, descriptorCount(pid))
         }
         return fewest
-    }
-
-    func descriptorCount(_ pid: pid_t) -> Int {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []).count
-    }
-
-    func residentKiB(_ pid: pid_t) -> Int {
-        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
 }

@@ -1,23 +1,17 @@
 // `socketserverd --check-config` names every plugin fault with file:line, and a daemon started on
 // such a config does not start.
 import Foundation
+import SocketServerTestSupport
 import XCTest
 
 final class PluginCheckConfigTests: PluginTestCase {
     func testGoodPluginConfigPasses() throws {
         try copyGreetPlugin()
         try compileCPlugin()
-        let (status, output) = try checkConfig(pluginHeader([("greet", "libgreet.so"), ("ctest", pluginDirectory + "/libctest.so")]) + """
-            [service hello]
-            listen = tcp://127.0.0.1:7011
-            handler = greet.hello
-            greeting = hi there
-
-            [service need]
-            listen = tcp://127.0.0.1:7012
-            handler = ctest.need
-            word = w
-            """)
+        let config = pluginConfig([("greet", "libgreet.so"), ("ctest", pluginDirectory + "/libctest.so")],
+                                  Service("hello", handler: "greet.hello", listen: .tcpPort(7011), ["greeting": "hi there"]),
+                                  Service("need", handler: "ctest.need", listen: .tcpPort(7012), ["word": "w"]))
+        let (status, output) = try checkConfig(try config.text(ports: [:])).statusAndOutput
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("syntax is ok (2 services"), output)
     }
@@ -44,44 +38,39 @@ final class PluginCheckConfigTests: PluginTestCase {
         }
         add("[daemon]")
         add("plugin_dir = \(pluginDirectory)")
-        add("[plugin ctest]")
-        add("path = libctest.so")
-        add("[plugin gone]")
-        add("path = libgone.so", expect: "plugin file \(pluginDirectory)/libgone.so does not exist")
-        add("[plugin noentry]")
-        add("path = libnoentry.so", expect: "does not export the entry symbol socketserverd_plugin_entry")
-        add("[plugin wrongabi]")
-        add("path = libwrongabi.so", expect: "built for plugin ABI version 99, but this socketserverd speaks version 1")
-        add("[plugin crash]")
-        add("path = libcrash.so", expect: "killed by SIGSEGV while loading")
-        add("[plugin writable]")
-        add("path = libwritable.so", expect: "is writable by its group (mode 0664)")
-        add("[plugin inopen]")
-        add("path = \(open)/libinopen.so", expect: "plugin directory \(open) (of \(open)/libinopen.so) is writable by everyone")
-        add("[service a]")
-        add("listen = tcp://127.0.0.1:7021")
+        func plugin(_ name: String, _ path: String, expect: String? = nil) {
+            add("[plugin \(name)]")
+            add("path = \(path)", expect: expect)
+        }
+        plugin("ctest", "libctest.so")
+        plugin("gone", "libgone.so", expect: "plugin file \(pluginDirectory)/libgone.so does not exist")
+        plugin("noentry", "libnoentry.so", expect: "does not export the entry symbol socketserverd_plugin_entry")
+        plugin("wrongabi", "libwrongabi.so", expect: "built for plugin ABI version 99, but this socketserverd speaks version 1")
+        plugin("crash", "libcrash.so", expect: "killed by SIGSEGV while loading")
+        plugin("writable", "libwritable.so", expect: "is writable by its group (mode 0664)")
+        plugin("inopen", "\(open)/libinopen.so", expect: "plugin directory \(open) (of \(open)/libinopen.so) is writable by everyone")
+        func service(_ name: String, _ listen: String, expect: String? = nil) {
+            add("[service \(name)]", expect: expect)
+            add("listen = \(listen)")
+        }
+        service("a", "tcp://127.0.0.1:7021")
         add("handler = ctest.shot", expect: "plugin 'ctest' (\(pluginDirectory)/libctest.so) has no handler 'shot' (did you mean 'shout'?)")
         add("repeat = 11")
-        add("[service b]")
-        add("listen = tcp://127.0.0.1:7022")
+        service("b", "tcp://127.0.0.1:7022")
         add("handler = ctest.shout")
         add("repeat = 11", expect: "repeat: must be a whole number from 1 to 10, not '11' (rejected by plugin handler 'shout')")
         add("colour = red", expect: "unknown key 'colour' (handler 'ctest.shout' accepts: prefix, repeat)")
-        add("[service c]", expect: "service 'c' is missing the key 'word', which handler 'ctest.need' requires")
-        add("listen = tcp://127.0.0.1:7023")
+        service("c", "tcp://127.0.0.1:7023", expect: "service 'c' is missing the key 'word', which handler 'ctest.need' requires")
         add("handler = ctest.need")
-        add("[service d]")
-        add("listen = udp://127.0.0.1:7024")
+        service("d", "udp://127.0.0.1:7024")
         add("handler = ctest.need", expect: "handler 'ctest.need' cannot serve datagram listeners")
         add("word = x")
-        add("[service e]")
-        add("listen = tcp://127.0.0.1:7025")
+        service("e", "tcp://127.0.0.1:7025")
         add("handler = ctst.shout", expect: "names plugin 'ctst', but no [plugin ctst] section declares it (did you mean 'ctest'?)")
-        add("[service f]")
-        add("listen = tcp://127.0.0.1:7026")
+        service("f", "tcp://127.0.0.1:7026")
         add("handler = gone.anything")  // its plugin is already reported; nothing more here
 
-        let (status, output) = try checkConfig(lines.joined(separator: "\n") + "\n")
+        let (status, output) = try checkConfig(lines.joined(separator: "\n") + "\n").statusAndOutput
         XCTAssertEqual(status, 1, output)
         for (line, text) in expected {
             let wanted = "check.conf:\(line): "
@@ -95,17 +84,11 @@ final class PluginCheckConfigTests: PluginTestCase {
 
     func testStartingWithABadPluginFailsWithFileAndLine() throws {
         try compileCPlugin("libwrongabi.so", defines: ["WRONG_ABI"])
-        let path = writeConfig(pluginHeader([("ctest", "libwrongabi.so")]) + """
-            [service a]
-            listen = tcp://127.0.0.1:\(freePort())
-            handler = ctest.shout
-            """, to: configDirectory + "/start.conf")
-        let output = directory + "/start.txt"
-        let pid = try spawn(DaemonProcess.binaryPath, ["--config", path], env: ["PATH=/usr/bin:/bin"], stdout: output, stderr: output)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        XCTAssertEqual((status >> 8) & 0xff, 1, text)
+        // The daemon refuses the plugin before it would bind anything: the port is never used.
+        let config = pluginConfig([("ctest", "libwrongabi.so")], Service("a", handler: "ctest.shout", listen: .tcpPort(7)))
+        let path = writeConfig(try config.text(ports: [:]), to: configDirectory + "/start.conf")
+        let (status, text) = try runDaemonBinary(["--config", path]).statusAndOutput
+        XCTAssertEqual(status, 1, text)
         XCTAssertTrue(text.contains("start.conf:6: plugin 'ctest':") && text.contains("ABI version 99") && text.contains("not starting"), text)
     }
 }

@@ -3,26 +3,32 @@
 // which are logged and retried, never the master.
 import Foundation
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 final class PluginReloadTests: PluginTestCase {
-    func config(port: Int) -> String {
-        pluginHeader([("ctest", "libctest.so")]) + """
-            [service shout]
-            listen = tcp://127.0.0.1:\(port)
-            handler = ctest.shout
-            workers = 2
-            """
+    /// The C plugin's shout service with two workers, answering as built (tag v1).
+    func startShout(file: StaticString = #filePath, line: UInt = #line) throws -> DaemonProcess {
+        try compileCPlugin()
+        let daemon = try startDaemon(ctestConfig("shout", ["workers": 2]))
+        XCTAssertEqual(try ask(port: daemon.port, "ping\n"), "v1 C: PING\n", file: file, line: line)
+        return daemon
+    }
+
+    /// Rebuilds the plugin with `defines` and sends HUP; the STATUS line the reload ends with
+    /// (`generation N` once it took, `reload failed; …` if the new plugin was refused).
+    func rebuildAndReload(_ daemon: DaemonProcess, defines: [String], expecting status: String) throws -> String? {
+        try compileCPlugin(defines: defines)
+        daemon.signal(SIGHUP)
+        return daemon.waitForStatus(status)
     }
 
     /// Asks until the reply starts with `tag` (old workers may answer until they have retired).
-    func waitForReply(port: Int, tag: String, timeout: TimeInterval = 10) -> String {
-        let deadline = Date().addingTimeInterval(timeout)
+    func waitForReply(port: Int, tag: String, within limit: Duration = .seconds(10)) -> String {
         var last = ""
-        while Date() < deadline {
+        eventually(within: limit, every: .milliseconds(50)) {
             last = (try? ask(port: port, "ping\n")) ?? "(no answer)"
-            if last.hasPrefix(tag) { return last }
-            usleep(50_000)
+            return last.hasPrefix(tag)
         }
         return last
     }
@@ -31,21 +37,12 @@ final class PluginReloadTests: PluginTestCase {
     /// sends HUP and returns once the reload's check has begun.
     private func reloadWithASlowPluginCheck(workers: Int) throws -> (DaemonProcess, port: Int, goAhead: String) {
         try compileCPlugin()
-        let port = freePort()
-        let daemon = try startDaemon(pluginHeader([("ctest", "libctest.so")]) + """
-            [service shout]
-            listen = tcp://127.0.0.1:\(port)
-            handler = ctest.shout
-            repeat = 1
-            workers = \(workers)
-            """)
+        let daemon = try startDaemon(ctestConfig("shout", ["repeat": 1, "workers": workers]))
         let goAhead = directory + "/go"
         try compileCPlugin(defines: ["SLOW_CHECK=\"\(goAhead)\""])
         daemon.signal(SIGHUP)
-        let deadline = Date().addingTimeInterval(20)
-        while !FileManager.default.fileExists(atPath: goAhead + ".started"), Date() < deadline { usleep(10_000) }
-        XCTAssertTrue(FileManager.default.fileExists(atPath: goAhead + ".started"), "the reload's check never began")
-        return (daemon, port, goAhead)
+        XCTAssertTrue(eventually(within: .seconds(20)) { fileExists(goAhead + ".started") }, "the reload's check never began")
+        return (daemon, daemon.port, goAhead)
     }
 
     /// A reload checks plugins in a child, which can take seconds; meanwhile the master still
@@ -60,7 +57,8 @@ final class PluginReloadTests: PluginTestCase {
         XCTAssertFalse(daemon.log.contains("reloaded: generation 2"), "the check had already finished:\n\(daemon.log)")
 
         writeConfig("", to: goAhead)
-        XCTAssertTrue(daemon.waitForLog("reloaded: generation 2", timeout: 20), daemon.log)
+        XCTAssertNotNil(daemon.waitForStatus("generation 2", within: .seconds(20)), daemon.log)
+        XCTAssertTrue(daemon.log.contains("reloaded: generation 2"), daemon.log)
         XCTAssertEqual(waitForReply(port: port, tag: "v1"), "v1 C: PING\n", daemon.log)
     }
 
@@ -72,7 +70,7 @@ final class PluginReloadTests: PluginTestCase {
         // An impatient operator: another reload, then a stop. The stop goes first; the HUP is moot.
         daemon.signal(SIGHUP)
         daemon.signal(SIGTERM)
-        XCTAssertEqual(daemon.waitExit(timeout: 10), 0, daemon.log)
+        XCTAssertEqual(daemon.waitExit(within: .seconds(10)), 0, daemon.log)
         XCTAssertTrue(daemon.log.contains("reload abandoned: the plugin check was abandoned: SIGTERM arrived"), daemon.log)
         XCTAssertFalse(daemon.log.contains("did not finish within"), daemon.log)
         XCTAssertTrue(daemon.log.contains("SIGTERM: graceful stop"), daemon.log)
@@ -81,14 +79,11 @@ final class PluginReloadTests: PluginTestCase {
     }
 
     func testRebuiltPluginIsPickedUpOnHUP() throws {
-        try compileCPlugin()
-        let port = freePort()
-        let daemon = try startDaemon(config(port: port))
-        XCTAssertEqual(try ask(port: port, "ping\n"), "v1 C: PING\n")
+        let daemon = try startShout()
+        let port = daemon.port
 
-        try compileCPlugin(defines: ["REPLY_TAG=\"v2\""])
-        daemon.signal(SIGHUP)
-        XCTAssertTrue(daemon.waitForLog("reloaded: generation 2"), daemon.log)
+        XCTAssertNotNil(try rebuildAndReload(daemon, defines: ["REPLY_TAG=\"v2\""], expecting: "generation 2"), daemon.log)
+        XCTAssertTrue(daemon.log.contains("reloaded: generation 2"), daemon.log)
         XCTAssertEqual(waitForReply(port: port, tag: "v2"), "v2 C: PING\n", daemon.log)
         // Once the old generation is gone, every answer comes from the rebuilt plugin.
         XCTAssertTrue(daemon.waitForLog("exited with status 0", count: 2), daemon.log)
@@ -98,23 +93,19 @@ final class PluginReloadTests: PluginTestCase {
     }
 
     func testBadPluginOnReloadKeepsTheOldConfigServing() throws {
-        try compileCPlugin()
-        let port = freePort()
-        let daemon = try startDaemon(config(port: port))
-        XCTAssertEqual(try ask(port: port, "ping\n"), "v1 C: PING\n")
+        let daemon = try startShout()
+        let port = daemon.port
 
         // A plugin that crashes whoever loads it: the checking child dies, the master does not.
-        try compileCPlugin(defines: ["CRASH_ON_LOAD"])
-        daemon.signal(SIGHUP)
-        XCTAssertTrue(daemon.waitForLog("reload failed"), daemon.log)
+        XCTAssertNotNil(try rebuildAndReload(daemon, defines: ["CRASH_ON_LOAD"], expecting: "reload failed"), daemon.log)
+        XCTAssertTrue(daemon.log.contains("reload failed"), daemon.log)
         XCTAssertTrue(daemon.log.contains("socketserverd.conf:6: plugin 'ctest': the process checking it was killed by SIGSEGV"),
                       daemon.log)
         XCTAssertEqual(try ask(port: port, "ping\n"), "v1 C: PING\n")
 
         // A plugin built for another ABI.
-        try compileCPlugin(defines: ["WRONG_ABI"])
-        daemon.signal(SIGHUP)
-        XCTAssertTrue(daemon.waitForLog("reload failed", count: 2), daemon.log)
+        XCTAssertNotNil(try rebuildAndReload(daemon, defines: ["WRONG_ABI"], expecting: "reload failed"), daemon.log)
+        XCTAssertTrue(daemon.log.components(separatedBy: "reload failed").count - 1 >= 2, daemon.log)
         XCTAssertTrue(daemon.log.contains("socketserverd.conf:6: plugin 'ctest':") && daemon.log.contains("ABI version 99"),
                       daemon.log)
         for _ in 0..<10 { XCTAssertEqual(try ask(port: port, "ping\n"), "v1 C: PING\n") }
@@ -123,9 +114,8 @@ final class PluginReloadTests: PluginTestCase {
     }
 
     func testPluginCrashingInARequestCostsOnlyItsWorker() throws {
-        try compileCPlugin()
-        let port = freePort()
-        let daemon = try startDaemon(config(port: port))
+        let daemon = try startShout()
+        let port = daemon.port
         let before = Set(daemon.workerPIDs())
         XCTAssertEqual((try? ask(port: port, "segfault\n")) ?? "", "", "a crashed worker sends no reply")
         XCTAssertTrue(daemon.waitForLog("was killed by SIGSEGV"), daemon.log)
@@ -135,10 +125,8 @@ final class PluginReloadTests: PluginTestCase {
     }
 
     func testPluginBrokenAtRunTimeFailsWorkersNotTheMaster() throws {
-        try compileCPlugin()
-        let port = freePort()
-        let daemon = try startDaemon(config(port: port))
-        XCTAssertEqual(try ask(port: port, "ping\n"), "v1 C: PING\n")
+        let daemon = try startShout()
+        let port = daemon.port
 
         // Replaced behind the daemon's back: the next workers cannot load it.
         try compileCPlugin(defines: ["WRONG_ABI"])
@@ -150,7 +138,7 @@ final class PluginReloadTests: PluginTestCase {
 
         // Fixed: the crash back-off starts workers again, and they serve.
         try compileCPlugin(defines: ["REPLY_TAG=\"v3\""])
-        XCTAssertEqual(waitForReply(port: port, tag: "v3", timeout: 20), "v3 C: PING\n", daemon.log)
+        XCTAssertEqual(waitForReply(port: port, tag: "v3", within: .seconds(20)), "v3 C: PING\n", daemon.log)
         XCTAssertNil(daemon.reapIfExited())
     }
 }

@@ -2,70 +2,37 @@
 // UDP and Unix sockets, with keys from the config; one Swift runtime; no plugin in the master.
 import Foundation
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 final class PluginServingTests: PluginTestCase {
     func testSwiftExamplePluginServesStreamsAndDatagrams() throws {
         try copyGreetPlugin()
-        let port = freePort(), other = freePort()
-        let daemon = try startDaemon(pluginHeader([("greet", "libgreet.so")]) + """
-            [service hello]
-            listen = tcp://127.0.0.1:\(port)
-            handler = greet.hello
-            greeting = hi there
-            workers = 2
-
-            [service hello-udp]
-            listen = udp://127.0.0.1:\(port)
-            handler = greet.hello
-            workers = 1
-
-            [service short]
-            listen = tcp://127.0.0.1:\(other)
-            handler = greet.hello
-            max_name = 3
-            concurrency = fork
-            workers = 1
-            """)
+        let daemon = try startDaemon(pluginConfig([("greet", "libgreet.so")],
+            Service("hello", handler: "greet.hello", ["greeting": "hi there", "workers": 2]),
+            Service("hello-udp", handler: "greet.hello", listen: .udpBeside("hello"), ["workers": 1]),
+            Service("short", handler: "greet.hello", ["max_name": 3, "concurrency": "fork", "workers": 1])))
+        let port = daemon.port("hello")
         XCTAssertEqual(try ask(port: port, "world\nbob\n", lines: 2), "hi there, world!\nhi there, bob!\n")
-        XCTAssertEqual(try datagramRoundTrip(.inet(host: "127.0.0.1", port: UInt16(port)), "udp"), "hello, udp!")
-        XCTAssertEqual(try ask(port: other, "alexander\n"), "hello, ale!\n")
+        XCTAssertEqual(try udpRoundTrip(port: port, "udp"), "hello, udp!")
+        XCTAssertEqual(try ask(port: daemon.port("short"), "alexander\n"), "hello, ale!\n")
         for round in 0..<20 { XCTAssertEqual(try ask(port: port, "n\(round)\n"), "hi there, n\(round)!\n") }
         XCTAssertNil(daemon.reapIfExited())
     }
 
     func testCPluginServesStreamsAndDatagramsWithItsKeys() throws {
         try compileCPlugin()
-        let port = freePort()
         let unixPath = directory + "/need.sock"
-        let daemon = try startDaemon(pluginHeader([("ctest", "libctest.so")]) + """
-            [service shout]
-            listen = tcp://127.0.0.1:\(port)
-            handler = ctest.shout
-            prefix = X
-            repeat = 2
-            workers = 1
-
-            [service shout-udp]
-            listen = udp://127.0.0.1:\(port)
-            handler = ctest.shout
-            workers = 1
-
-            [service need]
-            listen = unix:\(unixPath)
-            socket_mode = 0666
-            handler = ctest.need
-            word = swordfish
-            concurrency = fork
-            workers = 1
-            """)
-        XCTAssertEqual(try ask(port: port, "abc\n", lines: 2), "v1 X: ABC\nv1 X: ABC\n")
-        XCTAssertEqual(try datagramRoundTrip(.inet(host: "127.0.0.1", port: UInt16(port)), "dgram"), "v1 C: DGRAM\n")
-        let socket = try Socket(family: .unix, type: .stream)
+        let daemon = try startDaemon(pluginConfig([("ctest", "libctest.so")],
+            Service("shout", handler: "ctest.shout", ["prefix": "X", "repeat": 2, "workers": 1]),
+            Service("shout-udp", handler: "ctest.shout", listen: .udpBeside("shout"), ["workers": 1]),
+            Service("need", handler: "ctest.need", listen: .address("unix:\(unixPath)"),
+                    ["socket_mode": "0666", "word": "swordfish", "concurrency": "fork", "workers": 1])))
+        XCTAssertEqual(try ask(port: daemon.port("shout"), "abc\n", lines: 2), "v1 X: ABC\nv1 X: ABC\n")
+        XCTAssertEqual(try udpRoundTrip(port: daemon.port("shout"), "dgram"), "v1 C: DGRAM\n")
+        let socket = try connectClient(.unix(path: unixPath))
         defer { socket.close() }
-        try socket.setTimeout(.seconds(5))
-        try socket.connect(.unix(path: unixPath))
-        XCTAssertEqual(String(decoding: try readAll(socket), as: UTF8.self), "swordfish\n")
+        XCTAssertEqual(try readAllText(socket), "swordfish\n")
         // The plugin's log callback reaches the daemon's log, with the service and handler.
         XCTAssertTrue(daemon.waitForLog("service need: ctest.need: "), daemon.log)
         XCTAssertTrue(daemon.log.contains("need: sent the word"), daemon.log)
@@ -73,15 +40,8 @@ final class PluginServingTests: PluginTestCase {
 
     func testSilentClientTimesOutInsideTheCPlugin() throws {
         try compileCPlugin()
-        let port = freePort()
-        let daemon = try startDaemon(pluginHeader([("ctest", "libctest.so")]) + """
-            [service shout]
-            listen = tcp://127.0.0.1:\(port)
-            handler = ctest.shout
-            timeout = 0.5
-            workers = 1
-            """)
-        let socket = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))
+        let daemon = try startDaemon(ctestConfig("shout", ["timeout": 0.5, "workers": 1]))
+        let socket = try connectTCP(port: daemon.port)
         defer { socket.close() }
         let start = Date()
         // The plugin's blocking recv() gives up after the service's timeout (SO_RCVTIMEO).
@@ -94,20 +54,11 @@ final class PluginServingTests: PluginTestCase {
     func testOneSwiftRuntimeAndNoPluginInTheMaster() throws {
         let greet = try copyGreetPlugin()
         let ctest = try compileCPlugin()
-        let port = freePort(), other = freePort()
-        let daemon = try startDaemon(pluginHeader([("greet", "libgreet.so"), ("ctest", "libctest.so")]) + """
-            [service hello]
-            listen = tcp://127.0.0.1:\(port)
-            handler = greet.hello
-            workers = 1
-
-            [service shout]
-            listen = tcp://127.0.0.1:\(other)
-            handler = ctest.shout
-            workers = 1
-            """)
-        XCTAssertEqual(try ask(port: port, "you\n"), "hello, you!\n")
-        XCTAssertEqual(try ask(port: other, "x\n"), "v1 C: X\n")
+        let daemon = try startDaemon(pluginConfig([("greet", "libgreet.so"), ("ctest", "libctest.so")],
+            Service("hello", handler: "greet.hello", ["workers": 1]),
+            Service("shout", handler: "ctest.shout", ["workers": 1])))
+        XCTAssertEqual(try ask(port: daemon.port("hello"), "you\n"), "hello, you!\n")
+        XCTAssertEqual(try ask(port: daemon.port("shout"), "x\n"), "v1 C: X\n")
         let master = mappedFiles(daemon.pid)
         XCTAssertFalse(master.contains(greet) || master.contains(ctest), "the master mapped a plugin:\n\(master.sorted())")
         let workers = daemon.workerPIDs().map(mappedFiles)

@@ -1,7 +1,9 @@
-// Plugins for the daemon's tests: the C test plugin compiled with cc, the Swift example copied
-// from the build directory, both into a directory the daemon accepts (0755, files 0644).
+// Plugins for the daemon's tests: the C test plugin compiled with cc, Swift plugins copied from
+// the build directory, both into a directory the daemon accepts (0755, files 0644), and configs
+// that load them.
 import Foundation
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 class PluginTestCase: DaemonTestCase {
@@ -10,22 +12,12 @@ class PluginTestCase: DaemonTestCase {
     var pluginDirectory: String { canonicalDirectory + "/plugins" }
 
     /// The test directory without symbolic links or doubled slashes, as the daemon reports paths.
-    var canonicalDirectory: String {
-        guard let real = realpath(directory, nil) else { return directory }
-        defer { free(real) }
-        return String(cString: real)
-    }
+    var canonicalDirectory: String { realPath(directory) }
 
-    override func setUp() {
-        super.setUp()
+    override func setUpWithError() throws {
+        try super.setUpWithError()
         mkdir(pluginDirectory, 0o755)
         chmod(pluginDirectory, 0o755)
-    }
-
-    static var repositoryRoot: String {
-        var dir = URL(fileURLWithPath: #filePath)
-        while dir.lastPathComponent != "Tests" { dir.deleteLastPathComponent() }
-        return dir.deletingLastPathComponent().path
     }
 
     static var compiler: String {
@@ -38,18 +30,15 @@ class PluginTestCase: DaemonTestCase {
     @discardableResult
     func compileCPlugin(_ name: String = "libctest.so", defines: [String] = [], file: StaticString = #filePath,
                         line: UInt = #line) throws -> String {
-        let source = PluginTestCase.repositoryRoot + "/Tests/PluginFixtures/ctest_plugin.c"
-        let include = PluginTestCase.repositoryRoot + "/Sources/CSocketServerPlugin/include"
+        let source = repositoryRoot + "/Tests/PluginFixtures/ctest_plugin.c"
+        let include = repositoryRoot + "/Sources/CSocketServerPlugin/include"
         let temporary = pluginDirectory + "/.\(name).\(UUID().uuidString)"
-        let log = directory + "/cc.log"
         let arguments = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I", include]
             + defines.map { "-D" + $0 } + [source, "-o", temporary]
-        let pid = try spawn(PluginTestCase.compiler, arguments, env: ["PATH=/usr/bin:/bin"], stdout: log, stderr: log)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        guard status == 0 else {
-            XCTFail("cc failed:\n\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")", file: file, line: line)
-            throw TestFailure.timeout("cc")
+        let compiled = try runProgram(PluginTestCase.compiler, arguments, limit: .seconds(60))
+        guard compiled.status == 0 else {
+            XCTFail("cc failed:\n\(compiled.output)", file: file, line: line)
+            throw TestFailure.setup("cc")
         }
         return try install(temporary, as: name)
     }
@@ -77,62 +66,32 @@ class PluginTestCase: DaemonTestCase {
     private func install(_ temporary: String, as name: String) throws -> String {
         chmod(temporary, 0o644)
         let path = pluginDirectory + "/" + name
-        guard rename(temporary, path) == 0 else { throw TestFailure.timeout("rename \(temporary)") }
+        guard rename(temporary, path) == 0 else { throw TestFailure.setup("rename \(temporary)") }
         return path
     }
 
-    /// `socketserverd --check-config --config PATH`: (exit status, stdout and stderr).
-    func checkConfig(_ config: String) throws -> (Int32, String) {
-        let path = writeConfig(config, to: configDirectory + "/check.conf")
-        let output = directory + "/check-\(UUID().uuidString).txt"
-        let pid = try spawn(DaemonProcess.binaryPath, ["--check-config", "--config", path], env: ["PATH=/usr/bin:/bin"],
-                            stdout: output, stderr: output)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        return ((status >> 8) & 0xff, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+    /// A config loading `plugins` (name → path) from this test's plugin_dir: `[daemon]` with
+    /// graceful_timeout = 5 and plugin_dir first (so the first [plugin] section's path is line 6),
+    /// then `daemon`'s keys.
+    func pluginConfig(_ plugins: [(name: String, path: String)], _ services: Service..., daemon: ConfigKeys = [:]) -> DaemonConfigBuilder {
+        var config = DaemonConfigBuilder(daemon: ["graceful_timeout": 5, "plugin_dir": pluginDirectory], plugins: plugins, services: services)
+        config.daemon += daemon.map { ($0.key, $0.value.description) }
+        return config
     }
 
-    /// `[daemon]` with this test's plugin_dir and the given plugins, by name → path.
-    func pluginHeader(_ plugins: [(String, String)]) -> String {
-        "[daemon]\ngraceful_timeout = 5\nplugin_dir = \(pluginDirectory)\n\n"
-            + plugins.map { "[plugin \($0.0)]\npath = \($0.1)\n\n" }.joined()
+    /// The config of a service on the C test plugin (libctest.so), handler `ctest.HANDLER`.
+    func ctestConfig(_ handler: String = "shout", _ keys: ConfigKeys = [:], daemon: ConfigKeys = [:]) -> DaemonConfigBuilder {
+        pluginConfig([("ctest", "libctest.so")], Service(handler, handler: "ctest.\(handler)", keys), daemon: daemon)
     }
 
-    /// The mapped files (paths) of process `pid`.
-    func mappedFiles(_ pid: pid_t) -> Set<String> {
-        // Read to the end by hand: /proc files report size 0, and one read may not bring it all.
-        let fd = open("/proc/\(pid)/maps", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return [] }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = read(fd, &buffer, buffer.count)
-            if count <= 0 { break }
-            bytes += buffer[..<count]
-        }
-        let maps = String(decoding: bytes, as: UTF8.self)
-        return Set(maps.split(separator: "\n").compactMap { line in
-            line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(5).first.map(String.init)
-        })
-    }
-
-    /// One line to a stream service and the reply lines it brings (until `lines` are in).
-    func ask(port: Int, _ text: String, lines: Int = 1) throws -> String {
-        let socket = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))
-        defer { socket.close() }
-        return try ask(socket, text, lines: lines)
-    }
-
-    /// The same on a connection the caller keeps open.
-    func ask(_ socket: Socket, _ text: String, lines: Int = 1) throws -> String {
-        try socket.sendAll(text)
-        var received: [UInt8] = []
-        while received.filter({ $0 == UInt8(ascii: "\n") }).count < lines {
-            let chunk = try socket.recv(4096)
-            if chunk.isEmpty { break }
-            received += chunk
-        }
-        return String(decoding: received, as: UTF8.self)
+    /// Starts a daemon whose plugin check waits for the file `goAhead` (the C plugin built with
+    /// SLOW_CHECK), and returns once that check has begun: the daemon is inside its start-up.
+    func startDaemonInsideItsPluginCheck(goAhead: String, daemon keys: ConfigKeys = [:]) throws -> DaemonProcess {
+        try compileCPlugin(defines: ["SLOW_CHECK=\"\(goAhead)\""])
+        let daemon = try startDaemon(ctestConfig("shout", ["repeat": 1, "workers": 1], daemon: keys), ready: false)
+        XCTAssertTrue(eventually(within: .seconds(20)) { fileExists(goAhead + ".started") || daemon.reapIfExited() != nil },
+                      "the plugin check never began")
+        XCTAssertNil(daemon.reapIfExited(), daemon.log)
+        return daemon
     }
 }

@@ -1,46 +1,43 @@
 // SIGHUP: a new generation without a failed request; a broken config keeps the old one serving.
 import Foundation
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 final class ReloadTests: DaemonTestCase {
-    func config(_ services: String) -> String {
-        """
-        [daemon]
-        graceful_timeout = 5
-
-        \(services)
-        """
+    func config(_ services: Service..., trailer: String = "") -> DaemonConfigBuilder {
+        DaemonConfigBuilder(daemon: ["graceful_timeout": 5], services: services, trailer: trailer)
     }
 
-    func service(_ name: String, port: Int, handler: String = "echo", workers: Int = 2) -> String {
-        """
-        [service \(name)]
-        listen = tcp://127.0.0.1:\(port)
-        handler = \(handler)
-        workers = \(workers)
-        concurrency = threads
+    /// A threads service; on a passed socket unless `port` (the daemon binds it: a reload adds it).
+    func service(_ name: String, port: Int? = nil, handler: String = "echo", workers: Int = 2) -> Service {
+        Service(name, handler: handler, listen: port.map { .tcpPort($0) } ?? .tcp, ["workers": workers, "concurrency": "threads"])
+    }
 
-        """
+    /// HUP, then the READY=1 of the new generation (its STATUS line names it).
+    func reload(_ daemon: DaemonProcess, to generation: Int, file: StaticString = #filePath, line: UInt = #line) {
+        daemon.signal(SIGHUP)
+        XCTAssertNotNil(daemon.waitForStatus("generation \(generation)"), daemon.log, file: file, line: line)
     }
 
     func testReloadAddsAndRemovesServicesWithoutAFailedRequest() throws {
-        let kept = freePort(), removed = freePort(), added = freePort()
-        let daemon = try startDaemon(config(service("kept", port: kept) + service("removed", port: removed)))
+        let added = freePort()
+        let daemon = try startDaemon(config(service("kept"), service("removed")))
+        let (kept, removed) = (daemon.port("kept"), daemon.port("removed"))
         XCTAssertEqual(try tcpRoundTrip(port: removed), "hello\n")
-        let keptListener = try listenerInode(port: kept)
+        let keptListener = try XCTUnwrap(listenerInode(port: kept))
 
         let loop = ClientLoop(port: kept)
         loop.waitForSuccesses(20)
         for round in 1...3 {
-            rewriteConfig(config(service("kept", port: kept) + (round % 2 == 1 ? service("added", port: added) : "")))
-            daemon.signal(SIGHUP)
-            XCTAssertTrue(daemon.waitForLog("reloaded: generation \(round + 1)"), daemon.log)
+            try rewriteConfig(round % 2 == 1 ? config(service("kept"), service("added", port: added)) : config(service("kept")), for: daemon)
+            reload(daemon, to: round + 1)
+            XCTAssertTrue(daemon.log.contains("reloaded: generation \(round + 1)"), daemon.log)
             loop.waitForSuccesses(20)
         }
-        rewriteConfig(config(service("kept", port: kept) + service("added", port: added)))
-        daemon.signal(SIGHUP)
-        XCTAssertTrue(daemon.waitForLog("reloaded: generation 5"), daemon.log)
+        try rewriteConfig(config(service("kept"), service("added", port: added)), for: daemon)
+        reload(daemon, to: 5)
+        XCTAssertTrue(daemon.log.contains("reloaded: generation 5"), daemon.log)
         loop.waitForSuccesses(20)
         let (successes, failures) = loop.stop()
         XCTAssertEqual(failures, [], "client loop failures during reloads")
@@ -48,84 +45,56 @@ final class ReloadTests: DaemonTestCase {
 
         XCTAssertEqual(try tcpRoundTrip(port: added, "new\n"), "new\n")
         XCTAssertTrue(waitUntilRefused(port: removed), "removed service still answers")
-        XCTAssertEqual(try listenerInode(port: kept), keptListener, "the unchanged service's socket was replaced")
+        XCTAssertEqual(listenerInode(port: kept), keptListener, "the unchanged service's socket was replaced")
     }
 
     func testBrokenConfigKeepsTheOldServicesServing() throws {
-        let port = freePort()
-        let daemon = try startDaemon(config(service("echo", port: port)))
-        rewriteConfig(config(service("echo", port: port)) + "\n[service broken]\nlisten = tcp://127.0.0.1:99999\nhandler = nope\n")
+        let daemon = try startDaemon(config(service("echo")))
+        try rewriteConfig(config(service("echo"), trailer: "\n[service broken]\nlisten = tcp://127.0.0.1:99999\nhandler = nope\n"), for: daemon)
         daemon.signal(SIGHUP)
-        XCTAssertTrue(daemon.waitForLog("reload failed"), daemon.log)
+        XCTAssertNotNil(daemon.waitForStatus("reload failed"), daemon.log)
+        XCTAssertTrue(daemon.log.contains("reload failed"), daemon.log)
         XCTAssertTrue(daemon.log.contains("socketserverd.conf:"), "the error names file:line:\n\(daemon.log)")
-        XCTAssertEqual(try tcpRoundTrip(port: port), "hello\n")
+        XCTAssertEqual(try tcpRoundTrip(port: daemon.port), "hello\n")
         XCTAssertNil(daemon.reapIfExited())
     }
 
     /// A truncated file (an editor's crash, a half-finished copy) on HUP: refused, every port still served.
     func testEmptyConfigOnHUPKeepsServing() throws {
-        let port = freePort(), other = freePort()
-        let daemon = try startDaemon(config(service("echo", port: port) + service("other", port: other)))
+        let daemon = try startDaemon(config(service("echo"), service("other")))
         rewriteConfig("")
         daemon.signal(SIGHUP)
-        XCTAssertTrue(daemon.waitForLog("reload failed"), daemon.log)
+        XCTAssertNotNil(daemon.waitForStatus("reload failed"), daemon.log)
+        XCTAssertTrue(daemon.log.contains("reload failed"), daemon.log)
         XCTAssertTrue(daemon.log.contains("socketserverd.conf: no [service NAME] section"), daemon.log)
-        XCTAssertEqual(try tcpRoundTrip(port: port), "hello\n")
-        XCTAssertEqual(try tcpRoundTrip(port: other), "hello\n")
+        XCTAssertEqual(try tcpRoundTrip(port: daemon.port("echo")), "hello\n")
+        XCTAssertEqual(try tcpRoundTrip(port: daemon.port("other")), "hello\n")
         rewriteConfig("[daemon]\ngraceful_timeout = 5\n")
         daemon.signal(SIGHUP)
-        XCTAssertTrue(daemon.waitForLog("reload failed", count: 2), daemon.log)
-        XCTAssertEqual(try tcpRoundTrip(port: port), "hello\n")
+        XCTAssertNotNil(daemon.waitForStatus("reload failed"), daemon.log)
+        XCTAssertTrue(daemon.log.components(separatedBy: "reload failed").count - 1 >= 2, daemon.log)
+        XCTAssertEqual(try tcpRoundTrip(port: daemon.port("echo")), "hello\n")
         XCTAssertNil(daemon.reapIfExited())
     }
 
     func testWorkersStartedByAReloadHoldOnlyTheirOwnListener() throws {
-        let first = freePort(), second = freePort()
-        let daemon = try startDaemon(config(service("first", port: first, workers: 1)))
-        rewriteConfig(config(service("first", port: first, workers: 1) + service("second", port: second, workers: 1)))
-        daemon.signal(SIGHUP)
-        XCTAssertTrue(daemon.waitForLog("reloaded: generation 2"), daemon.log)
+        let second = freePort()
+        let daemon = try startDaemon(config(service("first", workers: 1)))
+        let first = daemon.port
+        try rewriteConfig(config(service("first", workers: 1), service("second", port: second, workers: 1)), for: daemon)
+        reload(daemon, to: 2)
+        XCTAssertTrue(daemon.log.contains("reloaded: generation 2"), daemon.log)
         XCTAssertTrue(daemon.waitForLog("started for service second (generation 2)"), daemon.log)
-        XCTAssertTrue(waitForWorkerCount(daemon, 2), "the old generation is gone")
-        let listeners = [try listenerInode(port: first), try listenerInode(port: second)]
+        XCTAssertTrue(daemon.waitForWorkers(2), "the old generation is gone")
+        let listeners = [try XCTUnwrap(listenerInode(port: first)), try XCTUnwrap(listenerInode(port: second))]
         for worker in daemon.workerPIDs() {
-            let held = socketInodes(worker).filter { listeners.contains($0) }
+            let held = socketInodes(of: worker).filter { listeners.contains($0) }
             XCTAssertEqual(held.count, 1, "worker \(worker) holds \(held.count) listeners:\n\(daemon.log)")
         }
         // The service removed again frees its port at once (no worker of another service holds it).
-        rewriteConfig(config(service("first", port: first, workers: 1)))
-        daemon.signal(SIGHUP)
-        XCTAssertTrue(daemon.waitForLog("reloaded: generation 3"), daemon.log)
+        try rewriteConfig(config(service("first", workers: 1)), for: daemon)
+        reload(daemon, to: 3)
+        XCTAssertTrue(daemon.log.contains("reloaded: generation 3"), daemon.log)
         XCTAssertTrue(waitUntilRefused(port: second), "the removed service's port is still open")
-    }
-
-    func waitForWorkerCount(_ daemon: DaemonProcess, _ count: Int, timeout: TimeInterval = 10) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if daemon.workerPIDs().count == count { return true }
-            usleep(20_000)
-        }
-        return false
-    }
-
-    /// The inodes of the sockets `pid` has open (its fd links read "socket:[INODE]").
-    func socketInodes(_ pid: pid_t) -> [String] {
-        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
-        return fds.compactMap { fd in
-            guard let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"),
-                  link.hasPrefix("socket:[") else { return nil }
-            return String(link.dropFirst(8).dropLast())
-        }
-    }
-
-    /// The socket inode of the TCP listener on `port`, from /proc/net/tcp.
-    func listenerInode(port: Int) throws -> String {
-        let table = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)
-        let hexPort = String(format: ":%04X", port)
-        for line in table.split(separator: "\n").dropFirst() {
-            let fields = line.split(separator: " ")
-            if fields.count > 9, fields[1].hasSuffix(hexPort), fields[3] == "0A" { return String(fields[9]) }
-        }
-        throw TestFailure.timeout("no listener on port \(port)")
     }
 }

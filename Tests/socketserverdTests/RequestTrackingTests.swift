@@ -3,35 +3,24 @@
 // catches a hung request whatever its place.
 import Foundation
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 final class RequestTrackingTests: DaemonTestCase {
     /// Opens `count` connections that each got an answer from an exec'd program (so each program runs).
     func openExecConnections(_ count: Int, port: Int) throws -> [Socket] {
         try (0..<count).map { _ in
-            let socket = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(10))
-            let line = try socket.recv(64)
-            XCTAssertEqual(String(decoding: line, as: UTF8.self), "started\n")
+            let socket = try connectTCP(port: port)
+            XCTAssertEqual(try readLine(socket), "started\n")
             return socket
         }
     }
 
     func testAKilledWorkerTakesEveryProgramWithItAndNamesEveryClient() throws {
-        let port = freePort()
         let marker = uniqueSleep()
-        let path = directory + "/hold.sh"
-        writeConfig("#!/bin/sh\necho started\n\(marker)\n", to: path)
-        chmod(path, 0o755)
-        let daemon = try startDaemon("""
-            [service hold]
-            listen = tcp://127.0.0.1:\(port)
-            handler = exec
-            command = \(path)
-            workers = 1
-            threads = 48
-            timeout = 60
-            """)
-        let clients = try openExecConnections(40, port: port)
+        let path = script("hold.sh", "#!/bin/sh\necho started\n\(marker)\n")
+        let daemon = try startDaemon(service: Service("hold", handler: "exec", ["command": path, "workers": 1, "threads": 48, "timeout": 60]))
+        let clients = try openExecConnections(40, port: daemon.port)
         defer { clients.forEach { $0.close() } }
         XCTAssertTrue(processExists(matching: marker))
         guard let worker = daemon.workerPIDs().first else { return XCTFail("no worker") }
@@ -46,27 +35,15 @@ final class RequestTrackingTests: DaemonTestCase {
     }
 
     func testTheRequestPastTheThirtySecondIsTimedOut() throws {
-        let port = freePort()
-        let daemon = try startDaemon("""
-            [service echo]
-            listen = tcp://127.0.0.1:\(port)
-            handler = echo
-            workers = 1
-            threads = 64
-            request_timeout = 1.5
-            """)
+        let daemon = try startDaemon(service: Service("echo", ["workers": 1, "threads": 64, "request_timeout": 1.5]))
         // 32 requests in flight, then a 33rd; the 32 end and only the 33rd stays, silent.
-        let first = try (0..<32).map { _ in try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5)) }
-        for socket in first {
-            try socket.sendAll("x\n")
-            XCTAssertEqual(try socket.recv(16), Array("x\n".utf8))
-        }
-        let late = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))
-        try late.sendAll("late\n")
-        XCTAssertEqual(try late.recv(16), Array("late\n".utf8))
+        let first = try (0..<32).map { _ in try connectTCP(port: daemon.port) }
+        for socket in first { XCTAssertEqual(try ask(socket, "x\n"), "x\n") }
+        let late = try connectTCP(port: daemon.port)
+        XCTAssertEqual(try ask(late, "late\n"), "late\n")
         guard let lateAddress = try? late.getSockName() else { return XCTFail("no address") }
         first.forEach { $0.close() }
-        XCTAssertTrue(daemon.waitForLog("request from \(lateAddress) has run for", timeout: 20), daemon.log)
+        XCTAssertTrue(daemon.waitForLog("request from \(lateAddress) has run for", within: .seconds(20)), daemon.log)
         late.close()
     }
 }

@@ -2,19 +2,10 @@
 // the user they run as, and at what the master opens, each at its file:line.
 import Foundation
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 final class RootCheckTests: DaemonTestCase {
-    func check(_ config: String) throws -> (Int32, String) {
-        let path = writeConfig(config, to: configDirectory + "/check.conf")
-        let output = directory + "/check-out.txt"
-        let pid = try spawn(DaemonProcess.binaryPath, ["--check-config", "--config", path], env: ["PATH=/usr/bin:/bin"],
-                            stdout: output, stderr: output)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        return ((status >> 8) & 0xff, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
-    }
-
     func testWhatTheWorkersTouchIsCheckedAsTheirUser() throws {
         try XCTSkipIf(getuid() != 0, "needs root: the check must start as root")
         _ = try RootPrivilegeTests.ensureUser()
@@ -22,13 +13,11 @@ final class RootCheckTests: DaemonTestCase {
         mkdir(hidden, 0o700)
         chmod(hidden, 0o700)
         mkdir(hidden + "/uploads", 0o777)
-        let program = hidden + "/prog.sh"
-        writeConfig("#!/bin/sh\necho hi\n", to: program)
-        chmod(program, 0o755)
+        let program = writeScript("#!/bin/sh\necho hi\n", to: hidden + "/prog.sh")
         let readOnly = directory + "/readonly"
         mkdir(readOnly, 0o755)
         chmod(readOnly, 0o755)
-        let (status, output) = try check("""
+        let (status, output) = try checkConfig("""
             [daemon]
             user = \(RootPrivilegeTests.user)
 
@@ -46,7 +35,7 @@ final class RootCheckTests: DaemonTestCase {
             listen = tcp://127.0.0.1:9
             handler = exec
             command = \(program)
-            """)
+            """).statusAndOutput
         XCTAssertEqual(status, 1, output)
         XCTAssertTrue(output.contains("check.conf:7:") && output.contains("Permission denied"), output)
         XCTAssertTrue(output.contains("check.conf:12:") && output.contains("not writable by user \(RootPrivilegeTests.user)"), output)
@@ -54,7 +43,7 @@ final class RootCheckTests: DaemonTestCase {
     }
 
     func testLogAndPidFilesInAMissingDirectoryAreErrorsAtTheirLine() throws {
-        let (status, output) = try check("""
+        let (status, output) = try checkConfig("""
             [daemon]
             log_file = \(directory)/missing/daemon.log
             pid_file = \(directory)/missing/daemon.pid
@@ -62,7 +51,7 @@ final class RootCheckTests: DaemonTestCase {
             [service echo]
             listen = tcp://127.0.0.1:7
             handler = echo
-            """)
+            """).statusAndOutput
         XCTAssertEqual(status, 1, output)
         XCTAssertTrue(output.contains("check.conf:2:") && output.contains("log_file"), output)
         XCTAssertTrue(output.contains("check.conf:3:") && output.contains("pid_file"), output)

@@ -1,63 +1,39 @@
 // Who may connect, who the workers are, and which files the daemon trusts or touches.
 import Foundation
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 final class SecurityTests: DaemonTestCase {
     func testAllowListsAreEnforcedForTcpAndUdpOverV4AndV6() throws {
-        let open4 = freePort(), closed4 = freePort(), udpClosed = freePort(), dual = freePort()
-        let has6 = (try? Socket(family: .inet6, type: .stream).bind(.inet6(host: "::1", port: 0))) != nil
-        var config = """
-            [service open]
-            listen = tcp://127.0.0.1:\(open4)
-            handler = echo
-            workers = 1
-            allow = 127.0.0.0/8
-
-            [service closed]
-            listen = tcp://127.0.0.1:\(closed4)
-            handler = echo
-            workers = 1
-            allow = 10.0.0.0/8, ::1
-
-            [service udpclosed]
-            listen = udp://127.0.0.1:\(udpClosed)
-            handler = echo
-            workers = 1
-            allow = 192.168.0.0/16
-
-            """
+        let has6 = hasIPv6Loopback
+        var config = DaemonConfigBuilder(services: [
+            Service("open", handler: "echo", ["workers": 1, "allow": "127.0.0.0/8"]),
+            Service("closed", handler: "echo", ["workers": 1, "allow": "10.0.0.0/8, ::1"]),
+            Service("udpclosed", handler: "echo", listen: .udp, ["workers": 1, "allow": "192.168.0.0/16"]),
+        ])
         if has6 {
             // A v6 wildcard listener sees IPv4 clients as ::ffff:127.0.0.1; an IPv4 range still matches them
             // only if the socket is dual-stack. The daemon binds v6-only, so test ::1 against v6 ranges.
-            config += """
-                [service six]
-                listen = tcp://[::1]:\(dual)
-                handler = echo
-                workers = 1
-                allow = ::1/128
-
-                """
+            config.services.append(Service("six", handler: "echo", listen: .tcp6, ["workers": 1, "allow": "::1/128"]))
         }
         let daemon = try startDaemon(config)
-        XCTAssertEqual(try tcpRoundTrip(port: open4), "hello\n")
-        XCTAssertNotEqual((try? tcpRoundTrip(port: closed4)) ?? "", "hello\n", "a client outside allow was served")
+        XCTAssertEqual(try tcpRoundTrip(port: daemon.port("open")), "hello\n")
+        XCTAssertNotEqual((try? tcpRoundTrip(port: daemon.port("closed"))) ?? "", "hello\n", "a client outside allow was served")
         XCTAssertTrue(daemon.waitForLog("service closed: refused 127.0.0.1:"), daemon.log)
-        XCTAssertThrowsError(try datagramRoundTrip(.inet(host: "127.0.0.1", port: UInt16(udpClosed)), "x", timeout: .milliseconds(500)), "UDP allow ignored")
+        XCTAssertThrowsError(try udpRoundTrip(port: daemon.port("udpclosed"), "x", timeout: .milliseconds(500)), "UDP allow ignored")
         XCTAssertTrue(daemon.waitForLog("service udpclosed: refused 127.0.0.1:"), daemon.log)
-        if has6 { XCTAssertEqual(try tcpRoundTrip(port: dual, host: "::1"), "hello\n") }
+        if has6 { XCTAssertEqual(try tcpRoundTrip(port: daemon.port("six"), host: "::1"), "hello\n") }
     }
 
     func testWorkersNeverRunAsRoot() throws {
         try XCTSkipIf(getuid() != 0, "needs root to check privilege dropping")
-        let port = freePort()
-        let daemon = try startDaemon("[daemon]\nlog_level = debug\n[service a]\nlisten = tcp://127.0.0.1:\(port)\nhandler = echo\nworkers = 2\n")
+        let daemon = try startDaemon(service: Service("a", handler: "echo", ["workers": 2]), daemon: ["log_level": "debug"])
         // A worker logs that it serves once it has become the user (just forked, it is still root).
         XCTAssertTrue(daemon.waitForLog(" serving tcp://", count: 2), daemon.log)
         func uids(_ pid: pid_t) throws -> [Substring] {
-            let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-            let line = status.split(separator: "\n").first { $0.hasPrefix("Uid:") } ?? ""
-            return Array(line.split(separator: "\t").dropFirst())
+            let status = try XCTUnwrap(processStatus(pid)["Uid"], "no process \(pid)")
+            return status.split(separator: "\t")
         }
         let workers = daemon.workerPIDs()
         XCTAssertEqual(workers.count, 2)
@@ -82,20 +58,17 @@ final class SecurityTests: DaemonTestCase {
             """)
         var info = stat()
         XCTAssertEqual(stat(path, &info), 0)
-        XCTAssertEqual(info.st_uid, getpwnam("daemon")!.pointee.pw_uid)
-        XCTAssertEqual(info.st_gid, getgrnam("nogroup")!.pointee.gr_gid)
+        XCTAssertEqual(info.st_uid, try XCTUnwrap(getpwnam("daemon")).pointee.pw_uid)
+        XCTAssertEqual(info.st_gid, try XCTUnwrap(getgrnam("nogroup")).pointee.gr_gid)
         XCTAssertEqual(info.st_mode & 0o777, 0o640)
     }
 
     func testWorldWritableConfigIsRefused() throws {
         let path = writeConfig("[service a]\nlisten = tcp://127.0.0.1:7\nhandler = echo\n", to: configDirectory + "/open.conf")
         chmod(path, 0o666)
-        let out = directory + "/out.txt"
-        let pid = try spawn(DaemonProcess.binaryPath, ["-t", "-c", path], env: [], stdout: out, stderr: out)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        XCTAssertNotEqual(status, 0)
+        let result = try runDaemonBinary(["-t", "-c", path])
+        let text = result.output
+        XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(text.contains("refusing \(path): it is writable by everyone (mode 0666"), text)
     }
 
@@ -117,13 +90,13 @@ final class SecurityTests: DaemonTestCase {
             workers = 1
             socket_mode = 0660
             """)
-        let client = try createConnection(to: .unix(path: stalePath), timeout: .seconds(5))
+        let client = try connectClient(.unix(path: stalePath))
         try client.sendAll("abc")
-        XCTAssertEqual(String(decoding: try client.recv(10), as: UTF8.self), "ABC")
+        XCTAssertEqual(String(decoding: try readExactly(client, 3), as: UTF8.self), "ABC")
         var info = stat()
         XCTAssertEqual(stat(stalePath, &info), 0)
         XCTAssertEqual(info.st_mode & 0o777, 0o660)
-        if getuid() == 0 { XCTAssertEqual(info.st_uid, getpwnam("nobody")!.pointee.pw_uid, "socket file not owned by the daemon's user") }
+        if getuid() == 0 { XCTAssertEqual(info.st_uid, try XCTUnwrap(getpwnam("nobody")).pointee.pw_uid, "socket file not owned by the daemon's user") }
         client.close()
         daemon.stop()
 
@@ -142,7 +115,7 @@ final class SecurityTests: DaemonTestCase {
         daemons.append(third)
         XCTAssertNotNil(third.waitExit(), third.log)
         XCTAssertTrue(third.log.contains("as a socket of the other type"), third.log)
-        let stillLive = try createConnection(to: .unix(path: livePath), timeout: .seconds(5))
+        let stillLive = try connectClient(.unix(path: livePath))
         stillLive.close()
     }
 }

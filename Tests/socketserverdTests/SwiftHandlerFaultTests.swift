@@ -3,29 +3,25 @@
 // logged with its client; a trap costs the worker, which is logged with its client and replaced.
 import Foundation
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 final class SwiftHandlerFaultTests: PluginTestCase {
-    private func startFaultService(port: Int) throws -> DaemonProcess {
+    /// A daemon serving `faults.fault` as service `f`.
+    private func startFaultService(_ keys: ConfigKeys, environment: [String: String] = [:]) throws -> DaemonProcess {
         try copyBuiltPlugin("libfaults-fixture.so")
-        return try startDaemon(pluginHeader([("faults", "libfaults-fixture.so")]) + """
-            [service f]
-            listen = tcp://127.0.0.1:\(port)
-            handler = faults.fault
-            workers = 1
-            concurrency = threads
-            """)
+        return try startDaemon(pluginConfig([("faults", "libfaults-fixture.so")], Service("f", handler: "faults.fault", keys)),
+                               environment: environment)
     }
 
     func testThrowingHandlerFailsOnlyItsRequest() throws {
-        let port = freePort()
-        let daemon = try startFaultService(port: port)
+        let daemon = try startFaultService(["workers": 1, "concurrency": "threads"])
         let worker = try XCTUnwrap(daemon.workerPIDs().first)
-        let bystander = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))
+        let bystander = try connectTCP(port: daemon.port)
         defer { bystander.close() }
         XCTAssertEqual(try ask(bystander, "before\n"), "ok before\n")
 
-        let client = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))
+        let client = try connectTCP(port: daemon.port)
         defer { client.close() }
         let address = try client.getSockName()
         try client.sendAll("throw\n")
@@ -34,17 +30,16 @@ final class SwiftHandlerFaultTests: PluginTestCase {
         XCTAssertTrue(daemon.log.contains("asked to throw"), daemon.log)
 
         XCTAssertEqual(try ask(bystander, "after\n"), "ok after\n", "another client on the same worker is unaffected")
-        XCTAssertEqual(try ask(port: port, "next\n"), "ok next\n")
+        XCTAssertEqual(try ask(port: daemon.port, "next\n"), "ok next\n")
         XCTAssertEqual(daemon.workerPIDs(), [worker], "the worker lives on")
         XCTAssertFalse(daemon.log.contains("respawning"), daemon.log)
     }
 
     func testTrappingHandlerCostsItsWorkerWhichIsReplaced() throws {
-        let port = freePort()
-        let daemon = try startFaultService(port: port)
+        let daemon = try startFaultService(["workers": 1, "concurrency": "threads"])
         let worker = try XCTUnwrap(daemon.workerPIDs().first)
 
-        let client = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))
+        let client = try connectTCP(port: daemon.port)
         defer { client.close() }
         let address = try client.getSockName()
         XCTAssertEqual(try ask(client, "hello\n"), "ok hello\n")
@@ -56,7 +51,7 @@ final class SwiftHandlerFaultTests: PluginTestCase {
         XCTAssertTrue(daemon.log.contains("SIGILL") || daemon.log.contains("SIGTRAP"), daemon.log)
         XCTAssertTrue(daemon.log.contains("while serving \(address)"), "the log names the client:\n\(daemon.log)")
         XCTAssertTrue(daemon.waitForLog("started for service f", count: 2), "the worker is replaced:\n\(daemon.log)")
-        XCTAssertEqual(try ask(port: port, "again\n"), "ok again\n")
+        XCTAssertEqual(try ask(port: daemon.port, "again\n"), "ok again\n")
         XCTAssertNil(daemon.reapIfExited(), "the master survived")
     }
 
@@ -64,29 +59,23 @@ final class SwiftHandlerFaultTests: PluginTestCase {
     /// scoreboard is ended when the worker reaps the child, so request_timeout does not later take
     /// the worker for hung and kill it.
     func testTrapInARequestChildCostsOnlyThatRequest() throws {
-        let port = freePort()
-        try copyBuiltPlugin("libfaults-fixture.so")
-        let daemon = try startDaemon(pluginHeader([("faults", "libfaults-fixture.so")]) + """
-            [service f]
-            listen = tcp://127.0.0.1:\(port)
-            handler = faults.fault
-            workers = 1
-            concurrency = fork
-            request_timeout = 2
-            """)
+        // The watchdog's pings show the master's loop turning (see waitForLoopTurn).
+        let daemon = try startFaultService(["workers": 1, "concurrency": "fork", "request_timeout": 2],
+                                           environment: ["WATCHDOG_USEC": "200000"])
         let worker = try XCTUnwrap(daemon.workerPIDs().first)
-        let client = try createConnection(host: "127.0.0.1", port: port, timeout: .seconds(5))
+        let client = try connectTCP(port: daemon.port)
         defer { client.close() }
         let address = try client.getSockName()
+        let sent = ContinuousClock.now
         try client.sendAll("trap\n")
         XCTAssertEqual((try? readAll(client)) ?? [], [], "its client sees the connection end")
         XCTAssertTrue(daemon.waitForLog("service f: request child "), daemon.log)
         XCTAssertTrue(daemon.log.contains("while serving \(address)"), daemon.log)
-        // No readiness signal exists for "the master checked and found nothing": wait past
-        // request_timeout plus a master loop turn, then check that nothing was killed.
-        usleep(3_500_000)
+        // Past request_timeout (with a margin for the request's start), the master has looked at
+        // the scoreboard and found nothing to kill.
+        XCTAssertTrue(daemon.waitForLoopTurn(after: sent + .seconds(3)), "no watchdog ping:\n\(daemon.log)")
         XCTAssertFalse(daemon.log.contains("killing worker"), daemon.log)
         XCTAssertEqual(daemon.workerPIDs(), [worker], "the worker lives on")
-        XCTAssertEqual(try ask(port: port, "after\n"), "ok after\n")
+        XCTAssertEqual(try ask(port: daemon.port, "after\n"), "ok after\n")
     }
 }

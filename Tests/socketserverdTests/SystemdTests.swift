@@ -1,33 +1,23 @@
 // The systemd contract: sd_notify messages in order, abstract notify sockets, socket activation.
 import Foundation
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 final class SystemdTests: DaemonTestCase {
     func testNotifyProtocolInOrder() throws {
-        let port = freePort()
-        let path = writeConfig("""
-            [daemon]
-            graceful_timeout = 5
-            [service echo]
-            listen = tcp://127.0.0.1:\(port)
-            handler = echo
-            workers = 2
-            """, to: configDirectory + "/socketserverd.conf")
         // An abstract-namespace notify socket, as systemd may hand out.
-        let daemon = try DaemonProcess(configPath: path, directory: directory, notifyPath: "@ssd-test-\(getpid())-\(port)")
-        daemons.append(daemon)
-        var messages: [String] = []
-        let deadline = Date().addingTimeInterval(15)
-        while !messages.contains(where: { $0.contains("READY=1") }), Date() < deadline { messages += daemon.notifications() }
+        let daemon = try startDaemon(DaemonConfigBuilder(daemon: ["graceful_timeout": 5], services: [Service("echo", ["workers": 2])]),
+                                     notifyPath: "@ssd-test-\(getpid())-\(directory.hashValue)", ready: false)
+        let messages = daemon.notifications(until: "READY=1")
         let ready = try XCTUnwrap(messages.first { $0.contains("READY=1") }, daemon.log)
         XCTAssertTrue(ready.contains("MAINPID=\(daemon.pid)"), ready)
         XCTAssertTrue(ready.contains("STATUS=socketserverd ") && ready.contains(": 1 services, 2 workers"), ready)
-        XCTAssertEqual(try tcpRoundTrip(port: port), "hello\n")
+        XCTAssertEqual(try tcpRoundTrip(port: daemon.port), "hello\n")
 
         daemon.signal(SIGHUP)
-        XCTAssertTrue(daemon.waitForLog("reloaded: generation 2"), daemon.log)
-        let reload = daemon.notifications(timeout: 2)
+        let reload = daemon.notifications(until: "generation 2")
+        XCTAssertTrue(daemon.log.contains("reloaded: generation 2"), daemon.log)
         let reloading = try XCTUnwrap(reload.firstIndex { $0.contains("RELOADING=1") }, "\(reload)")
         XCTAssertNotNil(reload[reloading].range(of: #"MONOTONIC_USEC=\d+"#, options: .regularExpression), reload[reloading])
         let readyAgain = try XCTUnwrap(reload.lastIndex { $0.contains("READY=1") }, "\(reload)")
@@ -40,45 +30,30 @@ final class SystemdTests: DaemonTestCase {
     }
 
     func testWatchdogPingsAtHalfTheInterval() throws {
-        let port = freePort()
-        let path = writeConfig("[service a]\nlisten = tcp://127.0.0.1:\(port)\nhandler = echo\nworkers = 1\n",
-                               to: configDirectory + "/socketserverd.conf")
-        let daemon = try DaemonProcess(configPath: path, directory: directory, environment: ["WATCHDOG_USEC": "400000"])
-        daemons.append(daemon)
-        try daemon.waitReady()
+        let daemon = try startDaemon(service: Service("a", handler: "echo", ["workers": 1]), environment: ["WATCHDOG_USEC": "400000"])
         let start = Date()
         var pings = 0
         while pings < 3, Date().timeIntervalSince(start) < 5 {
-            pings += daemon.notifications(timeout: 0.5).filter { $0 == "WATCHDOG=1" }.count
+            pings += daemon.notifications(timeout: .milliseconds(500)).filter { $0 == "WATCHDOG=1" }.count
         }
         XCTAssertGreaterThanOrEqual(pings, 3, "expected a WATCHDOG=1 about every 0.2 s")
     }
 
+    /// The sockets the test binds (as systemd would) are the daemon's listeners, matched to
+    /// services by address or, as here for the UDP one, could be by name (LISTEN_FDNAMES).
     func testSocketActivationUsesPassedSockets() throws {
-        let tcpPort = freePort(), udpPort = freePort()
-        let tcp = try Socket(family: .inet, type: .stream)
-        try tcp.setOption(.reuseAddress, true)
-        try tcp.bind(.inet(host: "127.0.0.1", port: UInt16(tcpPort)))
-        try tcp.listen(16)
-        let udp = try Socket(family: .inet, type: .datagram)
-        try udp.bind(.inet(host: "127.0.0.1", port: UInt16(udpPort)))
-        let path = writeConfig("""
-            [service web]
-            listen = tcp://127.0.0.1:\(tcpPort)
-            handler = upper
-            workers = 1
-
-            [service dgram]
-            listen = udp://127.0.0.1:\(udpPort)
-            handler = echo
-            workers = 1
-            """, to: configDirectory + "/socketserverd.conf")
+        let config = DaemonConfigBuilder(services: [Service("web", handler: "upper", ["workers": 1]),
+                                                    Service("dgram", handler: "echo", listen: .udp, ["workers": 1])])
+        let sockets = try PassedSockets(for: config.services)
+        defer { sockets.close() }
+        let tcp = try XCTUnwrap(sockets.bound.first { $0.service == "web" }?.socket)
+        let path = writeConfig(try config.text(ports: sockets.ports), to: configPath)
         let daemon = try DaemonProcess(configPath: path, directory: directory, environment: ["LISTEN_FDNAMES": "web:dgram"],
-                                       passing: [tcp.fileno(), udp.fileno()])
+                                       passing: sockets.descriptors)
         daemons.append(daemon)
         try daemon.waitReady()
-        XCTAssertEqual(try tcpRoundTrip(port: tcpPort, "activated\n"), "ACTIVATED\n")
-        XCTAssertEqual(try datagramRoundTrip(.inet(host: "127.0.0.1", port: UInt16(udpPort)), "dgram"), "dgram")
+        XCTAssertEqual(try tcpRoundTrip(port: sockets.ports["web"] ?? 0, "activated\n"), "ACTIVATED\n")
+        XCTAssertEqual(try udpRoundTrip(port: sockets.ports["dgram"] ?? 0, "dgram"), "dgram")
         XCTAssertEqual(daemon.log.components(separatedBy: "passed by systemd").count - 1, 2, daemon.log)
         // No rebinding: the test's own socket is the daemon's listener (a second bind would have failed).
         XCTAssertFalse(daemon.log.contains("bind"), daemon.log)
@@ -88,13 +63,13 @@ final class SystemdTests: DaemonTestCase {
     }
 
     func testPassedSocketMatchingNoServiceIsAnError() throws {
-        let port = freePort(), other = freePort()
-        let stray = try Socket(family: .inet, type: .stream)
-        try stray.bind(.inet(host: "127.0.0.1", port: UInt16(other)))
-        try stray.listen(4)
-        let path = writeConfig("[service a]\nlisten = tcp://127.0.0.1:\(port)\nhandler = echo\n", to: configDirectory + "/socketserverd.conf")
+        let port = freePort()
+        let stray = try PassedSockets(for: [Service("stray")])
+        defer { stray.close() }
+        let other = stray.ports["stray"] ?? 0
+        let path = writeConfig("[service a]\nlisten = tcp://127.0.0.1:\(port)\nhandler = echo\n", to: configPath)
         let daemon = try DaemonProcess(configPath: path, directory: directory, environment: ["LISTEN_FDNAMES": "stray"],
-                                       passing: [stray.fileno()])
+                                       passing: stray.descriptors)
         daemons.append(daemon)
         let status = daemon.waitExit()
         XCTAssertNotNil(status)

@@ -2,49 +2,37 @@
 // drain a persistent client, comes back without an error for the operator.
 import Foundation
 import SocketServer
+import SocketServerTestSupport
 import XCTest
 
 final class UnixReaddTests: DaemonTestCase {
     func testAUnixServiceRemovedAndReaddedWhileDrainingComesBack() throws {
-        let port = freePort()
         // A directory only the master may write to, as /run/socketserverd is (as root: owned by root, 0755).
-        let run = directory + "/run"
-        mkdir(run, 0o755)
-        let path = run + "/u.sock"
-        func config(unix: Bool) -> String {
-            """
-            [daemon]
-            graceful_timeout = 20
-
-            [service keep]
-            listen = tcp://127.0.0.1:\(port)
-            handler = echo
-
-            """ + (unix ? "[service u]\nlisten = unix:\(path)\nhandler = echo\nsocket_mode = 0666\ntimeout = 60\n" : "")
+        let path = makeDirectory("run", mode: 0o755) + "/u.sock"
+        let keep = Service("keep", handler: "echo")
+        // The daemon binds the Unix socket itself: removing and adding its file is what is tested.
+        let unix = Service("u", handler: "echo", listen: .address("unix:\(path)"), ["socket_mode": "0666", "timeout": 60])
+        func config(unix withUnix: Bool) -> DaemonConfigBuilder {
+            DaemonConfigBuilder(daemon: ["graceful_timeout": 20], services: [keep] + (withUnix ? [unix] : []))
         }
         let daemon = try startDaemon(config(unix: true))
-        let client = try Socket(family: .unix, type: .stream)
+        let client = try connectClient(.unix(path: path))
         defer { client.close() }
-        try client.setTimeout(.seconds(5))
-        try client.connect(.unix(path: path))
-        try client.sendAll("before\n")
-        XCTAssertEqual(try client.recv(64), Array("before\n".utf8))
+        XCTAssertEqual(try ask(client, "before\n"), "before\n")
 
-        rewriteConfig(config(unix: false))
+        try rewriteConfig(config(unix: false), for: daemon)
         daemon.signal(SIGHUP)
-        XCTAssertTrue(daemon.waitForLog("reloaded: generation 2"), daemon.log)
-        rewriteConfig(config(unix: true))
+        XCTAssertNotNil(daemon.waitForStatus("generation 2"), daemon.log)
+        XCTAssertTrue(daemon.log.contains("reloaded: generation 2"), daemon.log)
+        try rewriteConfig(config(unix: true), for: daemon)
         daemon.signal(SIGHUP)
-        XCTAssertTrue(daemon.waitForLog("reloaded: generation 3", timeout: 10), daemon.log)
+        XCTAssertNotNil(daemon.waitForStatus("generation 3"), daemon.log)
+        XCTAssertTrue(daemon.log.contains("reloaded: generation 3"), daemon.log)
         XCTAssertFalse(daemon.log.contains("reload failed"), daemon.log)
         // New clients reach the service again, and the draining one is still served.
-        let fresh = try Socket(family: .unix, type: .stream)
+        let fresh = try connectClient(.unix(path: path))
         defer { fresh.close() }
-        try fresh.setTimeout(.seconds(5))
-        try fresh.connect(.unix(path: path))
-        try fresh.sendAll("after\n")
-        XCTAssertEqual(try fresh.recv(64), Array("after\n".utf8))
-        try client.sendAll("still\n")
-        XCTAssertEqual(try client.recv(64), Array("still\n".utf8))
+        XCTAssertEqual(try ask(fresh, "after\n"), "after\n")
+        XCTAssertEqual(try ask(client, "still\n"), "still\n")
     }
 }

@@ -1,44 +1,41 @@
 // Config files others can change are refused, as plugins are: a writable include directory (sticky
 // or not), a writable included file, a file not owned by root when the daemon runs as root.
 import Foundation
+import SocketServerTestSupport
 import XCTest
 
 final class UntrustedConfigTests: DaemonTestCase {
     /// `socketserverd ARGUMENTS`: (exit status, stdout and stderr).
-    func run(_ arguments: [String]) throws -> (Int32, String) {
-        let output = directory + "/out-\(UUID().uuidString).txt"
-        let pid = try spawn(DaemonProcess.binaryPath, arguments, env: ["PATH=/usr/bin:/bin"], stdout: output, stderr: output)
-        let status = exitCode(of: pid)
-        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        XCTAssertNotNil(status, "socketserverd \(arguments.joined(separator: " ")) did not exit within 20 s:\n\(text)")
-        return (status ?? -1, text)
+    func run(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> (Int32, String) {
+        try runDaemonBinary(arguments, file: file, line: line).statusAndOutput
     }
 
-    /// A main file that includes `drop.d/*.conf` (line 3), and the drop.d directory with `mode`.
-    func mainWithDropDirectory(mode: mode_t, port: Int) -> (main: String, drop: String) {
+    /// The main file: it includes `drop.d/*.conf` (line 3).
+    let main = DaemonConfigBuilder(daemon: ["graceful_timeout": 5, "include": "drop.d/*.conf"], services: [Service("echo", ["workers": 1])])
+
+    /// The drop.d directory with `mode`.
+    func dropDirectory(mode: mode_t) -> String {
         let drop = configDirectory + "/drop.d"
         mkdir(drop, 0o755)
         chmod(drop, mode)
-        let main = writeConfig("""
-            [daemon]
-            graceful_timeout = 5
-            include = drop.d/*.conf
-            [service echo]
-            listen = tcp://127.0.0.1:\(port)
-            handler = echo
-            workers = 1
-            """, to: configDirectory + "/socketserverd.conf")
-        return (main, drop)
+        return drop
+    }
+
+    /// The main file and the drop.d directory with `mode`, for runs that never serve (the port is unused).
+    func mainWithDropDirectory(mode: mode_t) throws -> (main: String, drop: String) {
+        let drop = dropDirectory(mode: mode)
+        return (writeConfig(try main.text(ports: ["echo": 7]), to: configPath), drop)
     }
 
     /// What anyone who can write to drop.d could plant: a service that runs a program.
-    func plant(in drop: String, port: Int) -> String {
+    @discardableResult
+    func plant(in drop: String, port: Int = 7) -> String {
         writeConfig("[service planted]\nlisten = tcp://127.0.0.1:\(port)\nhandler = exec\ncommand = /bin/cat\n",
                     to: drop + "/planted.conf")
     }
 
     func testWritableIncludeDirectoryIsRefusedAtTheIncludeLine() throws {
-        let (main, drop) = mainWithDropDirectory(mode: 0o777, port: freePort())
+        let (main, drop) = try mainWithDropDirectory(mode: 0o777)
         let planted = freePort()
         _ = plant(in: drop, port: planted)
         let (status, output) = try run(["--check-config", "--config", main])
@@ -59,12 +56,12 @@ final class UntrustedConfigTests: DaemonTestCase {
         XCTAssertEqual(startStatus, 1, start)
         XCTAssertTrue(start.contains("\(main):3: refusing include 'drop.d/*.conf': the directory \(drop) is writable by "
             + "its group (mode 0775") && start.contains("not starting"), start)
-        XCTAssertTrue(waitUntilRefused(port: planted, timeout: 1), "the planted service serves")
+        XCTAssertTrue(waitUntilRefused(port: planted, within: .seconds(1)), "the planted service serves")
     }
 
     func testWritableIncludedFileAndSymlinkIntoAWritableDirectoryAreRefused() throws {
-        let (main, drop) = mainWithDropDirectory(mode: 0o755, port: freePort())
-        let file = plant(in: drop, port: freePort())
+        let (main, drop) = try mainWithDropDirectory(mode: 0o755)
+        let file = plant(in: drop)
         chmod(file, 0o664)
         let (status, output) = try run(["--check-config", "--config", main])
         XCTAssertEqual(status, 1, output)
@@ -74,7 +71,7 @@ final class UntrustedConfigTests: DaemonTestCase {
         let open = directory + "/open"  // 0777, like the test directory
         mkdir(open, 0o777)
         chmod(open, 0o777)
-        let target = plant(in: open, port: freePort())
+        let target = plant(in: open)
         XCTAssertEqual(unlink(file), 0)
         XCTAssertEqual(symlink(target, file), 0)
         let (linkStatus, link) = try run(["--check-config", "--config", main])
@@ -92,8 +89,8 @@ final class UntrustedConfigTests: DaemonTestCase {
 
     func testRootDaemonRefusesAFileNotOwnedByRoot() throws {
         try XCTSkipIf(geteuid() != 0, "needs root to give a file away")
-        let (main, drop) = mainWithDropDirectory(mode: 0o755, port: freePort())
-        let file = plant(in: drop, port: freePort())
+        let (main, drop) = try mainWithDropDirectory(mode: 0o755)
+        let file = plant(in: drop)
         XCTAssertEqual(chown(file, 65534, 65534), 0)
         let (status, output) = try run(["--check-config", "--config", main])
         XCTAssertEqual(status, 1, output)
@@ -102,28 +99,26 @@ final class UntrustedConfigTests: DaemonTestCase {
 
     /// Made writable while the daemon runs, the directory is refused on HUP; the old config serves on.
     func testReloadRefusesAnIncludeDirectoryMadeWritable() throws {
-        let port = freePort(), extra = freePort(), planted = freePort()
-        let (main, drop) = mainWithDropDirectory(mode: 0o755, port: port)
-        writeConfig("[service extra]\nlisten = tcp://127.0.0.1:\(extra)\nhandler = echo\nworkers = 1\n", to: drop + "/extra.conf")
-        let daemon = try DaemonProcess(configPath: main, directory: directory)
-        daemons.append(daemon)
-        try daemon.waitReady()
+        let planted = freePort()
+        let drop = dropDirectory(mode: 0o755)
+        // The included service gets a passed socket as the main file's does.
+        let extraService = Service("extra", handler: "echo", ["workers": 1])
+        let sockets = try PassedSockets(for: main.services + [extraService])
+        defer { sockets.close() }
+        writeConfig(try DaemonConfigBuilder(services: [extraService]).text(ports: sockets.ports), to: drop + "/extra.conf")
+        let daemon = try startDaemon(configAt: writeConfig(try main.text(ports: sockets.ports), to: configPath), passing: sockets)
+        let port = daemon.port("echo"), extra = daemon.port("extra")
         XCTAssertEqual(try tcpRoundTrip(port: extra), "hello\n")
 
         chmod(drop, 0o777)
         _ = plant(in: drop, port: planted)
         daemon.signal(SIGHUP)
         XCTAssertTrue(daemon.waitForLog("reload failed"), daemon.log)
-        XCTAssertTrue(daemon.log.contains("\(main):3: refusing include 'drop.d/*.conf'"), daemon.log)
+        XCTAssertTrue(daemon.log.contains("\(configPath):3: refusing include 'drop.d/*.conf'"), daemon.log)
         XCTAssertEqual(try tcpRoundTrip(port: port), "hello\n")
         XCTAssertEqual(try tcpRoundTrip(port: extra), "hello\n")
-        XCTAssertTrue(waitUntilRefused(port: planted, timeout: 1), "the planted service serves")
+        XCTAssertTrue(waitUntilRefused(port: planted, within: .seconds(1)), "the planted service serves")
         XCTAssertNil(daemon.reapIfExited())
     }
 
-    func realPath(_ path: String) -> String {
-        guard let real = realpath(path, nil) else { return path }
-        defer { free(real) }
-        return String(cString: real)
-    }
 }

@@ -6,11 +6,11 @@
 import Foundation
 import XCTest
 
-enum Sanitizers {
+public enum Sanitizers {
     /// This test process (and so the daemon built with it) runs under AddressSanitizer.
-    static let address = exported("__asan_init")
+    public static let address = exported("__asan_init")
     /// This test process (and so the daemon built with it) runs under ThreadSanitizer.
-    static let thread = exported("__tsan_init")
+    public static let thread = exported("__tsan_init")
 
     private static func exported(_ symbol: String) -> Bool {
         guard let me = dlopen(nil, RTLD_NOW) else { return false }
@@ -19,8 +19,8 @@ enum Sanitizers {
 
     /// Where spawned processes write their reports (`report.PID`); 0777, since the daemon may run
     /// as "nobody".
-    static let reportDirectory: String = {
-        let path = makeTemporaryDirectory("ssd-sanitizer")
+    public static let reportDirectory: String = {
+        let path = (try? makeTemporaryDirectory("ssd-sanitizer")) ?? "/tmp"
         chmod(path, 0o777)
         return path
     }()
@@ -28,7 +28,7 @@ enum Sanitizers {
     /// The environment spawned processes get on top of their own: the options the test run was
     /// given (so a developer's ASAN_OPTIONS reach the daemon too), then the ones the tests need.
     /// Empty when the tests are not sanitized.
-    static let environment: [String] = {
+    public static let environment: [String] = {
         guard address || thread else { return [] }
         let inherited = ProcessInfo.processInfo.environment
         let reports = "log_path=\(reportDirectory)/report"
@@ -51,14 +51,10 @@ enum Sanitizers {
     }()
 
     /// Tests/Sanitizers in this checkout.
-    static var suppressionsDirectory: String {
-        var dir = URL(fileURLWithPath: #filePath)
-        while dir.lastPathComponent != "Tests" { dir.deleteLastPathComponent() }
-        return dir.appendingPathComponent("Sanitizers").path
-    }
+    static var suppressionsDirectory: String { repositoryRoot + "/Tests/Sanitizers" }
 
     /// The reports written since the last call (each file's text), removed as they are taken.
-    static func takeReports() -> [String] {
+    public static func takeReports() -> [String] {
         guard address || thread else { return [] }
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: reportDirectory)) ?? []).sorted()
         return names.compactMap { name in
