@@ -13,22 +13,23 @@ extension BaseRequestHandler {
 
     /// Logs through the host, prefixed with the client; without a host, writes the line to stderr.
     func log(_ level: LogLevel, _ message: String) {
-        let line = "\(clientAddress): \(message)"
-        if let host {
-            host.log(level, line)
-        } else {
-            writeStandardError("\(level): \(line)")
-        }
+        logLine(message, withoutHost: level) { host, line in host.log(level, line) }
     }
 
     /// Logs why this request failed through the host (which may rate-limit it), prefixed with
     /// the client; without a host, writes the line to stderr.
     func logProblem(_ problem: RequestProblem, _ message: String) {
+        logLine(message, withoutHost: .error) { host, line in host.logProblem(problem, line) }
+    }
+
+    /// `message` prefixed with the client, given to `write` with the host; without a host, written
+    /// to stderr with the level `withoutHost`.
+    private func logLine(_ message: String, withoutHost level: LogLevel, _ write: (HandlerHost, String) -> Void) {
         let line = "\(clientAddress): \(message)"
         if let host {
-            host.logProblem(problem, line)
+            write(host, line)
         } else {
-            writeStandardError("\(LogLevel.error): \(line)")
+            writeStandardError("\(level): \(line)")
         }
     }
 

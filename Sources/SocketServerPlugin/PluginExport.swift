@@ -86,7 +86,7 @@ private final class HandlerBox {
 private func serve(_ request: UnsafePointer<ssd_request>, _ make: () -> PluginRequestHandler?) -> Int32 {
     guard let handler = make() else { return 1 }
     do {
-        try handler.run()
+        try handler.runSteps()
         return SSD_OK
     } catch {
         handler.log(.error, "\(error)")

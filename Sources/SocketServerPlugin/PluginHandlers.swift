@@ -4,6 +4,7 @@
 import Glibc
 #endif
 import CSocketServerPlugin
+import protocol SocketServer.RequestHandlerSteps
 
 /// Log levels for `log(_:_:)`.
 public enum PluginLogLevel: Int32, Sendable {
@@ -74,23 +75,12 @@ open class PluginRequestHandler {
     open func handle() throws {}
     /// Runs after `handle()`, whether it returned or threw.
     open func finish() throws {}
-
-    final func run() throws {
-        try setup()
-        do {
-            try handle()
-            if let error = errorThatEndedInput { throw error }
-        } catch {
-            try? finish()
-            throw error
-        }
-        try finish()
-    }
 }
 
-extension PluginRequestHandler {
+/// `serve` (PluginExport.swift) runs a request with `runSteps()`, in the order the library's handlers use.
+extension PluginRequestHandler: RequestHandlerSteps {
     /// A timeout or reset that ended `for line in rfile` fails the request, as a thrown error would.
-    var errorThatEndedInput: (any Error)? { (self as? PluginStreamHandler)?.rfile.iterationError }
+    package var errorThatEndedInput: (any Error)? { (self as? PluginStreamHandler)?.rfile.iterationError }
 }
 
 /// A stream connection: read with `rfile`, answer with `wfile`. The daemon closes the connection

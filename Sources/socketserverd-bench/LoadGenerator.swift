@@ -89,8 +89,7 @@ func runLoad(_ spec: LoadSpec) -> Int32 {
     for load in loads { total.merge(load.counters) }
     let elapsed = Double(finished - max(measuredFrom, measureStart)) / 1e9
     let h = total.histogram
-    emit("RESULT requests=\(total.completed) seconds=\(elapsed) connect=\(total.connectErrors) reset=\(total.resets) "
-         + "eof=\(total.earlyEOF) mismatch=\(total.mismatches) timeout=\(total.timeouts) stalled=\(total.stalled) "
+    emit("RESULT requests=\(total.completed) seconds=\(elapsed) \(total.failures.resultFields) "
          + "connections=\(total.connections) p50=\(h.value(at: 0.5)) p90=\(h.value(at: 0.9)) p99=\(h.value(at: 0.99)) "
          + "p999=\(h.value(at: 0.999)) max=\(h.maximum) mean=\(h.mean) cpu=\(cpu) cpu_measured=\(cpuMeasured)")
     return 0

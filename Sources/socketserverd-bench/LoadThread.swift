@@ -25,31 +25,17 @@ private struct Client {
 /// Counters one thread keeps; merged at the end.
 struct LoadCounters {
     var completed = 0
-    var connectErrors = 0
-    var resets = 0
-    var earlyEOF = 0
-    var mismatches = 0
-    var timeouts = 0
-    var stalled = 0
     var connections = 0
+    var failures = FailureCounts()
     var histogram = Histogram()
 
     mutating func merge(_ other: LoadCounters) {
         completed += other.completed
-        connectErrors += other.connectErrors
-        resets += other.resets
-        earlyEOF += other.earlyEOF
-        mismatches += other.mismatches
-        timeouts += other.timeouts
-        stalled += other.stalled
         connections += other.connections
+        failures.add(other.failures)
         histogram.merge(other.histogram)
     }
-
-    var errors: Int { connectErrors + resets + earlyEOF + mismatches + timeouts + stalled }
 }
-
-private enum Failure { case connect, reset, eof, mismatch, timeout }
 
 /// One epoll loop serving a slice of the clients.
 final class LoadThread: @unchecked Sendable {
@@ -117,7 +103,7 @@ final class LoadThread: @unchecked Sendable {
         let stallAge = min(timeoutNanos, window)
         now = monotonicNanoseconds()
         for index in clients.indices where clients[index].phase != .idle {
-            if now > clients[index].started && now - clients[index].started >= stallAge { counters.stalled += 1 }
+            if now > clients[index].started && now - clients[index].started >= stallAge { counters.failures[.stalled] += 1 }
             if clients[index].fd >= 0 { close(clients[index].fd) }
         }
     }
@@ -277,14 +263,8 @@ final class LoadThread: @unchecked Sendable {
         if interval == 0 { begin(index, now) }
     }
 
-    private func fail(_ index: Int, _ failure: Failure, _ now: UInt64) {
-        switch failure {
-        case .connect: counters.connectErrors += 1
-        case .reset: counters.resets += 1
-        case .eof: counters.earlyEOF += 1
-        case .mismatch: counters.mismatches += 1
-        case .timeout: counters.timeouts += 1
-        }
+    private func fail(_ index: Int, _ failure: LoadFailure, _ now: UInt64) {
+        counters.failures[failure] += 1
         if clients[index].fd >= 0 {
             close(clients[index].fd)
             clients[index].fd = -1

@@ -20,7 +20,7 @@ struct Workload: Hashable {
 struct LoadResult {
     var requests = 0
     var seconds = 0.0
-    var connectErrors = 0, resets = 0, eof = 0, mismatches = 0, timeouts = 0, stalled = 0
+    var failures = FailureCounts()
     var connections = 0
     var p50: UInt64 = 0, p90: UInt64 = 0, p99: UInt64 = 0, p999: UInt64 = 0, maximum: UInt64 = 0, mean: UInt64 = 0
     /// CPU seconds of the load generator and of the server's whole process tree, in the measured window.
@@ -34,19 +34,14 @@ struct LoadResult {
     var rssMaster: Int? = nil
     var rssWorkers: [Int] = []
 
-    var errors: Int { connectErrors + resets + eof + mismatches + timeouts + stalled }
+    var errors: Int { failures.total }
 
     mutating func addErrors(of other: LoadResult) {
-        connectErrors += other.connectErrors; resets += other.resets; eof += other.eof
-        mismatches += other.mismatches; timeouts += other.timeouts; stalled += other.stalled
+        failures.add(other.failures)
     }
     var rate: Double { seconds > 0 ? Double(requests) / seconds : 0 }
 
-    var errorDetail: String {
-        let parts = [("connect", connectErrors), ("reset", resets), ("eof", eof), ("mismatch", mismatches),
-                     ("timeout", timeouts), ("stalled", stalled)].filter { $0.1 > 0 }
-        return parts.map { "\($0.1) \($0.0)" }.joined(separator: ", ")
-    }
+    var errorDetail: String { failures.detail }
 
     init() {}
 
@@ -61,8 +56,8 @@ struct LoadResult {
         func u64(_ key: String) -> UInt64 { UInt64(values[key] ?? "") ?? 0 }
         requests = int("requests")
         seconds = Double(values["seconds"] ?? "") ?? 0
-        connectErrors = int("connect"); resets = int("reset"); eof = int("eof"); mismatches = int("mismatch")
-        timeouts = int("timeout"); stalled = int("stalled"); connections = int("connections")
+        failures = FailureCounts(resultFields: values)
+        connections = int("connections")
         p50 = u64("p50"); p90 = u64("p90"); p99 = u64("p99"); p999 = u64("p999"); maximum = u64("max"); mean = u64("mean")
         loadCPU = Double(values["cpu"] ?? "") ?? 0
         loadCPUMeasured = Double(values["cpu_measured"] ?? "") ?? 0

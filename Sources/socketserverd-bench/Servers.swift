@@ -47,17 +47,6 @@ final class RunningServer {
     var generation = 1
     private var exited = false
 
-    private init(spec: ServerSpec, pid: pid_t, endpoint: Endpoint, logPath: String, configPath: String?,
-                 notify: NotifySocket?, spawnedAt: UInt64) {
-        self.spec = spec
-        self.pid = pid
-        self.endpoint = endpoint
-        self.logPath = logPath
-        self.configPath = configPath
-        self.notify = notify
-        self.spawnedAt = spawnedAt
-    }
-
     static func daemonConfig(concurrency: String, listen: String, logLevel: String) -> String {
         """
         ; written by socketserverd-bench: the echo service with the default worker count (one per CPU)
@@ -74,16 +63,15 @@ final class RunningServer {
     }
 
     /// Starts `spec` in its own directory under the scratch directory, and waits until it serves.
-    static func start(_ spec: ServerSpec, context: BenchContext, tag: String, logLevel: String = "info") throws -> RunningServer {
+    init(starting spec: ServerSpec, context: BenchContext, tag: String, logLevel: String = "info") throws {
         let directory = context.scratch + "/" + tag
         mkdir(directory, 0o777)
         chmod(directory, 0o777)  // started as root, socketserverd becomes "nobody" and must reach its files
-        let logPath = directory + "/server.log"
-        let endpoint: Endpoint = spec.unix ? .unix(path: directory + "/echo.sock") : .tcp(port: freePort())
+        self.spec = spec
+        logPath = directory + "/server.log"
+        endpoint = spec.unix ? .unix(path: directory + "/echo.sock") : .tcp(port: freePort())
         var configPath: String? = nil
         var notify: NotifySocket? = nil
-        let pid: pid_t
-        let spawnedAt: UInt64
         switch spec.kind {
         case .daemon(let concurrency):
             let listen: String
@@ -92,7 +80,7 @@ final class RunningServer {
             case .unix(let path): listen = "unix:\(path)"
             }
             let path = directory + "/socketserverd.conf"
-            try writeFile(path, daemonConfig(concurrency: concurrency, listen: listen, logLevel: logLevel))
+            try writeFile(path, Self.daemonConfig(concurrency: concurrency, listen: listen, logLevel: logLevel))
             configPath = path
             let socket = try NotifySocket(path: directory + "/notify.sock")
             notify = socket
@@ -116,15 +104,14 @@ final class RunningServer {
             spawnedAt = monotonicNanoseconds()
             pid = try spawn(context.cBinary, arguments, environment: childEnvironment(), stdoutPath: logPath, stderrPath: logPath)
         }
-        let server = RunningServer(spec: spec, pid: pid, endpoint: endpoint, logPath: logPath, configPath: configPath,
-                                   notify: notify, spawnedAt: spawnedAt)
+        self.configPath = configPath
+        self.notify = notify
         do {
-            try server.waitUntilServing()
+            try waitUntilServing()
         } catch {
-            server.stop()
+            stop()
             throw error
         }
-        return server
     }
 
     /// Probes with echo round trips (every half millisecond) until one succeeds; notes READY=1 on the way.

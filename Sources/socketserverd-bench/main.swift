@@ -243,7 +243,7 @@ func benchmark(_ options: Options) throws -> Int32 {
     progress("\nstarting \(servers.count) servers")
     for (index, spec) in servers.enumerated() {
         do {
-            let server = try RunningServer.start(spec, context: context, tag: "row-\(index)")
+            let server = try RunningServer(starting: spec, context: context, tag: "row-\(index)")
             track(server.pid)
             running.append(server)
             results[spec.name]!.lifecycle.firstRequestMs = server.firstRequestAfter
@@ -303,7 +303,7 @@ func benchmark(_ options: Options) throws -> Int32 {
         if !changes.isEmpty { do {
             // Lifecycle: a fresh daemon at log_level debug (each request logs its worker); the
             // upgrades follow the reloads on the same daemon.
-            let daemon = try RunningServer.start(spec, context: context, tag: "row-\(index)-reload", logLevel: "debug")
+            let daemon = try RunningServer(starting: spec, context: context, tag: "row-\(index)-reload", logLevel: "debug")
             track(daemon.pid)
             defer {
                 daemon.stop()
@@ -319,7 +319,7 @@ func benchmark(_ options: Options) throws -> Int32 {
         } }
         if doSoak {
             do {
-                let daemon = try RunningServer.start(spec, context: context, tag: "row-\(index)-soak")
+                let daemon = try RunningServer(starting: spec, context: context, tag: "row-\(index)-soak")
                 track(daemon.pid)
                 defer {
                     daemon.stop()

@@ -30,6 +30,31 @@ open class BaseRequestHandler {
 
     /// Runs setup, handle and finish in order; an error from `handle()` is rethrown after `finish()`.
     public final func run() throws {
+        try runSteps()
+    }
+
+    /// An error that ended the handler's input without reaching it (see StreamRequestHandler).
+    package var errorThatEndedInput: (any Error)? { nil }
+}
+
+/// The steps of a request handler, run in Python's order by `runSteps()`: the library's
+/// BaseRequestHandler and the plugin SDK's PluginRequestHandler both serve a request this way.
+package protocol RequestHandlerSteps: AnyObject {
+    func setup() throws
+    func handle() throws
+    func finish() throws
+    /// An error that ended the handler's input without reaching `handle()` (a timeout or reset
+    /// met by `for line in rfile`); once `handle()` returns, it fails the request.
+    var errorThatEndedInput: (any Error)? { get }
+}
+
+extension BaseRequestHandler: RequestHandlerSteps {}
+
+extension RequestHandlerSteps {
+    /// Runs `setup()`, `handle()` and `finish()`. `finish()` runs even when `handle()` throws (its
+    /// own error is then dropped), and the error from `handle()`, or `errorThatEndedInput` after
+    /// it returns, is rethrown after `finish()`.
+    package func runSteps() throws {
         try setup()
         do {
             try handle()
@@ -40,7 +65,4 @@ open class BaseRequestHandler {
         }
         try finish()
     }
-
-    /// An error that ended the handler's input without reaching it (see StreamRequestHandler).
-    var errorThatEndedInput: (any Error)? { nil }
 }

@@ -29,5 +29,5 @@ open class StreamRequestHandler: BaseRequestHandler {
     }
 
     /// A timeout or reset that ended `for line in rfile` is the request's error, as in Python.
-    override var errorThatEndedInput: (any Error)? { rfile.iterationError }
+    override package var errorThatEndedInput: (any Error)? { rfile.iterationError }
 }

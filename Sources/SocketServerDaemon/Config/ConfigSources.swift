@@ -129,33 +129,27 @@ struct ConfigSources {
     }
 
     private mutating func openSection(kind: String, name: String?, at location: SourceLocation) -> Position {
+        let sectionKind: RawSection.Kind
         switch kind {
         case "daemon":
             if let name {
                 diagnostics.add("[daemon] takes no name, got \(ConfigText.quoted(name))", at: location)
             }
-            sections.append(RawSection(kind: .daemon, location: location))
-            return .section(sections.count - 1)
-        case "service":
+            sectionKind = .daemon
+        case "service", "plugin":
             guard let name else {
-                diagnostics.add("[service] needs a name: [service NAME]", at: location)
+                diagnostics.add("[\(kind)] needs a name: [\(kind) NAME]", at: location)
                 return .skipped
             }
-            sections.append(RawSection(kind: .service(name: name), location: location))
-            return .section(sections.count - 1)
-        case "plugin":
-            guard let name else {
-                diagnostics.add("[plugin] needs a name: [plugin NAME]", at: location)
-                return .skipped
-            }
-            sections.append(RawSection(kind: .plugin(name: name), location: location))
-            return .section(sections.count - 1)
+            sectionKind = kind == "service" ? .service(name: name) : .plugin(name: name)
         default:
             diagnostics.add("unknown section kind \(ConfigText.quoted(kind))"
                 + ConfigText.didYouMean(kind, among: Self.sectionKinds)
                 + "; expected [daemon], [service NAME] or [plugin NAME]", at: location)
             return .skipped
         }
+        sections.append(RawSection(kind: sectionKind, location: location))
+        return .section(sections.count - 1)
     }
 
     private mutating func include(_ value: String, at location: SourceLocation, depth: Int, chain: [(String, String)]) {

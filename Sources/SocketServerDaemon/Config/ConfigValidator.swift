@@ -14,21 +14,14 @@ enum ConfigValidator {
         let handlers = ServiceHandlers(catalog: catalog, plugins: config.plugins, loader: loader,
                                        diagnostics: &diagnostics)
 
-        var firstDefinition: [String: SourceLocation] = [:]
+        var services = SectionNames(kind: "service")
         var claims: [ListenConflicts.Claim] = []
         for section in sources.sections {
             guard case .service(let name) = section.kind else { continue }
-            var duplicate = false
-            if let first = firstDefinition[name] {
-                diagnostics.add("duplicate service \(ConfigText.quoted(name)) (first defined at \(first))",
-                                at: section.location)
-                duplicate = true
-            } else {
-                firstDefinition[name] = section.location
-            }
+            let isFirst = services.claim(name, at: section.location, diagnostics: &diagnostics)
             let outcome = ServiceValidation.validate(section, name: name, handlers: handlers, cpuCount: cpuCount,
                                                      diagnostics: &diagnostics)
-            guard !duplicate else { continue }
+            guard isFirst else { continue }
             if let listen = outcome.listen {
                 claims.append(.init(service: name, address: listen.address, location: listen.location))
             }
@@ -37,7 +30,7 @@ enum ConfigValidator {
         ListenConflicts.check(claims, diagnostics: &diagnostics)
         // A truncated or half-written file would otherwise close every listener on reload. (With
         // other errors the configuration is refused already; a missing service may be one of them.)
-        if let main = sources.files.first, firstDefinition.isEmpty, diagnostics.isEmpty {
+        if let main = sources.files.first, services.isEmpty, diagnostics.isEmpty {
             diagnostics.add("\(main): no [service NAME] section in it or in the files it includes; "
                 + "a configuration that serves nothing is refused (is the file truncated or half written?)", at: nil)
         }
@@ -57,5 +50,29 @@ enum ConfigValidator {
         hinted.message += " (if \(ConfigText.quoted(value[marker...])) is meant as a comment, "
             + "it needs a space before '\(value[marker])')"
         return hinted
+    }
+}
+
+/// The first `[KIND NAME]` section of each name, so that a second one of the same name is reported.
+struct SectionNames {
+    /// `service` or `plugin`, as in the section header.
+    let kind: String
+    private var firstLocations: [String: SourceLocation] = [:]
+
+    init(kind: String) {
+        self.kind = kind
+    }
+
+    var isEmpty: Bool { firstLocations.isEmpty }
+
+    /// Notes the section `name` at `location`: true for the first of that name; false, with an
+    /// error at `location`, for a later one.
+    mutating func claim(_ name: String, at location: SourceLocation, diagnostics: inout Diagnostics) -> Bool {
+        if let first = firstLocations[name] {
+            diagnostics.add("duplicate \(kind) \(ConfigText.quoted(name)) (first defined at \(first))", at: location)
+            return false
+        }
+        firstLocations[name] = location
+        return true
     }
 }

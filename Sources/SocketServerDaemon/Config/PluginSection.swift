@@ -31,20 +31,13 @@ enum PluginSection {
     static func validate(_ sections: [RawSection], pluginDirectory: String?,
                          diagnostics: inout Diagnostics) -> [PluginConfig] {
         var plugins: [PluginConfig] = []
-        var first: [String: SourceLocation] = [:]
+        var names = SectionNames(kind: "plugin")
         for section in sections {
             guard case .plugin(let name) = section.kind else { continue }
             let keys = SectionKeys(section.entries, diagnostics: &diagnostics)
             keys.reportUnknown(known: PluginKeys.names, hint: " ([plugin] takes only 'path'; the plugin's own keys go in the "
                 + "[service] sections that use it)", diagnostics: &diagnostics)
-            var valid = true
-            if let earlier = first[name] {
-                diagnostics.add("duplicate plugin \(ConfigText.quoted(name)) (first defined at \(earlier))",
-                                at: section.location)
-                valid = false
-            } else {
-                first[name] = section.location
-            }
+            var valid = names.claim(name, at: section.location, diagnostics: &diagnostics)
             if !isValidName(name) {
                 diagnostics.add("plugin name \(ConfigText.quoted(name)) may only contain letters, digits, '_' and '-' "
                     + "(services name its handlers as PLUGIN.HANDLER)", at: section.location)

@@ -12,14 +12,10 @@ import CSocketServerShims
 /// rotation, up to the socket's buffer). Nothing flows the other way: `sending` is shut down for
 /// reading, so the worker's end cannot send at all.
 public struct DescriptorChannel: Equatable, Sendable {
+    // `DescriptorChannel(sending:receiving:)` (memberwise) takes the ends of a channel whose
+    // descriptors already exist (kept across an exec of the master); `open()` makes a new one.
     public let sending: Int32
     public let receiving: Int32
-
-    /// The ends of a channel whose descriptors already exist (kept across an exec of the master).
-    public init(sending: Int32, receiving: Int32) {
-        self.sending = sending
-        self.receiving = receiving
-    }
 
     /// A new channel.
     public static func open() throws(DaemonError) -> DescriptorChannel {
