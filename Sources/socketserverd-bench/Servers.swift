@@ -65,8 +65,9 @@ final class RunningServer {
     /// Starts `spec` in its own directory under the scratch directory, and waits until it serves.
     init(starting spec: ServerSpec, context: BenchContext, tag: String, logLevel: String = "info") throws {
         let directory = context.scratch + "/" + tag
-        mkdir(directory, 0o777)
-        chmod(directory, 0o777)  // started as root, socketserverd becomes "nobody" and must reach its files
+        // Writable by nobody else: the daemon refuses a config in a directory group or others can change.
+        mkdir(directory, 0o755)
+        chmod(directory, 0o755)
         self.spec = spec
         logPath = directory + "/server.log"
         endpoint = spec.unix ? .unix(path: directory + "/echo.sock") : .tcp(port: freePort())

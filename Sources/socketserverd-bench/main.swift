@@ -137,7 +137,7 @@ func makeContext() throws -> BenchContext {
         throw BenchError("mkdtemp failed")
     }
     let scratch = String(cString: made)
-    chmod(scratch, 0o777)
+    chmod(scratch, 0o755)
     var context = BenchContext(benchBinary: binary, daemonBinary: daemon, checkout: checkout, scratch: scratch)
 
     context.cBinary = scratch + "/c_prefork_epoll_echo"
