@@ -9,26 +9,14 @@ import SocketServer
 /// The daemon looks a service's `handler =` up with `named(_:)`, picks `stream` or `datagram` by its
 /// listener, rejects keys not in `keys`, fills in the defaults, and reports what `validate` returns.
 public enum BuiltinHandlers {
-    public static let echo = HandlerDescriptor(
-        name: "echo", stream: EchoStreamHandler.self, datagram: EchoDatagramHandler.self,
-        events: EchoEventHandler.self)
-
-    public static let discard = HandlerDescriptor(
-        name: "discard", stream: DiscardStreamHandler.self, datagram: DiscardDatagramHandler.self,
-        events: DiscardEventHandler.self)
-
-    public static let daytime = HandlerDescriptor(
-        name: "daytime", stream: DaytimeStreamHandler.self, datagram: DaytimeDatagramHandler.self,
-        events: DaytimeEventHandler.self)
-
-    public static let upper = HandlerDescriptor(
-        name: "upper", stream: UpperStreamHandler.self, datagram: UpperDatagramHandler.self,
-        events: UpperEventHandler.self)
-
+    // One row per handler: its name, its handler types, and any config keys with their check.
+    public static let echo = HandlerDescriptor(name: "echo", stream: EchoStreamHandler.self, datagram: EchoDatagramHandler.self, events: EchoEventHandler.self)
+    public static let discard = HandlerDescriptor(name: "discard", stream: DiscardStreamHandler.self, datagram: DiscardDatagramHandler.self, events: DiscardEventHandler.self)
+    public static let daytime = HandlerDescriptor(name: "daytime", stream: DaytimeStreamHandler.self, datagram: DaytimeDatagramHandler.self, events: DaytimeEventHandler.self)
+    public static let upper = HandlerDescriptor(name: "upper", stream: UpperStreamHandler.self, datagram: UpperDatagramHandler.self, events: UpperEventHandler.self)
     public static let upload = HandlerDescriptor(
         name: "upload", stream: UploadStreamHandler.self, datagram: nil,
         keys: UploadStreamHandler.keys, keyDocs: UploadStreamHandler.keyDocs, validate: { UploadStreamHandler.validate($0) })
-
     public static let exec = HandlerDescriptor(
         name: "exec", stream: ExecStreamHandler.self, datagram: ExecDatagramHandler.self,
         keys: ExecRunner.keys, keyDocs: ExecRunner.keyDocs, validate: { ExecRunner.validate($0) })
