@@ -23,10 +23,7 @@ public final class ForkingMixIn: RequestConcurrency, @unchecked Sendable {
 
     /// Called with each reaped child's pid and wait status (a server may clean up after a child
     /// that died without doing so itself, e.g. killed by a signal). Not part of CPython's API.
-    public var childExited: (@Sendable (pid_t, Int32) -> Void)? {
-        get { state.withLock { $0.childExited } }
-        set { state.withLock { $0.childExited = newValue } }
-    }
+    public var childExited: (@Sendable (pid_t, Int32) -> Void)? { get { state[\.childExited] } set { state[\.childExited] = newValue } }
 
     public init(maxChildren: Int = 40, blockOnClose: Bool = true) {
         state.withLock {
@@ -36,16 +33,10 @@ public final class ForkingMixIn: RequestConcurrency, @unchecked Sendable {
     }
 
     /// The most children alive at once (Python's `max_children`, 40).
-    public var maxChildren: Int {
-        get { state.withLock { $0.maxChildren } }
-        set { state.withLock { $0.maxChildren = newValue } }
-    }
+    public var maxChildren: Int { get { state[\.maxChildren] } set { state[\.maxChildren] = newValue } }
 
     /// Whether `serverClose()` waits for every child (Python's `block_on_close`, true).
-    public var blockOnClose: Bool {
-        get { state.withLock { $0.blockOnClose } }
-        set { state.withLock { $0.blockOnClose = newValue } }
-    }
+    public var blockOnClose: Bool { get { state[\.blockOnClose] } set { state[\.blockOnClose] = newValue } }
 
     /// The pids of children not yet reaped (Python's `active_children`).
     public var activeChildren: Set<pid_t> { state.withLock { $0.active } }

@@ -15,16 +15,10 @@ public final class ThreadingMixIn: RequestConcurrency, @unchecked Sendable {
     }
 
     /// Threads that the server does not wait for on close (Python's `daemon_threads`).
-    public var daemonThreads: Bool {
-        get { settings.withLock { $0.daemonThreads } }
-        set { settings.withLock { $0.daemonThreads = newValue } }
-    }
+    public var daemonThreads: Bool { get { settings[\.daemonThreads] } set { settings[\.daemonThreads] = newValue } }
 
     /// Whether `serverClose()` joins the threads (Python's `block_on_close`).
-    public var blockOnClose: Bool {
-        get { settings.withLock { $0.blockOnClose } }
-        set { settings.withLock { $0.blockOnClose = newValue } }
-    }
+    public var blockOnClose: Bool { get { settings[\.blockOnClose] } set { settings[\.blockOnClose] = newValue } }
 
     /// The number of request threads started and not yet joined.
     public var threadCount: Int { running.withLock { $0.threads.count } }
