@@ -3,13 +3,6 @@
 import Glibc
 #endif
 
-/// One `key = value` line inside a section.
-struct RawEntry: Equatable {
-    var key: String
-    var value: String
-    var location: SourceLocation
-}
-
 /// One `[daemon]` or `[service NAME]` section as written, before any checking of its keys.
 struct RawSection: Equatable {
     enum Kind: Equatable {
@@ -20,6 +13,13 @@ struct RawSection: Equatable {
     var kind: Kind
     var location: SourceLocation
     var entries: [RawEntry] = []
+}
+
+/// One `key = value` line inside a section.
+struct RawEntry: Equatable {
+    var key: String
+    var value: String
+    var location: SourceLocation
 }
 
 /// The sections of every file read, with the lexing and include errors met on the way.
