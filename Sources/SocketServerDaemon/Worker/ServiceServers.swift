@@ -23,6 +23,29 @@ extension ServiceServer {
     }
 }
 
+/// The policy's part of the request pipeline, for both servers: each override passes in what the
+/// library's server does (`super`).
+extension ServiceServer where Self: BaseServer {
+    /// `processRequest`: a failure other than a refusal is counted. With `concurrency = events` no
+    /// `finishRequest` runs (which logs the request), so the request is logged here.
+    func processing(_ request: Request, _ process: () throws -> Void) throws {
+        if policy.service.concurrency == .events { policy.logServing(request) }
+        try policy.counting(self, process)
+    }
+
+    /// `handleAcceptError`: the failure is recorded (rate-limited), then the library backs off.
+    func acceptFailed(_ error: any Error, backOff: () -> Void) {
+        policy.acceptFailed(error)
+        backOff()
+    }
+
+    /// `serviceActions`: the library's actions, then the rate-limited events that are due.
+    func servicing(_ actions: () -> Void) {
+        actions()
+        policy.flushEvents()
+    }
+}
+
 /// A service on a stream listener (tcp://, unix:).
 final class StreamService: TCPServer, ServiceServer, @unchecked Sendable {
     let policy: ServicePolicy
@@ -33,22 +56,11 @@ final class StreamService: TCPServer, ServiceServer, @unchecked Sendable {
     }
 
     override func verifyRequest(_ request: Request) -> Bool { policy.verify(request) }
-    override func processRequest(_ request: Request) throws {
-        if policy.service.concurrency == .events { policy.logServing(request) }  // no finishRequest with events
-        try policy.counting(self) { try super.processRequest(request) }
-    }
-    override func finishRequest(_ request: Request) throws {
-        try policy.serve(request) { try super.finishRequest(request) }
-    }
+    override func processRequest(_ request: Request) throws { try processing(request) { try super.processRequest(request) } }
+    override func finishRequest(_ request: Request) throws { try policy.serve(request) { try super.finishRequest(request) } }
     override func handleError(_ error: any Error, request: Request) { policy.report(error, request) }
-    override func handleAcceptError(_ error: any Error) {
-        policy.acceptFailed(error)
-        super.handleAcceptError(error)
-    }
-    override func serviceActions() {
-        super.serviceActions()
-        policy.flushEvents()
-    }
+    override func handleAcceptError(_ error: any Error) { acceptFailed(error) { super.handleAcceptError(error) } }
+    override func serviceActions() { servicing { super.serviceActions() } }
 }
 
 /// A service on a datagram listener (udp://, unixgram:).
@@ -61,19 +73,9 @@ final class DatagramService: UDPServer, ServiceServer, @unchecked Sendable {
     }
 
     override func verifyRequest(_ request: Request) -> Bool { policy.verify(request) }
-    override func processRequest(_ request: Request) throws {
-        try policy.counting(self) { try super.processRequest(request) }
-    }
-    override func finishRequest(_ request: Request) throws {
-        try policy.serve(request) { try super.finishRequest(request) }
-    }
+    override func processRequest(_ request: Request) throws { try processing(request) { try super.processRequest(request) } }
+    override func finishRequest(_ request: Request) throws { try policy.serve(request) { try super.finishRequest(request) } }
     override func handleError(_ error: any Error, request: Request) { policy.report(error, request) }
-    override func handleAcceptError(_ error: any Error) {
-        policy.acceptFailed(error)
-        super.handleAcceptError(error)
-    }
-    override func serviceActions() {
-        super.serviceActions()
-        policy.flushEvents()
-    }
+    override func handleAcceptError(_ error: any Error) { acceptFailed(error) { super.handleAcceptError(error) } }
+    override func serviceActions() { servicing { super.serviceActions() } }
 }
