@@ -82,7 +82,6 @@ extension Arbiter {
     /// one that died unasked, the supervisor arranges a replacement with crash back-off. Workers
     /// only, by pid: a check's child is reaped by its check, which needs its status.
     func collectChildren() {
-        defer { killAdoptedOrphans() }
         for pid in Array(supervisor.workers.records.keys) {
             var status: Int32 = 0
             do {
@@ -121,7 +120,8 @@ extension Arbiter {
 
     /// The master is a subreaper too: what outlives a dead worker (its request children, programs
     /// that escaped with setsid) is re-parented here. Every child that is neither a worker nor the
-    /// pending check's is killed and reaped.
+    /// pending check's is killed and reaped. A process is only re-parented here when one of this
+    /// process's children (direct or adopted) dies, so the loop calls this after a SIGCHLD only.
     func killAdoptedOrphans() {
         let checking: pid_t? = switch state {
         case .reloading(let check, _): check.pid

@@ -117,6 +117,7 @@ public final class Arbiter {
             let arrived = signals.drain()
             for signal in arrived.filter(Self.isStop) + arrived.filter({ !Self.isStop($0) }) { handle(signal) }
             collectChildren()
+            if arrived.contains(SIGCHLD) { killAdoptedOrphans() }
             supervise(now: .now)
             notifier.watchdogIfDue(now: .now)  // a long graceful drain is still supervised
             if state.isStopping {
