@@ -15,6 +15,8 @@ final class ServicePolicy: Sendable {
     /// The lines a client can cause once per connection, each kind at most once per 10 s.
     let events: ServiceEventLog
 
+    /// Whether this service's requests run programs (exec), whose jobs must not outlive them.
+    let startsPrograms: Bool
     /// Where this worker notes its running requests for the master (nil: untracked).
     private let scoreboard: Scoreboard?
     private let slot: Int
@@ -28,6 +30,7 @@ final class ServicePolicy: Sendable {
 
     init(service: ServiceConfig, scoreboard: Scoreboard? = nil, slot: Int? = nil) {
         self.service = service
+        startsPrograms = service.handler == "exec"
         self.scoreboard = slot == nil ? nil : scoreboard
         self.slot = slot ?? -1
         events = ServiceEventLog(service: service.name)
@@ -63,9 +66,6 @@ final class ServicePolicy: Sendable {
         }
         try body()
     }
-
-    /// Whether this service's requests run programs (exec), whose jobs must not outlive them.
-    var startsPrograms: Bool { service.handler == "exec" }
 
     /// Kills what ended programs left behind (see Containment), in the worker that adopted it.
     func sweepLeftBehind() {
