@@ -51,5 +51,5 @@ func asciiUppercase(_ bytes: UnsafeMutableRawBufferPointer) {
 
 /// `strerror` as a Swift string.
 func errorText(_ code: Int32) -> String {
-    String(cString: strerror(code))
+    Errno(rawValue: code).description
 }

@@ -11,11 +11,6 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     @inlinable
     public init(rawValue: Int32) { self.rawValue = rawValue }
 
-    /// The calling thread's errno now.
-    @inlinable
-    public static var current: Errno { Errno(rawValue: Glibc.errno) }
-
-    public static let interrupted = Errno(rawValue: EINTR)
     /// EAGAIN (the same value as EWOULDBLOCK on Linux): a non-blocking call found nothing to do.
     public static let wouldBlock = Errno(rawValue: EAGAIN)
     public static let noChild = Errno(rawValue: ECHILD)
