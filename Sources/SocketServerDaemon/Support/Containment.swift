@@ -40,15 +40,19 @@ enum Containment {
     /// request children (in this process's group) and their jobs are left to their requests.
     /// Returns how many were killed.
     @discardableResult
-    static func sweep(liveGroups: Set<pid_t>) -> Int {
+    static func sweep(liveGroups: () -> Set<pid_t>) -> Int {
         let session = getsid(0)
         let group = getpgrp()
         var killed = 0
+        var live: Set<pid_t>? = nil  // read only if a child is not a group leader of this session
         for child in children() {
             let childGroup = getpgid(child)
             guard childGroup >= 0 else { continue }  // already reaped
             let escaped = getsid(child) != session
-            let leftBehind = childGroup != child && childGroup != group && !liveGroups.contains(childGroup)
+            let leftBehind = !escaped && childGroup != child && childGroup != group && {
+                if live == nil { live = liveGroups() }
+                return live?.contains(childGroup) == false
+            }()
             guard escaped || leftBehind else { continue }
             kill(child, SIGKILL)
             reap(child)

@@ -17,6 +17,8 @@ final class ServicePolicy: Sendable {
 
     /// Whether this service's requests run programs (exec), whose jobs must not outlive them.
     let startsPrograms: Bool
+    /// Set when a request that may have run a program ended; the worker's loop then sweeps.
+    private let programEnded = Atomic<Bool>(false)
     /// Where this worker notes its running requests for the master (nil: untracked).
     private let scoreboard: Scoreboard?
     private let slot: Int
@@ -62,14 +64,18 @@ final class ServicePolicy: Sendable {
                 pthread_setspecific(currentEntry, nil)
                 scoreboard?.end(slot: slot, entry: entry)
             }
-            if startsPrograms { sweepLeftBehind() }
+            // The sweep itself runs in the worker's loop (serviceActions), off the request's path;
+            // in a request child (fork) the flag is the child's own, and requestChildExited sets the worker's.
+            if startsPrograms { programEnded.store(true, ordering: .relaxed) }
         }
         try body()
     }
 
-    /// Kills what ended programs left behind (see Containment), in the worker that adopted it.
+    /// From the worker's loop: once a program has ended since the last call, kills what programs
+    /// left behind (see Containment), which was re-parented to this worker.
     func sweepLeftBehind() {
-        let killed = Containment.sweep(liveGroups: scoreboard?.liveChildGroups(in: slot) ?? [])
+        guard programEnded.exchange(false, ordering: .relaxed) else { return }
+        let killed = Containment.sweep(liveGroups: { scoreboard?.liveChildGroups(in: slot) ?? [] })
         if killed > 0 { log.info("service \(service.name): killed \(killed) process(es) a program left behind") }
     }
 
@@ -88,7 +94,7 @@ final class ServicePolicy: Sendable {
     /// (killed by a signal, a Swift trap) would leave it on the scoreboard, where it would look hung
     /// and cost the whole worker at request_timeout: end it, with the programs it started, and log it.
     func requestChildExited(_ pid: pid_t, status: Int32) {
-        if startsPrograms { sweepLeftBehind() }  // jobs of its programs were re-parented to this worker
+        if startsPrograms { programEnded.store(true, ordering: .relaxed) }  // its programs' jobs came here
         guard status != 0, let scoreboard else { return }
         let clients = scoreboard.endAll(slot: slot, owner: pid)
         guard !clients.isEmpty else { return }

@@ -39,10 +39,12 @@ extension ServiceServer where Self: BaseServer {
         backOff()
     }
 
-    /// `serviceActions`: the library's actions, then the rate-limited events that are due.
+    /// `serviceActions`: the library's actions, the rate-limited events that are due, and the sweep
+    /// of what ended programs left behind.
     func servicing(_ actions: () -> Void) {
         actions()
         policy.flushEvents()
+        policy.sweepLeftBehind()
     }
 }
 
