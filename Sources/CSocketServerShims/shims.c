@@ -25,6 +25,10 @@ int cssd_thread_count(void) {
     return n;
 }
 
+int cssd_is_main_thread(void) { return gettid() == getpid(); }
+
+void cssd_line_buffer_stdout(void) { setvbuf(stdout, NULL, _IOLBF, 0); }
+
 int cssd_accept_cloexec(int fd, struct sockaddr *addr, unsigned int *len) {
     return accept4(fd, addr, (socklen_t *)len, SOCK_CLOEXEC);
 }

@@ -138,7 +138,7 @@ public func udpClient(timeout: Duration = ioTimeout) throws -> Socket {
 /// A datagram round trip to 127.0.0.1:`port`.
 public func udpRoundTrip(port: Int, _ text: String, timeout: Duration = ioTimeout,
                          file: StaticString = #filePath, line: UInt = #line) throws -> String {
-    try datagramExchange(.inet(host: "127.0.0.1", port: UInt16(port)), text, timeout: timeout, file: file, line: line)
+    try datagramExchange(.inet(host: "127.0.0.1", port: port), text, timeout: timeout, file: file, line: line)
 }
 
 /// True once nothing accepts on 127.0.0.1:`port` (a connection is refused) within `limit`.
@@ -146,7 +146,7 @@ public func waitUntilRefused(port: Int, within limit: Duration = .seconds(10)) -
     eventually(within: limit, every: .milliseconds(20)) {
         guard let socket = try? Socket(family: .inet, type: .stream) else { return false }
         defer { socket.close() }
-        return (try? socket.connectEx(.inet(host: "127.0.0.1", port: UInt16(port)))) == ECONNREFUSED
+        return (try? socket.connectEx(.inet(host: "127.0.0.1", port: port))) == ECONNREFUSED
     }
 }
 

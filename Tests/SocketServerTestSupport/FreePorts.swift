@@ -24,7 +24,7 @@ public func freeLowPort() throws -> Int {
     for port in 700..<1000 {
         guard let socket = try? Socket(family: .inet, type: .stream) else { continue }
         defer { socket.close() }
-        if (try? socket.bind(.inet(host: "127.0.0.1", port: UInt16(port)))) != nil, PortLedger.shared.claim(port) { return port }
+        if (try? socket.bind(.inet(host: "127.0.0.1", port: port))) != nil, PortLedger.shared.claim(port) { return port }
     }
     throw XCTSkip("no free TCP port from 700 to 999")
 }

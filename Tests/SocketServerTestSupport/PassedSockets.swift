@@ -35,7 +35,7 @@ public final class PassedSockets {
                 guard let port = ports[other] else {
                     throw SocketError.invalidAddress("service \(service.name): no passed socket of service \(other) to sit beside")
                 }
-                socket = try Self.bind(.inet(host: "127.0.0.1", port: UInt16(port)), type: .datagram)
+                socket = try Self.bind(.inet(host: "127.0.0.1", port: port), type: .datagram)
             case .address:
                 continue
             }

@@ -85,7 +85,7 @@ final class ServerResourceTests: XCTestCase {
 
     func testClosingClosesTheServer() throws {
         let server = try TCPServer(loopback4, EchoHandler.self)
-        let port = server.closing { server -> UInt16 in
+        let port = server.closing { server -> Int in
             XCTAssertTrue((server as! TCPServer).socket.isOpen)
             return server.serverAddress.port!
         }

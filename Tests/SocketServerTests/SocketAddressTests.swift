@@ -205,7 +205,7 @@ final class SocketAddressTests: XCTestCase {
             XCTAssertThrowsError(try createConnection(host: "127.0.0.1", port: port, timeout: ioTimeout)) { error in
                 XCTAssertEqual((error as? SocketError)?.errno, ECONNREFUSED, "\(error)")
             }
-            XCTAssertThrowsError(try createConnection(to: .inet(host: "127.0.0.1", port: UInt16(port))))
+            XCTAssertThrowsError(try createConnection(to: .inet(host: "127.0.0.1", port: port)))
         }
     }
 }

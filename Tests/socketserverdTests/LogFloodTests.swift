@@ -78,7 +78,7 @@ final class LogFloodTests: DaemonTestCase {
                     if index == 0 {
                         try connectTCP(port: tcp, timeout: .seconds(5)).close()
                     } else {
-                        try sender.sendTo(Array("x".utf8), .inet(host: "127.0.0.1", port: UInt16(udp)))
+                        try sender.sendTo(Array("x".utf8), .inet(host: "127.0.0.1", port: udp))
                         if cycle % 50 == 49 { usleep(2_000) }  // pace: few datagrams past the receive buffer
                     }
                 } catch {

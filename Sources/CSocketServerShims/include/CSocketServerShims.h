@@ -8,6 +8,10 @@ int cssd_set_parent_death_signal(int sig);
 int cssd_set_child_subreaper(int on);
 /* Number of threads of the calling process (from /proc/self/stat), or -1. */
 int cssd_thread_count(void);
+/* 1 on the process's main thread (its thread id is the pid), 0 on any other. */
+int cssd_is_main_thread(void);
+/* Makes stdout line-buffered (Swift 6 cannot name the C global `stdout` safely). */
+void cssd_line_buffer_stdout(void);
 /* accept4(2) with SOCK_CLOEXEC (needs _GNU_SOURCE, which Swift's Glibc module does not define). */
 struct sockaddr;
 int cssd_accept_cloexec(int fd, struct sockaddr *addr, unsigned int *len);

@@ -49,13 +49,20 @@ open class TCPServer: BaseServer, @unchecked Sendable {
         try socket.setNonBlockingFlag(true)
     }
 
-    /// `TCPServer(("127.0.0.1", 9999), Handler.self)`, as in Python.
+    /// `TCPServer(("127.0.0.1", 9999), Handler.self)`, as in Python. A host name resolves to an
+    /// IPv4 address when it has one (Python's `address_family` is AF_INET), else to IPv6; a
+    /// numeric IPv6 host (`"::1"`) makes an IPv6 server.
     public convenience init(
-        _ address: (String, Int), _ handler: BaseRequestHandler.Type,
+        _ address: HostAndPort, _ handler: BaseRequestHandler.Type,
         concurrency: (any RequestConcurrency)? = nil, bindAndActivate: Bool = true
     ) throws {
-        try self.init(try SocketAddress(host: address.0, port: address.1), handler,
-                      concurrency: concurrency, bindAndActivate: bindAndActivate)
+        let resolved: SocketAddress
+        do {
+            resolved = try SocketAddress(host: address.host, port: address.port, family: .inet)
+        } catch .resolution {
+            resolved = try SocketAddress(host: address.host, port: address.port)
+        }
+        try self.init(resolved, handler, concurrency: concurrency, bindAndActivate: bindAndActivate)
     }
 
     /// Sets the reuse options and binds; `serverAddress` becomes the real bound address.

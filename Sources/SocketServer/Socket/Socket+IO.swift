@@ -58,7 +58,8 @@ extension Socket {
         return (buffer, address ?? .unix(path: ""))
     }
 
-    /// Sends what the kernel takes now and returns the count (may be fewer than `bytes.count`).
+    /// Sends what the kernel takes now and returns the count (may be fewer than `bytes.count`);
+    /// `bytes` may be a `String` (its UTF-8).
     @discardableResult
     public func send(_ bytes: some SocketBytes, flags: Int32 = 0) throws(SocketError) -> Int {
         let fd = try fd("send")
@@ -67,10 +68,11 @@ extension Socket {
         }
     }
 
-    /// Sends every byte, looping over partial sends (Python's `sendall`). With a timeout, the
-    /// timeout bounds the whole call, as in CPython since 3.5, not each wait for buffer space: a
-    /// peer reading a byte now and then cannot hold the sender for ever. The deadline starts when
-    /// the call first has to wait (everything before went straight into the socket buffer).
+    /// Sends every byte (of a `String`: its UTF-8), looping over partial sends (Python's
+    /// `sendall`). With a timeout, the timeout bounds the whole call, as in CPython since 3.5, not
+    /// each wait for buffer space: a peer reading a byte now and then cannot hold the sender for
+    /// ever. The deadline starts when the call first has to wait (everything before went straight
+    /// into the socket buffer).
     public func sendAll(_ bytes: some SocketBytes, flags: Int32 = 0) throws(SocketError) {
         let fd = try fd("sendall")
         var deadline = CallDeadline(timeout)
@@ -83,11 +85,6 @@ extension Socket {
                 }
             }
         }
-    }
-
-    /// Sends UTF-8 text in full.
-    public func sendAll(_ text: String) throws(SocketError) {
-        try sendAll(Array(text.utf8))
     }
 
     /// Sends one datagram to `address` (Python's `sendto`).
@@ -129,7 +126,9 @@ extension Socket {
     }
 }
 
-/// Anything whose bytes can be read contiguously: `[UInt8]`, `ArraySlice<UInt8>`, raw buffers.
+/// Anything whose bytes can be read contiguously: `[UInt8]`, `ArraySlice<UInt8>`, raw buffers, and
+/// `String`/`Substring` (sent as UTF-8, as Python's `str.encode()`), so `send`, `sendAll` and
+/// `sendTo` take text and bytes alike.
 public protocol SocketBytes {
     func withSocketBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R
 }
@@ -149,5 +148,23 @@ extension ArraySlice: SocketBytes where Element == UInt8 {
 extension UnsafeRawBufferPointer: SocketBytes {
     public func withSocketBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         try body(self)
+    }
+}
+
+extension String: SocketBytes {
+    public func withSocketBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        var text = self
+        return try text.withUTF8 { (utf8) -> Result<R, E> in
+            Result { () throws(E) -> R in try body(UnsafeRawBufferPointer(utf8)) }
+        }.get()
+    }
+}
+
+extension Substring: SocketBytes {
+    public func withSocketBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        var text = self
+        return try text.withUTF8 { (utf8) -> Result<R, E> in
+            Result { () throws(E) -> R in try body(UnsafeRawBufferPointer(utf8)) }
+        }.get()
     }
 }

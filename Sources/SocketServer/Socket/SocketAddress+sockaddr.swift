@@ -12,16 +12,18 @@ extension SocketAddress {
         var storage = sockaddr_storage()
         switch self {
         case .inet(let host, let port):
+            try Self.checkPort(port)
             var sin = sockaddr_in()
             sin.sin_family = sa_family_t(AF_INET)
-            sin.sin_port = port.bigEndian
+            sin.sin_port = UInt16(port).bigEndian
             guard inet_pton(AF_INET, host, &sin.sin_addr) == 1 else { throw .invalidAddress(host) }
             withUnsafeMutableBytes(of: &storage) { raw in raw.storeBytes(of: sin, as: sockaddr_in.self) }
             return (storage, socklen_t(MemoryLayout<sockaddr_in>.size))
         case .inet6(let host, let port, let flowInfo, let scopeID):
+            try Self.checkPort(port)
             var sin6 = sockaddr_in6()
             sin6.sin6_family = sa_family_t(AF_INET6)
-            sin6.sin6_port = port.bigEndian
+            sin6.sin6_port = UInt16(port).bigEndian
             sin6.sin6_flowinfo = flowInfo.bigEndian
             sin6.sin6_scope_id = scopeID
             guard inet_pton(AF_INET6, host, &sin6.sin6_addr) == 1 else { throw .invalidAddress(host) }
@@ -61,10 +63,10 @@ extension SocketAddress {
         switch family {
         case AF_INET:
             let sin = withUnsafeBytes(of: &storage) { $0.load(as: sockaddr_in.self) }
-            self = .inet(host: IPText.format4(sin.sin_addr), port: UInt16(bigEndian: sin.sin_port))
+            self = .inet(host: IPText.format4(sin.sin_addr), port: Int(UInt16(bigEndian: sin.sin_port)))
         case AF_INET6:
             let sin6 = withUnsafeBytes(of: &storage) { $0.load(as: sockaddr_in6.self) }
-            self = .inet6(host: IPText.format6(sin6.sin6_addr), port: UInt16(bigEndian: sin6.sin6_port),
+            self = .inet6(host: IPText.format6(sin6.sin6_addr), port: Int(UInt16(bigEndian: sin6.sin6_port)),
                           flowInfo: UInt32(bigEndian: sin6.sin6_flowinfo), scopeID: sin6.sin6_scope_id)
         case AF_UNIX:
             let header = MemoryLayout<sa_family_t>.size

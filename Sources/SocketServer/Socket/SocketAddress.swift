@@ -5,11 +5,15 @@ import Glibc
 
 /// A socket address. Its `description` is the form users expect:
 /// `127.0.0.1:9999`, `[::1]:9999`, `[fe80::1%eth0]:9999`, `/run/app.sock`, `@abstract-name`.
+///
+/// Ports are `Int`, as in Python; a port outside 0…65535 is `SocketError.invalidAddress` when the
+/// address is used (bind, connect, sendTo), never a trap. Where the API takes an address it also
+/// takes Python's forms: a `(host, port)` tuple and, for Unix sockets, a path `String`.
 public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
     /// An IPv4 address in dotted-quad form and a port.
-    case inet(host: String, port: UInt16)
+    case inet(host: String, port: Int)
     /// An IPv6 address in canonical text form (no brackets), a port, and the flow info and scope id.
-    case inet6(host: String, port: UInt16, flowInfo: UInt32 = 0, scopeID: UInt32 = 0)
+    case inet6(host: String, port: Int, flowInfo: UInt32 = 0, scopeID: UInt32 = 0)
     /// A Unix-domain path. A leading NUL byte (written `@` in text) is Linux's abstract namespace;
     /// the empty path is an unnamed socket (a client that never bound).
     case unix(path: String)
@@ -23,7 +27,7 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// The host part (IP text), or the path for Unix addresses.
+    /// The host part (IP text), or the path for Unix addresses (Python's `address[0]`).
     public var host: String {
         switch self {
         case .inet(let host, _), .inet6(let host, _, _, _): return host
@@ -31,8 +35,8 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// The port, or nil for Unix addresses.
-    public var port: UInt16? {
+    /// The port, or nil for Unix addresses (Python's `address[1]`).
+    public var port: Int? {
         switch self {
         case .inet(_, let port), .inet6(_, let port, _, _): return port
         case .unix: return nil
@@ -64,19 +68,44 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// A numeric host and a port: `"127.0.0.1"`, `"::1"`, `"[::1]"`, `"fe80::1%lo"`, or `""` for
-    /// any IPv4 address, as Python's `bind(("", port))`. Host names are resolved with `getaddrinfo`
+    /// any address (IPv4 unless `family` is `.inet6`), as Python's `bind(("", port))`. Host names are resolved with `getaddrinfo`
     /// (the first result is used).
     public init(host: String, port: Int) throws(SocketError) {
-        guard (0...65535).contains(port) else { throw .invalidAddress("port \(port) is out of range 0-65535") }
-        let port = UInt16(port)
+        try self.init(host: host, port: port, family: .unspecified)
+    }
+
+    /// `SocketAddress(host:port:)` with name resolution limited to `family` (`.inet`: an IPv4
+    /// address only, as Python's `connect(("localhost", port))` on an AF_INET socket).
+    public init(host: String, port: Int, family: AddressFamily) throws(SocketError) {
+        try Self.checkPort(port)
         var text = host
         if text.hasPrefix("["), text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
-        if text.isEmpty { self = .inet(host: "0.0.0.0", port: port); return }
+        if text.isEmpty { self = family == .inet6 ? .inet6(host: "::", port: port) : .inet(host: "0.0.0.0", port: port); return }
         if let v4 = IPText.parse4(text) { self = .inet(host: v4, port: port); return }
         if let (v6, scope) = IPText.parse6(text) { self = .inet6(host: v6, port: port, scopeID: scope); return }
-        let resolved = try getAddrInfo(host: text, port: Int(port), type: .stream)
+        let resolved = try getAddrInfo(host: text, port: port, family: family, type: .stream)
         guard let first = resolved.first else { throw .resolution(host: text, code: EAI_NONAME) }
         self = first.address
+    }
+
+    /// Python's address tuple: `SocketAddress(("127.0.0.1", 9999))`.
+    public init(_ address: (host: String, port: Int)) throws(SocketError) {
+        try self.init(host: address.host, port: address.port)
+    }
+
+    /// Throws unless `port` is 0…65535.
+    static func checkPort(_ port: Int) throws(SocketError) {
+        guard (0...65535).contains(port) else { throw .invalidAddress("port \(port) is out of range 0-65535") }
+    }
+
+    /// An IPv4 address with a `UInt16` port, for code written before ports were `Int`.
+    @available(*, deprecated, message: "ports are Int: .inet(host:port:) with an Int")
+    public static func inet(host: String, port: UInt16) -> SocketAddress { .inet(host: host, port: Int(port)) }
+
+    /// An IPv6 address with a `UInt16` port, for code written before ports were `Int`.
+    @available(*, deprecated, message: "ports are Int: .inet6(host:port:) with an Int")
+    public static func inet6(host: String, port: UInt16, flowInfo: UInt32 = 0, scopeID: UInt32 = 0) -> SocketAddress {
+        .inet6(host: host, port: Int(port), flowInfo: flowInfo, scopeID: scopeID)
     }
 
     /// Parses the textual forms `description` prints: `HOST:PORT`, `[V6]:PORT`, `/path`, `@abstract`.

@@ -13,6 +13,8 @@ public enum SpawnFileAction: Sendable {
     case open(_ path: String, flags: Int32, mode: mode_t = 0o644, as: Int32)
     /// Every descriptor from `fd` up is closed (the program sees only what the actions before set).
     case closeFrom(Int32)
+    /// The program starts in `path` (chdir; glibc 2.29+, else the spawn fails with ENOSYS).
+    case changeDirectory(String)
 }
 
 /// Starts `path` with `arguments` (after argv[0], which is `path`) and `environment` as all it
@@ -53,6 +55,7 @@ public func spawnProcess(
         case .duplicate(let source, let fd): code = posix_spawn_file_actions_adddup2(&actions, source, fd)
         case .open(let file, let flags, let mode, let fd): code = posix_spawn_file_actions_addopen(&actions, fd, file, flags, mode)
         case .closeFrom(let fd): code = addCloseFrom(&actions, fd)
+        case .changeDirectory(let path): code = addChangeDirectoryNP.map { $0(&actions, path) } ?? ENOSYS
         }
         if code != 0 { throw Errno(rawValue: code) }
     }
@@ -98,3 +101,7 @@ public func libcFunction<Function>(_ name: String, as type: Function.Type) -> Fu
 private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
 /// `int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *, int from)`, glibc 2.34+.
 private let addCloseFromNP = libcFunction("posix_spawn_file_actions_addclosefrom_np", as: AddCloseFrom.self)
+
+private typealias AddChangeDirectory = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+/// `int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *, const char *path)`, glibc 2.29+.
+private let addChangeDirectoryNP = libcFunction("posix_spawn_file_actions_addchdir_np", as: AddChangeDirectory.self)

@@ -1,16 +1,32 @@
-// Starting and joining POSIX threads without Foundation.
+// Starting and joining POSIX threads without Foundation, named as Python names its threads.
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSocketServerShims
+import Synchronization
 
-/// A started POSIX thread that can be joined once.
+/// A started POSIX thread (Python's `threading.Thread`), joined once or detached.
+///
+/// Each thread has a `name`: the one given to `start`, else `Thread-N` as Python numbers its
+/// threads (1, 2, … in the order they start); `PosixThread.current.name` is the calling thread's
+/// (`MainThread` on the main thread, `Dummy-N` on a thread started some other way, as in Python).
+/// A body that throws gives a `PosixThread.Throwing`, whose `join()` rethrows the error.
 public struct PosixThread: Sendable {
     let id: pthread_t
+    let info: ThreadInfo
+
+    /// The thread's name (Python's `Thread.name`).
+    public var name: String { info.name }
+
+    /// The calling thread (Python's `threading.current_thread()`).
+    public static var current: PosixThread { PosixThread(id: pthread_self(), info: ThreadInfo.current) }
 
     /// Starts `body` on a new thread. `detached` threads cannot be joined and free themselves.
     @discardableResult
-    public static func start(detached: Bool = false, _ body: @escaping @Sendable () -> Void) throws(SocketError) -> PosixThread {
-        let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
+    public static func start(name: String? = nil, detached: Bool = false,
+                             _ body: @escaping @Sendable () -> Void) throws(SocketError) -> PosixThread {
+        let info = ThreadInfo(name: name ?? ThreadInfo.nextName(prefix: "Thread"))
+        let box = Unmanaged.passRetained(ThreadBody(info: info, body)).toOpaque()
         var id = pthread_t()
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
@@ -18,6 +34,7 @@ public struct PosixThread: Sendable {
         if detached { pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED)) }
         let code = pthread_create(&id, &attributes, { raw in
             let body = Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue()
+            ThreadInfo.setCurrent(body.info)
             body.run()
             return nil
         }, box)
@@ -25,7 +42,27 @@ public struct PosixThread: Sendable {
             Unmanaged<ThreadBody>.fromOpaque(box).release()
             throw .system(call: "pthread_create", errno: code)
         }
-        return PosixThread(id: id)
+        return PosixThread(id: id, info: info)
+    }
+
+    /// Starts a body that may throw: `join()` rethrows its error (a detached thread's error is
+    /// written to stderr, as Python reports an exception no one catches in a thread).
+    @discardableResult
+    public static func start(name: String? = nil, detached: Bool = false,
+                             _ body: @escaping @Sendable () throws -> Void) throws(SocketError) -> Throwing {
+        let failure = ThreadFailure()
+        let thread = try start(name: name, detached: detached) { () -> Void in
+            do {
+                try body()
+            } catch {
+                if detached {
+                    writeStandardError("Exception in thread \(PosixThread.current.name): \(error)")
+                } else {
+                    failure.error = error
+                }
+            }
+        }
+        return Throwing(thread: thread, failure: failure)
     }
 
     /// Waits for the thread to finish.
@@ -37,60 +74,73 @@ public struct PosixThread: Sendable {
     public func detach() {
         pthread_detach(id)
     }
+
+    /// A thread whose body may throw.
+    public struct Throwing: Sendable {
+        /// The thread itself.
+        public let thread: PosixThread
+        let failure: ThreadFailure
+
+        /// The thread's name.
+        public var name: String { thread.name }
+
+        /// Waits for the thread to finish and rethrows what its body threw.
+        public func join() throws {
+            thread.join()
+            if let error = failure.error { throw error }
+        }
+
+        /// Lets the thread free itself when it ends; its error is then lost.
+        public func detach() { thread.detach() }
+    }
+}
+
+/// What a thread's body threw: written by the thread before it ends and read after `pthread_join`,
+/// which orders the two.
+final class ThreadFailure: @unchecked Sendable {
+    var error: (any Error)?
+}
+
+/// A thread's name, and the per-thread slot that finds it from the thread itself.
+final class ThreadInfo: Sendable {
+    let name: String
+
+    init(name: String) { self.name = name }
+
+    /// Python's counter: each thread started without a name takes the next number.
+    private static let counter = Atomic<Int>(0)
+
+    static func nextName(prefix: String) -> String {
+        "\(prefix)-\(counter.add(1, ordering: .relaxed).newValue)"
+    }
+
+    /// The slot holds a retained ThreadInfo, released when the thread ends.
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { raw in
+            if let raw { Unmanaged<ThreadInfo>.fromOpaque(raw).release() }
+        }
+        return key
+    }()
+
+    static func setCurrent(_ info: ThreadInfo) {
+        pthread_setspecific(key, Unmanaged.passRetained(info).toOpaque())
+    }
+
+    /// The calling thread's info; a thread not started by `PosixThread` gets one on first use.
+    static var current: ThreadInfo {
+        if let raw = pthread_getspecific(key) { return Unmanaged<ThreadInfo>.fromOpaque(raw).takeUnretainedValue() }
+        let info = ThreadInfo(name: cssd_is_main_thread() != 0 ? "MainThread" : nextName(prefix: "Dummy"))
+        setCurrent(info)
+        return info
+    }
 }
 
 private final class ThreadBody {
+    let info: ThreadInfo
     let run: @Sendable () -> Void
-    init(_ run: @escaping @Sendable () -> Void) { self.run = run }
-}
-
-/// Writes a line (`text`, with a newline added if it lacks one) to standard error without
-/// buffering (safe in forked children); a failed write is dropped.
-public func writeStandardError(_ text: String) {
-    var bytes = Array(text.utf8)
-    if bytes.last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }
-    try? writeAll(2, bytes)
-}
-
-/// 1 in a process whose forking thread `runAfterFork` parked: that thread holds no lock, so
-/// `ForkingMixIn` does not count it when it warns about forking a multithreaded process.
-nonisolated(unsafe) var parkedForkingThreads: Int32 = 0
-
-/// Runs the rest of a forked child on a new thread and ends the process with the status `body`
-/// returns. The thread that forked waits meanwhile, with every signal blocked, and calls `_exit`
-/// once `body` is done (`body` may also end the process itself). If no thread can be started,
-/// runs `body` where it is.
-///
-/// Why: on Linux the Swift runtime's locks (`swift::once`, metadata caches) and
-/// `Synchronization.Mutex` are priority-inheritance futexes holding their owner's thread id, which
-/// each thread caches in thread-local storage. The forking thread carries its parent-side id into
-/// the child. If it holds such a lock while another thread of the child waits for it, the kernel
-/// refuses the unlock (EPERM: the id in the lock is not the caller's) and both threads spin
-/// forever; ThreadSanitizer found a daemon worker livelocked this way in `swift_once`. Threads
-/// created in the child cache their own, correct ids, so the waiting thread is the only one that
-/// could take a lock under a wrong id, and it takes none while another thread runs. A child that
-/// never has a second thread (ForkingMixIn's request children, as a rule) does not need this.
-public func runAfterFork(_ body: @escaping @Sendable () -> Int32) -> Never {
-    var all = sigset_t()
-    sigfillset(&all)
-    var previous = sigset_t()
-    pthread_sigmask(SIG_BLOCK, &all, &previous)  // signals go to the threads that run Swift code
-    let mask = previous
-    let status = ExitStatus()
-    parkedForkingThreads = 1
-    guard let thread = try? PosixThread.start({
-        var mask = mask
-        pthread_sigmask(SIG_SETMASK, &mask, nil)
-        status.value = body()
-    }) else {
-        parkedForkingThreads = 0
-        pthread_sigmask(SIG_SETMASK, &previous, nil)
-        _exit(body())
+    init(info: ThreadInfo, _ run: @escaping @Sendable () -> Void) {
+        self.info = info
+        self.run = run
     }
-    thread.join()
-    _exit(status.value)
-}
-
-private final class ExitStatus: @unchecked Sendable {
-    var value: Int32 = 1
 }

@@ -34,7 +34,7 @@ enum ListenConflicts {
 
     struct PortKey: Hashable {
         var datagram: Bool
-        var port: UInt16
+        var port: Int
     }
 
     /// The claims seen so far on one port and socket type, by the kinds that matter for overlap.
