@@ -7,6 +7,8 @@ let package = Package(
     name: "socketserverd",
     products: [
         .library(name: "SocketServer", targets: ["SocketServer"]),
+        // The built-in handlers (echo, discard, daytime, upper, upload, exec), for library users too.
+        .library(name: "SocketServerHandlers", targets: ["SocketServerHandlers"]),
         .executable(name: "socketserverd", targets: ["socketserverd"]),
         // For Swift handler plugins: subclass PluginStreamHandler, export with one line.
         .library(name: "SocketServerPlugin", targets: ["SocketServerPlugin"]),

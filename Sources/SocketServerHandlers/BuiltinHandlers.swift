@@ -3,7 +3,8 @@ import SocketServer
 
 /// The built-in handlers, by name: `echo`, `discard`, `daytime`, `upper` (stream and datagram),
 /// `upload` (stream only; keys `directory`, `max_size`) and `exec` (stream and datagram; key
-/// `command`). `echo`, `discard`, `daytime` and `upper` also have event-driven variants (`events`)
+/// `command`, and the service's `directory`). `upload` and `exec` take their settings from a value
+/// (`UploadStreamHandler.Settings`, `ExecSettings`) that `settings` builds from the configuration. `echo`, `discard`, `daytime` and `upper` also have event-driven variants (`events`)
 /// for `concurrency = events`.
 ///
 /// The daemon looks a service's `handler =` up with `named(_:)`, picks `stream` or `datagram` by its
@@ -16,10 +17,12 @@ public enum BuiltinHandlers {
     public static let upper = HandlerDescriptor(name: "upper", stream: UpperStreamHandler.self, datagram: UpperDatagramHandler.self, events: UpperEventHandler.self)
     public static let upload = HandlerDescriptor(
         name: "upload", stream: UploadStreamHandler.self, datagram: nil,
-        keys: UploadStreamHandler.keys, keyDocs: UploadStreamHandler.keyDocs, validate: { UploadStreamHandler.validate($0) })
+        keys: UploadStreamHandler.keys, keyDocs: UploadStreamHandler.keyDocs, validate: { UploadStreamHandler.validate($0) },
+        settings: { try UploadStreamHandler.Settings($0) })
     public static let exec = HandlerDescriptor(
         name: "exec", stream: ExecStreamHandler.self, datagram: ExecDatagramHandler.self,
-        keys: ExecRunner.keys, keyDocs: ExecRunner.keyDocs, validate: { ExecRunner.validate($0) })
+        keys: ExecRunner.keys, keyDocs: ExecRunner.keyDocs, validate: { ExecRunner.validate($0) },
+        settings: { try ExecSettings($0) })
 
     /// Every built-in handler, in a stable order.
     public static let all: [HandlerDescriptor] = [echo, discard, daytime, upper, upload, exec]

@@ -1,8 +1,40 @@
-// The exec handler's `command =` value: a program and its arguments, split like a shell would
-// split plain words (with '…' and "…" quoting and \ escapes, but no expansion of any kind).
+// What the exec handler runs: its settings (program, arguments, working directory), and the
+// `command =` value they come from, split like a shell would split plain words (with '…' and "…"
+// quoting and \ escapes, but no expansion of any kind).
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// The exec handlers' settings: the program each request runs, its arguments and the directory it
+/// runs in. A plain value: build one, or let the daemon build it from `command` and `directory`.
+public struct ExecSettings: Sendable, Equatable {
+    /// The program's absolute path; empty: no program, every request fails.
+    public var program: String
+    public var arguments: [String]
+    /// The program's working directory (`/` by default, as inetd's programs).
+    public var directory: String
+
+    public init(program: String, arguments: [String] = [], directory: String = "/") {
+        self.program = program
+        self.arguments = arguments
+        self.directory = directory
+    }
+
+    /// A command line as the `command` key takes it: an absolute program path, then arguments
+    /// split like shell words.
+    public init(command: String, directory: String = "/") throws(HandlerSettingsError) {
+        switch ExecCommand.parse(command) {
+        case .success(let parsed): self.init(program: parsed.program, arguments: parsed.arguments, directory: directory)
+        case .failure(let error): throw HandlerSettingsError(error.description)
+        }
+    }
+
+    /// The daemon's settings for a service: its `command` key and its `directory`.
+    public init(_ configuration: HandlerConfiguration) throws(HandlerSettingsError) {
+        guard let command = configuration.options["command"] else { throw HandlerSettingsError("command is required") }
+        try self.init(command: command, directory: configuration.workingDirectory ?? "/")
+    }
+}
 
 struct ExecCommand: Equatable {
     let program: String

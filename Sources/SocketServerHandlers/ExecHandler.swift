@@ -8,7 +8,9 @@ import SocketServer
 
 /// Stream: the program's stdin and stdout are the connection itself. Datagram: the datagram is its
 /// stdin and its stdout (if any) is sent back to the sender as one datagram. Its stderr goes to the
-/// log, line by line. It sees only a clean environment (PATH, REMOTE_ADDR, REMOTE_PORT, SERVICE).
+/// log, line by line, at `info`. It runs in its settings' directory (`/`, as inetd's programs,
+/// unless the service's `directory` says otherwise) and sees only a clean environment (PATH,
+/// REMOTE_ADDR, REMOTE_PORT, SERVICE).
 /// Its exit status is logged; it is always reaped; past the service's `timeout` its whole process
 /// group is killed, and so is whatever it leaves running in that group when it exits (a background
 /// job keeping its stdout or stderr open would otherwise hold the request until the timeout). It
@@ -39,17 +41,18 @@ enum ExecRunner {
     }
 
     /// Runs the command for one request; throws only when it cannot be started.
-    static func run(_ handler: BaseRequestHandler, stdin: Int32, stdout: Int32) throws {
-        guard let text = handler.host?.options["command"] else { throw ExecCommandError("no command configured") }
-        let command = try ExecCommand.parse(text).get()
-        let process = try ExecProcess.spawn(command, stdin: stdin, stdout: stdout, environment: environment(handler))
+    static func run(_ handler: BaseRequestHandler, _ settings: ExecSettings, stdin: Int32, stdout: Int32) throws {
+        guard !settings.program.isEmpty else { throw ExecCommandError("no command configured") }
+        let command = ExecCommand(program: settings.program, arguments: settings.arguments)
+        let process = try ExecProcess.spawn(command, directory: settings.directory, stdin: stdin, stdout: stdout,
+                                            environment: environment(handler))
         handler.host?.requestStartedProcessGroup(process.pid)
         let name = command.program.split(separator: "/").last.map(String.init) ?? command.program
         // The record goes before the reap: once reaped, the group id may be reused, and the master
         // kills recorded groups when a worker dies.
         let (status, timedOut) = process.wait(limit: handler.host?.idleTimeout,
                                               beforeReaping: { handler.host?.requestStartedProcessGroup(0) }) { line in
-            handler.log(.warning, "\(name)[\(process.pid)] stderr: \(line)")
+            handler.log(.info, "\(name)[\(process.pid)] stderr: \(line)")
         }
         let signal = status & 0x7f
         let code = (status >> 8) & 0xff
@@ -65,17 +68,32 @@ enum ExecRunner {
     }
 }
 
-public final class ExecStreamHandler: BaseRequestHandler {
+/// exec over a stream: the connection is the program's stdin and stdout. Configured by its
+/// `settings` (override them in a subclass; the default is the server's `handlerSettings`).
+open class ExecStreamHandler: BaseRequestHandler {
+    public typealias Settings = ExecSettings
+
+    /// The program, its arguments and its working directory.
+    open var settings: Settings { host?.handlerSettings as? Settings ?? Settings(program: "") }
+
     override public func handle() throws {
+        let settings = settings
         let fd = request.fileno()
         // The program gets a blocking descriptor, whatever the server's timeout made of it.
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
-        try ExecRunner.run(self, stdin: fd, stdout: fd)
+        try ExecRunner.run(self, settings, stdin: fd, stdout: fd)
     }
 }
 
-public final class ExecDatagramHandler: BaseRequestHandler {
+/// exec over datagrams: the datagram is the program's stdin, its stdout the reply.
+open class ExecDatagramHandler: BaseRequestHandler {
+    public typealias Settings = ExecSettings
+
+    /// The program, its arguments and its working directory.
+    open var settings: Settings { host?.handlerSettings as? Settings ?? Settings(program: "") }
+
     override public func handle() throws {
+        let settings = settings
         var input: [Int32] = [-1, -1]
         var output: [Int32] = [-1, -1]
         guard cssd_pipe_cloexec(&input, 0) == 0 else { throw SocketError.system(call: "pipe", errno: errno) }
@@ -90,7 +108,7 @@ public final class ExecDatagramHandler: BaseRequestHandler {
         let reader = PipeCollector(fd: output[0])
         defer { reader.finish() }
         do {
-            try ExecRunner.run(self, stdin: input[0], stdout: output[1])
+            try ExecRunner.run(self, settings, stdin: input[0], stdout: output[1])
         } catch {
             close(input[0]); close(output[1])
             throw error

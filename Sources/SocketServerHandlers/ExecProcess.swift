@@ -12,8 +12,10 @@ struct ExecProcess {
     let pid: pid_t
     private let stderrRead: Int32
 
-    /// Spawns `command` with `stdin`/`stdout` as its fds 0 and 1 and `environment` as all it sees.
-    static func spawn(_ command: ExecCommand, stdin: Int32, stdout: Int32, environment: [String]) throws(ExecCommandError) -> ExecProcess {
+    /// Spawns `command` in `directory` with `stdin`/`stdout` as its fds 0 and 1 and `environment`
+    /// as all it sees.
+    static func spawn(_ command: ExecCommand, directory: String, stdin: Int32, stdout: Int32,
+                      environment: [String]) throws(ExecCommandError) -> ExecProcess {
         var errPipe: [Int32] = [-1, -1]
         guard cssd_pipe_cloexec(&errPipe, 0) == 0 else { throw .init("pipe: \(String(cString: strerror(errno)))") }
         defer { close(errPipe[1]) }
@@ -23,7 +25,8 @@ struct ExecProcess {
             // without FD_CLOEXEC.
             let pid = try spawnProcess(
                 command.program, arguments: command.arguments, environment: environment,
-                fileActions: [.duplicate(stdin, as: 0), .duplicate(stdout, as: 1), .duplicate(errPipe[1], as: 2), .closeFrom(3)],
+                fileActions: [.duplicate(stdin, as: 0), .duplicate(stdout, as: 1), .duplicate(errPipe[1], as: 2), .closeFrom(3),
+                              .changeDirectory(directory)],
                 newProcessGroup: true, signalsAtDefault: true)
             return ExecProcess(pid: pid, stderrRead: errPipe[0])
         } catch {

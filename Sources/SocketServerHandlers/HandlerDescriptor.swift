@@ -17,11 +17,16 @@ public struct HandlerDescriptor: Sendable {
     public let keyDocs: [String: String]
     /// Checks the keys' values; returns (key, problem) pairs, empty when all is well.
     public let validate: @Sendable ([String: String]) -> [(key: String, problem: String)]
+    /// Builds the handler's settings value (`UploadStreamHandler.Settings`, `ExecSettings`) from a
+    /// service's configuration, once per worker; the server hands it to every request as
+    /// `HandlerHost.handlerSettings`. nil for a handler without settings.
+    public let settings: (@Sendable (HandlerConfiguration) throws -> any Sendable)?
 
     public init(
         name: String, stream: BaseRequestHandler.Type?, datagram: BaseRequestHandler.Type?,
         events: (any EventStreamHandler.Type)? = nil, keys: [String: String?] = [:], keyDocs: [String: String] = [:],
-        validate: @escaping @Sendable ([String: String]) -> [(key: String, problem: String)] = { _ in [] }
+        validate: @escaping @Sendable ([String: String]) -> [(key: String, problem: String)] = { _ in [] },
+        settings: (@Sendable (HandlerConfiguration) throws -> any Sendable)? = nil
     ) {
         self.name = name
         self.stream = stream
@@ -30,5 +35,30 @@ public struct HandlerDescriptor: Sendable {
         self.keys = keys
         self.keyDocs = keyDocs
         self.validate = validate
+        self.settings = settings
     }
+}
+
+/// What a handler's settings are built from: a service's configuration as the daemon read it.
+public struct HandlerConfiguration: Sendable, Equatable {
+    /// The handler's own keys as written, defaults filled in (`directory`, `max_size`, `command`).
+    public var options: [String: String]
+    /// The service's `directory` key: where the handler works (exec: its programs' working
+    /// directory); nil when the service does not set it.
+    public var workingDirectory: String?
+    /// The service's `timeout`: how long a client may stay silent; nil: no limit.
+    public var idleTimeout: Duration?
+
+    public init(options: [String: String], workingDirectory: String? = nil, idleTimeout: Duration? = nil) {
+        self.options = options
+        self.workingDirectory = workingDirectory
+        self.idleTimeout = idleTimeout
+    }
+}
+
+/// Why a handler's settings cannot be built from a configuration (a key the validation passed
+/// that still does not make sense, or a required key missing).
+public struct HandlerSettingsError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

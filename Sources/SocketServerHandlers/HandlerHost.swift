@@ -22,9 +22,14 @@ public protocol HandlerHost: AnyObject, Sendable {
     /// Logs, at `error` level, why one request failed. A client can cause one per connection, so
     /// the daemon writes at most one line per 10 s per service and kind, with a count.
     func logProblem(_ problem: RequestProblem, _ message: String)
+    /// The handler's settings, built once from the service's configuration
+    /// (`HandlerDescriptor.settings`); a built-in handler serves with them unless a subclass
+    /// overrides its `settings`. nil: the handler has none.
+    var handlerSettings: (any Sendable)? { get }
 }
 
 extension HandlerHost {
+    public var handlerSettings: (any Sendable)? { nil }
     public var idleTimeout: Duration? { nil }
     public func requestStartedProcessGroup(_ group: pid_t) {}
     public func logProblem(_ problem: RequestProblem, _ message: String) { log(.error, message) }

@@ -44,10 +44,54 @@ import SocketServer
 /// partial file, sends `ERR timed out` if it can, and lets the error propagate, so the server logs
 /// it and closes the connection.
 ///
-/// Keys: `directory` (required; an existing directory) and `max_size` (bytes, default 104857600).
-public final class UploadStreamHandler: BaseRequestHandler {
+/// Settings (`Settings`): the directory, the largest file, the idle timeout. The daemon builds
+/// them from the keys `directory` (required; an existing directory) and `max_size` (bytes,
+/// default 104857600) and its `timeout`; a library user subclasses, as a Python user sets class
+/// attributes on a handler class:
+///
+/// ```swift
+/// final class Uploads: UploadStreamHandler {
+///     override var settings: UploadStreamHandler.Settings { .init(directory: "/srv/uploads", maxSize: 1 << 20) }
+/// }
+/// ```
+open class UploadStreamHandler: BaseRequestHandler {
     /// `max_size` when the config does not set it: 100 MiB.
     public static let defaultMaxSize = 104_857_600
+
+    /// Where files go and what is accepted. A plain value: build one, or let the daemon build it.
+    public struct Settings: Sendable, Equatable {
+        /// The directory files are written to (it must exist); empty refuses every upload.
+        public var directory: String
+        /// The largest file accepted, in bytes.
+        public var maxSize: Int
+        /// How long the client may stay silent before the connection is closed (`ERR timed out`);
+        /// nil leaves the connection's timeout as the server set it.
+        public var timeout: Duration?
+
+        public init(directory: String, maxSize: Int = UploadStreamHandler.defaultMaxSize, timeout: Duration? = nil) {
+            self.directory = directory
+            self.maxSize = maxSize
+            self.timeout = timeout
+        }
+
+        /// The daemon's settings for a service: `directory` and `max_size` from its keys (already
+        /// checked by `validate`), the timeout from its `timeout`.
+        public init(_ configuration: HandlerConfiguration) throws(HandlerSettingsError) {
+            let options = configuration.options
+            guard let directory = options["directory"], !directory.isEmpty else { throw .init("directory is required") }
+            var maxSize = UploadStreamHandler.defaultMaxSize
+            if let text = options["max_size"] {
+                guard let value = UploadStreamHandler.parseMaxSize(text) else { throw .init("max_size must be a positive integer (bytes), not \"\(text)\"") }
+                maxSize = value
+            }
+            self.init(directory: directory, maxSize: maxSize, timeout: configuration.idleTimeout)
+        }
+    }
+
+    /// The settings this handler serves with. Override it to configure the handler. The default
+    /// is what the server gives (`HandlerHost.handlerSettings`: the daemon's, from the config);
+    /// under a server that gives none, the directory is empty and every upload is refused.
+    open var settings: Settings { host?.handlerSettings as? Settings ?? Settings(directory: "") }
     /// The largest JSON header accepted.
     public static let maxHeaderSize = 65536
 
@@ -96,10 +140,12 @@ public final class UploadStreamHandler: BaseRequestHandler {
     }
 
     override public func handle() throws {
+        let settings = settings
+        if let timeout = settings.timeout, request.timeout != timeout { try request.setTimeout(timeout) }
         var input = ConnectionInput(socket: request, capacity: Self.maxHeaderSize)
         var directory: UploadDirectory?
         do {
-            while try receiveFile(&input, directory: &directory) {}
+            while try receiveFile(&input, settings, directory: &directory) {}
         } catch let refusal as UploadRefusal {
             let reason = Self.printable(refusal.reason)
             logProblem(refusal.problem, "upload refused: \(reason)")
@@ -112,7 +158,7 @@ public final class UploadStreamHandler: BaseRequestHandler {
     }
 
     /// Receives one file; false when the client closed the connection between files.
-    private func receiveFile(_ input: inout ConnectionInput, directory: inout UploadDirectory?) throws -> Bool {
+    private func receiveFile(_ input: inout ConnectionInput, _ settings: Settings, directory: inout UploadDirectory?) throws -> Bool {
         guard try input.fill(atLeast: 4) else {
             if input.buffered == 0 { return false }
             throw UploadRefusal("connection closed inside the header length")
@@ -128,8 +174,9 @@ public final class UploadStreamHandler: BaseRequestHandler {
         } catch {
             throw UploadRefusal("malformed header: \(error)")
         }
-        let (filename, filesize) = try Self.parsePut(header, maxSize: try maxSize())
-        let target = try directory ?? UploadDirectory(path: directoryPath())
+        let (filename, filesize) = try Self.parsePut(header, maxSize: settings.maxSize)
+        guard !settings.directory.isEmpty else { throw UploadRefusal("no upload directory is configured", .failed) }
+        let target = try directory ?? UploadDirectory(path: settings.directory)
         directory = target
         try target.checkTarget(filename)
         let file = try target.createTemporary()
@@ -163,19 +210,6 @@ public final class UploadStreamHandler: BaseRequestHandler {
             throw UploadRefusal("filesize \(filesize) is over the limit of \(maxSize) bytes")
         }
         return (filename, filesize)
-    }
-
-    private func directoryPath() throws(UploadRefusal) -> String {
-        guard let path = host?.options["directory"], !path.isEmpty else {
-            throw UploadRefusal("no upload directory is configured", .failed)
-        }
-        return path
-    }
-
-    private func maxSize() throws(UploadRefusal) -> Int {
-        guard let text = host?.options["max_size"] else { return Self.defaultMaxSize }
-        guard let value = Self.parseMaxSize(text) else { throw UploadRefusal("max_size is misconfigured", .failed) }
-        return value
     }
 
     /// After a refusal: half-close, then read and drop what the client is still sending (at most

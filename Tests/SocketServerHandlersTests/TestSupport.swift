@@ -19,14 +19,19 @@ final class HostState: Sendable {
     let socketTimeout: Duration?
     /// The service's `timeout` as a `HandlerHost` reports it (exec: how long a program may run).
     let idleTimeout: Duration?
+    /// The built-in handler's settings built from `options`, as the daemon builds them (nil when
+    /// they cannot be built: the handler then serves unconfigured).
+    let handlerSettings: (any Sendable)?
     private let logLines = Mutex<[(level: LogLevel, message: String)]>([])
     private let errorLines = Mutex<[String]>([])
     private let problemLines = Mutex<[(problem: RequestProblem, message: String)]>([])
 
-    init(options: [String: String], socketTimeout: Duration?, idleTimeout: Duration? = nil) {
+    init(options: [String: String], socketTimeout: Duration?, idleTimeout: Duration? = nil, handler: BaseRequestHandler.Type) {
         self.options = options
         self.socketTimeout = socketTimeout
         self.idleTimeout = idleTimeout
+        let descriptor = BuiltinHandlers.all.first { $0.stream == handler || $0.datagram == handler }
+        handlerSettings = try? descriptor?.settings?(HandlerConfiguration(options: options))
     }
 
     func record(_ level: LogLevel, _ message: String) { logLines.withLock { $0.append((level, message)) } }
@@ -48,13 +53,14 @@ final class HostStreamServer: TCPServer, HandlerHost, @unchecked Sendable {
 
     init(_ address: SocketAddress, _ handler: BaseRequestHandler.Type,
          options: [String: String] = [:], socketTimeout: Duration? = .seconds(10), idleTimeout: Duration? = nil) throws {
-        state = HostState(options: options, socketTimeout: socketTimeout, idleTimeout: idleTimeout)
+        state = HostState(options: options, socketTimeout: socketTimeout, idleTimeout: idleTimeout, handler: handler)
         try super.init(address, handler, concurrency: ThreadingMixIn())
     }
 
     var serviceName: String { state.serviceName }
     var options: [String: String] { state.options }
     var idleTimeout: Duration? { state.idleTimeout }
+    var handlerSettings: (any Sendable)? { state.handlerSettings }
     func log(_ level: LogLevel, _ message: String) { state.record(level, message) }
     func logProblem(_ problem: RequestProblem, _ message: String) { state.recordProblem(problem, message) }
 
@@ -73,13 +79,14 @@ final class HostDatagramServer: UDPServer, HandlerHost, @unchecked Sendable {
 
     init(_ address: SocketAddress, _ handler: BaseRequestHandler.Type, options: [String: String] = [:],
          idleTimeout: Duration? = nil) throws {
-        state = HostState(options: options, socketTimeout: nil, idleTimeout: idleTimeout)
+        state = HostState(options: options, socketTimeout: nil, idleTimeout: idleTimeout, handler: handler)
         try super.init(address, handler)
     }
 
     var serviceName: String { state.serviceName }
     var options: [String: String] { state.options }
     var idleTimeout: Duration? { state.idleTimeout }
+    var handlerSettings: (any Sendable)? { state.handlerSettings }
     func log(_ level: LogLevel, _ message: String) { state.record(level, message) }
 
     override func handleError(_ error: any Error, request: Request) { state.recordError(error) }

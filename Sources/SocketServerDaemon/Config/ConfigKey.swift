@@ -31,7 +31,8 @@ enum KeyScope: Sendable, Equatable {
     case every
     /// Services on these listener kinds; `why` ends the error message, in parentheses.
     case listeners([ListenerKind], why: String?)
-    /// Services whose handler declares the key (the handler checks it).
+    /// Services with this handler: a key the handler declares (the handler checks it), or a
+    /// service key only that handler takes (exec's `directory`), unknown to the others.
     case handler(String)
 
     /// For help: "" for `every`, else "tcp:// and udp:// listeners", "handler upload".

@@ -14,14 +14,17 @@ enum ConfigKeys {
 
     /// Every key, section by section; a service's handler keys follow its own keys.
     static func entries(handlers: [HandlerDescriptor] = BuiltinHandlers.all) -> [Entry] {
-        DaemonKeys.rows.map { entry($0, in: .daemon) } + ServiceKeys.rows.map { entry($0, in: .service) }
-            + handlerEntries(handlers) + PluginKeys.rows.map { entry($0, in: .plugin) }
+        DaemonKeys.rows.map { entry($0, in: .daemon) } + serviceEntries(handlers) + PluginKeys.rows.map { entry($0, in: .plugin) }
     }
 
-    /// The section whose own rows hold `key` (handler keys excluded: any service may take them).
+    /// The section whose own rows hold `key` (handler keys, and service keys for one handler,
+    /// excluded: a service may take them or not, by its handler).
     static func section(of key: String) -> KeySection? {
         if DaemonKeys.rows.contains(where: { $0.name == key }) { return .daemon }
-        if ServiceKeys.names.contains(key) { return .service }
+        if ServiceKeys.rows.contains(where: { row in
+            if case .handler = row.scope { return false }
+            return row.name == key
+        }) { return .service }
         if PluginKeys.names.contains(key) { return .plugin }
         return nil
     }
@@ -57,5 +60,24 @@ enum ConfigKeys {
                              scope: .handler(descriptor.name), doc: descriptor.keyDocs[key] ?? "")
             }
         }
+    }
+
+    /// The service entries and the handler entries, each key listed once: a service key for one
+    /// handler that another handler also declares (exec's `directory`, upload's `directory`) is
+    /// told in that handler's entry, after its own doc.
+    private static func serviceEntries(_ handlers: [HandlerDescriptor]) -> [Entry] {
+        var handlerKeys = handlerEntries(handlers)
+        var rows: [Entry] = []
+        for row in ServiceKeys.rows {
+            let entry = entry(row, in: .service)
+            if case .handler(let name) = row.scope, let index = handlerKeys.firstIndex(where: { $0.name == row.name }) {
+                let shared = handlerKeys[index]
+                handlerKeys[index] = Entry(section: .service, name: shared.name, defaultValue: shared.defaultValue,
+                                           scope: shared.scope, doc: shared.doc + "; for handler \(name): " + row.doc)
+            } else {
+                rows.append(entry)
+            }
+        }
+        return rows + handlerKeys
     }
 }

@@ -26,6 +26,8 @@ public struct ServiceConfig: Equatable, Sendable {
     public var socketMode: UInt32? = ServiceKeys.socketMode.default
     /// Unix socket files: the owner (`socket_owner = USER[:GROUP]`), set right after binding.
     public var socketOwner: SocketOwner? = ServiceKeys.socketOwner.default
+    /// `directory`: where an exec service's programs run; nil: `/`.
+    public var workingDirectory: String? = ServiceKeys.workingDirectory.default
     /// For a `PLUGIN.HANDLER` handler: the plugin the worker loads.
     public var plugin: PluginConfig? = nil
     /// Where the section starts.
@@ -81,6 +83,9 @@ enum ServiceKeys {
         "socket_mode", .fileMode, default: nil, shown: .described("from the umask"),
         scope: .listeners(unixListeners, why: nil), into: \.socketMode,
         doc: "the octal mode of the socket file, such as 0660")
+    static let workingDirectory = Setting<ServiceConfig, String?>(
+        "directory", .existingDirectory, default: nil, shown: .value("/"), scope: .handler("exec"), into: \.workingDirectory,
+        doc: "the directory its programs run in (default /), an absolute path the workers' user can enter")
     static let socketOwner = Setting<ServiceConfig, SocketOwner?>(
         "socket_owner", .socketOwner, default: nil, shown: .described("the daemon's user"),
         scope: .listeners(unixListeners, why: nil), into: \.socketOwner,
@@ -89,7 +94,7 @@ enum ServiceKeys {
     /// Every key a service takes whatever its handler, in the order help lists them.
     static let rows: [ConfigKey<ServiceConfig>] = [
         listen, handler, workers, concurrency.row, threads.row, maxRequests.row, idleTimeout.row, requestTimeout.row,
-        allow.row, socketMode.row, socketOwner.row,
+        allow.row, socketMode.row, socketOwner.row, workingDirectory.row,
     ]
     static let names = rows.map(\.name)
 }

@@ -15,6 +15,9 @@ final class ServicePolicy: Sendable {
     /// The lines a client can cause once per connection, each kind at most once per 10 s.
     let events: ServiceEventLog
 
+    /// The handler's settings, built from the service's configuration when the worker started.
+    let handlerSettings: (any Sendable)?
+
     /// Whether this service's requests run programs (exec), whose jobs must not outlive them.
     let startsPrograms: Bool
     /// Set when a request that may have run a program ended; the worker's loop then sweeps.
@@ -30,8 +33,9 @@ final class ServicePolicy: Sendable {
         return key
     }()
 
-    init(service: ServiceConfig, scoreboard: Scoreboard? = nil, slot: Int? = nil) {
+    init(service: ServiceConfig, scoreboard: Scoreboard? = nil, slot: Int? = nil, handlerSettings: (any Sendable)? = nil) {
         self.service = service
+        self.handlerSettings = handlerSettings
         startsPrograms = service.handler == "exec"
         self.scoreboard = slot == nil ? nil : scoreboard
         self.slot = slot ?? -1

@@ -15,6 +15,7 @@ extension ServiceServer {
     var serviceName: String { policy.service.name }
     var options: [String: String] { policy.service.options }
     var idleTimeout: Duration? { policy.service.idleTimeout }
+    var handlerSettings: (any Sendable)? { policy.handlerSettings }
     func requestStartedProcessGroup(_ group: pid_t) { policy.noteProcessGroup(group) }
     func log(_ level: LogLevel, _ message: String) { Logger.shared.log(level, "service \(serviceName): \(message)") }
     /// A handler's per-request problem: at most one line per 10 s per kind, with a count.

@@ -78,7 +78,15 @@ enum WorkerProcess {
             for problem in problems { log.error("service \(service.name): \(problem.key): \(problem.problem); worker cannot start") }
             return startupFailure
         }
-        let policy = ServicePolicy(service: service, scoreboard: scoreboard, slot: slot)
+        let settings: (any Sendable)?
+        do {
+            settings = try served.settings?(HandlerConfiguration(options: service.options, workingDirectory: service.workingDirectory,
+                                                                 idleTimeout: service.idleTimeout))
+        } catch {
+            log.error("service \(service.name): \(error); worker cannot start")
+            return startupFailure
+        }
+        let policy = ServicePolicy(service: service, scoreboard: scoreboard, slot: slot, handlerSettings: settings)
         let server: BaseServer
         do {
             server = try makeServer(service: service, socket: socket, descriptor: served, policy: policy)
