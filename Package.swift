@@ -28,7 +28,8 @@ let package = Package(
         .target(name: "SocketServerHandlers", dependencies: ["SocketServer", "CSocketServerShims"]),
         // The daemon: config, master (arbiter), workers, signals.
         .target(name: "SocketServerDaemon", dependencies: ["SocketServer", "SocketServerHandlers", "CSocketServerShims", "CSocketServerPlugin"]),
-        // The handler plugin C ABI: include/socketserverd_plugin.h (installed as /usr/include/socketserverd/).
+        // The handler plugin C ABI: include/socketserverd/socketserverd_plugin.h, laid out as installed
+        // (/usr/include/socketserverd/), so `-I Sources/CSocketServerPlugin/include` finds it from the checkout.
         .target(name: "CSocketServerPlugin"),
         // The Swift helper for plugin authors; it reuses the library's reader, but plugins and the daemon
         // exchange only C types across the ABI.
@@ -55,6 +56,19 @@ let package = Package(
         // Integration tests: they start the real socketserverd binary.
         .testTarget(name: "socketserverdTests", dependencies: ["SocketServer", "CSocketServerShims", "SocketServerTestSupport"]),
         .testTarget(name: "SocketServerHandlersTests", dependencies: ["SocketServerHandlers", "SocketServer", "SocketServerTestSupport"]),
+        // The README's programs run with their Python clients, and the README's blocks checked against them.
+        .testTarget(name: "ExampleTests", dependencies: ["SocketServer", "SocketServerTestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The README's library programs (the seeds in Swift), one small executable each, written as a
+// library user writes them (`swift run tcp-upper`); their Python clients sit beside them.
+let examples: [(name: String, handlers: Bool, client: Bool)] = [
+    ("tcp-upper", false, true), ("udp-upper", false, true), ("threaded-demo", false, false), ("chat-server", false, true),
+    ("upload-server", false, true), ("upload-handler", true, false), ("event-upper", false, false),
+]
+package.targets += examples.map { example in
+    .executableTarget(name: example.name, dependencies: example.handlers ? ["SocketServer", "SocketServerHandlers"] : ["SocketServer"],
+                      path: "Sources/Examples/\(example.name)", exclude: example.client ? ["client.py"] : [])
+}

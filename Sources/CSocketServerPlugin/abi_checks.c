@@ -1,5 +1,5 @@
 /* Compile-time checks that the plugin ABI keeps the layout version 1 promises (LP64 Linux). */
-#include "socketserverd_plugin.h"
+#include <socketserverd/socketserverd_plugin.h>
 
 #if defined(__LP64__)
 _Static_assert(sizeof(ssd_key) == 16, "ssd_key layout changed: bump SSD_PLUGIN_ABI_VERSION");

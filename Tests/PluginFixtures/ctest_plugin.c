@@ -23,7 +23,7 @@
 #include <unistd.h>
 #endif
 
-#include "socketserverd_plugin.h"
+#include <socketserverd/socketserverd_plugin.h>
 
 #ifndef REPLY_TAG
 #define REPLY_TAG "v1"

@@ -14,15 +14,7 @@ public final class DaemonProcess {
     public internal(set) var passedPorts: [(service: String, port: Int)] = []
 
     /// The built binary, next to the test bundle in the build directory.
-    public static var binaryPath: String {
-        var dir = URL(fileURLWithPath: linkTarget("/proc/self/exe") ?? "").deletingLastPathComponent()
-        while dir.path != "/" {
-            let candidate = dir.appendingPathComponent("socketserverd").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return "socketserverd-not-built"
-    }
+    public static var binaryPath: String { builtExecutable(named: "socketserverd") }
 
     /// Spawns `socketserverd --config configPath` in a new process group.
     /// `passing` sockets are handed over as fds 3, 4, … with LISTEN_PID/LISTEN_FDS set, as systemd

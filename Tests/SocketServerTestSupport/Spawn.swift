@@ -69,9 +69,10 @@ public struct ProcessOutput {
 }
 
 /// Runs `path arguments…` (through `/bin/sh -c 'cd DIR && exec …'` when `directory` is given),
-/// reading its stdout and stderr through pipes; after `limit` its process group is killed.
+/// with `stdin` (a file, /dev/null by default) as its input, reading its stdout and stderr through
+/// pipes; after `limit` its process group is killed.
 public func runProgram(_ path: String, _ arguments: [String], env: [String] = ["PATH=/usr/bin:/bin"],
-                       in directory: String? = nil, limit: Duration = .seconds(20)) throws -> ProcessOutput {
+                       in directory: String? = nil, stdin: String? = nil, limit: Duration = .seconds(20)) throws -> ProcessOutput {
     var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
     guard cssd_pipe_cloexec(&outPipe, 0) == 0 else { throw SocketError.system(call: "pipe2", errno: errno) }
     guard cssd_pipe_cloexec(&errPipe, 0) == 0 else {
@@ -85,9 +86,10 @@ public func runProgram(_ path: String, _ arguments: [String], env: [String] = ["
         defer { close(outPipe[1]); close(errPipe[1]) }
         let redirect = [(outPipe[1], Int32(1)), (errPipe[1], Int32(2))]
         if let directory {
-            pid = try spawn("/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", directory, path] + arguments, env: env, redirect: redirect)
+            pid = try spawn("/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", directory, path] + arguments, env: env,
+                            stdin: stdin, redirect: redirect)
         } else {
-            pid = try spawn(path, arguments, env: env, redirect: redirect)
+            pid = try spawn(path, arguments, env: env, stdin: stdin, redirect: redirect)
         }
     }
     var output: [Int32: [UInt8]] = [outPipe[0]: [], errPipe[0]: []]

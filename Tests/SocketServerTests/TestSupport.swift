@@ -96,23 +96,3 @@ func assertNoDescriptorLeak<R>(
     XCTAssertTrue(leaked.isEmpty, "descriptors leaked \(what): \(leaked.sorted { $0.key < $1.key })", file: file, line: line)
     return result
 }
-
-// MARK: - Python clients
-
-/// The Python interpreter tests run clients with, or a skip if there is none.
-func pythonInterpreter() throws -> String {
-    for candidate in ["/usr/bin/python3", "/usr/local/bin/python3"] where access(candidate, X_OK) == 0 {
-        return candidate
-    }
-    for directory in (getenv("PATH").map { String(cString: $0) } ?? "").split(separator: ":") {
-        let candidate = "\(directory)/python3"
-        if access(candidate, X_OK) == 0 { return candidate }
-    }
-    throw XCTSkip("python3 is not installed")
-}
-
-/// Runs `python3 -c script args…` in this process's environment, capturing its output; kills it
-/// after `limit`.
-func runPython(_ script: String, _ arguments: [String], limit: Duration = .seconds(20)) throws -> ProcessOutput {
-    try runProgram(try pythonInterpreter(), ["-c", script] + arguments, env: inheritedEnvironment, limit: limit)
-}
