@@ -48,6 +48,23 @@ final class ExecHandlerTests: DaemonTestCase {
         XCTAssertEqual(targets, ["/dev/null", "/dev/null"])
     }
 
+    /// Programs run in / (as inetd's) unless the service's `directory` says otherwise; what they
+    /// write on stderr is logged at info.
+    func testProgramsRunInRootOrTheirDirectoryAndStderrIsLoggedAtInfo() throws {
+        let pwd = script("pwd.sh", "#!/bin/sh\npwd\necho 'where am I' >&2\n")
+        let work = directory + "/work"
+        XCTAssertEqual(mkdir(work, 0o755), 0)
+        chmod(work, 0o755)
+        let daemon = try startDaemon(service: Service("root", handler: "exec", ["command": pwd, "workers": 1]),
+                                     Service("there", handler: "exec", ["command": pwd, "directory": work, "workers": 1]))
+        XCTAssertEqual(try tcpRoundTrip(port: daemon.port("root"), "x\n"), "/\n")
+        XCTAssertEqual(try tcpRoundTrip(port: daemon.port("there"), "x\n"), realPath(work) + "\n")
+        func stderrLines() -> [Substring] { daemon.log.split(separator: "\n").filter { $0.contains("stderr: where am I") } }
+        XCTAssertTrue(eventually { stderrLines().count == 2 }, daemon.log)
+        let lines = stderrLines()
+        XCTAssertTrue(lines.allSatisfy { $0.contains(" info: ") }, "\(lines)")
+    }
+
     func testMissingProgramIsAConfigError() throws {
         let path = writeConfig("[service x]\nlisten = tcp://127.0.0.1:7\nhandler = exec\ncommand = /nonexistent/prog -v\n", to: configDirectory + "/x.conf")
         let result = try runDaemonBinary(["-t", "-c", path])

@@ -42,6 +42,28 @@ final class RootCheckTests: DaemonTestCase {
         XCTAssertTrue(output.contains("check.conf:17:") && output.contains("Permission denied"), output)
     }
 
+    /// An exec service's `directory` must be one its programs' user can enter.
+    func testAnExecDirectoryIsCheckedAsTheWorkersUser() throws {
+        try XCTSkipIf(getuid() != 0, "needs root: the check must start as root")
+        _ = try RootPrivilegeTests.ensureUser()
+        let hidden = directory + "/private"
+        mkdir(hidden, 0o700)
+        chmod(hidden, 0o700)
+        let program = writeScript("#!/bin/sh\npwd\n", to: directory + "/pwd.sh")
+        let (status, output) = try checkConfig("""
+            [daemon]
+            user = \(RootPrivilegeTests.user)
+
+            [service run]
+            listen = tcp://127.0.0.1:9
+            handler = exec
+            command = \(program)
+            directory = \(hidden)
+            """).statusAndOutput
+        XCTAssertEqual(status, 1, output)
+        XCTAssertTrue(output.contains("check.conf:8: directory \(hidden) cannot be entered by uid"), output)
+    }
+
     func testLogAndPidFilesInAMissingDirectoryAreErrorsAtTheirLine() throws {
         let (status, output) = try checkConfig("""
             [daemon]
