@@ -63,7 +63,7 @@ class PluginTestCase: DaemonTestCase {
         return try install(temporary, as: name)
     }
 
-    private func install(_ temporary: String, as name: String) throws -> String {
+    func install(_ temporary: String, as name: String) throws -> String {
         chmod(temporary, 0o644)
         let path = pluginDirectory + "/" + name
         guard rename(temporary, path) == 0 else { throw TestFailure.setup("rename \(temporary)") }
