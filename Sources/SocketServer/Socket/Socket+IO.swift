@@ -162,9 +162,6 @@ extension String: SocketBytes {
 
 extension Substring: SocketBytes {
     public func withSocketBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-        var text = self
-        return try text.withUTF8 { (utf8) -> Result<R, E> in
-            Result { () throws(E) -> R in try body(UnsafeRawBufferPointer(utf8)) }
-        }.get()
+        try String(self).withSocketBytes(body)
     }
 }
