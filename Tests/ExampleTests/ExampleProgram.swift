@@ -75,3 +75,18 @@ final class ExampleProgram {
 func runClient(_ client: String, _ arguments: [String], stdin: String? = nil) throws -> ProcessOutput {
     try runPythonFile(repositoryRoot + "/Sources/Examples/" + client, arguments, stdin: stdin)
 }
+
+/// A test of example programs: a temporary directory for their output and files, and (under a
+/// sanitizer) no report from any program it started.
+class ExampleTestCase: XCTestCase {
+    var directory = ""
+
+    override func setUpWithError() throws {
+        directory = try makeTemporaryDirectory("ssd-examples")
+    }
+
+    override func tearDown() {
+        removeTree(directory)
+        for report in Sanitizers.takeReports() { XCTFail("a sanitizer report from an example program: \(report)") }
+    }
+}

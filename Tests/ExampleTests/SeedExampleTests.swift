@@ -6,17 +6,7 @@ import SocketServer
 import SocketServerTestSupport
 import XCTest
 
-final class SeedExampleTests: XCTestCase {
-    private var directory = ""
-
-    override func setUpWithError() throws {
-        directory = try makeTemporaryDirectory("ssd-examples")
-    }
-
-    override func tearDown() {
-        removeTree(directory)
-    }
-
+final class SeedExampleTests: ExampleTestCase {
     func testTCPUpperAnswersThePythonClient() throws {
         let server = try ExampleProgram("tcp-upper", in: directory)
         let client = try runClient("tcp-upper/client.py", ["localhost", "\(server.port)", "hello", "world"])

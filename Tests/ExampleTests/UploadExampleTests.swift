@@ -6,18 +6,13 @@ import SocketServer
 import SocketServerTestSupport
 import XCTest
 
-final class UploadExampleTests: XCTestCase {
-    private var directory = ""
+final class UploadExampleTests: ExampleTestCase {
     private var uploads = ""
 
     override func setUpWithError() throws {
-        directory = try makeTemporaryDirectory("ssd-upload-examples")
+        try super.setUpWithError()
         uploads = directory + "/uploads"
         XCTAssertEqual(mkdir(uploads, 0o755), 0)
-    }
-
-    override func tearDown() {
-        removeTree(directory)
     }
 
     /// Two files to send: a short text and 200 KiB of bytes (many packets).
