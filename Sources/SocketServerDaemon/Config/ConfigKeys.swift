@@ -21,10 +21,7 @@ enum ConfigKeys {
     /// excluded: a service may take them or not, by its handler).
     static func section(of key: String) -> KeySection? {
         if DaemonKeys.rows.contains(where: { $0.name == key }) { return .daemon }
-        if ServiceKeys.rows.contains(where: { row in
-            if case .handler = row.scope { return false }
-            return row.name == key
-        }) { return .service }
+        if ServiceKeys.commonNames.contains(key) { return .service }
         if PluginKeys.names.contains(key) { return .plugin }
         return nil
     }

@@ -91,12 +91,18 @@ enum ServiceKeys {
         scope: .listeners(unixListeners, why: nil), into: \.socketOwner,
         doc: "USER or USER:GROUP owning the socket file, set right after binding")
 
-    /// Every key a service takes whatever its handler, in the order help lists them.
+    /// Every key a service takes (`directory` for exec only), in the order help lists them.
     static let rows: [ConfigKey<ServiceConfig>] = [
         listen, handler, workers, concurrency.row, threads.row, maxRequests.row, idleTimeout.row, requestTimeout.row,
         allow.row, socketMode.row, socketOwner.row, workingDirectory.row,
     ]
     static let names = rows.map(\.name)
+    /// The keys every service takes whatever its handler (not exec's `directory`): no handler
+    /// may declare one of these, while a handler may declare `directory` as its own (upload).
+    static let commonNames = rows.filter { row in
+        if case .handler = row.scope { return false }
+        return true
+    }.map(\.name)
 }
 
 extension ValueKind where Value == SocketOwner? {
