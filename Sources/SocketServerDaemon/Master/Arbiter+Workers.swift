@@ -65,7 +65,8 @@ extension Arbiter {
             releaseInChild(keeping: socket, channel: channel)
             WorkerProcess.run(service: service, generation: generation, socket: socket, descriptor: descriptor, masterPID: masterPID,
                               credentials: credentials, logChannel: channel?.receiving,
-                              signalMask: mask, scoreboard: scoreboard, slot: slot, gracefulTimeout: cycle.config.gracefulTimeout)
+                              signalMask: mask, scoreboard: scoreboard, slot: slot, counters: cycle.counters[service.name],
+                              gracefulTimeout: cycle.config.gracefulTimeout)
         }
         guard pid > 0 else {
             channel?.close()

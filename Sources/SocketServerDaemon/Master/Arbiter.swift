@@ -30,6 +30,8 @@ public final class Arbiter {
     let scoreboard: Scoreboard
     /// The account workers run as (nil: the master is not root and they keep its user).
     let credentials: Credentials?
+    /// The daemon's figures the metrics process and `status` read (start time, reloads).
+    let daemonCounters: DaemonCounters?
 
     /// Binds what `config` needs (or takes the sockets systemd passed) and builds the first cycle.
     /// After a binary upgrade, `handover` brings the previous image's sockets, scoreboard and
@@ -54,6 +56,8 @@ public final class Arbiter {
         supervisor = Supervisor(now: .now)
         Logger.shared.level = config.logLevel
         if let path = config.logFile { try Logger.shared.redirect(to: path) }
+        daemonCounters = handover.flatMap { $0.daemonCounters >= 0 ? DaemonCounters.adopt($0.daemonCounters) : nil }
+            ?? DaemonCounters.create()
         credentials = try Credentials.resolve(for: config)
         scoreboard.killsAs = credentials
         let listeners = Listeners()
@@ -193,6 +197,7 @@ public final class Arbiter {
     /// Makes `next` the running cycle's generation for the supervisor: its workers start on the
     /// next decision, and the older generations retire once the new one is ready.
     func startGeneration(_ next: Cycle) {
+        daemonCounters?.set(.generation, Int64(next.generation))
         supervisor.begin(generation: next.generation, demands: next.demands(extra: extraWorkers),
                          gracefulTimeout: next.config.gracefulTimeout, now: .now)
         supervise(now: .now)

@@ -7,12 +7,15 @@ import SocketServer
 import SocketServerHandlers
 
 /// Everything the master runs from one configuration: the config, its generation, the listening
-/// socket of each service and the log settings. `Listeners` owns the sockets (opens, keeps across
-/// reloads, closes); a cycle names the ones its services use.
+/// socket of each service, each service's shared counters and the log settings. `Listeners` owns
+/// the sockets (opens, keeps across reloads, closes); a cycle names the ones its services use.
 struct Cycle {
     let config: DaemonConfig
     let generation: Int
     let sockets: [ListenAddress: Socket]
+    /// Each service's counters by name: a service kept across a reload keeps its own (and its
+    /// totals); workers of a service that is gone keep the mapping they inherited.
+    var counters: [String: ServiceCounters] = [:]
 
     var logLevel: LogLevel { config.logLevel }
     var services: [ServiceConfig] { config.services }
@@ -22,7 +25,11 @@ struct Cycle {
     /// nothing: on failure the sockets this call opened are closed again and `current` stays intact.
     static func build(after current: Cycle?, config: DaemonConfig, listeners: Listeners) throws(DaemonError) -> Cycle {
         let sockets = try listeners.open(for: config.services)
-        return Cycle(config: config, generation: (current?.generation ?? 0) + 1, sockets: sockets)
+        var counters: [String: ServiceCounters] = [:]
+        for service in config.services {
+            counters[service.name] = current?.counters[service.name] ?? ServiceCounters.create(service: service.name)
+        }
+        return Cycle(config: config, generation: (current?.generation ?? 0) + 1, sockets: sockets, counters: counters)
     }
 
     /// The demands the supervisor starts workers for, with `extra` workers each (TTIN/TTOU).

@@ -72,6 +72,8 @@ extension Arbiter {
         handover.extraWorkers = extraWorkers
         handover.pidFile = pidFileWritten
         handover.logPage = Logger.shared.sharedPageDescriptor
+        handover.daemonCounters = daemonCounters?.descriptor ?? -1
+        handover.counters = cycle.counters.sorted { $0.key < $1.key }.map { ($0.key, $0.value.descriptor) }
         handover.sockets = listeners.sockets.map { (address, socket) in
             (socket.fileno(), listeners.isSystemdOwned(address), address.description)
         }
@@ -134,6 +136,10 @@ extension Arbiter {
         }
         log.info("upgrade: took over \(sockets.count) socket(s) and \(handover.workers.count) worker(s) of generation "
                  + "\(handover.generation)")
-        return Cycle(config: DaemonConfig(), generation: handover.generation, sockets: [:])
+        var counters: [String: ServiceCounters] = [:]
+        for (service, fd) in handover.counters {
+            if let adopted = ServiceCounters.adopt(fd) { counters[service] = adopted } else { close(fd) }
+        }
+        return Cycle(config: DaemonConfig(), generation: handover.generation, sockets: [:], counters: counters)
     }
 }

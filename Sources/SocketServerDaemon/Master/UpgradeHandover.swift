@@ -44,21 +44,28 @@ struct UpgradeHandover: Equatable {
     /// it; `systemd` marks those systemd passed (never unlinked here).
     var sockets: [(fd: Int32, systemd: Bool, address: String)] = []
     var workers: [Worker] = []
+    /// Each service's counters memfd by service name, and the daemon's (-1: none).
+    var counters: [(service: String, fd: Int32)] = []
+    var daemonCounters: Int32 = -1
 
     static func == (a: UpgradeHandover, b: UpgradeHandover) -> Bool {
         a.generation == b.generation && a.extraWorkers == b.extraWorkers && a.logPage == b.logPage
             && a.pidFile == b.pidFile && a.workers == b.workers
             && a.sockets.map(\.fd) == b.sockets.map(\.fd) && a.sockets.map(\.systemd) == b.sockets.map(\.systemd)
             && a.sockets.map(\.address) == b.sockets.map(\.address)
+            && a.counters.map(\.service) == b.counters.map(\.service) && a.counters.map(\.fd) == b.counters.map(\.fd)
+            && a.daemonCounters == b.daemonCounters
     }
 
     /// Every descriptor that must stay open across the exec.
     var descriptors: [Int32] {
-        ([logPage] + sockets.map(\.fd) + workers.flatMap { [$0.board, $0.channel.sending, $0.channel.receiving] }).filter { $0 >= 0 }
+        ([logPage, daemonCounters] + sockets.map(\.fd) + counters.map(\.fd) + workers.flatMap { [$0.board, $0.channel.sending, $0.channel.receiving] }).filter { $0 >= 0 }
     }
 
     func encoded() -> String {
-        var lines = [Self.header, "generation \(generation)", "extra \(extraWorkers)", "logpage \(logPage)"]
+        var lines = [Self.header, "generation \(generation)", "extra \(extraWorkers)", "logpage \(logPage)",
+                     "daemoncounters \(daemonCounters)"]
+        for (service, fd) in counters { lines.append("counters \(Self.hex(service)) \(fd)") }
         if let pidFile { lines.append("pidfile \(Self.hex(pidFile))") }
         for socket in sockets { lines.append("socket \(socket.fd) \(socket.systemd ? 1 : 0) \(Self.hex(socket.address))") }
         for worker in workers {
@@ -92,6 +99,8 @@ struct UpgradeHandover: Equatable {
             case "extra": state.extraWorkers = try int(1)
             case "logpage": state.logPage = Int32(try int(1))
             case "pidfile": state.pidFile = try text(1)
+            case "daemoncounters": state.daemonCounters = Int32(try int(1))
+            case "counters": state.counters.append((try text(1), Int32(try int(2))))
             case "socket": state.sockets.append((Int32(try int(1)), try int(2) != 0, try text(3)))
             case "worker":
                 let slot = try int(4)

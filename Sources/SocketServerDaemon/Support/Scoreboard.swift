@@ -8,7 +8,7 @@ import SocketServer
 
 /// One MAP_SHARED memfd mapping per worker ("slot"), made by the master before it forks the worker,
 /// so the worker and its per-request children write into memory the master reads. A slot holds
-/// two flags (retiring, ready) and one entry per request the worker can run at once (its service's
+/// two flags (retiring, ready), two counts (requests served to the end, connections open now) and one entry per request the worker can run at once (its service's
 /// `threads`; sized from the config, so every request in flight is tracked). An entry is a start
 /// time (monotonic ns, 0 = free), the process group of a program the request started (exec;
 /// 0 = none), the pid of the process serving it, and the client's address text. After a binary
@@ -17,7 +17,7 @@ import SocketServer
 final class Scoreboard: @unchecked Sendable {
     static let clientBytes = 48
     static let entrySize = 24 + clientBytes
-    static let headerSize = 16
+    static let headerSize = 32
 
     /// One worker's mapping.
     struct Board {
@@ -202,7 +202,23 @@ final class Scoreboard: @unchecked Sendable {
         cssd_atomic_store64(childGroup(board, entry), Int64(group))
     }
 
-    // MARK: Layout: the two flags, then the entries.
+    /// The requests the worker in `slot` served to the end, and the connections it has open now.
+    func counts(in slot: Int) -> (requests: Int64, active: Int64) {
+        guard let board = boards[slot] else { return (0, 0) }
+        return (cssd_atomic_load64(countField(board, 0)), cssd_atomic_load64(countField(board, 1)))
+    }
+
+    /// Worker side: one more request served to the end.
+    func countServed(slot: Int) { if let board = boards[slot] { _ = cssd_atomic_add64(countField(board, 0), 1) } }
+
+    /// Worker side: a connection opened (+1) or closed (-1).
+    func addActive(slot: Int, _ delta: Int64) { if let board = boards[slot] { _ = cssd_atomic_add64(countField(board, 1), delta) } }
+
+    // MARK: Layout: the two flags, the two counts, then the entries.
+
+    private func countField(_ board: Board, _ index: Int) -> UnsafeMutablePointer<Int64> {
+        (board.base + 16 + index * 8).assumingMemoryBound(to: Int64.self)
+    }
 
     private func retiringFlag(_ board: Board) -> UnsafeMutablePointer<Int64> { board.base.assumingMemoryBound(to: Int64.self) }
 

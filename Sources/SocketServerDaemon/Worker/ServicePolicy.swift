@@ -22,6 +22,8 @@ final class ServicePolicy: Sendable {
     /// Where this worker notes its running requests for the master (nil: untracked).
     private let scoreboard: Scoreboard?
     private let slot: Int
+    /// The service's counters, shared by all its workers (nil: not counted).
+    let counters: ServiceCounters?
     /// The scoreboard entry of the request this thread is running (entry + 1; 0 = none). Thread-local
     /// storage, not a lock: request children forked from a threaded parent must not inherit a lock.
     private let currentEntry: pthread_key_t = {
@@ -30,8 +32,9 @@ final class ServicePolicy: Sendable {
         return key
     }()
 
-    init(service: ServiceConfig, scoreboard: Scoreboard? = nil, slot: Int? = nil) {
+    init(service: ServiceConfig, scoreboard: Scoreboard? = nil, slot: Int? = nil, counters: ServiceCounters? = nil) {
         self.service = service
+        self.counters = counters
         startsPrograms = service.handler == "exec"
         self.scoreboard = slot == nil ? nil : scoreboard
         self.slot = slot ?? -1

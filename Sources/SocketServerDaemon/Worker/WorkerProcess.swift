@@ -25,7 +25,7 @@ enum WorkerProcess {
     static func run(
         service: ServiceConfig, generation: Int, socket: Socket, descriptor: HandlerDescriptor, masterPID: pid_t,
         credentials: Credentials?, logChannel: Int32?, signalMask: sigset_t,
-        scoreboard: Scoreboard? = nil, slot: Int? = nil, gracefulTimeout: Duration = DaemonKeys.gracefulTimeout.default
+        scoreboard: Scoreboard? = nil, slot: Int? = nil, counters: ServiceCounters? = nil, gracefulTimeout: Duration = DaemonKeys.gracefulTimeout.default
     ) -> Never {
         // First, while this is the only thread and before any handler, plugin or program is loaded.
         do {
@@ -49,7 +49,7 @@ enum WorkerProcess {
         // master's thread id (see runAfterFork), and a worker has threads.
         runAfterFork {
             let status = serve(service: service, socket: socket, descriptor: descriptor, signalMask: signalMask,
-                               scoreboard: scoreboard, slot: slot, stopping: {
+                               scoreboard: scoreboard, slot: slot, counters: counters, stopping: {
                 // Without a master nobody kills this worker at graceful_timeout: it does so itself.
                 if getppid() != masterPID { armOrphanDeadline(service: service, after: gracefulTimeout) }
             })
@@ -61,7 +61,7 @@ enum WorkerProcess {
     /// returns the worker's exit status.
     private static func serve(
         service: ServiceConfig, socket: Socket, descriptor: HandlerDescriptor, signalMask: sigset_t,
-        scoreboard: Scoreboard?, slot: Int?, stopping: () -> Void
+        scoreboard: Scoreboard?, slot: Int?, counters: ServiceCounters?, stopping: () -> Void
     ) -> Int32 {
         var mask = signalMask
         pthread_sigmask(SIG_SETMASK, &mask, nil)
@@ -78,7 +78,7 @@ enum WorkerProcess {
             for problem in problems { log.error("service \(service.name): \(problem.key): \(problem.problem); worker cannot start") }
             return startupFailure
         }
-        let policy = ServicePolicy(service: service, scoreboard: scoreboard, slot: slot)
+        let policy = ServicePolicy(service: service, scoreboard: scoreboard, slot: slot, counters: counters)
         let server: BaseServer
         do {
             server = try makeServer(service: service, socket: socket, descriptor: served, policy: policy)
