@@ -14,7 +14,7 @@ struct PluginCallError: Error, CustomStringConvertible {
 extension BaseRequestHandler {
     /// The binding of the service this request belongs to.
     fileprivate func pluginBinding() throws -> PluginBinding {
-        guard let host = server as? HandlerHost, let binding = PluginBinding.binding(for: host.serviceName) else {
+        guard let host, let binding = PluginBinding.binding(for: host.serviceName) else {
             throw PluginCallError(description: "no plugin handler is bound to this service in worker \(getpid())")
         }
         return binding
@@ -35,7 +35,7 @@ final class PluginStreamBridge: BaseRequestHandler {
         }
         try request.setTimeout(nil)  // O_NONBLOCK off: C code expects a blocking socket
         let fd = request.fileno()
-        if let timeout = (server as? HandlerHost)?.idleTimeout {
+        if let timeout = host?.idleTimeout {
             var limit = timeval(tv_sec: Int(timeout.components.seconds),
                                 tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
             if limit.tv_sec == 0 && limit.tv_usec == 0 { limit.tv_usec = 1 }  // 0 would mean "never"
