@@ -13,9 +13,6 @@ public protocol HandlerHost: AnyObject, Sendable {
     var options: [String: String] { get }
     /// Writes one line to the daemon's log.
     func log(_ level: LogLevel, _ message: String)
-    /// The service's `timeout` key: how long a client may stay silent (exec: how long its program
-    /// may run). nil = no limit.
-    var idleTimeout: Duration? { get }
     /// Tells the host that the current request (on this thread) started a program in process group
     /// `group` (0: it has been reaped), so the host can kill it if the worker itself dies.
     func requestStartedProcessGroup(_ group: pid_t)
@@ -25,7 +22,6 @@ public protocol HandlerHost: AnyObject, Sendable {
 }
 
 extension HandlerHost {
-    public var idleTimeout: Duration? { nil }
     public func requestStartedProcessGroup(_ group: pid_t) {}
     public func logProblem(_ problem: RequestProblem, _ message: String) { log(.error, message) }
 }

@@ -18,16 +18,13 @@ final class HostState: ServerHooks, HandlerHost, Sendable {
     let options: [String: String]
     /// Applied to each connection before the handler runs, as the daemon does (nil for datagrams).
     let socketTimeout: Duration?
-    /// The service's `timeout` as a `HandlerHost` reports it (exec: how long a program may run).
-    let idleTimeout: Duration?
     private let logLines = Mutex<[(level: LogLevel, message: String)]>([])
     private let errorLines = Mutex<[String]>([])
     private let problemLines = Mutex<[(problem: RequestProblem, message: String)]>([])
 
-    init(options: [String: String], socketTimeout: Duration?, idleTimeout: Duration? = nil) {
+    init(options: [String: String], socketTimeout: Duration?) {
         self.options = options
         self.socketTimeout = socketTimeout
-        self.idleTimeout = idleTimeout
     }
 
     func willHandle(_ request: Request, server: BaseServer) throws {
@@ -56,22 +53,24 @@ final class HostStreamServer: TCPServer, @unchecked Sendable {
     let state: HostState
 
     init(_ address: SocketAddress, _ handler: BaseRequestHandler.Type,
-         options: [String: String] = [:], socketTimeout: Duration? = .seconds(10), idleTimeout: Duration? = nil) throws {
-        state = HostState(options: options, socketTimeout: socketTimeout, idleTimeout: idleTimeout)
+         options: [String: String] = [:], socketTimeout: Duration? = .seconds(10)) throws {
+        state = HostState(options: options, socketTimeout: socketTimeout)
         try super.init(address, handler, concurrency: ThreadingMixIn())
         hooks = state
     }
 }
 
-/// A UDP (or Unix datagram, by address) server with a HostState as its hooks.
+/// A UDP (or Unix datagram, by address) server with a HostState as its hooks; `socketTimeout`
+/// is its own socket's, as the daemon sets a datagram service's.
 final class HostDatagramServer: UDPServer, @unchecked Sendable {
     let state: HostState
 
     init(_ address: SocketAddress, _ handler: BaseRequestHandler.Type, options: [String: String] = [:],
-         idleTimeout: Duration? = nil) throws {
-        state = HostState(options: options, socketTimeout: nil, idleTimeout: idleTimeout)
+         socketTimeout: Duration? = nil) throws {
+        state = HostState(options: options, socketTimeout: nil)
         try super.init(address, handler)
         hooks = state
+        if let socketTimeout { try socket.setTimeout(socketTimeout) }
     }
 }
 

@@ -9,7 +9,6 @@ import SocketServerHandlers
 extension ServicePolicy: HandlerHost {
     var serviceName: String { service.name }
     var options: [String: String] { service.options }
-    var idleTimeout: Duration? { service.idleTimeout }
     func requestStartedProcessGroup(_ group: pid_t) { noteProcessGroup(group) }
     func log(_ level: LogLevel, _ message: String) { Logger.shared.log(level, "service \(serviceName): \(message)") }
     /// A handler's per-request problem: at most one line per 10 s per kind, with a count.

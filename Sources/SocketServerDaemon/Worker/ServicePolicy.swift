@@ -47,9 +47,24 @@ final class ServicePolicy: ServerHooks, Sendable {
         }
     }
 
-    /// Makes this policy the hooks of `server`.
-    func install(on server: TCPServer) {
+    /// Makes this policy the hooks of `server` and applies `timeout` to a datagram listener.
+    func install(on server: TCPServer) throws {
         server.hooks = self
+        if service.listen.isDatagram { try applyIdleTimeout(to: server.socket) }
+    }
+
+    // MARK: timeout, the idle time of a connection
+
+    /// `timeout` becomes the timeout of each connection's socket (`willHandle`) and of a datagram
+    /// listener's (`install`): a handler's recv or send that waits that long fails, and exec's
+    /// relay and the plugin bridge read their limit from the socket.
+    private func applyIdleTimeout(to socket: Socket) throws {
+        if let timeout = service.idleTimeout { try socket.setTimeout(timeout) }
+    }
+
+    /// With `concurrency = events`: the event loop, which closes connections silent for `timeout`.
+    func eventLoop(handler: any EventStreamHandler.Type, maxConnections: Int) -> EventLoopMixIn {
+        EventLoopMixIn(handler: handler, maxConnections: maxConnections, idleTimeout: service.idleTimeout)
     }
 
     // MARK: The hooks
@@ -68,7 +83,7 @@ final class ServicePolicy: ServerHooks, Sendable {
     /// Before the handler: a silent client is closed after `timeout`, and the request is on the
     /// scoreboard while it runs, so the master can kill a worker whose request hangs.
     func willHandle(_ request: Request, server: BaseServer) throws {
-        if !service.listen.isDatagram, let timeout = service.idleTimeout { try request.socket.setTimeout(timeout) }
+        if !service.listen.isDatagram { try applyIdleTimeout(to: request.socket) }
         logServing(request)
         if let entry = scoreboard?.begin(slot: slot, clientText: request.clientAddress.description) {
             pthread_setspecific(currentEntry, UnsafeRawPointer(bitPattern: entry + 1))

@@ -127,7 +127,7 @@ enum WorkerProcess {
                 log.info("service \(service.name): events connections capped at \(limit), not \(wanted) "
                     + "(descriptor limit RLIMIT_NOFILE \(descriptors), \(descriptorReserve) kept for the worker)")
             }
-            concurrency = EventLoopMixIn(handler: events, maxConnections: limit, idleTimeout: service.idleTimeout)
+            concurrency = policy.eventLoop(handler: events, maxConnections: limit)
         }
         let server: TCPServer
         if service.listen.isDatagram {
@@ -137,7 +137,7 @@ enum WorkerProcess {
             guard let handler = descriptor.stream else { throw DaemonError.message("handler \(descriptor.name) cannot serve streams") }
             server = try TCPServer(socket: socket, handler, concurrency: concurrency)
         }
-        policy.install(on: server)
+        try policy.install(on: server)
         if service.concurrency == .fork, !service.listen.isDatagram { server.primeForkedRequests() }
         return server
     }
