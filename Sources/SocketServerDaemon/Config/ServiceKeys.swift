@@ -12,8 +12,8 @@ public struct ServiceConfig: Equatable, Sendable {
     public var threads: Int = ServiceKeys.threads.default
     /// `max_requests`: requests after which a worker retires; 0 = never.
     public var maxRequests: Int = ServiceKeys.maxRequests.default
-    /// `timeout`: how long a client may stay silent before it is closed (and how long an exec
-    /// program may run); nil means never.
+    /// `timeout`: how long a connection may stay silent (no data either way) before it is closed;
+    /// nil means never.
     public var idleTimeout: Duration? = ServiceKeys.idleTimeout.default
     /// `request_timeout`: the longest one request (one handler call: a whole connection for stream
     /// services) may run before the master kills its worker, as gunicorn's worker timeout; nil means no limit.
@@ -68,11 +68,12 @@ enum ServiceKeys {
         doc: "a worker retires after this many requests plus up to 10% jitter; 0 = never")
     static let idleTimeout = Setting<ServiceConfig, Duration?>(
         "timeout", .secondsOrNever, default: .seconds(30), into: \.idleTimeout,
-        doc: "idle seconds before a silent client is closed, and the longest an exec program may run; 0 = never")
+        doc: "idle seconds before a silent client is closed (exec: no data either way; a datagram program: no output); "
+            + "0 = never")
     static let requestTimeout = Setting<ServiceConfig, Duration?>(
         "request_timeout", .secondsOrNever, default: nil, into: \.requestTimeout,
-        doc: "the longest one request (for streams, a connection) may run before the master kills its worker; "
-            + "0 = no limit")
+        doc: "the longest one request (for streams, a connection; for exec, its program's whole run) may run "
+            + "before the master kills its worker; 0 = no limit")
     static let allow = Setting<ServiceConfig, [AddressRange]>(
         "allow", .addressRanges, default: [], shown: .described("everyone"),
         scope: .listeners([.tcp, .udp], why: "unix clients have no address"), into: \.allow,

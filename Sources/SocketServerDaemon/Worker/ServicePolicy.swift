@@ -1,4 +1,5 @@
-// What a service adds to a plain server: the allow list, the idle timeout, max_requests, logging.
+// What a service adds to the library's server, installed as its hooks: the allow list, the idle
+// timeout, max_requests, the scoreboard, logging.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,8 +7,9 @@ import SocketServer
 import SocketServerHandlers
 import Synchronization
 
-/// The rules of one service, shared by its stream and datagram server classes.
-final class ServicePolicy: Sendable {
+/// The rules of one service. `install(on:)` makes it the hooks of the library's server, stream or
+/// datagram, and the host its handlers see (ServiceHost.swift).
+final class ServicePolicy: ServerHooks, Sendable {
     let service: ServiceConfig
     /// Requests after which this worker retires (max_requests plus jitter); 0 = never.
     let retireAfter: Int
@@ -48,43 +50,78 @@ final class ServicePolicy: Sendable {
         }
     }
 
-    /// verifyRequest: the client must be in `allow` (when set).
-    func verify(_ request: Request) -> Bool {
-        if service.allow.isEmpty || service.allow.contains(where: { $0.contains(request.clientAddress) }) { return true }
+    /// Makes this policy the hooks of `server` and applies `timeout` to a datagram listener.
+    func install(on server: TCPServer) throws {
+        server.hooks = self
+        if service.listen.isDatagram { try applyIdleTimeout(to: server.socket) }
+    }
+
+    // MARK: timeout, the idle time of a connection
+
+    /// `timeout` becomes the timeout of each connection's socket (`willHandle`) and of a datagram
+    /// listener's (`install`): a handler's recv or send that waits that long fails, and exec's
+    /// relay and the plugin bridge read their limit from the socket.
+    private func applyIdleTimeout(to socket: Socket) throws {
+        if let timeout = service.idleTimeout { try socket.setTimeout(timeout) }
+    }
+
+    /// With `concurrency = events`: the event loop, which closes connections silent for `timeout`.
+    func eventLoop(handler: any EventStreamHandler.Type, maxConnections: Int) -> EventLoopMixIn {
+        EventLoopMixIn(handler: handler, maxConnections: maxConnections, idleTimeout: service.idleTimeout)
+    }
+
+    // MARK: The hooks
+
+    /// The client must be in `allow` (when set). With `concurrency = events` no `willHandle` runs
+    /// (which logs the request), so the connection is logged here.
+    func verify(_ request: Request, server: BaseServer) -> Bool {
+        if service.allow.isEmpty || service.allow.contains(where: { $0.contains(request.clientAddress) }) {
+            if service.concurrency == .events { logServing(request) }
+            return true
+        }
         events.record(.notAllowed) { "refused \(request.clientAddress) (not in allow)" }
         return false
     }
 
-    /// Runs the handler: a silent client is closed after `timeout`, and the request is on the
+    /// Before the handler: a silent client is closed after `timeout`, and the request is on the
     /// scoreboard while it runs, so the master can kill a worker whose request hangs.
-    func serve(_ request: Request, _ body: () throws -> Void) throws {
-        if !service.listen.isDatagram, let timeout = service.idleTimeout { try request.socket.setTimeout(timeout) }
+    func willHandle(_ request: Request, server: BaseServer) throws {
+        if !service.listen.isDatagram { try applyIdleTimeout(to: request.socket) }
         logServing(request)
-        let entry = scoreboard?.begin(slot: slot, clientText: request.clientAddress.description)
-        if let entry { pthread_setspecific(currentEntry, UnsafeRawPointer(bitPattern: entry + 1)) }
-        defer {
-            if let entry {
-                pthread_setspecific(currentEntry, nil)
-                scoreboard?.end(slot: slot, entry: entry)
-            }
-            // The sweep itself runs in the worker's loop (serviceActions), off the request's path;
-            // in a request child (fork) the flag is the child's own, and requestChildExited sets the worker's.
-            if startsPrograms { programEnded.store(true, ordering: .relaxed) }
+        if let entry = scoreboard?.begin(slot: slot, clientText: request.clientAddress.description) {
+            pthread_setspecific(currentEntry, UnsafeRawPointer(bitPattern: entry + 1))
         }
-        try body()
     }
 
-    /// From the worker's loop: once a program has ended since the last call, kills what programs
-    /// left behind (see Containment), which was re-parented to this worker.
-    func sweepLeftBehind() {
+    /// After the handler: the request leaves the scoreboard. The sweep of what its program left
+    /// behind runs in the worker's loop (`serviceActions`), off the request's path; in a request
+    /// child (fork) the flag is the child's own, and requestChildExited sets the worker's.
+    func didHandle(_ request: Request, server: BaseServer) {
+        if let stored = pthread_getspecific(currentEntry) {
+            pthread_setspecific(currentEntry, nil)
+            scoreboard?.end(slot: slot, entry: Int(bitPattern: stored) - 1)
+        }
+        if startsPrograms { programEnded.store(true, ordering: .relaxed) }
+    }
+
+    /// Each loop: the counts of rate-limited events that are due (so the end of a burst is
+    /// reported even if no event follows), and the sweep of what ended programs left behind.
+    func serviceActions(_ server: BaseServer) {
+        events.flush()
+        sweepLeftBehind()
+    }
+
+    /// Once a program has ended since the last call, kills what programs left behind (see
+    /// Containment), which was re-parented to this worker.
+    private func sweepLeftBehind() {
         guard programEnded.exchange(false, ordering: .relaxed) else { return }
         let killed = Containment.sweep(liveGroups: { scoreboard?.liveChildGroups(in: slot) ?? [] })
-        if killed > 0 { log.info("service \(service.name): killed \(killed) process(es) a program left behind") }
+        if killed > 0 { log(.info, "killed \(killed) process(es) a program left behind") }
     }
 
     /// The debug line for each request (or connection, with concurrency = events) a worker takes.
     func logServing(_ request: Request) {
-        log.debug("service \(service.name): worker \(getpid()) serving \(request.clientAddress)")
+        Logger.shared.debug("service \(service.name): worker \(getpid()) serving \(request.clientAddress)")
     }
 
     /// The current request started (or, with 0, reaped) a program in process group `group`.
@@ -104,24 +141,14 @@ final class ServicePolicy: Sendable {
         events.record(.crashed) { "request child \(pid) \(describeExit(status)) while serving " + clients.joined(separator: ", ") }
     }
 
-    /// Runs `process` and counts the request toward max_requests, whether it succeeded or failed,
-    /// unless it was refused because the pool or the event loop was full (it was never taken).
-    func counting(_ server: BaseServer, _ process: () throws -> Void) throws {
-        do {
-            try process()
-        } catch {
-            if !(error is RequestRefused) { count(server) }
-            throw error
-        }
-        count(server)
-    }
-
-    /// Counts a request; at `retireAfter` the worker stops accepting and exits once in-flight work is done.
-    func count(_ server: BaseServer) {
-        guard retireAfter > 0 else { return }
+    /// Counts the request toward max_requests, whether it succeeded or failed, unless it was
+    /// refused because the pool or the event loop was full (it was never taken). At `retireAfter`
+    /// the worker stops accepting and exits once in-flight work is done.
+    func processed(_ request: Request, error: (any Error)?, server: BaseServer) {
+        guard retireAfter > 0, !(error is RequestRefused) else { return }
         let total = served.add(1, ordering: .relaxed).newValue
         if total == retireAfter {
-            log.info("service \(service.name): worker \(getpid()) served \(total) requests (max_requests); retiring")
+            log(.info, "worker \(getpid()) served \(total) requests (max_requests); retiring")
             // Tell the master first: it starts the replacement at once, not when this one exits
             // (its persistent clients may keep it busy for a long time).
             scoreboard?.markRetiring(slot: slot)
@@ -129,23 +156,17 @@ final class ServicePolicy: Sendable {
         }
     }
 
-    /// accept failed (EMFILE, ENFILE, ENOBUFS…): the server already backs off 100 ms per failure so
+    /// accept failed (EMFILE, ENFILE, ENOBUFS…): the server then backs off 100 ms per failure so
     /// the loop does not spin; the log gets one line per 10 s, not one per attempt.
-    func acceptFailed(_ error: any Error) {
+    func acceptFailed(_ error: any Error, server: BaseServer) {
         events.record(.acceptFailed) { "cannot accept: \(error); backing off" }
-    }
-
-    /// Writes the counts of rate-limited events that are due; `serviceActions` calls it once per
-    /// loop, so the end of a burst is reported even if no event follows.
-    func flushEvents() {
-        events.flush()
     }
 
     /// A request failed (in the worker, or under concurrency = fork in its child, which counts into
     /// the same shared memory). Everything a client can cause this way is logged at most once per
     /// 10 s per kind, with a count: refusals because the pool or event loop was full, idle
     /// clients, resets (the client's doing, so info, not error), and every other handler error.
-    func report(_ error: any Error, _ request: Request) {
+    func failed(_ error: any Error, request: Request, server: BaseServer) {
         let client = request.clientAddress
         if error is RequestRefused {
             events.record(.full) { "client \(client): \(error)" }

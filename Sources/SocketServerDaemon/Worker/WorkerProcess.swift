@@ -127,15 +127,18 @@ enum WorkerProcess {
                 log.info("service \(service.name): events connections capped at \(limit), not \(wanted) "
                     + "(descriptor limit RLIMIT_NOFILE \(descriptors), \(descriptorReserve) kept for the worker)")
             }
-            concurrency = EventLoopMixIn(handler: events, maxConnections: limit, idleTimeout: service.idleTimeout)
+            concurrency = policy.eventLoop(handler: events, maxConnections: limit)
         }
+        let server: TCPServer
         if service.listen.isDatagram {
             guard let handler = descriptor.datagram else { throw DaemonError.message("handler \(descriptor.name) cannot serve datagrams") }
-            return try DatagramService(socket: socket, handler: handler, policy: policy, concurrency: concurrency)
+            server = try UDPServer(socket: socket, handler, concurrency: concurrency)
+        } else {
+            guard let handler = descriptor.stream else { throw DaemonError.message("handler \(descriptor.name) cannot serve streams") }
+            server = try TCPServer(socket: socket, handler, concurrency: concurrency)
         }
-        guard let handler = descriptor.stream else { throw DaemonError.message("handler \(descriptor.name) cannot serve streams") }
-        let server = try StreamService(socket: socket, handler: handler, policy: policy, concurrency: concurrency)
-        if service.concurrency == .fork { server.primeForkedRequests() }
+        try policy.install(on: server)
+        if service.concurrency == .fork, !service.listen.isDatagram { server.primeForkedRequests() }
         return server
     }
 
