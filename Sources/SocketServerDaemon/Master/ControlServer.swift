@@ -137,6 +137,12 @@ final class ControlServer {
                 return
             }
         }
+        // What the client sent beyond its line is read first (up to a bound): a Unix socket closed
+        // with unread data resets the connection, and the client would lose its answer.
+        var unread = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<16 {
+            guard let count = try? unread.withUnsafeMutableBytes({ try connections[slot].socket.recv(into: $0) }), count > 0 else { break }
+        }
         connections[slot].socket.close()
     }
 

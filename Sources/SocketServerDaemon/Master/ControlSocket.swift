@@ -46,7 +46,7 @@ final class ControlSocket {
         do {
             // A set-group-ID directory gives its own group to new files: the daemon's is set here.
             if info.st_gid != group, lchown(path, uid_t.max, group) != 0 { throw DaemonError.system("\(what): chown", errno) }
-            try socket.listen(16)
+            try socket.listen(64)
             try socket.setBlocking(false)
         } catch let error as DaemonError {
             control.close()
