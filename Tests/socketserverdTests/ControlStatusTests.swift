@@ -145,6 +145,28 @@ final class ControlStatusTests: DaemonTestCase {
         XCTAssertEqual(after.workers("echo").map { $0["generation"] as? Int }, [2])
     }
 
+    func testAServiceAReloadRemovedIsListedWhileItsLastWorkerFinishes() throws {
+        let kept = Service("kept", handler: "echo", ["workers": 1]), gone = Service("gone", handler: "echo", ["workers": 1])
+        let daemon = try startDaemon(config(kept, gone))
+        let held = try connectTCP(port: daemon.port("gone"))
+        defer { held.close() }
+        XCTAssertEqual(try ask(held, "still here\n"), "still here\n")
+        try rewriteConfig(config(kept), for: daemon)
+        daemon.signal(SIGHUP)
+        XCTAssertNotNil(daemon.waitForStatus("generation 2"), daemon.log)
+        let status = try daemonStatus()
+        XCTAssertEqual(status.serviceNames, ["kept", "gone"])
+        let removed = try XCTUnwrap(status.service("gone"))
+        XCTAssertTrue(removed["wanted"] is NSNull, "\(removed)")
+        XCTAssertEqual(removed["listen"] as? String, "tcp://127.0.0.1:\(daemon.port("gone"))")
+        XCTAssertEqual(status.workers("gone").map { $0["generation"] as? Int }, [1])
+        XCTAssertEqual(status.workers("gone").map { $0["retiring"] as? Bool }, [true])
+        XCTAssertTrue(try runStatus().stdout.contains("service gone (removed by a reload; its last workers finish)"))
+        held.close()
+        let after = try daemonStatus { $0.serviceNames == ["kept"] }
+        XCTAssertEqual(after.serviceNames, ["kept"])
+    }
+
     func testWithNoDaemonStatusSaysSoInOneLineAndExits1() throws {
         writeConfig(try config(Service("echo")).text(ports: ["echo": 9]), to: configPath)
         var result = try runStatus()
