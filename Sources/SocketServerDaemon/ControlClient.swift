@@ -38,13 +38,36 @@ enum ControlClient {
             fail(problem.description)
             return 1
         }
-        switch exchange(request, path: path) {
+        var answer = exchange(request, path: path)
+        // A connection the master accepted just before a binary upgrade's exec is closed unanswered
+        // (or reset, its request unread); the next image answers on the same socket. Both
+        // requests are safe to repeat.
+        for _ in 0..<3 {
+            guard case .failure(.closedUnanswered) = answer else { break }
+            usleep(100_000)
+            answer = exchange(request, path: path)
+        }
+        switch answer {
         case .success(let text):
             print(text, terminator: "")
             return 0
         case .failure(let problem):
             fail(problem.description)
             return 1
+        }
+    }
+
+    /// Why an exchange failed.
+    enum Failure: Error, CustomStringConvertible {
+        case failed(String)
+        /// The master closed the connection without a word.
+        case closedUnanswered(path: String)
+
+        var description: String {
+            switch self {
+            case .failed(let text): return text
+            case .closedUnanswered(let path): return "the daemon on \(path) closed the connection without an answer"
+            }
         }
     }
 
@@ -76,7 +99,7 @@ enum ControlClient {
 
     /// Sends the request line and reads the answer to its end: its text after `ok`, or the
     /// master's error.
-    static func exchange(_ request: ControlRequest, path: String) -> Result<String, DaemonError> {
+    static func exchange(_ request: ControlRequest, path: String) -> Result<String, Failure> {
         var answer: [UInt8] = []
         do {
             let socket = try Socket(family: .unix, type: .stream)
@@ -86,9 +109,9 @@ enum ControlClient {
             guard code == 0 else {
                 let reason = String(cString: strerror(code))
                 if code == EACCES || code == EPERM {
-                    return .failure(.message("cannot connect to \(path): \(reason) (it is for root and the daemon's group)"))
+                    return .failure(.failed("cannot connect to \(path): \(reason) (it is for root and the daemon's group)"))
                 }
-                return .failure(.message("no daemon answers on \(path) (\(reason))"))
+                return .failure(.failed("no daemon answers on \(path) (\(reason))"))
             }
             try socket.sendAll(request.line + "\n")
             while answer.count < answerLimit {
@@ -97,14 +120,16 @@ enum ControlClient {
                 answer += chunk
             }
         } catch {
-            return .failure(.message("no answer from the daemon on \(path): \(error)"))
+            if [ECONNRESET, EPIPE].contains(error.errno) { return .failure(.closedUnanswered(path: path)) }
+            return .failure(.failed("no answer from the daemon on \(path): \(error)"))
         }
         let text = String(decoding: answer, as: UTF8.self)
         if text.hasPrefix("ok\n") { return .success(String(text.dropFirst(3))) }
         if text.hasPrefix("error: ") {
-            return .failure(.message(String(text.dropFirst(7).prefix { $0 != "\n" })))
+            return .failure(.failed(String(text.dropFirst(7).prefix { $0 != "\n" })))
         }
-        return .failure(.message("the daemon on \(path) closed the connection without an answer"))
+        guard !answer.isEmpty else { return .failure(.closedUnanswered(path: path)) }
+        return .failure(.failed("the daemon on \(path) answered \(ConfigText.quoted(String(text.prefix(80))))"))
     }
 
     private static func fail(_ message: String) { Daemon.writeStandardError("socketserverd: \(message)\n") }

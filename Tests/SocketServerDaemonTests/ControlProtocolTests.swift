@@ -56,6 +56,8 @@ final class ControlProtocolTests: XCTestCase {
         XCTAssertEqual(configLoaded("[daemon]\ncontrol_socket = /run/x/c.sock\n" + service)?.controlSocket, .path("/run/x/c.sock"))
         assertConfigErrors("[daemon]\ncontrol_socket = c.sock\n" + service,
                            ["main.conf:2: control_socket must be an absolute path, got 'c.sock'"])
+        assertConfigErrors("[daemon]\ncontrol_socket = /run/x/c.sock\n[service u]\nlisten = unix:/run/x/c.sock\nhandler = echo\n",
+                           ["main.conf:4: listen unix:/run/x/c.sock is the path of [daemon] control_socket"])
         let long = "/" + String(repeating: "d", count: 120)
         XCTAssertEqual(configErrors("[daemon]\ncontrol_socket = \(long)\n" + service),
                        ["main.conf:2: control_socket: unix socket path is 121 bytes, longer than the kernel's limit of 107: \(long)"])

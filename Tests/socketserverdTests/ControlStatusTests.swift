@@ -194,6 +194,35 @@ final class ControlStatusTests: DaemonTestCase {
         XCTAssertTrue(result.stderr.contains("control_socket = off"), result.stderr)
     }
 
+    /// A connection closed with its request unread (as one accepted just before a binary
+    /// upgrade's exec is) is asked again, and the answer printed.
+    func testAConnectionResetUnansweredIsAskedAgain() throws {
+        writeConfig(try config(Service("echo")).text(ports: ["echo": 9]), to: configPath)
+        let server = try Socket(family: .unix, type: .stream)
+        defer { server.close() }
+        try server.bind(.unix(path: controlPath))
+        try server.listen(4)
+        try server.setTimeout(.seconds(10))
+        let served = DispatchQueue.global()
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var requests: [String] = []
+        served.async {
+            defer { done.signal() }
+            guard let (first, _) = try? server.accept() else { return }
+            _ = try? first.recv(1, flags: Int32(MSG_PEEK))  // the request is there, and stays unread
+            first.close()  // a reset, for the client
+            guard let (second, _) = try? server.accept() else { return }
+            requests.append((try? readLine(second)) ?? "")
+            try? second.sendAll("ok\nanswered the second time\n")
+            second.close()
+        }
+        let result = try runStatus()
+        done.wait()
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertEqual(result.stdout, "answered the second time\n")
+        XCTAssertEqual(requests, ["status\n"])
+    }
+
     func testTheDefaultSocketIsInTheRuntimeDirectoryAndGoesAtExit() throws {
         let runtime = makeDirectory("run", mode: 0o755)
         let daemon = try startDaemon(DaemonConfigBuilder(services: [Service("echo", ["workers": 1])]),

@@ -94,6 +94,11 @@ public final class Arbiter {
             control.serve(try ControlSocket.make(path: config.controlSocket.path(runtimeDirectory: runtimeDirectory),
                                                  handedOver: handover?.control, group: controlGroup))
         } catch {
+            // After an upgrade the workers and clients are this image's already: it serves on.
+            guard handover == nil else {
+                log.error("\(error); status and scale cannot reach the daemon until a reload opens it")
+                return
+            }
             listeners.closeAll()
             throw error
         }

@@ -29,6 +29,9 @@ final class ControlServer {
     private(set) var socket: ControlSocket?
     private var connections: [Connection] = []
     private var listenerReady = false
+    /// After accept failed for want of descriptors or memory, the listener is left alone until
+    /// then (it stays readable, and the loop would spin).
+    private var acceptPausedUntil: ContinuousClock.Instant? = nil
 
     /// Serves `socket` from now on; the one served before (another path) is closed and removed.
     func serve(_ socket: ControlSocket?) {
@@ -42,7 +45,10 @@ final class ControlServer {
     /// (its request, or room for its answer).
     func pollEntries() -> [pollfd] {
         var entries: [pollfd] = []
-        if let socket { entries.append(pollfd(fd: socket.socket.fileno(), events: Int16(POLLIN), revents: 0)) }
+        if let socket {
+            let paused = acceptPausedUntil.map { ContinuousClock.now < $0 } ?? false
+            entries.append(pollfd(fd: paused ? -1 : socket.socket.fileno(), events: Int16(POLLIN), revents: 0))
+        }
         for connection in connections {
             let events = connection.reply == nil ? POLLIN : POLLOUT
             entries.append(pollfd(fd: connection.socket.fileno(), events: Int16(events), revents: 0))
@@ -64,7 +70,7 @@ final class ControlServer {
     }
 
     /// When the oldest connection runs out of time.
-    var nextDeadline: ContinuousClock.Instant? { connections.map(\.deadline).min() }
+    var nextDeadline: ContinuousClock.Instant? { (connections.map(\.deadline) + [acceptPausedUntil].compactMap { $0 }).min() }
 
     /// Accepts, reads, answers (`answer` turns a request line into the whole answer) and writes
     /// what poll said is ready, and drops connections that are done or out of time.
@@ -90,7 +96,15 @@ final class ControlServer {
         guard let listener = socket?.socket else { return }
         // A bounded number per turn: a flood of connects cannot keep the loop here.
         for _ in 0..<(Self.maximumConnections * 2) {
-            guard let (client, _) = try? listener.acceptIfReady() else { return }
+            let accepted: (Socket, SocketAddress)?
+            do {
+                accepted = try listener.acceptIfReady()
+            } catch {
+                log.warning("control socket: \(error); not accepting for 100 ms")
+                acceptPausedUntil = now.advanced(by: .milliseconds(100))
+                return
+            }
+            guard let (client, _) = accepted else { return }
             guard (try? client.setBlocking(false)) != nil else {
                 client.close()
                 continue

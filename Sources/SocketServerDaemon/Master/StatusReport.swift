@@ -12,8 +12,7 @@ struct StatusReport {
         let generation: Int
         let ageSeconds: Int64
         /// Connections (or datagrams) it served to the end, and those it has open now.
-        let requests: Int64
-        let active: Int64
+        let requests: Int64, active: Int64
         /// Told to finish (an old generation draining, a surplus, max_requests, a stop).
         let retiring: Bool
     }
@@ -26,8 +25,7 @@ struct StatusReport {
         /// The workers the current generation wants (nil: the service is no longer configured,
         /// and these are its last workers draining).
         let wanted: Int?
-        let active: Int64
-        let served: Int64
+        let active: Int64, served: Int64
         let refused: [(reason: String, count: Int64)]
         let restarts: Int64
         let workers: [Worker]
@@ -37,10 +35,9 @@ struct StatusReport {
     let version: String
     let generation: Int
     let state: String
-    let startTime: Int64
-    let uptimeSeconds: Int64
-    let reloadsOK: Int64
-    let reloadsFailed: Int64
+    /// When the daemon started (seconds since the epoch; an upgrade keeps it), and since then.
+    let startTime: Int64, uptimeSeconds: Int64
+    let reloadsOK: Int64, reloadsFailed: Int64
     let services: [Service]
 
     /// Every worker the report lists.
