@@ -57,7 +57,7 @@ public enum Daemon {
     }
 
     /// Writes `text` to stderr in full.
-    private static func writeStandardError(_ text: String) {
+    static func writeStandardError(_ text: String) {
         var bytes = Array(text.utf8)[...]
         while !bytes.isEmpty {
             let written = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }

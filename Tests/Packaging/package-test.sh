@@ -142,6 +142,33 @@ for pid in $(awk -v m="$master" '$4 == m {print $3}' "$work/ps"); do
 done
 pass "master $master and its $workers workers run as socketserverd; workers hold no capability; one Swift runtime per process"
 
+step "socketserverd status and scale on the control socket in the unit's RuntimeDirectory"
+control=$(sb stat -c '%U:%G %a %F' /run/socketserverd/control.sock) || fail "no /run/socketserverd/control.sock"
+[ "$control" = "socketserverd:socketserverd 660 socket" ] || fail "the control socket is $control"
+sb /usr/sbin/socketserverd status
+sb /usr/sbin/socketserverd status --json > "$work/status.json" || fail "socketserverd status --json failed"
+python3 - "$work/status.json" "$master" <<'EOF_PY' || fail "status --json does not describe the running daemon"
+import json, sys
+status = json.load(open(sys.argv[1]))
+assert status["pid"] == int(sys.argv[2]), status
+assert [s["name"] for s in status["services"]] == ["echo", "echo-udp", "daytime", "upper"], status["services"]
+assert all(w["generation"] == status["generation"] for s in status["services"] for w in s["workers"]), status
+EOF_PY
+sb /usr/sbin/socketserverd scale echo 3 || fail "scale echo 3 failed"
+scaled=
+for _ in $(seq 50); do
+    sb /usr/sbin/socketserverd status --json > "$work/status.json" || true
+    if python3 -c 'import json, sys; echo = [s for s in json.load(open(sys.argv[1]))["services"] if s["name"] == "echo"][0]
+assert echo["wanted"] == 3 and len(echo["workers"]) == 3' "$work/status.json" 2>/dev/null; then scaled=1; break; fi
+    sleep 0.2
+done
+[ -n "$scaled" ] || { cat "$work/status.json"; fail "status does not show echo scaled to 3 workers"; }
+if sb setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/sbin/socketserverd status 2> "$work/denied"; then
+    fail "nobody could use the control socket"
+fi
+grep -q 'Permission denied' "$work/denied" || { cat "$work/denied"; fail "nobody was not refused for want of permission"; }
+pass "control socket socketserverd:socketserverd 0660: status (text and JSON) and scale for root, refused to nobody"
+
 # === 4. Reload =================================================================================
 step "systemctl reload after adding a service in conf.d, with a client loop running"
 start_loop 7007

@@ -62,3 +62,26 @@ public struct SocketOwner: Hashable, Sendable {
         self.group = group
     }
 }
+
+/// `control_socket =`: where the master answers `status` and `scale`.
+public enum ControlSocketSetting: Hashable, Sendable {
+    /// Not set: `control.sock` in `$RUNTIME_DIRECTORY` when the service manager sets it, else none.
+    case automatic
+    case off
+    case path(String)
+
+    /// The file name the automatic setting uses in the runtime directory.
+    static let fileName = "control.sock"
+
+    /// The socket's path, given the runtime directory (`$RUNTIME_DIRECTORY`; nil: not set); nil: off.
+    func path(runtimeDirectory: String?) -> String? {
+        switch self {
+        case .off: return nil
+        case .path(let path): return path
+        case .automatic:
+            // systemd may list several directories, separated by colons: the first is the unit's own.
+            guard let first = runtimeDirectory?.split(separator: ":").first, first.hasPrefix("/") else { return nil }
+            return (first.hasSuffix("/") ? String(first) : first + "/") + Self.fileName
+        }
+    }
+}

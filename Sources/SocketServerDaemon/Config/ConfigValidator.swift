@@ -28,6 +28,11 @@ enum ConfigValidator {
             if let service = outcome.service { config.services.append(service) }
         }
         ListenConflicts.check(claims, diagnostics: &diagnostics)
+        if case .path(let control) = config.controlSocket {
+            for claim in claims where [.unix(path: control), .unixgram(path: control)].contains(claim.address) {
+                diagnostics.add("listen \(claim.address) is the path of [daemon] control_socket", at: claim.location)
+            }
+        }
         // A truncated or half-written file would otherwise close every listener on reload. (With
         // other errors the configuration is refused already; a missing service may be one of them.)
         if let main = sources.files.first, services.isEmpty, diagnostics.isEmpty {

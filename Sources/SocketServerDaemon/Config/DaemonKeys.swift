@@ -15,6 +15,8 @@ public struct DaemonConfig: Equatable, Sendable {
     public var logFile: String? = DaemonKeys.logFile.default
     /// Where relative `[plugin] path`s are found (nil: `DaemonKeys.defaultPluginDirectory`).
     public var pluginDirectory: String? = DaemonKeys.pluginDirectory.default
+    /// The Unix socket `status` and `scale` talk to the master on.
+    public var controlSocket: ControlSocketSetting = DaemonKeys.controlSocket.default
     /// The `[plugin NAME]` sections, in the order written.
     public var plugins: [PluginConfig] = []
     /// Services in the order they appear.
@@ -54,6 +56,11 @@ enum DaemonKeys {
         "plugin_dir", .optionalAbsolutePath, default: nil, shown: .value(defaultPluginDirectory),
         into: \.pluginDirectory,
         doc: "the absolute directory where relative [plugin] paths are found")
+    static let controlSocket = Setting<DaemonConfig, ControlSocketSetting>(
+        "control_socket", .controlSocket, default: .automatic,
+        shown: .described("control.sock in $RUNTIME_DIRECTORY when set (the packaged unit sets it), otherwise off"),
+        into: \.controlSocket,
+        doc: "an absolute path (or off) for the Unix socket, mode 0660, that socketserverd status and scale talk to the master on")
     /// Read where it stands by ConfigSources, which splices the files in; nothing reaches DaemonConfig.
     static let include = ConfigKey<DaemonConfig>.readFirst(
         "include", defaultValue: .described("none"),
@@ -61,9 +68,29 @@ enum DaemonKeys {
 
     /// Every [daemon] key, in the order help lists them.
     static let rows: [ConfigKey<DaemonConfig>] = [
-        user.row, group.row, pidFile.row, gracefulTimeout.row, logLevel.row, logFile.row, pluginDirectory.row, include,
+        user.row, group.row, pidFile.row, gracefulTimeout.row, logLevel.row, logFile.row, pluginDirectory.row, controlSocket.row,
+        include,
     ]
 
+}
+
+extension ValueKind where Value == ControlSocketSetting {
+    /// `off`, or an absolute path short enough for a Unix socket address.
+    static let controlSocket = ValueKind.single({ text, key, _ in
+        if text == "off" { return .success(.off) }
+        return ValueKinds.absolutePath(text, key).flatMap { path in
+            guard path.utf8.count <= SocketAddress.maximumUnixPathLength else {
+                return .failure(.init("\(key): \(SocketError.pathTooLong(path: path, maximum: SocketAddress.maximumUnixPathLength))"))
+            }
+            return .success(.path(path))
+        }
+    }, format: { setting in
+        switch setting {
+        case .automatic: return nil
+        case .off: return "off"
+        case .path(let path): return path
+        }
+    })
 }
 
 extension ValueKind where Value == String? {

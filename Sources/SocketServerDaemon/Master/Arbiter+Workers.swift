@@ -103,6 +103,7 @@ extension Arbiter {
                 scoreboard.killChildGroups(in: slot)
                 scoreboard.releaseSlot(slot)
             }
+            if exit != .retired { counters(of: record.service)?.add(.restarts) }
             switch exit {
             case .retired:
                 log.info("worker \(pid) (service \(record.service)) \(how)")
@@ -116,6 +117,23 @@ extension Arbiter {
                     log.warning("worker \(pid) (service \(record.service)) \(how); respawning")
                 }
             }
+        }
+    }
+
+    /// A service's counters: the running cycle's, or those of a service a reload removed.
+    func counters(of service: String) -> ServiceCounters? {
+        cycle.counters[service] ?? departedServices[service]?.counters
+    }
+
+    /// Sets each service's `workers` gauge to its running workers of every generation; a removed
+    /// service is forgotten once its last worker is gone.
+    func updateWorkerGauges() {
+        var running: [String: Int64] = [:]
+        for record in supervisor.workers.records.values { running[record.service, default: 0] += 1 }
+        for (service, counters) in cycle.counters { counters.set(.workers, running[service] ?? 0) }
+        for (service, departed) in departedServices {
+            departed.counters?.set(.workers, running[service] ?? 0)
+            if running[service] == nil { departedServices[service] = nil }
         }
     }
 

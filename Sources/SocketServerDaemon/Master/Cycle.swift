@@ -32,16 +32,27 @@ struct Cycle {
         return Cycle(config: config, generation: (current?.generation ?? 0) + 1, sockets: sockets, counters: counters)
     }
 
-    /// The demands the supervisor starts workers for, with `extra` workers each (TTIN/TTOU).
-    func demands(extra: Int) -> [ServiceDemand] {
-        services.map { ServiceDemand(name: $0.name, wanted: max(1, $0.workers + extra), requestTimeout: $0.requestTimeout) }
+    /// The demands the supervisor starts workers for: each service's `workers`, or the count in
+    /// `scaled` (`scale`), with `extra` workers each (TTIN/TTOU); one at least.
+    func demands(extra: Int, scaled: [String: Int] = [:]) -> [ServiceDemand] {
+        services.map { service in
+            ServiceDemand(name: service.name, wanted: max(1, (scaled[service.name] ?? service.workers) + extra),
+                          requestTimeout: service.requestTimeout)
+        }
     }
 
     func service(named name: String) -> ServiceConfig? { services.first { $0.name == name } }
 
-    /// "2 services, 4 workers, generation 3".
+    /// "2 services, 4 workers": the services and the current generation's workers.
     func summary(workers: WorkerTable) -> String {
         let total = services.reduce(0) { $0 + workers.active(service: $1.name, generation: generation).count }
-        return "\(services.count) services, \(total) workers, generation \(generation)"
+        return "\(services.count) services, \(total) workers"
+    }
+
+    /// "12 active, 3401 served": connections open now and served to the end, over every service.
+    var figures: String {
+        let active = counters.values.reduce(Int64(0)) { $0 + $1[.active] }
+        let served = counters.values.reduce(Int64(0)) { $0 + $1[.served] }
+        return "\(active) active, \(served) served"
     }
 }

@@ -37,6 +37,7 @@ extension Arbiter {
         signals.release()
         notifier.releaseInWorker()
         listeners.closeAll(except: socket)
+        control.releaseInChild()
         DescriptorChannel.keepOnly(channel, closing: supervisor.workers.logChannels)
     }
 
@@ -81,24 +82,45 @@ extension Arbiter {
         switch result {
         case .failure(let error):
             for problem in error.errors { log.error("\(problem)") }
-            log.error("reload failed: \(error.errors.count) error(s) in the configuration; still serving the previous one")
-            notifier.ready(status: "reload failed; " + statusLine())
+            reloadFailed("\(error.errors.count) error(s) in the configuration; still serving the previous one")
             return
         case .success(let config):
             fresh = config
         }
         let next: Cycle
+        let nextControl: ControlSocket?
         do {
-            next = try Cycle.build(after: cycle, config: fresh, listeners: listeners)
+            nextControl = try controlSocket(for: fresh)
+            do {
+                next = try Cycle.build(after: cycle, config: fresh, listeners: listeners)
+            } catch {
+                if nextControl !== control.socket { nextControl?.close() }
+                throw error
+            }
         } catch {
-            log.error("reload failed: \(error); still serving the previous configuration")
-            notifier.ready(status: "reload failed; " + statusLine())
+            reloadFailed("\(error); still serving the previous configuration")
             return
         }
         swap(to: next)
+        control.serve(nextControl)
+        daemonCounters?.add(.reloadsOK)
         log.info("reloaded: generation \(cycle.generation), \(cycle.services.count) service(s)")
         lastStatus = statusLine()
         notifier.ready(status: lastStatus)
+    }
+
+    private func reloadFailed(_ reason: String) {
+        daemonCounters?.add(.reloadsFailed)
+        log.error("reload failed: \(reason)")
+        notifier.ready(status: "reload failed; " + statusLine())
+    }
+
+    /// The control socket `config` asks for: the one open now if the path is the same (kept, so
+    /// that a reload never makes `status` fail), else a new one or none.
+    private func controlSocket(for config: DaemonConfig) throws(DaemonError) -> ControlSocket? {
+        let path = config.controlSocket.path(runtimeDirectory: runtimeDirectory)
+        if path == control.socket?.path { return control.socket }
+        return try path.map { path throws(DaemonError) in try ControlSocket.open(path: path, group: controlGroup) }
     }
 
     /// Makes `next` the running cycle: log settings, sockets, then its generation of workers.
@@ -106,6 +128,11 @@ extension Arbiter {
         let previous = cycle
         cycle = next
         extraWorkers = 0
+        scaledWorkers = [:]
+        for service in previous.services where next.service(named: service.name) == nil {
+            departedServices[service.name] = (service, previous.counters[service.name])
+        }
+        for service in next.services { departedServices[service.name] = nil }
         Logger.shared.level = next.logLevel
         if let credentials, next.config.user != previous.config.user || next.config.group != previous.config.group {
             log.warning("user and group take effect at the next start; workers still run as \(credentials)")

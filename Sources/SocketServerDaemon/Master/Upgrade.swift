@@ -73,6 +73,7 @@ extension Arbiter {
         handover.pidFile = pidFileWritten
         handover.logPage = Logger.shared.sharedPageDescriptor
         handover.daemonCounters = daemonCounters?.descriptor ?? -1
+        handover.control = control.socket.map { ($0.socket.fileno(), $0.path) }
         handover.counters = cycle.counters.sorted { $0.key < $1.key }.map { ($0.key, $0.value.descriptor) }
         handover.sockets = listeners.sockets.map { (address, socket) in
             (socket.fileno(), listeners.isSystemdOwned(address), address.description)
@@ -84,7 +85,8 @@ extension Arbiter {
                                    board: board?.descriptor ?? -1, entries: board?.entries ?? 0,
                                    channel: record.logChannel.map { ($0.sending, $0.receiving) } ?? (-1, -1),
                                    retiring: record.retiring, ready: record.ready,
-                                   killInNanoseconds: record.killAt.map { now.duration(to: $0).wholeNanoseconds })
+                                   killInNanoseconds: record.killAt.map { now.duration(to: $0).wholeNanoseconds },
+                                   ageNanoseconds: record.started.duration(to: now).wholeNanoseconds)
         }
         return handover
     }
@@ -114,7 +116,8 @@ extension Arbiter {
             if let claimed = slot, worker.board < 0 || !scoreboard.adopt(slot: claimed, descriptor: worker.board, entries: worker.entries) {
                 slot = nil
             }
-            var record = WorkerRecord(pid: worker.pid, service: worker.service, generation: worker.generation, started: now,
+            let started = now.advanced(by: .nanoseconds(-max(0, worker.ageNanoseconds)))
+            var record = WorkerRecord(pid: worker.pid, service: worker.service, generation: worker.generation, started: started,
                                       slot: slot, requestTimeout: nil)
             record.ready = worker.ready
             if worker.channel.sending >= 0, worker.channel.receiving >= 0 {

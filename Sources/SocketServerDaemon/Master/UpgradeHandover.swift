@@ -17,7 +17,7 @@ struct UpgradeHandover: Equatable {
         static func == (a: Worker, b: Worker) -> Bool {
             a.pid == b.pid && a.service == b.service && a.generation == b.generation && a.slot == b.slot && a.board == b.board
                 && a.entries == b.entries && a.channel == b.channel && a.retiring == b.retiring && a.ready == b.ready
-                && a.killInNanoseconds == b.killInNanoseconds
+                && a.killInNanoseconds == b.killInNanoseconds && a.ageNanoseconds == b.ageNanoseconds
         }
 
         var pid: pid_t
@@ -33,6 +33,8 @@ struct UpgradeHandover: Equatable {
         var ready: Bool
         /// How long until its kill deadline, if it has one (nanoseconds; may be negative).
         var killInNanoseconds: Int64?
+        /// How long it has run (for `status`).
+        var ageNanoseconds: Int64 = 0
     }
 
     var generation = 0
@@ -47,6 +49,8 @@ struct UpgradeHandover: Equatable {
     /// Each service's counters memfd by service name, and the daemon's (-1: none).
     var counters: [(service: String, fd: Int32)] = []
     var daemonCounters: Int32 = -1
+    /// The control socket's descriptor and the path it is bound to (nil: none).
+    var control: (fd: Int32, path: String)? = nil
 
     static func == (a: UpgradeHandover, b: UpgradeHandover) -> Bool {
         a.generation == b.generation && a.extraWorkers == b.extraWorkers && a.logPage == b.logPage
@@ -54,12 +58,12 @@ struct UpgradeHandover: Equatable {
             && a.sockets.map(\.fd) == b.sockets.map(\.fd) && a.sockets.map(\.systemd) == b.sockets.map(\.systemd)
             && a.sockets.map(\.address) == b.sockets.map(\.address)
             && a.counters.map(\.service) == b.counters.map(\.service) && a.counters.map(\.fd) == b.counters.map(\.fd)
-            && a.daemonCounters == b.daemonCounters
+            && a.daemonCounters == b.daemonCounters && a.control?.fd == b.control?.fd && a.control?.path == b.control?.path
     }
 
     /// Every descriptor that must stay open across the exec.
     var descriptors: [Int32] {
-        ([logPage, daemonCounters] + sockets.map(\.fd) + counters.map(\.fd) + workers.flatMap { [$0.board, $0.channel.sending, $0.channel.receiving] }).filter { $0 >= 0 }
+        ([logPage, daemonCounters, control?.fd ?? -1] + sockets.map(\.fd) + counters.map(\.fd) + workers.flatMap { [$0.board, $0.channel.sending, $0.channel.receiving] }).filter { $0 >= 0 }
     }
 
     func encoded() -> String {
@@ -67,11 +71,13 @@ struct UpgradeHandover: Equatable {
                      "daemoncounters \(daemonCounters)"]
         for (service, fd) in counters { lines.append("counters \(Self.hex(service)) \(fd)") }
         if let pidFile { lines.append("pidfile \(Self.hex(pidFile))") }
+        if let control { lines.append("control \(control.fd) \(Self.hex(control.path))") }
         for socket in sockets { lines.append("socket \(socket.fd) \(socket.systemd ? 1 : 0) \(Self.hex(socket.address))") }
         for worker in workers {
             lines.append("worker \(worker.pid) \(Self.hex(worker.service)) \(worker.generation) \(worker.slot ?? -1) "
                          + "\(worker.retiring ? 1 : 0) \(worker.ready ? 1 : 0) \(worker.killInNanoseconds.map(String.init) ?? "-") "
-                         + "\(worker.board) \(worker.entries) \(worker.channel.sending) \(worker.channel.receiving)")
+                         + "\(worker.board) \(worker.entries) \(worker.channel.sending) \(worker.channel.receiving) "
+                         + "\(worker.ageNanoseconds)")
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -99,6 +105,7 @@ struct UpgradeHandover: Equatable {
             case "extra": state.extraWorkers = try int(1)
             case "logpage": state.logPage = Int32(try int(1))
             case "pidfile": state.pidFile = try text(1)
+            case "control": state.control = (Int32(try int(1)), try text(2))
             case "daemoncounters": state.daemonCounters = Int32(try int(1))
             case "counters": state.counters.append((try text(1), Int32(try int(2))))
             case "socket": state.sockets.append((Int32(try int(1)), try int(2) != 0, try text(3)))
@@ -108,7 +115,8 @@ struct UpgradeHandover: Equatable {
                 state.workers.append(Worker(pid: pid_t(try int(1)), service: try text(2), generation: try int(3),
                                             slot: slot >= 0 ? slot : nil, board: Int32(try int(8)), entries: try int(9),
                                             channel: (Int32(try int(10)), Int32(try int(11))),
-                                            retiring: try int(5) != 0, ready: try int(6) != 0, killInNanoseconds: kill))
+                                            retiring: try int(5) != 0, ready: try int(6) != 0, killInNanoseconds: kill,
+                                            ageNanoseconds: fields.count > 12 ? Int64(try int(12)) : 0))
             default: throw .message("upgrade state: unknown line '\(fields.joined(separator: " "))'")
             }
         }
