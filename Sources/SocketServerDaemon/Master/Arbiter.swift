@@ -69,7 +69,7 @@ public final class Arbiter {
                 previous = Arbiter.adopt(handover, config: config, listeners: listeners, scoreboard: scoreboard, supervisor: &supervisor)
                 pidFileWritten = handover.pidFile
             } else {
-                listeners.inherited = try SocketActivation.claim(for: config.services)
+                listeners.inherited = try SocketActivation.claim(for: ListenerWant.all(in: config))
             }
             cycle = try Cycle.build(after: previous, config: config, listeners: listeners)
         } catch {
@@ -198,7 +198,7 @@ public final class Arbiter {
     /// next decision, and the older generations retire once the new one is ready.
     func startGeneration(_ next: Cycle) {
         daemonCounters?.set(.generation, Int64(next.generation))
-        supervisor.begin(generation: next.generation, demands: next.demands(extra: extraWorkers),
+        supervisor.begin(generation: next.generation, demands: next.demands(extra: extraWorkers), fixed: next.metricsDemands,
                          gracefulTimeout: next.config.gracefulTimeout, now: .now)
         supervise(now: .now)
     }
