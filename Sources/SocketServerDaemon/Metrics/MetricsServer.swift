@@ -6,7 +6,7 @@ import Glibc
 import SocketServer
 
 /// Serves `GET /metrics` on `listener`. Each connection has `clientTimeout` from its accept to
-/// the last byte of the answer; one that is slower (silent, reading slowly, sending too much) is
+/// its close; one that is slower (silent, reading slowly, not closing after its answer) is
 /// closed then, and no connection waits on another. With `maximumClients` open, new ones wait in
 /// the listen queue until one ends.
 final class MetricsServer {
@@ -19,6 +19,10 @@ final class MetricsServer {
         var request: [UInt8] = []
         var response: [UInt8]? = nil
         var sent = 0
+        /// The whole answer is sent and the sending side shut: what the client still sends is
+        /// read and dropped until it closes (closing with unread data would reset the connection
+        /// and could lose the answer before the client reads it).
+        var draining = false
     }
 
     private let listener: Socket
@@ -45,7 +49,9 @@ final class MetricsServer {
                 return client.deadline <= now
             }
             let polled = clients.count
-            var entries = clients.map { pollfd(fd: $0.socket.fileno(), events: Int16($0.response == nil ? POLLIN : POLLOUT), revents: 0) }
+            var entries = clients.map { client in
+                pollfd(fd: client.socket.fileno(), events: Int16(client.response == nil || client.draining ? POLLIN : POLLOUT), revents: 0)
+            }
             let listenerEntry = accepting && polled < Self.maximumClients ? entries.count : nil
             if listenerEntry != nil { entries.append(pollfd(fd: listener.fileno(), events: Int16(POLLIN), revents: 0)) }
             if accepting { entries.append(pollfd(fd: wake, events: Int16(POLLIN), revents: 0)) }
@@ -88,8 +94,14 @@ final class MetricsServer {
         }
     }
 
-    /// Reads or writes what `client` is ready for; false once it is done with (answered, gone, failed).
+    /// Reads or writes what `client` is ready for; false once it is done with (answered and
+    /// closed by the client, gone, failed).
     private func advance(_ client: inout Client) -> Bool {
+        if client.draining {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = buffer.withUnsafeMutableBytes { recv(client.socket.fileno(), $0.baseAddress, $0.count, 0) }
+            return count > 0 || (count < 0 && (errno == EAGAIN || errno == EINTR))
+        }
         if client.response == nil {
             var buffer = [UInt8](repeating: 0, count: MetricsHTTP.maximumRequest - client.request.count)
             let count = buffer.withUnsafeMutableBytes { recv(client.socket.fileno(), $0.baseAddress, $0.count, 0) }
@@ -105,6 +117,10 @@ final class MetricsServer {
         }
         if count < 0 { return errno == EAGAIN || errno == EINTR }
         client.sent += count
-        return client.sent < response.count
+        if client.sent == response.count {
+            client.draining = true
+            _ = shutdown(client.socket.fileno(), Int32(SHUT_WR))
+        }
+        return true
     }
 }
