@@ -86,6 +86,20 @@ final class MetricsListenerTests: MetricsTestCase {
         XCTAssertFalse(fileExists(path), "the metrics socket file is left behind")
     }
 
+    /// systemd may pass the metrics listener as it passes the services' (matched by its address).
+    func testAMetricsSocketPassedBySystemd() throws {
+        let sockets = try PassedSockets(for: [echo(), Service("metrics", handler: "echo")])
+        defer { sockets.close() }
+        let port = try XCTUnwrap(sockets.ports["metrics"])
+        let text = try config(metrics: "tcp://127.0.0.1:\(port)", echo()).text(ports: sockets.ports)
+        let daemon = try startDaemon(configAt: writeConfig(text, to: configPath), passing: sockets)
+        XCTAssertTrue(daemon.log.contains("metrics: using socket tcp://127.0.0.1:\(port) passed by systemd"), daemon.log)
+        let passed = try XCTUnwrap(listenerInode(port: port))
+        assertEverySeries(try scrape(loopback(port)), services: ["echo"])
+        XCTAssertEqual(listenerInode(port: port), passed, "the daemon bound a socket of its own")
+        XCTAssertEqual(try tcpRoundTrip(port: daemon.port("echo")), "hello\n")
+    }
+
     /// A port another program holds (listening, or only bound), or a service's own address, is an
     /// error at the `metrics` line for `-t`; a reload to such a config fails and the old one serves on.
     func testAnAddressInUseIsAnErrorAtItsLine() throws {
