@@ -59,6 +59,9 @@ final class Listeners {
 
     func isSystemdOwned(_ address: ListenAddress) -> Bool { systemdOwned.contains(address) }
 
+    /// Every address a socket is held for (bound here, handed over, or passed by systemd).
+    var heldAddresses: Set<ListenAddress> { Set(sockets.keys).union(inherited.keys) }
+
     /// After a binary upgrade: the sockets the previous image held, by address, become this
     /// image's (those systemd passed stay systemd's).
     func adopt(_ handed: [ListenAddress: Socket], systemd: Set<ListenAddress>) {

@@ -22,7 +22,7 @@ extension Arbiter {
             log.info("SIGHUP: reloading \(configPath)")
             notifier.reloading()
             let context = ConfigCheck.Context(catalog: catalog, cpuCount: cpuCount, forRoot: geteuid() == 0,
-                                              listenerChecker: .master(holding: Set(listeners.sockets.keys)))
+                                              listenerChecker: .master(holding: listeners.heldAddresses))
             let (check, progress) = PendingConfigCheck.start(path: configPath, context: context, inChild: { self.releaseInChild() })
             if let check {
                 state = .reloading(check, again: false)

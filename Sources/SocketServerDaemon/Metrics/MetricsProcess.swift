@@ -44,9 +44,8 @@ enum MetricsProcess {
             pthread_sigmask(SIG_SETMASK, &mask, nil)
             try? socket.setNonBlockingFlag(true)  // accepts never wait: TERM must be seen at once
             if let slot { scoreboard.markReady(slot: slot) }
-            MetricsServer(listener: socket, source: source, wake: wake)
+            return MetricsServer(listener: socket, source: source, wake: wake)
                 .run(stopping: { stopRequested.load(ordering: .sequentiallyConsistent) })
-            return 0
         }
     }
 

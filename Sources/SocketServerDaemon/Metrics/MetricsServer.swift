@@ -30,6 +30,11 @@ final class MetricsServer {
     /// Readable when the process is asked to stop.
     private let wake: Int32
     private var clients: [Client] = []
+    /// After a failed accept (out of descriptors), the listener rests until then, as a worker's does.
+    private var acceptResumes: ContinuousClock.Instant? = nil
+    /// A failed accept is logged once until one succeeds again.
+    private var acceptFailing = false
+    static let acceptPause: Duration = .milliseconds(100)
 
     init(listener: Socket, source: MetricsSource, wake: Int32) {
         self.listener = listener
@@ -38,8 +43,9 @@ final class MetricsServer {
     }
 
     /// Serves until `stopping()` says so, then finishes the connections already open (each
-    /// within its timeout) and returns.
-    func run(stopping: () -> Bool) {
+    /// within its timeout); returns the process's exit status (1: poll failed, and the master
+    /// restarts it with back-off).
+    func run(stopping: () -> Bool) -> Int32 {
         var accepting = true
         while accepting || !clients.isEmpty {
             if accepting, stopping() { accepting = false }
@@ -52,15 +58,16 @@ final class MetricsServer {
             var entries = clients.map { client in
                 pollfd(fd: client.socket.fileno(), events: Int16(client.response == nil || client.draining ? POLLIN : POLLOUT), revents: 0)
             }
-            let listenerEntry = accepting && polled < Self.maximumClients ? entries.count : nil
+            if let resume = acceptResumes, resume <= now { acceptResumes = nil }
+            let listenerEntry = accepting && polled < Self.maximumClients && acceptResumes == nil ? entries.count : nil
             if listenerEntry != nil { entries.append(pollfd(fd: listener.fileno(), events: Int16(POLLIN), revents: 0)) }
             if accepting { entries.append(pollfd(fd: wake, events: Int16(POLLIN), revents: 0)) }
             guard !entries.isEmpty else { break }
-            let timeout = clients.map(\.deadline).min().map { now.duration(to: $0) }
+            let timeout = (clients.map(\.deadline) + [acceptResumes].compactMap { $0 }).min().map { now.duration(to: $0) }
             if poll(&entries, nfds_t(entries.count), pollMilliseconds(timeout)) < 0 {
                 if errno == EINTR { continue }
                 log.error("metrics: poll: \(Errno(rawValue: errno))")
-                return
+                return 1
             }
             // From the last client to the first, so that removing one leaves the others' indices.
             for index in (0..<polled).reversed() where entries[index].revents != 0 {
@@ -71,6 +78,7 @@ final class MetricsServer {
             }
             if let listenerEntry, entries[listenerEntry].revents != 0 { acceptWaiting() }
         }
+        return 0
     }
 
     /// Takes the connections waiting, up to the limit.
@@ -80,9 +88,12 @@ final class MetricsServer {
             do {
                 accepted = try listener.acceptIfReady()
             } catch {
-                log.warning("metrics: accept: \(error)")
+                if !acceptFailing { log.warning("metrics: accept: \(error); pausing accepts for \(Self.acceptPause) after each failure") }
+                acceptFailing = true
+                acceptResumes = ContinuousClock.now.advanced(by: Self.acceptPause)
                 return
             }
+            acceptFailing = false
             guard let (socket, _) = accepted else { return }
             do {
                 try socket.setNonBlockingFlag(true)
