@@ -16,9 +16,9 @@ final class MetricsListenerTests: MetricsTestCase {
         let first = try XCTUnwrap(waitForMetricsProcess(of: daemon), daemon.log)
         let status = processStatus(first)
         XCTAssertEqual(status["CapEff"], "0000000000000000", "the metrics process keeps capabilities")
-        let workerUID = daemon.workerPIDs().first { commandLine(of: $0).contains("worker echo") }.map { processStatus($0)["Uid"] }
-        XCTAssertEqual(status["Uid"], workerUID ?? nil, "the metrics process runs as the workers do")
-        if geteuid() == 0 { XCTAssertFalse(status["Uid"]?.hasPrefix("0\t") ?? true, "the metrics process runs as root") }
+        // The workers' account: `nobody` under a root master (no `user` set), else the master's user.
+        let uid = geteuid() == 0 ? (getpwnam("nobody")?.pointee.pw_uid ?? 65534) : getuid()
+        XCTAssertEqual(status["Uid"], Array(repeating: "\(uid)", count: 4).joined(separator: "\t"), "the metrics process's user")
         let listener = try XCTUnwrap(listenerInode(port: port))
         let serviceListener = try XCTUnwrap(listenerInode(port: daemon.port))
         XCTAssertTrue(socketInodes(of: first).contains(listener))
