@@ -83,7 +83,7 @@ extension ValueKind where Value == ListenAddress? {
             return .failure(.init("\(key): \(error.message)"))
         }
         switch address {
-        case .tcp(let socket) where socket.port == 0:
+        case .tcp(let inet) where inet.port == 0:
             return .failure(.init("\(key) \(text): port 0 would be a different port at each start; name a fixed port"))
         case .tcp, .unix:
             return .success(address)
