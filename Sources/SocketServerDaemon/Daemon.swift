@@ -42,7 +42,8 @@ public enum Daemon {
     /// (the main file cannot be read) is prefixed with the program's name instead.
     public static func checkConfig(path: String) -> Int32 {
         do {
-            let config = try ConfigCheck.load(path: path, catalog: DaemonCatalog(), cpuCount: cpuCount(), forRoot: geteuid() == 0)
+            let config = try ConfigCheck.load(path: path, catalog: DaemonCatalog(), cpuCount: cpuCount(), forRoot: geteuid() == 0,
+                                              listenerChecker: .outside)
             print("socketserverd: the configuration file \(path) syntax is ok (\(config.services.count) services, \(config.files.count) files)")
             return 0
         } catch {

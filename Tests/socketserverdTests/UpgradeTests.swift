@@ -147,6 +147,28 @@ final class UpgradeTests: DaemonTestCase {
         let old = readText(logFile + ".1")
         XCTAssertTrue(old.contains("upgraded: socketserverd"), old)
     }
+
+    /// The metrics listener and the daemon's start time survive an upgrade (whose check of the
+    /// config finds the address held by the running daemon's own metrics process); the new image
+    /// serves the next generation from its own metrics process.
+    func testMetricsSurviveAnUpgrade() throws {
+        _ = try prometheusPython()
+        let port = freePort()
+        let address = SocketAddress.inet(host: "127.0.0.1", port: UInt16(port))
+        let daemon = try startUpgradableDaemon(daemon: ["metrics": "tcp://127.0.0.1:\(port)"])
+        let before = try parseMetrics(try scrapeMetrics(address).body, in: directory)
+        let listener = try XCTUnwrap(listenerInode(port: port))
+        daemon.signal(SIGUSR2)
+        try daemon.waitReady()
+        XCTAssertTrue(daemon.waitForLog("upgraded: socketserverd"), daemon.log)
+        let after = try XCTUnwrap(pollValue(within: .seconds(10), every: .milliseconds(50)) { () -> ParsedMetrics? in
+            let metrics = try? parseMetrics(try scrapeMetrics(address).body, in: directory)
+            return metrics?.value("socketserverd_generation") == 2 ? metrics : nil
+        }, "no scrape of generation 2:\n\(daemon.log)")
+        XCTAssertEqual(after.value("socketserverd_start_time_seconds"), before.value("socketserverd_start_time_seconds"))
+        XCTAssertEqual(listenerInode(port: port), listener, "the upgrade replaced the metrics listener")
+        XCTAssertTrue(daemon.waitForLog("started on tcp://127.0.0.1:\(port) (generation 2)"), daemon.log)
+    }
 }
 
 /// Runs `ask` (a `status` command) again and again on a thread until stopped; counts answers and

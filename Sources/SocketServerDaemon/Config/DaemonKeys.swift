@@ -17,6 +17,8 @@ public struct DaemonConfig: Equatable, Sendable {
     public var pluginDirectory: String? = DaemonKeys.pluginDirectory.default
     /// The Unix socket `status` and `scale` talk to the master on.
     public var controlSocket: ControlSocketSetting = DaemonKeys.controlSocket.default
+    /// Where the metrics process serves `GET /metrics` (nil: no metrics listener).
+    public var metrics: ListenAddress? = DaemonKeys.metrics.default
     /// The `[plugin NAME]` sections, in the order written.
     public var plugins: [PluginConfig] = []
     /// Services in the order they appear.
@@ -61,6 +63,10 @@ enum DaemonKeys {
         shown: .described("control.sock in $RUNTIME_DIRECTORY when set (the packaged unit sets it), otherwise off"),
         into: \.controlSocket,
         doc: "an absolute path (or off) for the Unix socket, mode 0660, that socketserverd status and scale talk to the master on")
+    static let metrics = Setting<DaemonConfig, ListenAddress?>(
+        "metrics", .metricsAddress, default: nil, shown: .value("off"), into: \.metrics,
+        doc: "tcp://HOST:PORT or unix:/path where a process apart from the master serves GET /metrics "
+            + "(Prometheus text), or off")
     /// Read where it stands by ConfigSources, which splices the files in; nothing reaches DaemonConfig.
     static let include = ConfigKey<DaemonConfig>.readFirst(
         "include", defaultValue: .described("none"),
@@ -69,7 +75,7 @@ enum DaemonKeys {
     /// Every [daemon] key, in the order help lists them.
     static let rows: [ConfigKey<DaemonConfig>] = [
         user.row, group.row, pidFile.row, gracefulTimeout.row, logLevel.row, logFile.row, pluginDirectory.row, controlSocket.row,
-        include,
+        metrics.row, include,
     ]
 
 }
@@ -91,6 +97,27 @@ extension ValueKind where Value == ControlSocketSetting {
         case .path(let path): return path
         }
     })
+}
+
+extension ValueKind where Value == ListenAddress? {
+    /// `off` (nil), or a stream listener with a fixed port: tcp://HOST:PORT, tcp://[V6]:PORT or unix:/path.
+    static let metricsAddress = ValueKind.single({ text, key, _ in
+        if text == "off" { return .success(nil) }
+        let address: ListenAddress
+        do throws(ListenAddressParser.Failure) {
+            address = try ListenAddressParser.parse(text)
+        } catch {
+            return .failure(.init("\(key): \(error.message)"))
+        }
+        switch address {
+        case .tcp(let inet) where inet.port == 0:
+            return .failure(.init("\(key) \(text): port 0 would be a different port at each start; name a fixed port"))
+        case .tcp, .unix:
+            return .success(address)
+        case .udp, .unixgram:
+            return .failure(.init("\(key) must be a stream listener, tcp://HOST:PORT or unix:/PATH, got \(ConfigText.quoted(text))"))
+        }
+    }, format: { $0?.description ?? "off" })
 }
 
 extension ValueKind where Value == String? {

@@ -26,6 +26,7 @@ extension Arbiter {
     private func carryOut(_ action: SupervisorAction) {
         switch action {
         case .start(let service):
+            if service == MetricsProcess.recordName { return spawnMetrics() }
             guard let config = cycle.service(named: service) else { return }
             spawn(config)
         case .retire(let pid, let service, let reason):
@@ -40,7 +41,7 @@ extension Arbiter {
         case .kill(let pid, let service, let reason):
             switch reason {
             case .overdue:
-                log.warning("worker \(pid) (service \(service)) still running after its deadline; killing it")
+                log.warning("\(WorkerRecord.title(pid: pid, service: service)) still running after its deadline; killing it")
             case .hung(let client, let running, let limit):
                 log.error("service \(service): request from \(client) has run for \(running) (request_timeout \(limit)); "
                           + "killing worker \(pid)")
@@ -106,15 +107,15 @@ extension Arbiter {
             if exit != .retired { counters(of: record.service)?.add(.restarts) }
             switch exit {
             case .retired:
-                log.info("worker \(pid) (service \(record.service)) \(how)")
+                log.info("\(record.title) \(how)")
             case .clean:
-                log.info("worker \(pid) (service \(record.service)) \(how); replacing it")
+                log.info("\(record.title) \(how); replacing it")
             case .crashed(let delay, let failures, let lived):
                 kill(-pid, SIGKILL)  // its request children go with it
                 if let delay, failures >= 2 {
-                    log.error("worker \(pid) (service \(record.service)) \(how) after \(lived); \(failures) failures in a row, next start in \(delay)")
+                    log.error("\(record.title) \(how) after \(lived); \(failures) failures in a row, next start in \(delay)")
                 } else {
-                    log.warning("worker \(pid) (service \(record.service)) \(how); respawning")
+                    log.warning("\(record.title) \(how); respawning")
                 }
             }
         }

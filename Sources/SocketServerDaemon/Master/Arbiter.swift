@@ -82,7 +82,7 @@ public final class Arbiter {
                 previous = Arbiter.adopt(handover, config: config, listeners: listeners, scoreboard: scoreboard, supervisor: &supervisor)
                 pidFileWritten = handover.pidFile
             } else {
-                listeners.inherited = try SocketActivation.claim(for: config.services)
+                listeners.inherited = try SocketActivation.claim(for: ListenerWant.all(in: config))
             }
             cycle = try Cycle.build(after: previous, config: config, listeners: listeners)
         } catch {
@@ -232,6 +232,7 @@ public final class Arbiter {
     func startGeneration(_ next: Cycle) {
         daemonCounters?.set(.generation, Int64(next.generation))
         supervisor.begin(generation: next.generation, demands: next.demands(extra: extraWorkers, scaled: scaledWorkers),
+                         fixed: next.metricsDemands,
                          gracefulTimeout: next.config.gracefulTimeout, now: .now)
         supervise(now: .now)
     }

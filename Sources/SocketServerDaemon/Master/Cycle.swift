@@ -7,7 +7,7 @@ import SocketServer
 import SocketServerHandlers
 
 /// Everything the master runs from one configuration: the config, its generation, the listening
-/// socket of each service, each service's shared counters and the log settings. `Listeners` owns
+/// socket of each service (and the metrics listener), each service's shared counters and the log settings. `Listeners` owns
 /// the sockets (opens, keeps across reloads, closes); a cycle names the ones its services use.
 struct Cycle {
     let config: DaemonConfig
@@ -18,13 +18,15 @@ struct Cycle {
     var counters: [String: ServiceCounters] = [:]
 
     var logLevel: LogLevel { config.logLevel }
+    /// The metrics listener (nil: `metrics` is off).
+    var metricsSocket: Socket? { config.metrics.flatMap { sockets[$0] } }
     var services: [ServiceConfig] { config.services }
 
     /// The next cycle: `config` with the sockets its services need (an address already open keeps
     /// its socket, so no connection is refused; new ones are bound) and the next generation. All or
     /// nothing: on failure the sockets this call opened are closed again and `current` stays intact.
     static func build(after current: Cycle?, config: DaemonConfig, listeners: Listeners) throws(DaemonError) -> Cycle {
-        let sockets = try listeners.open(for: config.services)
+        let sockets = try listeners.open(for: ListenerWant.all(in: config))
         var counters: [String: ServiceCounters] = [:]
         for service in config.services {
             counters[service.name] = current?.counters[service.name] ?? ServiceCounters.create(service: service.name)

@@ -21,7 +21,8 @@ extension Arbiter {
         case .serving:
             log.info("SIGHUP: reloading \(configPath)")
             notifier.reloading()
-            let context = ConfigCheck.Context(catalog: catalog, cpuCount: cpuCount, forRoot: geteuid() == 0)
+            let context = ConfigCheck.Context(catalog: catalog, cpuCount: cpuCount, forRoot: geteuid() == 0,
+                                              listenerChecker: .master(holding: listeners.heldAddresses))
             let (check, progress) = PendingConfigCheck.start(path: configPath, context: context, inChild: { self.releaseInChild() })
             if let check {
                 state = .reloading(check, again: false)

@@ -57,7 +57,8 @@ extension Arbiter {
                           workers: byService[config.name] ?? [], now: now)
         }
         // Services a reload removed whose workers still finish their requests.
-        for name in byService.keys.sorted() where cycle.service(named: name) == nil {
+        // (The metrics process has a record too, under a name no service can have.)
+        for name in byService.keys.sorted() where cycle.service(named: name) == nil && name != MetricsProcess.recordName {
             let departed = departedServices[name]
             services.append(serviceReport(departed?.config, name: name, counters: departed?.counters, wanted: nil,
                                           workers: byService[name] ?? [], now: now))

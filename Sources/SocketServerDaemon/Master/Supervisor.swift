@@ -45,6 +45,8 @@ struct Supervisor {
     var backoff = CrashBackoff()
     private(set) var generation = 1
     private(set) var demands: [ServiceDemand] = []
+    /// Demands that TTIN, TTOU and `scale` leave alone (the metrics process), set per generation.
+    private(set) var fixedDemands: [ServiceDemand] = []
     private(set) var gracefulTimeout: Duration = DaemonKeys.gracefulTimeout.default
     /// When the current generation began (its old workers wait for it to be ready, up to startTimeout).
     private(set) var generationStarted: ContinuousClock.Instant
@@ -53,14 +55,20 @@ struct Supervisor {
 
     init(now: ContinuousClock.Instant) { generationStarted = now }
 
-    /// A new generation (start-up, reload, upgrade) with these demands.
-    mutating func begin(generation: Int, demands: [ServiceDemand], gracefulTimeout: Duration, now: ContinuousClock.Instant) {
+    /// A new generation (start-up, reload, upgrade) with these demands, and `fixed` ones that
+    /// worker-count adjustments do not change.
+    mutating func begin(generation: Int, demands: [ServiceDemand], fixed: [ServiceDemand] = [], gracefulTimeout: Duration,
+                        now: ContinuousClock.Instant) {
         self.generation = generation
         self.demands = demands
+        fixedDemands = fixed
         self.gracefulTimeout = gracefulTimeout
         generationStarted = now
-        for demand in demands { backoff.forget(demand.name) }
+        for demand in demands + fixed { backoff.forget(demand.name) }
     }
+
+    /// Every demand of the current generation.
+    var allDemands: [ServiceDemand] { demands + fixedDemands }
 
     /// Same generation, other worker counts (TTIN/TTOU, `scale`).
     mutating func adjust(demands: [ServiceDemand]) { self.demands = demands }
@@ -88,7 +96,7 @@ struct Supervisor {
             actions.append(.retire(pid: pid, service: record.service, reason: .maxRequests))
         }
         backoff.clearExpired(at: now)
-        for demand in demands {
+        for demand in allDemands {
             let live = workers.active(service: demand.name, generation: generation)
             if live.count > demand.wanted {
                 for record in live.suffix(live.count - demand.wanted) {
@@ -111,7 +119,7 @@ struct Supervisor {
         var actions: [SupervisorAction] = []
         for record in workers.records.values.sorted(by: { $0.pid < $1.pid })
         where record.generation < generation && !record.retiring {
-            if !late, let demand = demands.first(where: { $0.name == record.service }) {
+            if !late, let demand = allDemands.first(where: { $0.name == record.service }) {
                 let ready = workers.active(service: demand.name, generation: generation).filter(\.ready).count
                 if ready < demand.wanted { continue }
             }

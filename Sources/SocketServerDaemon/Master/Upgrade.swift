@@ -99,7 +99,7 @@ extension Arbiter {
         var systemd: Set<ListenAddress> = []
         for (fd, bySystemd, written) in handover.sockets {
             // The address as the config writes it, so the new cycle finds it (else as bound).
-            let named = config.services.first { $0.listen.description == written }?.listen
+            let named = ListenerWant.all(in: config).first { $0.listen.description == written }?.listen
             guard let socket = try? Socket(adopting: fd), let address = named ?? (try? SocketActivation.listenAddress(of: socket)) else {
                 log.warning("upgrade: descriptor \(fd) handed over is not a listening socket; closing it")
                 close(fd)

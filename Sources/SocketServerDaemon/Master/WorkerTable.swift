@@ -1,4 +1,5 @@
-// The master's record of its workers: which service and generation each pid serves.
+// The master's record of its workers: which service and generation each pid serves (the metrics
+// process has a record too, under MetricsProcess.recordName).
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,6 +23,15 @@ struct WorkerRecord {
     /// killed if still alive at `killAt`.
     var retiring = false
     var killAt: ContinuousClock.Instant? = nil
+}
+
+extension WorkerRecord {
+    /// How the log names it: "worker 123 (service echo)", or "metrics process 123".
+    var title: String { Self.title(pid: pid, service: service) }
+
+    static func title(pid: pid_t, service: String) -> String {
+        service == MetricsProcess.recordName ? "metrics process \(pid)" : "worker \(pid) (service \(service))"
+    }
 }
 
 /// Live workers by pid.
