@@ -32,6 +32,8 @@ public final class Arbiter {
     let credentials: Credentials?
     /// The daemon's figures the metrics process and `status` read (start time, reloads).
     let daemonCounters: DaemonCounters?
+    /// The program workers' output and notifications (`handler = program`).
+    let programs = ProgramWorkers()
 
     /// Binds what `config` needs (or takes the sockets systemd passed) and builds the first cycle.
     /// After a binary upgrade, `handover` brings the previous image's sockets, scoreboard and
@@ -155,7 +157,10 @@ public final class Arbiter {
         }
         var entries = [pollfd(fd: signals.readEnd, events: Int16(POLLIN), revents: 0)]
         if let pending { entries.append(pollfd(fd: pending.descriptor, events: Int16(POLLIN), revents: 0)) }
+        let programsFrom = entries.count
+        entries += programs.pollEntries()
         _ = poll(&entries, nfds_t(entries.count), pollMilliseconds(now.duration(to: wake)))
+        programs.handle(entries[programsFrom...])
     }
 
     static func isStop(_ signal: Int32) -> Bool { [SIGTERM, SIGINT, SIGQUIT].contains(signal) }

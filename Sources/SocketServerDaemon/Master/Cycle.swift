@@ -34,7 +34,10 @@ struct Cycle {
 
     /// The demands the supervisor starts workers for, with `extra` workers each (TTIN/TTOU).
     func demands(extra: Int) -> [ServiceDemand] {
-        services.map { ServiceDemand(name: $0.name, wanted: max(1, $0.workers + extra), requestTimeout: $0.requestTimeout) }
+        services.map { service in
+            ServiceDemand(name: service.name, wanted: max(1, service.workers + extra), requestTimeout: service.requestTimeout,
+                          startTimeout: service.programSettings?.startTimeout)
+        }
     }
 
     func service(named name: String) -> ServiceConfig? { services.first { $0.name == name } }
