@@ -19,6 +19,10 @@ final class UpgradeHandoverTests: XCTestCase {
         state.logPage = 4
         XCTAssertEqual(try UpgradeHandover.decode(state.encoded()), state)
         XCTAssertEqual(state.descriptors, [4, 6, 9, 5, 10, 11])
+        state.programs = [.init(pid: 101, stopSignal: 3, startTimeoutNanoseconds: 30_000_000_000, output: 12, notify: -1,
+                                failedToStart: true)]
+        XCTAssertEqual(try UpgradeHandover.decode(state.encoded()), state)
+        XCTAssertEqual(state.descriptors, [4, 6, 9, 5, 10, 11, 12], "a program's output pipe crosses the exec")
     }
 
     func testADamagedStateIsRefused() {

@@ -79,6 +79,7 @@ public final class Arbiter {
             throw error
         }
         listeners.commit(cycle.sockets)
+        if let handover { programs.adopt(handover, workers: supervisor.workers) }
     }
 
     /// Starts the workers and supervises until stopped. Returns the exit status.

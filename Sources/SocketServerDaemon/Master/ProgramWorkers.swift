@@ -84,4 +84,29 @@ final class ProgramWorkers {
         program.output.readAvailable()
         program.close()
     }
+
+    /// For the next image of the master: each program worker with the descriptors it reads.
+    func handover(_ workers: WorkerTable) -> [UpgradeHandover.Program] {
+        workers.records.values.sorted { $0.pid < $1.pid }.compactMap { record in
+            guard let traits = record.program else { return nil }
+            let program = programs[record.pid]
+            return UpgradeHandover.Program(pid: record.pid, stopSignal: traits.stopSignal,
+                                           startTimeoutNanoseconds: traits.startTimeout.wholeNanoseconds,
+                                           output: program?.output.descriptor ?? -1, notify: program?.notify ?? -1,
+                                           failedToStart: record.failedToStart)
+        }
+    }
+
+    /// In the new image: relays the output and notifications of the previous image's programs.
+    func adopt(_ handover: UpgradeHandover, workers: WorkerTable) {
+        for program in handover.programs {
+            for fd in [program.output, program.notify] where fd >= 0 { setCloseOnExec(fd, true) }
+            guard let record = workers.records[program.pid] else {
+                for fd in [program.output, program.notify] where fd >= 0 { Glibc.close(fd) }
+                continue
+            }
+            add(Program(pid: program.pid, service: record.service, output: program.output, notify: program.notify,
+                        ready: handover.workers.first { $0.pid == program.pid }?.ready ?? false))
+        }
+    }
 }
