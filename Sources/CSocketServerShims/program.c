@@ -71,16 +71,15 @@ void cssd_program_exec(const struct cssd_program_launch *launch) {
     launch = &moved;
     if (chdir(launch->directory) != 0) fail(launch, CSSD_PROGRAM_STAGE_DIRECTORY);
     write_listen_pid(launch->listen_pid_slot, getpid());
-    /* Signals at their defaults and unblocked, whatever the master ignores or blocks. */
-    struct sigaction standard;
-    memset(&standard, 0, sizeof standard);
-    standard.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < 65; sig++) {
-        if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &standard, NULL);
+    /* Signals at their defaults and unblocked, whatever the master ignores or blocks: the
+       system calls themselves, since glibc's wrappers refuse its own two signals (32 and 33),
+       which a parent's posix_spawn may have left ignored. */
+    struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } standard = { SIG_DFL, 0, NULL, 0 };
+    for (int sig = 1; sig <= 64; sig++) {
+        if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &standard, NULL, sizeof standard.mask);
     }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    uint64_t none = 0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
     execve(launch->path, launch->argv, launch->envp);
     fail(launch, CSSD_PROGRAM_STAGE_EXEC);
 }

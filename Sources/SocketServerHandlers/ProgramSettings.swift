@@ -90,13 +90,14 @@ public struct ProgramSettings: Equatable, Sendable {
     /// Every problem with `options`: their text, a program that is missing or not executable, a
     /// working directory that does not exist.
     public static func validate(_ options: [String: String]) -> [(key: String, problem: String)] {
-        switch parse(options) {
-        case .failure(let error): return error.problems
-        case .success(let settings):
-            let command = ExecCommand(program: settings.program, arguments: settings.arguments)
-            return [("command", command.fileProblem()), (WorkingDirectory.key, WorkingDirectory.problem(settings.directory))]
-                .compactMap { key, problem in problem.map { (key, $0) } }
+        var problems: [(key: String, problem: String)] = []
+        if case .failure(let error) = parse(options) { problems = error.problems }
+        if let text = options["command"], case .success(let command) = ExecCommand.parse(text), let problem = command.fileProblem() {
+            problems.append(("command", problem))
         }
+        let directory = options[WorkingDirectory.key] ?? WorkingDirectory.defaultValue
+        if directory.hasPrefix("/"), let problem = WorkingDirectory.problem(directory) { problems.append((WorkingDirectory.key, problem)) }
+        return problems
     }
 
     /// `NAME=VALUE` words (quoted as `command` is); a name is letters, digits and _, not starting with a digit.

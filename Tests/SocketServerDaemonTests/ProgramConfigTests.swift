@@ -60,11 +60,10 @@ final class ProgramConfigTests: XCTestCase {
                            ["main.conf:4: command: the program must be an absolute path, not relative/prog"], catalog: DaemonCatalog())
         assertConfigErrors(program("command = /nonexistent/prog\n"),
                            ["main.conf:4: command: /nonexistent/prog: No such file or directory"], catalog: DaemonCatalog())
-        if geteuid() != 0 {  // root may execute any file with an x bit only, and this one has none
-            assertConfigErrors(program("command = \(plain)\n"),
-                               ["main.conf:4: command: \(plain) is not executable by this user (uid \(geteuid()))"],
-                               catalog: DaemonCatalog())
-        }
+        // No execute bit: not executable, even by root.
+        assertConfigErrors(program("command = \(plain)\n"),
+                           ["main.conf:4: command: \(plain) is not executable by this user (uid \(geteuid()))"],
+                           catalog: DaemonCatalog())
         assertConfigErrors(program("command = /bin/true\nready = sometimes\n"),
                            ["main.conf:5: ready: must be started or notify, not \"sometimes\""], catalog: DaemonCatalog())
         assertConfigErrors(program("command = /bin/true\nstop_signal = STOP\n"),
