@@ -28,7 +28,8 @@ final class ProgramWorkers {
         }
 
         /// Takes the waiting notifications (a few per turn). READY=1 counts from the program or
-        /// a process of its group (a helper such as systemd-notify); others are ignored.
+        /// a process of its group (a helper such as systemd-notify); others are ignored. STOPPING=1
+        /// is logged, STATUS= at debug level; the rest of sd_notify's words mean nothing here.
         func readNotifications() {
             var buffer = [CChar](repeating: 0, count: 4096)
             for _ in 0..<16 {
@@ -40,9 +41,15 @@ final class ProgramWorkers {
                     log.debug("service \(service): program \(pid): ignored a notification from pid \(sender)")
                     continue
                 }
-                for line in text.split(separator: "\n") where line == "READY=1" && !ready {
-                    ready = true
-                    log.info("service \(service): program \(pid) is ready (READY=1)")
+                for line in text.split(separator: "\n") {
+                    if line == "READY=1" && !ready {
+                        ready = true
+                        log.info("service \(service): program \(pid) is ready (READY=1)")
+                    } else if line == "STOPPING=1" {
+                        log.info("service \(service): program \(pid) is stopping (STOPPING=1)")
+                    } else if line.hasPrefix("STATUS=") {
+                        log.debug("service \(service): program \(pid): \(ProgramOutput.printable(Array(line.utf8)[...]))")
+                    }
                 }
             }
         }
