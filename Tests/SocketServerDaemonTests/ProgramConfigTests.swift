@@ -1,6 +1,7 @@
 // `handler = program` in the config: its keys parse, and every mistake is an error at its line.
 @testable import SocketServerDaemon
 import SocketServerHandlers
+import SocketServerTestSupport
 import XCTest
 
 final class ProgramConfigTests: XCTestCase {
@@ -83,5 +84,20 @@ final class ProgramConfigTests: XCTestCase {
         assertConfigErrors(program(""),
                            ["main.conf:1: service 'app' is missing the key 'command', which handler 'program' requires"],
                            catalog: DaemonCatalog())
+    }
+
+    /// The commented example in the shipped config, uncommented, loads (its program and
+    /// directory replaced by ones that exist here).
+    func testTheShippedExampleLoadsUncommented() throws {
+        let shipped = try XCTUnwrap(readFile(repositoryRoot + "/etc/socketserverd/socketserverd.conf"))
+        let lines = shipped.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let start = try XCTUnwrap(lines.firstIndex(of: "; [service app]"))
+        let section = lines[start...].prefix { $0.hasPrefix("; ") }.map { String($0.dropFirst(2)) }
+            .map { $0.hasPrefix("command = ") ? "command = /bin/sh -c true" : $0.hasPrefix("directory = ") ? "directory = /tmp" : $0 }
+        XCTAssertEqual(section.count, 10, "\(section)")
+        let config = try XCTUnwrap(configLoaded(section.joined(separator: "\n") + "\n", catalog: DaemonCatalog()))
+        let settings = try XCTUnwrap(config.services.first?.programSettings)
+        XCTAssertEqual(settings.readiness, .notify)
+        XCTAssertEqual(settings.environment, ["PYTHONUNBUFFERED=1", "APP_ENV=production"])
     }
 }
