@@ -4,8 +4,18 @@ import Glibc
 #endif
 import SocketServer
 
+/// A program socketserverd runs as each worker (handler = program).
+enum ProgramPeer: Equatable {
+    /// python_program_echo.py: the threading line echo through the socketserverd module.
+    case python
+    /// The C reference in its `fd 3` mode, one process per worker.
+    case c
+}
+
 enum ServerKind: Equatable {
     case daemon(concurrency: String)
+    /// socketserverd with two program workers.
+    case program(ProgramPeer)
     case pythonForking
     case pythonThreading
     case cReference
@@ -17,6 +27,7 @@ struct ServerSpec {
     let unix: Bool
 
     var isDaemon: Bool { if case .daemon = kind { return true } else { return false } }
+    var isProgram: Bool { if case .program = kind { return true } else { return false } }
     var isReference: Bool { kind == .cReference }
 }
 
@@ -62,6 +73,31 @@ final class RunningServer {
         """
     }
 
+    static func programConfig(_ peer: ProgramPeer, listen: String, context: BenchContext, logLevel: String) -> String {
+        let command: String, extra: String
+        switch peer {
+        case .python:
+            command = "\(context.python) \(context.checkout)/Tests/Benchmarks/python_program_echo.py"
+            extra = "ready = notify\nenvironment = PYTHONPATH=\(context.checkout)/Sources/python\n"
+        case .c:
+            command = "\(context.cBinary) fd 3 1"
+            extra = ""
+        }
+        return """
+            ; written by socketserverd-bench: the echo as two program workers
+            [daemon]
+            graceful_timeout = 5
+            log_level = \(logLevel)
+
+            [service echo]
+            listen = \(listen)
+            handler = program
+            command = \(command)
+            workers = 2
+            \(extra)
+            """
+    }
+
     /// Starts `spec` in its own directory under the scratch directory, and waits until it serves.
     init(starting spec: ServerSpec, context: BenchContext, tag: String, logLevel: String = "info") throws {
         let directory = context.scratch + "/" + tag
@@ -74,14 +110,20 @@ final class RunningServer {
         var configPath: String? = nil
         var notify: NotifySocket? = nil
         switch spec.kind {
-        case .daemon(let concurrency):
+        case .daemon, .program:
             let listen: String
             switch endpoint {
             case .tcp(let port): listen = "tcp://127.0.0.1:\(port)"
             case .unix(let path): listen = "unix:\(path)"
             }
             let path = directory + "/socketserverd.conf"
-            try writeFile(path, Self.daemonConfig(concurrency: concurrency, listen: listen, logLevel: logLevel))
+            let config: String
+            switch spec.kind {
+            case .program(let peer): config = Self.programConfig(peer, listen: listen, context: context, logLevel: logLevel)
+            case .daemon(let concurrency): config = Self.daemonConfig(concurrency: concurrency, listen: listen, logLevel: logLevel)
+            default: config = ""
+            }
+            try writeFile(path, config)
             configPath = path
             let socket = try NotifySocket(path: directory + "/notify.sock")
             notify = socket
@@ -147,7 +189,7 @@ final class RunningServer {
     /// forking servers come and go and are not listed.
     func memory() -> (master: Int?, workers: [Int]) {
         switch spec.kind {
-        case .daemon:
+        case .daemon, .program:
             return (residentKiB(pid)?.rss, children(of: pid).compactMap { residentKiB($0)?.rss })
         case .pythonForking, .pythonThreading:
             return (residentKiB(pid)?.rss, [])
@@ -166,8 +208,9 @@ final class RunningServer {
     func stop() {
         if !exited {
             let tree = processTree(pid).map(\.pid)
-            kill(pid, spec.isDaemon ? SIGINT : SIGTERM)
-            if !spec.isDaemon { kill(-pid, SIGTERM) }
+            let daemon = spec.isDaemon || spec.isProgram
+            kill(pid, daemon ? SIGINT : SIGTERM)
+            if !daemon { kill(-pid, SIGTERM) }
             let deadline = monotonicNanoseconds() + 3_000_000_000
             var status: Int32 = 0
             while monotonicNanoseconds() < deadline {

@@ -164,6 +164,8 @@ let allServers: [ServerSpec] = [
     ServerSpec(name: "socketserverd events unix", kind: .daemon(concurrency: "events"), unix: true),
     ServerSpec(name: "python ForkingTCPServer", kind: .pythonForking, unix: false),
     ServerSpec(name: "python ThreadingTCPServer", kind: .pythonThreading, unix: false),
+    ServerSpec(name: "python ThreadingTCPServer, 2 program workers", kind: .program(.python), unix: false),
+    ServerSpec(name: "C echo, 2 program workers", kind: .program(.c), unix: false),
     ServerSpec(name: "C prefork epoll tcp (ref)", kind: .cReference, unix: false),
     ServerSpec(name: "C prefork epoll unix (ref)", kind: .cReference, unix: true),
 ]

@@ -7,7 +7,8 @@ Serves every socket kind it is given. A stream connection is answered line by li
 with one datagram: "pid" gets this process's pid, "slow" gets "slow done" after a second, anything
 else comes back as it was. TERM stops accepting; connections being served finish, then it exits 0.
 
-Environment: NO_READY=1 never sends READY=1; IGNORE_TERM=1 ignores TERM.
+Environment: NO_READY=1 never becomes ready: it hangs before serving, as a program stuck in its
+start-up does, and never sends READY=1; IGNORE_TERM=1 ignores TERM.
 """
 import os
 import select
@@ -49,7 +50,7 @@ def serve(connection):
 
 def notify(message):
     address = os.environ.get("NOTIFY_SOCKET")
-    if not address or os.environ.get("NO_READY"):
+    if not address:
         return
     if address.startswith("@"):
         address = "\0" + address[1:]
@@ -57,6 +58,10 @@ def notify(message):
         channel.sendto(message, address)
 
 
+if os.environ.get("NO_READY"):
+    print("stuck in start-up", flush=True)
+    while True:
+        time.sleep(60)
 print("serving %s as pid %d" % (listener.getsockname(), os.getpid()), flush=True)
 notify(b"READY=1")
 threads = []
