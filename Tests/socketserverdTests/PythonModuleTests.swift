@@ -42,6 +42,36 @@ final class PythonModuleTests: DaemonTestCase {
         XCTAssertEqual(pids, Set(daemon.workerPIDs().map(String.init)), "both workers stored uploads:\n\(daemon.log)")
     }
 
+    /// Run by hand (no LISTEN_PID), serve binds `address` itself and stops on TERM.
+    func testRunByHandItBindsTheAddressItself() throws {
+        let port = freePort()
+        let program = script("upper.py", """
+            import socketserver, socketserverd
+
+            class Upper(socketserver.StreamRequestHandler):
+                def handle(self):
+                    for line in self.rfile:
+                        self.wfile.write(line.upper())
+
+            socketserverd.serve(socketserver.ThreadingTCPServer, Upper, address=("127.0.0.1", \(port)))
+            print("returned", flush=True)
+
+            """)
+        let output = directory + "/upper.log"
+        let pid = try spawn("/usr/bin/python3", [program], env: ["PATH=/usr/bin:/bin", "PYTHONPATH=\(repositoryRoot)/Sources/python",
+                                                                  "LISTEN_PID=1", "LISTEN_FDS=1"],
+                            stdout: output, stderr: output)
+        var reply = ""
+        XCTAssertTrue(eventually(within: .seconds(10), every: .milliseconds(20)) {
+            reply = (try? ask(port: port, "hello\n")) ?? ""
+            return !reply.isEmpty
+        }, readText(output))
+        XCTAssertEqual(reply, "HELLO\n", "LISTEN_PID naming another process is not socket activation")
+        kill(pid, SIGTERM)
+        XCTAssertEqual(exitCode(of: pid), 0, readText(output))
+        XCTAssertTrue(readText(output).contains("returned"), readText(output))
+    }
+
     func testAReloadDuringUploadsFailsNothing() throws {
         let daemon = try startDaemon(service: seedService(), daemon: ["graceful_timeout": 10])
         let loop = SeedUploadLoop(port: daemon.port, directory: uploads, clients: 2)
