@@ -59,43 +59,26 @@ final class RunningServer {
     private var exited = false
 
     static func daemonConfig(concurrency: String, listen: String, logLevel: String) -> String {
-        """
-        ; written by socketserverd-bench: the echo service with the default worker count (one per CPU)
-        [daemon]
-        graceful_timeout = 5
-        log_level = \(logLevel)
-
-        [service echo]
-        listen = \(listen)
-        handler = echo
-        concurrency = \(concurrency)
-
-        """
+        configText("the echo service with the default worker count (one per CPU)", logLevel: logLevel,
+                   service: ["listen = \(listen)", "handler = echo", "concurrency = \(concurrency)"])
     }
 
     static func programConfig(_ peer: ProgramPeer, listen: String, context: BenchContext, logLevel: String) -> String {
-        let command: String, extra: String
+        var keys = ["listen = \(listen)", "handler = program", "workers = 2"]
         switch peer {
         case .python:
-            command = "\(context.python) \(context.checkout)/Tests/Benchmarks/python_program_echo.py"
-            extra = "ready = notify\nenvironment = PYTHONPATH=\(context.checkout)/Sources/python\n"
+            keys += ["command = \(context.python) \(context.checkout)/Tests/Benchmarks/python_program_echo.py", "ready = notify",
+                     "environment = PYTHONPATH=\(context.checkout)/Sources/python"]
         case .c:
-            command = "\(context.cBinary) fd 3 1"
-            extra = ""
+            keys += ["command = \(context.cBinary) fd 3 1"]
         }
-        return """
-            ; written by socketserverd-bench: the echo as two program workers
-            [daemon]
-            graceful_timeout = 5
-            log_level = \(logLevel)
+        return configText("the echo as two program workers", logLevel: logLevel, service: keys)
+    }
 
-            [service echo]
-            listen = \(listen)
-            handler = program
-            command = \(command)
-            workers = 2
-            \(extra)
-            """
+    /// A config of one [service echo] with `service`'s keys, under the benchmark's [daemon] keys.
+    private static func configText(_ what: String, logLevel: String, service: [String]) -> String {
+        (["; written by socketserverd-bench: \(what)", "[daemon]", "graceful_timeout = 5", "log_level = \(logLevel)", "",
+          "[service echo]"] + service).joined(separator: "\n") + "\n"
     }
 
     /// Starts `spec` in its own directory under the scratch directory, and waits until it serves.
