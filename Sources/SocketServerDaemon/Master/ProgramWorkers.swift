@@ -78,10 +78,16 @@ final class ProgramWorkers {
 
     /// Reads what `pollEntries`' descriptors have, as `polled` (those entries after the poll) says.
     func handle(_ polled: ArraySlice<pollfd>) {
-        for entry in polled where entry.revents != 0 && entry.fd >= 0 {
-            guard let program = programs.values.first(where: { $0.output.descriptor == entry.fd || $0.notify == entry.fd })
-            else { continue }
-            if program.output.descriptor == entry.fd { program.output.readAvailable() } else { program.readNotifications() }
+        let ready = polled.filter { $0.revents != 0 && $0.fd >= 0 }.map(\.fd)
+        guard !ready.isEmpty else { return }
+        var owners: [Int32: Program] = [:]
+        for program in programs.values {
+            owners[program.output.descriptor] = program
+            owners[program.notify] = program
+        }
+        for fd in ready {
+            guard let program = owners[fd] else { continue }
+            if program.output.descriptor == fd { program.output.readAvailable() } else { program.readNotifications() }
         }
     }
 
