@@ -17,11 +17,15 @@ public struct HandlerDescriptor: Sendable {
     public let keyDocs: [String: String]
     /// Checks the keys' values; returns (key, problem) pairs, empty when all is well.
     public let validate: @Sendable ([String: String]) -> [(key: String, problem: String)]
+    /// True for `program`: no request handler runs in a worker; the master runs the configured
+    /// program as each worker, on every kind of listener.
+    public let runsProgram: Bool
 
     public init(
         name: String, stream: BaseRequestHandler.Type?, datagram: BaseRequestHandler.Type?,
         events: (any EventStreamHandler.Type)? = nil, keys: [String: String?] = [:], keyDocs: [String: String] = [:],
-        validate: @escaping @Sendable ([String: String]) -> [(key: String, problem: String)] = { _ in [] }
+        validate: @escaping @Sendable ([String: String]) -> [(key: String, problem: String)] = { _ in [] },
+        runsProgram: Bool = false
     ) {
         self.name = name
         self.stream = stream
@@ -30,5 +34,6 @@ public struct HandlerDescriptor: Sendable {
         self.keys = keys
         self.keyDocs = keyDocs
         self.validate = validate
+        self.runsProgram = runsProgram
     }
 }

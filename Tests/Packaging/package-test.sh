@@ -47,7 +47,8 @@ for path in /usr/sbin/socketserverd /etc/socketserverd/socketserverd.conf /etc/s
             /usr/lib/systemd/system/socketserverd.service /usr/lib/systemd/system/socketserverd.socket \
             /usr/lib/socketserverd/libswiftCore.so /usr/lib/socketserverd/plugins/ \
             /usr/share/man/man8/socketserverd.8.gz /usr/share/man/man5/socketserverd.conf.5.gz \
-            /usr/share/doc/socketserverd/README.md.gz /usr/share/doc/socketserverd/copyright; do
+            /usr/share/doc/socketserverd/README.md.gz /usr/share/doc/socketserverd/copyright \
+            /usr/lib/python3/dist-packages/socketserverd.py; do
     grep -qx -- "$path" "$work/contents" || fail "the package does not contain $path"
 done
 grep '^/usr/include/socketserverd/.\|^/usr/lib/socketserverd/plugins/.' "$work/contents" \
@@ -106,6 +107,9 @@ sb systemctl status socketserverd.service --no-pager | tee "$work/status" | head
 grep -q 'Active: active (running)' "$work/status" || fail "status does not say active (running)"
 [ "$(sb systemctl is-active socketserverd.socket || true)" = inactive ] || fail "the socket unit was started"
 pass "installed, enabled, active (running); socketserverd.socket installed but not enabled"
+sb python3 -c 'import socketserverd; print(socketserverd.__file__)' | grep -qx /usr/lib/python3/dist-packages/socketserverd.py \
+    || fail "python3 does not import socketserverd from the package"
+pass "python3 imports the socketserverd module from /usr/lib/python3/dist-packages"
 
 step "ldd of every ELF file in the package, with the toolchain hidden"
 elves="/usr/sbin/socketserverd $(grep '^/usr/lib/socketserverd/.*\.so$' "$work/contents" | tr '\n' ' ')"

@@ -23,6 +23,10 @@ final class UpgradeHandoverTests: XCTestCase {
         state.control = (fd: 12, path: "/run/socketserverd/control sock")
         XCTAssertEqual(try UpgradeHandover.decode(state.encoded()), state)
         XCTAssertEqual(state.descriptors, [4, 12, 6, 9, 5, 10, 11])
+        state.programs = [.init(pid: 101, stopSignal: 3, startTimeoutNanoseconds: 30_000_000_000, output: 13, notify: -1,
+                                failedToStart: true)]
+        XCTAssertEqual(try UpgradeHandover.decode(state.encoded()), state)
+        XCTAssertEqual(state.descriptors, [4, 12, 6, 9, 5, 10, 11, 13], "a program's output pipe crosses the exec")
     }
 
     /// A worker line without its age (written by an image that did not hand it over) reads as age 0.

@@ -49,13 +49,35 @@ enum ConfigKeys {
         Entry(section: section, name: row.name, defaultValue: row.defaultValue, scope: row.scope, doc: row.doc)
     }
 
+    /// One entry per handler key; a key several handlers declare (`command`, `directory`) is one
+    /// entry naming them all, with one default and doc when they agree, each handler's otherwise.
     private static func handlerEntries(_ handlers: [HandlerDescriptor]) -> [Entry] {
-        handlers.flatMap { descriptor in
-            descriptor.keys.keys.sorted().map { key in
-                let defaultText = descriptor.keys[key].flatMap { $0 }
-                return Entry(section: .service, name: key, defaultValue: defaultText.map(KeyDefault.value) ?? .required,
-                             scope: .handler(descriptor.name), doc: descriptor.keyDocs[key] ?? "")
+        var order: [String] = []
+        var owners: [String: [HandlerDescriptor]] = [:]
+        for descriptor in handlers {
+            for key in descriptor.keys.keys.sorted() {
+                if owners[key] == nil { order.append(key) }
+                owners[key, default: []].append(descriptor)
             }
+        }
+        return order.map { key in
+            let declaring = owners[key] ?? []
+            let defaults = declaring.map { descriptor in
+                descriptor.keys[key].flatMap { $0 }.map { $0.isEmpty ? KeyDefault.described("none") : .value($0) } ?? .required
+            }
+            let docs = declaring.map { $0.keyDocs[key] ?? "" }
+            let names = declaring.map(\.name)
+            let defaultValue = defaults.allSatisfy({ $0 == defaults[0] }) ? defaults[0]
+                : .described(zip(names, defaults).map { name, value in
+                    switch value {
+                    case .value(let text): return "\(text) for \(name)"
+                    case .described(let words): return "\(words) for \(name)"
+                    case .required: return "required for \(name)"
+                    }
+                }.joined(separator: ", "))
+            let doc = docs.allSatisfy({ $0 == docs[0] }) ? docs[0]
+                : zip(names, docs).map { "\($0): \($1)" }.joined(separator: "; ")
+            return Entry(section: .service, name: key, defaultValue: defaultValue, scope: .handlers(names), doc: doc)
         }
     }
 }

@@ -93,6 +93,10 @@ enum ServiceKeys {
         allow.row, socketMode.row, socketOwner.row,
     ]
     static let names = rows.map(\.name)
+    /// Keys about how a worker runs requests, which a service with `handler = program` may not
+    /// set: its program accepts and serves clients itself.
+    static let notForPrograms = [concurrency.row, threads.row, maxRequests.row, idleTimeout.row, requestTimeout.row, allow.row]
+        .map(\.name)
 }
 
 extension ValueKind where Value == SocketOwner? {

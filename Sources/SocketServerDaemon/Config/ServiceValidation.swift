@@ -68,6 +68,13 @@ enum ServiceValidation {
                                    handler: descriptor?.name ?? keys["handler"]?.value ?? "",
                                    workers: min(max(cpuCount, workers.lowerBound), workers.upperBound), location: here)
         keys.apply(ServiceKeys.rows, to: &config, context: KeyContext(listen: listen), diagnostics: &diagnostics)
+        if descriptor?.runsProgram == true {
+            for name in ServiceKeys.notForPrograms {
+                guard let entry = keys[name] else { continue }
+                diagnostics.add("\(name) does not apply to handler 'program' (the program serves its clients itself)",
+                                at: entry.location)
+            }
+        }
         if config.concurrency == .events, let entry = keys["concurrency"] {
             checkEvents(descriptor, pluginHandler: deferred ? keys["handler"]?.value : nil, listen,
                         catalog: handlers.catalog, at: entry.location, diagnostics: &diagnostics)
@@ -94,7 +101,7 @@ enum ServiceValidation {
     private static func checkKind(_ descriptor: HandlerDescriptor, _ listen: ListenAddress, at location: SourceLocation,
                                   diagnostics: inout Diagnostics) {
         let served = listen.isDatagram ? descriptor.datagram : descriptor.stream
-        guard served == nil else { return }
+        guard served == nil, !descriptor.runsProgram else { return }
         let kind = listen.isDatagram ? "datagram" : "stream"
         let other = descriptor.stream != nil || descriptor.datagram != nil
             ? "; it serves \(listen.isDatagram ? "stream" : "datagram") listeners only" : ""

@@ -10,6 +10,10 @@ extension Arbiter {
         var seen = Observations()
         let clock = Int64(monotonicNanoseconds())
         for record in supervisor.workers.records.values {
+            if record.program != nil {
+                if !record.ready, programs.isReady(record.pid) == true { seen.ready.insert(record.pid) }
+                continue
+            }
             guard let slot = record.slot else {
                 seen.ready.insert(record.pid)  // untracked (every slot taken): counted as ready
                 continue
@@ -34,9 +38,9 @@ extension Arbiter {
             case .maxRequests:
                 log.info("worker \(pid) (service \(service)) is retiring (max_requests); starting its replacement")
             case .oldGeneration, .surplus:
-                kill(pid, SIGTERM)
+                kill(pid, stopSignal(of: pid))
             case .stop:
-                if case .stopping(graceful: false, _) = state { kill(-pid, SIGINT) } else { kill(pid, SIGTERM) }
+                if case .stopping(graceful: false, _) = state { kill(-pid, SIGINT) } else { kill(pid, stopSignal(of: pid)) }
             }
         case .kill(let pid, let service, let reason):
             switch reason {
@@ -46,6 +50,8 @@ extension Arbiter {
                 log.error("service \(service): request from \(client) has run for \(running) (request_timeout \(limit)); "
                           + "killing worker \(pid)")
                 if let slot = supervisor.workers.records[pid]?.slot { scoreboard.killChildGroups(in: slot) }
+            case .notReady(let limit):
+                log.error("service \(service): program worker \(pid) not ready after start_timeout \(limit); killing it")
             }
             kill(-pid, SIGKILL)
             kill(pid, SIGKILL)
@@ -59,6 +65,7 @@ extension Arbiter {
             log.error("service \(service.name): no socket or handler to start a worker with")
             return
         }
+        if descriptor.runsProgram { return spawnProgram(service, socket: socket) }
         let slot = scoreboard.claimSlot(entries: Arbiter.requestsAtOnce(service))
         let generation = cycle.generation
         let channel = DescriptorChannel.openForWorker(of: service.name)
@@ -95,6 +102,10 @@ extension Arbiter {
             guard let (record, exit) = supervisor.workerExited(pid: pid, status: status, failedAtStart: failedAtStart, now: .now)
             else { continue }
             record.logChannel?.close()
+            if record.program != nil {
+                programs.ended(pid)
+                kill(-pid, SIGKILL)  // what it started goes with it (what left its group is an orphan here)
+            }
             var how = describeExit(status)
             if let slot = record.slot {
                 // Whose requests it took down, for the log.

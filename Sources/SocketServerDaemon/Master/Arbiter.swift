@@ -45,6 +45,8 @@ public final class Arbiter {
     let runtimeDirectory = getenv("RUNTIME_DIRECTORY").map { String(cString: $0) }
     /// The group the control socket file is given: the workers' (the daemon's) group as root, else this process's.
     var controlGroup: gid_t { credentials?.gid ?? getegid() }
+    /// The program workers' output and notifications (`handler = program`).
+    let programs = ProgramWorkers()
 
     /// Binds what `config` needs (or takes the sockets systemd passed) and builds the first cycle.
     /// After a binary upgrade, `handover` brings the previous image's sockets, scoreboard and
@@ -90,6 +92,7 @@ public final class Arbiter {
             throw error
         }
         listeners.commit(cycle.sockets)
+        if let handover { programs.adopt(handover, workers: supervisor.workers) }
         do {
             control.serve(try ControlSocket.make(path: config.controlSocket.path(runtimeDirectory: runtimeDirectory),
                                                  handedOver: handover?.control, group: controlGroup))
@@ -186,9 +189,12 @@ public final class Arbiter {
         if let pending { entries.append(pollfd(fd: pending.descriptor, events: Int16(POLLIN), revents: 0)) }
         let controlEntries = entries.count
         entries += control.pollEntries()
+        let programsFrom = entries.count
+        entries += programs.pollEntries()
         if poll(&entries, nfds_t(entries.count), pollMilliseconds(now.duration(to: wake))) > 0 {
-            control.noteReady(entries[controlEntries...])
+            control.noteReady(entries[controlEntries..<programsFrom])
         }
+        programs.handle(entries[programsFrom...])
     }
 
     static func isStop(_ signal: Int32) -> Bool { [SIGTERM, SIGINT, SIGQUIT].contains(signal) }

@@ -39,7 +39,7 @@ struct Cycle {
     func demands(extra: Int, scaled: [String: Int] = [:]) -> [ServiceDemand] {
         services.map { service in
             ServiceDemand(name: service.name, wanted: max(1, (scaled[service.name] ?? service.workers) + extra),
-                          requestTimeout: service.requestTimeout)
+                          requestTimeout: service.requestTimeout, startTimeout: service.programSettings?.startTimeout)
         }
     }
 

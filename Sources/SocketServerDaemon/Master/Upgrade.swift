@@ -88,6 +88,7 @@ extension Arbiter {
                                    killInNanoseconds: record.killAt.map { now.duration(to: $0).wholeNanoseconds },
                                    ageNanoseconds: record.started.duration(to: now).wholeNanoseconds)
         }
+        handover.programs = programs.handover(supervisor.workers)
         return handover
     }
 
@@ -127,6 +128,10 @@ extension Arbiter {
             }
             record.retiring = worker.retiring
             record.killAt = worker.killInNanoseconds.map { now.advanced(by: .nanoseconds($0)) }
+            if let program = handover.programs.first(where: { $0.pid == worker.pid }) {
+                record.program = ProgramTraits(stopSignal: program.stopSignal, startTimeout: .nanoseconds(program.startTimeoutNanoseconds))
+                record.failedToStart = program.failedToStart
+            }
             supervisor.workers.add(record)
         }
         if handover.logPage >= 0 {

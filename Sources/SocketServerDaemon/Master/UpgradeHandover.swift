@@ -37,6 +37,17 @@ struct UpgradeHandover: Equatable {
         var ageNanoseconds: Int64 = 0
     }
 
+    /// A worker that runs a program: how to stop it, and the master's ends of its output pipe and
+    /// notification socket (-1: none).
+    struct Program: Equatable {
+        var pid: pid_t
+        var stopSignal: Int32
+        var startTimeoutNanoseconds: Int64
+        var output: Int32
+        var notify: Int32
+        var failedToStart: Bool
+    }
+
     var generation = 0
     var extraWorkers = 0
     /// The log's shared page (the reopen counter old workers watch; -1: none).
@@ -46,6 +57,7 @@ struct UpgradeHandover: Equatable {
     /// it; `systemd` marks those systemd passed (never unlinked here).
     var sockets: [(fd: Int32, systemd: Bool, address: String)] = []
     var workers: [Worker] = []
+    var programs: [Program] = []
     /// Each service's counters memfd by service name, and the daemon's (-1: none).
     var counters: [(service: String, fd: Int32)] = []
     var daemonCounters: Int32 = -1
@@ -54,7 +66,7 @@ struct UpgradeHandover: Equatable {
 
     static func == (a: UpgradeHandover, b: UpgradeHandover) -> Bool {
         a.generation == b.generation && a.extraWorkers == b.extraWorkers && a.logPage == b.logPage
-            && a.pidFile == b.pidFile && a.workers == b.workers
+            && a.pidFile == b.pidFile && a.workers == b.workers && a.programs == b.programs
             && a.sockets.map(\.fd) == b.sockets.map(\.fd) && a.sockets.map(\.systemd) == b.sockets.map(\.systemd)
             && a.sockets.map(\.address) == b.sockets.map(\.address)
             && a.counters.map(\.service) == b.counters.map(\.service) && a.counters.map(\.fd) == b.counters.map(\.fd)
@@ -63,7 +75,9 @@ struct UpgradeHandover: Equatable {
 
     /// Every descriptor that must stay open across the exec.
     var descriptors: [Int32] {
-        ([logPage, daemonCounters, control?.fd ?? -1] + sockets.map(\.fd) + counters.map(\.fd) + workers.flatMap { [$0.board, $0.channel.sending, $0.channel.receiving] }).filter { $0 >= 0 }
+        ([logPage, daemonCounters, control?.fd ?? -1] + sockets.map(\.fd) + counters.map(\.fd)
+         + workers.flatMap { [$0.board, $0.channel.sending, $0.channel.receiving] }
+         + programs.flatMap { [$0.output, $0.notify] }).filter { $0 >= 0 }
     }
 
     func encoded() -> String {
@@ -78,6 +92,10 @@ struct UpgradeHandover: Equatable {
                          + "\(worker.retiring ? 1 : 0) \(worker.ready ? 1 : 0) \(worker.killInNanoseconds.map(String.init) ?? "-") "
                          + "\(worker.board) \(worker.entries) \(worker.channel.sending) \(worker.channel.receiving) "
                          + "\(worker.ageNanoseconds)")
+        }
+        for program in programs {
+            lines.append("program \(program.pid) \(program.stopSignal) \(program.startTimeoutNanoseconds) \(program.output) "
+                         + "\(program.notify) \(program.failedToStart ? 1 : 0)")
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -117,6 +135,10 @@ struct UpgradeHandover: Equatable {
                                             channel: (Int32(try int(10)), Int32(try int(11))),
                                             retiring: try int(5) != 0, ready: try int(6) != 0, killInNanoseconds: kill,
                                             ageNanoseconds: fields.count > 12 ? Int64(try int(12)) : 0))
+            case "program":
+                state.programs.append(Program(pid: pid_t(try int(1)), stopSignal: Int32(try int(2)),
+                                              startTimeoutNanoseconds: Int64(try int(3)), output: Int32(try int(4)),
+                                              notify: Int32(try int(5)), failedToStart: try int(6) != 0))
             default: throw .message("upgrade state: unknown line '\(fields.joined(separator: " "))'")
             }
         }
