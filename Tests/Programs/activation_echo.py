@@ -68,6 +68,9 @@ threads = []
 while not stopping.is_set():
     if not select.select([listener], [], [], 0.1)[0]:
         continue
+    # A stop signal that ends the interpreter (INT: KeyboardInterrupt) waits until a connection
+    # taken is handed to its thread, which the interpreter joins at exit: none is dropped unanswered.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         if listener.type == socket.SOCK_STREAM:
             connection, _ = listener.accept()
@@ -81,6 +84,8 @@ while not stopping.is_set():
                 listener.sendto(answer(data), peer)
     except (BlockingIOError, InterruptedError):
         pass
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 for thread in threads:
     thread.join()
 print("stopped", flush=True)
