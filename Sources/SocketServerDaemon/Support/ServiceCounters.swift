@@ -154,7 +154,12 @@ final class ServiceCounters: @unchecked Sendable {
             let current = cssd_atomic_load64(entry)
             if current == wanted { return entry }
             guard claiming else { continue }
-            if current == 0, cssd_atomic_cas64(entry, 0, wanted) != 0 { return entry }
+            if current == 0 {
+                if cssd_atomic_cas64(entry, 0, wanted) != 0 { return entry }
+                // Another process claimed it first, maybe for this very client.
+                if cssd_atomic_load64(entry) == wanted { return entry }
+                continue
+            }
             // An entry with nothing open and no rate debt left may go to another client.
             if reusable == nil, current != 0, cssd_atomic_load64(entry + 1) == 0, cssd_atomic_load64(entry + 2) <= now {
                 reusable = entry
@@ -170,23 +175,38 @@ final class ServiceCounters: @unchecked Sendable {
         return nil
     }
 
+    /// What `openSource` decided.
+    enum SourceAdmission: Equatable {
+        /// Counted: `closeSource` must follow when the connection ends.
+        case counted
+        /// Let through uncounted: every entry the client may use is busy with other clients.
+        case untracked
+        /// The client has `limit` connections open already.
+        case refused
+    }
+
     /// One more connection from the client `key`, unless it has `limit` open already (per_source).
-    /// A client the full table cannot hold is let through.
-    func openSource(_ key: UInt64, limit: Int) -> Bool {
-        guard let entry = sourceEntry(key, claiming: true, now: Int64(monotonicNanoseconds())) else { return true }
+    /// A client the full table cannot hold is let through, uncounted.
+    func openSource(_ key: UInt64, limit: Int) -> SourceAdmission {
+        guard let entry = sourceEntry(key, claiming: true, now: Int64(monotonicNanoseconds())) else { return .untracked }
         while true {
             let open = cssd_atomic_load64(entry + 1)
-            if open >= Int64(limit) { return false }
+            if open >= Int64(limit) { return .refused }
             if cssd_atomic_cas64(entry + 1, open, open + 1) != 0 {
                 // The entry may have gone to another client between the lookup and the increment.
-                if cssd_atomic_load64(entry) == Int64(bitPattern: key) { return true }
+                if cssd_atomic_load64(entry) == Int64(bitPattern: key) { return .counted }
                 _ = cssd_atomic_add64(entry + 1, -1)
                 return openSource(key, limit: limit)
             }
         }
     }
 
-    /// The client `key` closed a connection `openSource` let through.
+    /// The connections the client `key` has open now, as `openSource` counted them.
+    func openFromSource(_ key: UInt64) -> Int64 {
+        sourceEntry(key, claiming: false, now: 0).map { cssd_atomic_load64($0 + 1) } ?? 0
+    }
+
+    /// The client `key` closed a connection `openSource` counted.
     func closeSource(_ key: UInt64) {
         guard let entry = sourceEntry(key, claiming: false, now: 0) else { return }
         if cssd_atomic_add64(entry + 1, -1) < 0 { cssd_atomic_store64(entry + 1, 0) }

@@ -1,4 +1,4 @@
-// What a service adds to a plain server: the allow list, the idle timeout, max_requests, logging.
+// What a service adds to a plain server: its limits, the idle timeout, max_requests, counting, logging.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,11 +19,16 @@ final class ServicePolicy: Sendable {
     let startsPrograms: Bool
     /// Set when a request that may have run a program ended; the worker's loop then sweeps.
     private let programEnded = Atomic<Bool>(false)
-    /// Where this worker notes its running requests for the master (nil: untracked).
-    private let scoreboard: Scoreboard?
-    private let slot: Int
+    /// Where this worker notes its running requests and open connections for the master (nil: untracked).
+    let scoreboard: Scoreboard?
+    let slot: Int
     /// The service's counters, shared by all its workers (nil: not counted).
     let counters: ServiceCounters?
+    /// The worker's pid (its request children's lines name it too).
+    let workerPID = getpid()
+    let isDatagram: Bool
+    /// Where a datagram's search for a free connection record on the board starts.
+    private let datagramHint = Atomic<Int>(0)
     /// The scoreboard entry of the request this thread is running (entry + 1; 0 = none). Thread-local
     /// storage, not a lock: request children forked from a threaded parent must not inherit a lock.
     private let currentEntry: pthread_key_t = {
@@ -35,6 +40,7 @@ final class ServicePolicy: Sendable {
     init(service: ServiceConfig, scoreboard: Scoreboard? = nil, slot: Int? = nil, counters: ServiceCounters? = nil) {
         self.service = service
         self.counters = counters
+        isDatagram = service.listen.isDatagram
         startsPrograms = service.handler == "exec"
         self.scoreboard = slot == nil ? nil : scoreboard
         self.slot = slot ?? -1
@@ -48,18 +54,14 @@ final class ServicePolicy: Sendable {
         }
     }
 
-    /// verifyRequest: the client must be in `allow` (when set).
-    func verify(_ request: Request) -> Bool {
-        if service.allow.isEmpty || service.allow.contains(where: { $0.contains(request.clientAddress) }) { return true }
-        events.record(.notAllowed) { "refused \(request.clientAddress) (not in allow)" }
-        return false
-    }
+    func nextDatagramHint() -> Int { datagramHint.add(1, ordering: .relaxed).newValue }
 
     /// Runs the handler: a silent client is closed after `timeout`, and the request is on the
     /// scoreboard while it runs, so the master can kill a worker whose request hangs.
     func serve(_ request: Request, _ body: () throws -> Void) throws {
         if !service.listen.isDatagram, let timeout = service.idleTimeout { try request.socket.setTimeout(timeout) }
         logServing(request)
+        if isDatagram { Self.record(request)?.sentToAtStart = Socket.bytesSentToByThisThread }
         let entry = scoreboard?.begin(slot: slot, clientText: request.clientAddress.description)
         if let entry { pthread_setspecific(currentEntry, UnsafeRawPointer(bitPattern: entry + 1)) }
         defer {
@@ -95,24 +97,35 @@ final class ServicePolicy: Sendable {
 
     /// A request child (concurrency = fork) was reaped. One that died without ending its request
     /// (killed by a signal, a Swift trap) would leave it on the scoreboard, where it would look hung
-    /// and cost the whole worker at request_timeout: end it, with the programs it started, and log it.
+    /// and cost the whole worker at request_timeout: end it, with the programs it started, and log
+    /// it. What its connection held (active, per_source) is given back, however it ended.
     func requestChildExited(_ pid: pid_t, status: Int32) {
         if startsPrograms { programEnded.store(true, ordering: .relaxed) }  // its programs' jobs came here
-        guard status != 0, let scoreboard else { return }
-        let clients = scoreboard.endAll(slot: slot, owner: pid)
-        guard !clients.isEmpty else { return }
-        events.record(.crashed) { "request child \(pid) \(describeExit(status)) while serving " + clients.joined(separator: ", ") }
+        guard let scoreboard else { return }
+        let unfinished = status == 0 ? [] : scoreboard.endAll(slot: slot, owner: pid)
+        giveBackChildConnections(pid, unfinished: unfinished)
+        guard !unfinished.isEmpty else { return }
+        events.record(.crashed) {
+            "request child \(pid) \(describeExit(status)) while serving " + unfinished.map(\.client).joined(separator: ", ")
+        }
     }
 
-    /// Runs `process` and counts the request toward max_requests, whether it succeeded or failed,
-    /// unless it was refused because the pool or the event loop was full (it was never taken).
+    /// Runs `process`, counts the connection as accepted (see `countsConnectionsFirst`) and the
+    /// request toward max_requests, whether it succeeded or failed, unless it was refused because
+    /// the pool or the event loop was full (it was never taken).
     func counting(_ server: BaseServer, _ process: () throws -> Void) throws {
+        let countedFirst = countsConnectionsFirst
+        if countedFirst { counters?.add(.connections) }
         do {
             try process()
         } catch {
-            if !(error is RequestRefused) { count(server) }
+            if !(error is RequestRefused) {
+                if !countedFirst { counters?.add(.connections) }
+                count(server)
+            }
             throw error
         }
+        if !countedFirst { counters?.add(.connections) }
         count(server)
     }
 
@@ -139,6 +152,7 @@ final class ServicePolicy: Sendable {
     /// loop, so the end of a burst is reported even if no event follows.
     func flushEvents() {
         events.flush()
+        if AccessLog.shared.isOn { AccessLog.shared.flushIfDue() }
     }
 
     /// A request failed (in the worker, or under concurrency = fork in its child, which counts into
@@ -146,6 +160,7 @@ final class ServicePolicy: Sendable {
     /// 10 s per kind, with a count: refusals because the pool or event loop was full, idle
     /// clients, resets (the client's doing, so info, not error), and every other handler error.
     func report(_ error: any Error, _ request: Request) {
+        noteFailure(error, request)
         let client = request.clientAddress
         if error is RequestRefused {
             events.record(.full) { "client \(client): \(error)" }

@@ -33,6 +33,12 @@ extension ServiceServer where Self: BaseServer {
         try policy.counting(self, process)
     }
 
+    /// `shutdownRequest`: the connection is closed first (its client sees the end sooner), then counted.
+    func ending(_ request: Request, _ close: () -> Void) {
+        close()
+        policy.ended(request)
+    }
+
     /// `handleAcceptError`: the failure is recorded (rate-limited), then the library backs off.
     func acceptFailed(_ error: any Error, backOff: () -> Void) {
         policy.acceptFailed(error)
@@ -57,10 +63,12 @@ final class StreamService: TCPServer, ServiceServer, @unchecked Sendable {
         try super.init(socket: socket, handler, concurrency: concurrency)
     }
 
+    override func getRequest() throws -> Request? { policy.attach(try super.getRequest()) }
     override func verifyRequest(_ request: Request) -> Bool { policy.verify(request) }
     override func processRequest(_ request: Request) throws { try processing(request) { try super.processRequest(request) } }
     override func finishRequest(_ request: Request) throws { try policy.serve(request) { try super.finishRequest(request) } }
     override func handleError(_ error: any Error, request: Request) { policy.report(error, request) }
+    override func shutdownRequest(_ request: Request) { ending(request) { super.shutdownRequest(request) } }
     override func handleAcceptError(_ error: any Error) { acceptFailed(error) { super.handleAcceptError(error) } }
     override func serviceActions() { servicing { super.serviceActions() } }
 }
@@ -74,10 +82,12 @@ final class DatagramService: UDPServer, ServiceServer, @unchecked Sendable {
         try super.init(socket: socket, handler, concurrency: concurrency)
     }
 
+    override func getRequest() throws -> Request? { policy.attach(try super.getRequest()) }
     override func verifyRequest(_ request: Request) -> Bool { policy.verify(request) }
     override func processRequest(_ request: Request) throws { try processing(request) { try super.processRequest(request) } }
     override func finishRequest(_ request: Request) throws { try policy.serve(request) { try super.finishRequest(request) } }
     override func handleError(_ error: any Error, request: Request) { policy.report(error, request) }
+    override func shutdownRequest(_ request: Request) { ending(request) { super.shutdownRequest(request) } }
     override func handleAcceptError(_ error: any Error) { acceptFailed(error) { super.handleAcceptError(error) } }
     override func serviceActions() { servicing { super.serviceActions() } }
 }
