@@ -1,0 +1,123 @@
+// The access log's lines (logfmt) and its buffer: nothing reaches the file until a flush, which
+// writes every pending line whole; off means nothing is written.
+import Foundation
+import Glibc
+import SocketServer
+@testable import SocketServerDaemon
+import XCTest
+
+final class AccessLogTests: XCTestCase {
+    var directory = ""
+
+    override func setUpWithError() throws {
+        directory = NSTemporaryDirectory() + "/socketserverd-access-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+    func testALineHasEveryFieldInOrder() {
+        let line = AccessLine(service: "echo", client: "127.0.0.1:50312", worker: 4242, durationNanoseconds: 12_345_678,
+                              bytesIn: 16, bytesOut: 17, result: .ok).text
+        let pattern = #"^ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z service=echo client=127\.0\.0\.1:50312 worker=4242 "#
+            + #"duration=0\.012 bytes_in=16 bytes_out=17 result=ok\n$"#
+        XCTAssertNotNil(line.range(of: pattern, options: .regularExpression), line)
+    }
+
+    func testResultsAndDurationsAreSpelledAsDocumented() {
+        XCTAssertEqual([AccessResult.ok, .refused(.perSource), .refused(.maxConnections), .timeout, .reset, .error, .killed].map(\.description),
+                       ["ok", "refused:per_source", "refused:max_connections", "timeout", "reset", "error", "killed"])
+        XCTAssertEqual(AccessLine.seconds(0), "0.000")
+        XCTAssertEqual(AccessLine.seconds(499_999), "0.000")
+        XCTAssertEqual(AccessLine.seconds(500_000), "0.001")
+        XCTAssertEqual(AccessLine.seconds(61_250_000_000), "61.250")
+    }
+
+    func testValuesThatNeedQuotesAreQuoted() {
+        XCTAssertEqual(AccessLine.value("[::1]:80"), "[::1]:80")
+        XCTAssertEqual(AccessLine.value("/run/my app.sock"), "\"/run/my app.sock\"")
+        XCTAssertEqual(AccessLine.value(""), "\"\"")
+        XCTAssertEqual(AccessLine.value("a=\"b\"\\"), #""a=\"b\"\\""#)
+        XCTAssertEqual(AccessLine.value("x\ny"), #""x\ny""#)
+    }
+
+    func testLinesWaitInMemoryUntilFlushedWhole() throws {
+        let path = directory + "/access.log"
+        let accessLog = AccessLog()
+        accessLog.install(open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644))
+        XCTAssertTrue(accessLog.isOn)
+        accessLog.flushIfDue()  // the loop's turn before
+        accessLog.append("first\n")
+        accessLog.flushIfDue()  // the oldest line is fresh and the loop was not idle
+        accessLog.append("second\n")
+        XCTAssertEqual(read(path), "", "a request's line never waits for the file")
+        accessLog.flush()
+        XCTAssertEqual(read(path), "first\nsecond\n")
+        accessLog.writeNow("child\n")
+        XCTAssertEqual(read(path), "first\nsecond\nchild\n")
+    }
+
+    func testALotPendingIsWrittenAtTheNextTurn() throws {
+        let path = directory + "/access.log"
+        let accessLog = AccessLog()
+        accessLog.install(open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644))
+        accessLog.flushIfDue()
+        let line = String(repeating: "x", count: 99) + "\n"
+        for _ in 0..<(AccessLog.flushSize / 100 + 1) { accessLog.append(line) }
+        accessLog.flushIfDue()
+        XCTAssertEqual(read(path).count, (AccessLog.flushSize / 100 + 1) * 100)
+    }
+
+    func testOverAPipeEveryLineArrivesWhole() throws {
+        var fds: [Int32] = [-1, -1]
+        XCTAssertEqual(pipe(&fds), 0)
+        defer { close(fds[0]) }
+        let accessLog = AccessLog()
+        accessLog.install(fds[1])
+        // More than PIPE_BUF, in lines of varied lengths; the reader drains as the writer writes.
+        let lines = (0..<300).map { "line=\($0) " + String(repeating: "y", count: $0 % 97) + "\n" }
+        for line in lines { accessLog.append(line) }
+        let reader = try PosixThreadReader(fd: fds[0])
+        accessLog.flush()
+        accessLog.install(nil)  // closes the write end: the reader sees the end
+        XCTAssertFalse(accessLog.isOn)
+        XCTAssertEqual(reader.text(), lines.joined())
+    }
+
+    func testOffWritesNothing() throws {
+        let path = directory + "/access.log"
+        let accessLog = AccessLog()
+        accessLog.install(open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644))
+        accessLog.install(nil)
+        accessLog.append("dropped\n")
+        accessLog.flush()
+        XCTAssertEqual(read(path), "")
+    }
+}
+
+/// Reads a descriptor to its end on a thread of its own.
+private final class PosixThreadReader: @unchecked Sendable {
+    private let collected = PosixMutex([UInt8]())
+    private var thread: PosixThread? = nil
+
+    init(fd: Int32) throws {
+        thread = try PosixThread.start { [collected] in
+            var buffer = [UInt8](repeating: 0, count: 1000)
+            while true {
+                let count = Glibc.read(fd, &buffer, buffer.count)
+                if count <= 0 { break }
+                collected.withLock { $0 += buffer[..<count] }
+            }
+        }
+    }
+
+    /// What was read, once the writer closed its end.
+    func text() -> String {
+        thread?.join()
+        return String(decoding: collected.withLock { $0 }, as: UTF8.self)
+    }
+}
