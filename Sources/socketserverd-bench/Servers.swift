@@ -15,6 +15,10 @@ struct ServerSpec {
     let name: String
     let kind: ServerKind
     let unix: Bool
+    /// socketserverd only: lines added to `[daemon]` and to the echo service (`access_log =
+    /// $DIR/access.log`, `per_source = 1000`); `$DIR` is the server's scratch directory.
+    var daemonKeys: [String] = []
+    var serviceKeys: [String] = []
 
     var isDaemon: Bool { if case .daemon = kind { return true } else { return false } }
     var isReference: Bool { kind == .cReference }
@@ -47,18 +51,19 @@ final class RunningServer {
     var generation = 1
     private var exited = false
 
-    static func daemonConfig(concurrency: String, listen: String, logLevel: String) -> String {
+    static func daemonConfig(concurrency: String, listen: String, logLevel: String,
+                             daemonKeys: [String] = [], serviceKeys: [String] = []) -> String {
         """
         ; written by socketserverd-bench: the echo service with the default worker count (one per CPU)
         [daemon]
         graceful_timeout = 5
         log_level = \(logLevel)
-
+        \(daemonKeys.map { $0 + "\n" }.joined())
         [service echo]
         listen = \(listen)
         handler = echo
         concurrency = \(concurrency)
-
+        \(serviceKeys.map { $0 + "\n" }.joined())
         """
     }
 
@@ -81,7 +86,9 @@ final class RunningServer {
             case .unix(let path): listen = "unix:\(path)"
             }
             let path = directory + "/socketserverd.conf"
-            try writeFile(path, Self.daemonConfig(concurrency: concurrency, listen: listen, logLevel: logLevel))
+            let expand = { (line: String) in line.replacing("$DIR", with: directory) }
+            try writeFile(path, Self.daemonConfig(concurrency: concurrency, listen: listen, logLevel: logLevel,
+                                                  daemonKeys: spec.daemonKeys.map(expand), serviceKeys: spec.serviceKeys.map(expand)))
             configPath = path
             let socket = try NotifySocket(path: directory + "/notify.sock")
             notify = socket

@@ -3,22 +3,26 @@
 import Foundation
 import Glibc
 import SocketServer
+import SocketServerTestSupport
 @testable import SocketServerDaemon
 import XCTest
 
 final class AccessLogTests: XCTestCase {
-    var directory = ""
+    private var scratch: TemporaryDirectory? = nil
+    private var path: String { scratch?.file("access.log") ?? "" }
 
-    override func setUpWithError() throws {
-        directory = NSTemporaryDirectory() + "/socketserverd-access-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+    override func setUpWithError() throws { scratch = try TemporaryDirectory("ssd-access") }
+
+    override func tearDown() { scratch = nil }
+
+    func read(_ path: String) -> String { readText(path) }
+
+    /// An access log appending to `path`.
+    func fileLog() -> AccessLog {
+        let accessLog = AccessLog()
+        accessLog.install(open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644))
+        return accessLog
     }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
 
     func testALineHasEveryFieldInOrder() {
         let line = AccessLine(service: "echo", client: "127.0.0.1:50312", worker: 4242, durationNanoseconds: 12_345_678,
@@ -46,9 +50,7 @@ final class AccessLogTests: XCTestCase {
     }
 
     func testLinesWaitInMemoryUntilFlushedWhole() throws {
-        let path = directory + "/access.log"
-        let accessLog = AccessLog()
-        accessLog.install(open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644))
+        let accessLog = fileLog()
         XCTAssertTrue(accessLog.isOn)
         accessLog.flushIfDue()  // the loop's turn before
         accessLog.append("first\n")
@@ -62,9 +64,7 @@ final class AccessLogTests: XCTestCase {
     }
 
     func testALotPendingIsWrittenAtTheNextTurn() throws {
-        let path = directory + "/access.log"
-        let accessLog = AccessLog()
-        accessLog.install(open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644))
+        let accessLog = fileLog()
         accessLog.flushIfDue()
         let line = String(repeating: "x", count: 99) + "\n"
         for _ in 0..<(AccessLog.flushSize / 100 + 1) { accessLog.append(line) }
@@ -89,9 +89,7 @@ final class AccessLogTests: XCTestCase {
     }
 
     func testOffWritesNothing() throws {
-        let path = directory + "/access.log"
-        let accessLog = AccessLog()
-        accessLog.install(open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644))
+        let accessLog = fileLog()
         accessLog.install(nil)
         accessLog.append("dropped\n")
         accessLog.flush()

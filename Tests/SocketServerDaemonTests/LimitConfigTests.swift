@@ -32,18 +32,12 @@ final class LimitConfigTests: XCTestCase {
     }
 
     func testBadRatesAreErrorsAtTheirLine() {
-        let expected = "must be N/s or N/m with N from 1 to 1000000"
-        assertConfigErrors(configService("a", "rate = 10/h\n")
-            + configService("b", listen: "tcp://127.0.0.1:7001", "rate = fast\n")
-            + configService("c", listen: "tcp://127.0.0.1:7002", "rate = 0/s\n")
-            + configService("d", listen: "tcp://127.0.0.1:7003", "rate = 1000001/m\n")
-            + configService("e", listen: "tcp://127.0.0.1:7004", "rate = 10 / s\n"), [
-            "main.conf:4: rate \(expected), got '10/h'",
-            "main.conf:8: rate \(expected), got 'fast'",
-            "main.conf:12: rate \(expected), got '0/s'",
-            "main.conf:16: rate \(expected), got '1000001/m'",
-            "main.conf:20: rate \(expected), got '10 / s'",
-        ])
+        let bad = ["10/h", "fast", "0/s", "1000001/m", "10 / s", "/s", "5"]
+        // Each service's section is 4 lines: its rate is on the 4th.
+        let text = bad.enumerated().map { configService("s\($0)", listen: "tcp://127.0.0.1:\(7000 + $0)", "rate = \($1)\n") }.joined()
+        assertConfigErrors(text, bad.enumerated().map {
+            "main.conf:\(4 * $0 + 4): rate must be N/s or N/m with N from 1 to 1000000, got '\($1)'"
+        })
     }
 
     func testBadCountsAndRangesAreErrorsAtTheirLine() {
@@ -55,17 +49,16 @@ final class LimitConfigTests: XCTestCase {
     }
 
     func testEachListenerTakesItsLimitsOnly() {
-        assertConfigErrors(configService("udp", listen: "udp://127.0.0.1:7000", "deny = 10.0.0.0/8\nrate = 5/s\nallow = 127.0.0.1\n"
-                                         + "per_source = 2\nmax_connections = 9\n")
+        let tcpOnly = "tcp:// listeners (it counts each client address's connections)"
+        let connections = "tcp:// and unix: listeners (datagrams are not connections)"
+        let addressed = "tcp:// and udp:// listeners (unix clients have no address)"
+        let text = configService("udp", listen: "udp://127.0.0.1:7000", "deny = 10.0.0.0/8\nrate = 5/s\nallow = 127.0.0.1\n"
+                                 + "per_source = 2\nmax_connections = 9\n")
             + configService("unix", listen: "unix:/run/u.sock", "max_connections = 9\nper_source = 2\nrate = 5/s\ndeny = 10.0.0.1\n")
-            + configService("gram", listen: "unixgram:/run/g.sock", "max_connections = 9\n"), [
-            "main.conf:7: per_source applies only to tcp:// listeners (it counts each client address's connections)",
-            "main.conf:8: max_connections applies only to tcp:// and unix: listeners (datagrams are not connections)",
-            "main.conf:13: per_source applies only to tcp:// listeners (it counts each client address's connections)",
-            "main.conf:14: rate applies only to tcp:// and udp:// listeners (unix clients have no address)",
-            "main.conf:15: deny applies only to tcp:// and udp:// listeners (unix clients have no address)",
-            "main.conf:19: max_connections applies only to tcp:// and unix: listeners (datagrams are not connections)",
-        ])
+            + configService("gram", listen: "unixgram:/run/g.sock", "max_connections = 9\n")
+        let expected = [(7, "per_source", tcpOnly), (8, "max_connections", connections), (13, "per_source", tcpOnly),
+                        (14, "rate", addressed), (15, "deny", addressed), (19, "max_connections", connections)]
+        assertConfigErrors(text, expected.map { "main.conf:\($0.0): \($0.1) applies only to \($0.2)" })
     }
 
     func testAccessLogTargets() throws {

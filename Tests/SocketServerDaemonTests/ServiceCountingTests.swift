@@ -10,11 +10,13 @@ final class ServiceCountingTests: XCTestCase {
     /// A worker's server for `service` (its listener bound here), its counters and its board.
     struct Running {
         let server: BaseServer
-        let counters: ServiceCounters
-        let scoreboard: Scoreboard
-        let slot: Int
+        let policy: ServicePolicy
         let port: Int
         let thread: PosixThread
+
+        var counters: ServiceCounters { policy.counters! }
+        var scoreboard: Scoreboard { policy.scoreboard! }
+        var slot: Int { policy.slot }
 
         func stop() {
             server.shutdown()
@@ -41,7 +43,7 @@ final class ServiceCountingTests: XCTestCase {
         let server = try WorkerProcess.makeServer(service: service, socket: socket, descriptor: descriptor, policy: policy)
         let thread = try PosixThread.start { try? server.serveForever(pollInterval: .milliseconds(50)) }
         guard case .inet(_, let port) = address else { throw TestFailure.setup("no port") }
-        return Running(server: server, counters: counters, scoreboard: scoreboard, slot: slot, port: Int(port), thread: thread)
+        return Running(server: server, policy: policy, port: Int(port), thread: thread)
     }
 
     /// Waits until every connection the clients closed has ended in the server.

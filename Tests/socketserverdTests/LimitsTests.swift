@@ -161,23 +161,10 @@ final class LimitsTests: DaemonTestCase {
     }
 
     func testBadLimitsAreCheckConfigErrorsAtTheirLine() throws {
-        let result = try checkConfig("""
-            [service a]
-            listen = tcp://127.0.0.1:7000
-            handler = echo
-            rate = 5/h
-
-            [service b]
-            listen = udp://127.0.0.1:7001
-            handler = echo
-            per_source = 3
-            max_connections = 10
-
-            [service c]
-            listen = unix:/run/c.sock
-            handler = echo
-            rate = 5/s
-            """)
+        let services = [Service("a", handler: "echo", listen: .address("tcp://127.0.0.1:7000"), ["rate": "5/h"]),
+                        Service("b", handler: "echo", listen: .address("udp://127.0.0.1:7001"), ["per_source": 3, "max_connections": 10]),
+                        Service("c", handler: "echo", listen: .address("unix:/run/c.sock"), ["rate": "5/s"])]
+        let result = try checkConfig(try DaemonConfigBuilder(services: services).text(ports: [:]))
         XCTAssertEqual(result.status, 1, result.stderr)
         let path = configDirectory + "/check.conf"
         for expected in ["\(path):4: rate must be N/s or N/m with N from 1 to 1000000, got '5/h'",
