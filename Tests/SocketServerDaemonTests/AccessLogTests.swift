@@ -25,7 +25,7 @@ final class AccessLogTests: XCTestCase {
     }
 
     func testALineHasEveryFieldInOrder() {
-        let line = AccessLine(service: "echo", client: "127.0.0.1:50312", worker: 4242, durationNanoseconds: 12_345_678,
+        let line = AccessLine(service: "echo", client: .address(.inet(host: "127.0.0.1", port: 50312)), worker: 4242, durationNanoseconds: 12_345_678,
                               bytesIn: 16, bytesOut: 17, result: .ok).text
         let pattern = #"^ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z service=echo client=127\.0\.0\.1:50312 worker=4242 "#
             + #"duration=0\.012 bytes_in=16 bytes_out=17 result=ok\n$"#
@@ -41,12 +41,48 @@ final class AccessLogTests: XCTestCase {
         XCTAssertEqual(AccessLine.seconds(61_250_000_000), "61.250")
     }
 
+    func testTimestampsAreUTCCivilDates() {
+        func text(_ seconds: Int64, _ milliseconds: Int = 0) -> String {
+            var bytes: [UInt8] = []
+            AccessLine.timestamp(seconds: seconds, milliseconds: milliseconds, into: &bytes)
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        XCTAssertEqual(text(0), "1970-01-01T00:00:00.000Z")
+        XCTAssertEqual(text(1_796_205_600, 123), "2026-12-02T10:00:00.123Z")
+        XCTAssertEqual(text(951_868_799, 999), "2000-02-29T23:59:59.999Z", "a leap day")
+        XCTAssertEqual(text(4_107_542_400, 7), "2100-03-01T00:00:00.007Z", "2100 is not a leap year")
+        XCTAssertEqual(text(-1), "1969-12-31T23:59:59.000Z")
+        // And now, as the C library says it is.
+        var now = time(nil)
+        var parts = tm()
+        gmtime_r(&now, &parts)
+        let expected = String(format: "%04d-%02d-%02dT%02d:%02d:%02d.000Z", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                              parts.tm_hour, parts.tm_min, parts.tm_sec)
+        XCTAssertEqual(text(Int64(now)), expected)
+        XCTAssertEqual(AccessLine.seconds(0), "0.000")
+    }
+
+    func testEveryKindOfClientIsWrittenAsItsAddress() {
+        func client(_ client: AccessLine.Client) -> String? {
+            let text = AccessLine(service: "s", client: client, worker: 1, durationNanoseconds: 0, bytesIn: 0, bytesOut: 0,
+                                  result: .refused(.rate)).text
+            XCTAssertTrue(text.hasSuffix(" result=refused:rate\n"), text)
+            return text.components(separatedBy: " client=").last?.components(separatedBy: " worker=").first
+        }
+        XCTAssertEqual(client(.address(.inet(host: "192.0.2.1", port: 7))), "192.0.2.1:7")
+        XCTAssertEqual(client(.address(.inet6(host: "::1", port: 80))), "[::1]:80")
+        XCTAssertEqual(client(.address(.unix(path: ""))), "(unnamed)")
+        XCTAssertEqual(client(.address(.unix(path: "/run/my app.sock"))), "\"/run/my app.sock\"")
+        XCTAssertEqual(client(.text("127.0.0.1:5")), "127.0.0.1:5")
+    }
+
     func testValuesThatNeedQuotesAreQuoted() {
         XCTAssertEqual(AccessLine.value("[::1]:80"), "[::1]:80")
         XCTAssertEqual(AccessLine.value("/run/my app.sock"), "\"/run/my app.sock\"")
         XCTAssertEqual(AccessLine.value(""), "\"\"")
         XCTAssertEqual(AccessLine.value("a=\"b\"\\"), #""a=\"b\"\\""#)
         XCTAssertEqual(AccessLine.value("x\ny"), #""x\ny""#)
+        XCTAssertEqual(AccessLine.value("tab\there"), #""tab\u{9}here""#)
     }
 
     func testLinesWaitInMemoryUntilFlushedWhole() throws {

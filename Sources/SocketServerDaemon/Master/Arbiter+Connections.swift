@@ -48,11 +48,10 @@ extension Arbiter {
         let unfinished = scoreboard.running(in: slot)
         if AccessLog.shared.isOn, !unfinished.isEmpty {
             let now = Int64(monotonicNanoseconds())
-            let lines = unfinished.map { request in
-                AccessLine(service: record.service, client: request.client, worker: record.pid,
-                           durationNanoseconds: UInt64(max(0, now - request.since)), bytesIn: 0, bytesOut: 0, result: .killed).text
-            }
-            AccessLog.shared.writeNow(lines.joined())
+            AccessLog.shared.writeNow(unfinished.map { request in
+                AccessLine(service: record.service, client: .text(request.client), worker: record.pid,
+                           durationNanoseconds: UInt64(max(0, now - request.since)), bytesIn: 0, bytesOut: 0, result: .killed)
+            })
         }
         let counters = cycle.counters[record.service]
         for freed in scoreboard.releaseConnections(slot: slot) {

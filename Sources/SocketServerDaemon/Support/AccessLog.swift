@@ -45,6 +45,8 @@ final class AccessLog: @unchecked Sendable {
 
     private struct WriteState {
         var lastWarning: UInt64 = 0
+        /// The buffer pending lines are swapped into for writing (its capacity is kept).
+        var spare: [UInt8] = []
     }
 
     init() {}
@@ -57,19 +59,30 @@ final class AccessLog: @unchecked Sendable {
 
     // MARK: Worker
 
-    /// Buffers one line (ending in a newline); never writes.
-    func append(_ line: String) {
-        var line = line
-        line.withUTF8 { utf8 in
-            pending.withLock { pending in
-                if pending.bytes.count + utf8.count > Self.pendingLimit {
-                    pending.dropped += 1
-                    return
-                }
-                if pending.bytes.isEmpty { pending.since = monotonicNanoseconds() }
-                pending.bytes.append(contentsOf: utf8)
-            }
+    /// Buffers one line; never writes.
+    func append(_ line: AccessLine) {
+        pending.withLock { pending in
+            guard Self.makeRoom(&pending) else { return }
+            line.write(into: &pending.bytes)
         }
+    }
+
+    /// Buffers text made of whole lines; never writes.
+    func append(_ text: String) {
+        pending.withLock { pending in
+            guard Self.makeRoom(&pending) else { return }
+            pending.bytes.append(contentsOf: text.utf8)
+        }
+    }
+
+    /// Whether another line may wait (else it is counted as dropped); notes when the first came.
+    private static func makeRoom(_ pending: inout Pending) -> Bool {
+        if pending.bytes.count >= pendingLimit {
+            pending.dropped += 1
+            return false
+        }
+        if pending.bytes.isEmpty { pending.since = monotonicNanoseconds() }
+        return true
     }
 
     /// From the worker's loop: writes what is pending once the oldest line is half a second old,
@@ -87,24 +100,33 @@ final class AccessLog: @unchecked Sendable {
 
     /// Writes everything pending now (the worker's loop, and its exit).
     func flush() {
-        let (bytes, dropped) = pending.withLock { pending -> ([UInt8], Int) in
-            defer { pending.bytes = []; pending.dropped = 0 }
-            return (pending.bytes, pending.dropped)
-        }
-        guard !bytes.isEmpty || dropped > 0 else { return }
         // A rotated log's new descriptor comes with the log's: take it before writing.
         Logger.shared.collectReopenedLog()
         writing.withLock { state in
-            write(bytes, state: &state)
+            let dropped = pending.withLock { pending -> Int in
+                swap(&state.spare, &pending.bytes)
+                defer { pending.dropped = 0 }
+                return pending.dropped
+            }
+            write(state.spare, state: &state)
+            if state.spare.capacity > 1 << 20 { state.spare = [] } else { state.spare.removeAll(keepingCapacity: true) }
             if dropped > 0 { warn("\(dropped) line(s) dropped: more than \(Self.pendingLimit) bytes were waiting", state: &state) }
         }
     }
 
-    /// A request child's line, or the master's: written at once, whole. The caller is the only
+    /// A request child's lines, or the master's: written at once, whole. The caller is the only
     /// thread of its process that writes here.
-    func writeNow(_ line: String) {
+    func writeNow(_ lines: [AccessLine]) {
+        var bytes: [UInt8] = []
+        for line in lines { line.write(into: &bytes) }
         var state = WriteState()
-        write(Array(line.utf8), state: &state)
+        write(bytes, state: &state)
+    }
+
+    /// `writeNow` for text made of whole lines.
+    func writeNow(_ text: String) {
+        var state = WriteState()
+        write(Array(text.utf8), state: &state)
     }
 
     private func write(_ bytes: [UInt8], state: inout WriteState) {

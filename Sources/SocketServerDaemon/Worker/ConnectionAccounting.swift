@@ -61,10 +61,10 @@ extension ServicePolicy {
             giveBack(record)
         }
         guard AccessLog.shared.isOn else { return }
-        let line = AccessLine(service: service.name, client: request.clientAddress.description, worker: workerPID,
-                              durationNanoseconds: duration, bytesIn: bytesIn, bytesOut: bytesOut, result: record.result).text
+        let line = AccessLine(service: service.name, client: .address(request.clientAddress), worker: workerPID,
+                              durationNanoseconds: duration, bytesIn: bytesIn, bytesOut: bytesOut, result: record.result)
         // A request child exits right after this: its line cannot wait for the worker's loop.
-        if service.concurrency == .fork, getpid() != workerPID { AccessLog.shared.writeNow(line) } else { AccessLog.shared.append(line) }
+        if service.concurrency == .fork, getpid() != workerPID { AccessLog.shared.writeNow([line]) } else { AccessLog.shared.append(line) }
     }
 
     /// How an error ends the request, for its access line.
@@ -95,9 +95,9 @@ extension ServicePolicy {
         guard AccessLog.shared.isOn else { return }
         let now = Int64(monotonicNanoseconds())
         for request in unfinished {
-            AccessLog.shared.append(AccessLine(service: service.name, client: request.client, worker: workerPID,
+            AccessLog.shared.append(AccessLine(service: service.name, client: .text(request.client), worker: workerPID,
                                                durationNanoseconds: UInt64(max(0, now - request.since)), bytesIn: 0, bytesOut: 0,
-                                               result: .killed).text)
+                                               result: .killed))
         }
     }
 }
