@@ -36,8 +36,14 @@ extension ServicePolicy {
 
     /// A connection is counted as accepted once it is sure not to be refused as full: before it
     /// runs where nothing can refuse it (sync, fork), once handed over where the pool or the
-    /// event loop may.
+    /// event loop may, or when it ends if that comes first (so `served` never runs ahead).
     var countsConnectionsFirst: Bool { service.concurrency == .sync || service.concurrency == .fork }
+
+    /// Counts the connection as accepted, once, whichever thread comes first.
+    func countConnection(_ record: ConnectionRecord?) {
+        guard let record else { return }
+        if !record.countedAsConnection.exchange(true, ordering: .relaxed) { counters?.add(.connections) }
+    }
 
     /// shutdownRequest (after the connection is closed): counts how it ended, gives back what it
     /// held and writes its access line. A refused connection counts only in the refusals.
@@ -51,6 +57,7 @@ extension ServicePolicy {
         } else {
             bytesOut = isDatagram ? record.sentToAtStart.map { Socket.bytesSentToByThisThread &- $0 } ?? 0
                 : request.socket.bytesSent
+            countConnection(record)
             if let counters {
                 counters.add(.served)
                 counters.add(.receivedBytes, Int64(clamping: bytesIn))

@@ -4,6 +4,7 @@
 import Glibc
 #endif
 import SocketServer
+import Synchronization
 
 /// What one connection (or datagram) carries from its accept to its end: the worker attaches it in
 /// `getRequest` and every later hook reads it (`Request.context`). Touched by one thread at a
@@ -20,6 +21,8 @@ final class ConnectionRecord: @unchecked Sendable {
     var result: AccessResult = .ok
     /// For a datagram: the thread's `sendTo` count when its handler started.
     var sentToAtStart: UInt64? = nil
+    /// Set by whichever thread counts it as accepted first (the accept loop, or the one ending it).
+    let countedAsConnection = Atomic<Bool>(false)
 
     init(started: UInt64) { self.started = started }
 }

@@ -113,19 +113,19 @@ final class ServicePolicy: Sendable {
     /// Runs `process`, counts the connection as accepted (see `countsConnectionsFirst`) and the
     /// request toward max_requests, whether it succeeded or failed, unless it was refused because
     /// the pool or the event loop was full (it was never taken).
-    func counting(_ server: BaseServer, _ process: () throws -> Void) throws {
-        let countedFirst = countsConnectionsFirst
-        if countedFirst { counters?.add(.connections) }
+    func counting(_ server: BaseServer, _ request: Request, _ process: () throws -> Void) throws {
+        let record = Self.record(request)
+        if countsConnectionsFirst { countConnection(record) }
         do {
             try process()
         } catch {
             if !(error is RequestRefused) {
-                if !countedFirst { counters?.add(.connections) }
+                countConnection(record)
                 count(server)
             }
             throw error
         }
-        if !countedFirst { counters?.add(.connections) }
+        countConnection(record)
         count(server)
     }
 

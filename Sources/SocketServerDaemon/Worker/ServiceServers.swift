@@ -30,7 +30,7 @@ extension ServiceServer where Self: BaseServer {
     /// `finishRequest` runs (which logs the request), so the request is logged here.
     func processing(_ request: Request, _ process: () throws -> Void) throws {
         if policy.service.concurrency == .events { policy.logServing(request) }
-        try policy.counting(self, process)
+        try policy.counting(self, request, process)
     }
 
     /// `shutdownRequest`: the connection is closed first (its client sees the end sooner), then counted.
