@@ -54,6 +54,7 @@ final class ServicePolicy: Sendable {
         }
     }
 
+    /// A different number for each datagram: where its search for a board record starts.
     func nextDatagramHint() -> Int { datagramHint.add(1, ordering: .relaxed).newValue }
 
     /// Runs the handler: a silent client is closed after `timeout`, and the request is on the
