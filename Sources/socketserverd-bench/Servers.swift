@@ -25,6 +25,10 @@ struct ServerSpec {
     let name: String
     let kind: ServerKind
     let unix: Bool
+    /// socketserverd only: lines added to `[daemon]` and to the echo service (`access_log =
+    /// $DIR/access.log`, `per_source = 1000`); `$DIR` is the server's scratch directory.
+    var daemonKeys: [String] = []
+    var serviceKeys: [String] = []
 
     var isDaemon: Bool { if case .daemon = kind { return true } else { return false } }
     var isProgram: Bool { if case .program = kind { return true } else { return false } }
@@ -58,9 +62,10 @@ final class RunningServer {
     var generation = 1
     private var exited = false
 
-    static func daemonConfig(concurrency: String, listen: String, logLevel: String) -> String {
-        configText("the echo service with the default worker count (one per CPU)", logLevel: logLevel,
-                   service: ["listen = \(listen)", "handler = echo", "concurrency = \(concurrency)"])
+    static func daemonConfig(concurrency: String, listen: String, logLevel: String,
+                             daemonKeys: [String] = [], serviceKeys: [String] = []) -> String {
+        configText("the echo service with the default worker count (one per CPU)", logLevel: logLevel, daemon: daemonKeys,
+                   service: ["listen = \(listen)", "handler = echo", "concurrency = \(concurrency)"] + serviceKeys)
     }
 
     static func programConfig(_ peer: ProgramPeer, listen: String, context: BenchContext, logLevel: String) -> String {
@@ -75,10 +80,10 @@ final class RunningServer {
         return configText("the echo as two program workers", logLevel: logLevel, service: keys)
     }
 
-    /// A config of one [service echo] with `service`'s keys, under the benchmark's [daemon] keys.
-    private static func configText(_ what: String, logLevel: String, service: [String]) -> String {
-        (["; written by socketserverd-bench: \(what)", "[daemon]", "graceful_timeout = 5", "log_level = \(logLevel)", "",
-          "[service echo]"] + service).joined(separator: "\n") + "\n"
+    /// A config of one [service echo] with `service`'s keys, under the benchmark's [daemon] keys and `daemon`.
+    private static func configText(_ what: String, logLevel: String, daemon: [String] = [], service: [String]) -> String {
+        (["; written by socketserverd-bench: \(what)", "[daemon]", "graceful_timeout = 5", "log_level = \(logLevel)"] + daemon
+          + ["", "[service echo]"] + service).joined(separator: "\n") + "\n"
     }
 
     /// Starts `spec` in its own directory under the scratch directory, and waits until it serves.
@@ -100,10 +105,13 @@ final class RunningServer {
             case .unix(let path): listen = "unix:\(path)"
             }
             let path = directory + "/socketserverd.conf"
+            let expand = { (line: String) in line.replacing("$DIR", with: directory) }
             let config: String
             switch spec.kind {
             case .program(let peer): config = Self.programConfig(peer, listen: listen, context: context, logLevel: logLevel)
-            case .daemon(let concurrency): config = Self.daemonConfig(concurrency: concurrency, listen: listen, logLevel: logLevel)
+            case .daemon(let concurrency):
+                config = Self.daemonConfig(concurrency: concurrency, listen: listen, logLevel: logLevel,
+                                           daemonKeys: spec.daemonKeys.map(expand), serviceKeys: spec.serviceKeys.map(expand))
             default: config = ""
             }
             try writeFile(path, config)

@@ -81,11 +81,15 @@ int cssd_sealed_memfd(const char *name, long size);
 /* Descriptor passing over AF_UNIX datagram sockets (SCM_RIGHTS; the CMSG macros are C only). */
 /* socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC). */
 int cssd_socketpair_datagram(int fds[2]);
-/* Sends `fd` in a one-byte datagram without blocking (MSG_DONTWAIT); 0, or -1 with errno. */
-int cssd_send_descriptor(int socket, int fd);
-/* Takes the next datagram without blocking and returns the descriptor it carried (close-on-exec;
-   any further ones are closed): -1 with errno (EAGAIN: none waiting), -2 for a datagram without one. */
-int cssd_receive_descriptor(int socket);
+/* The most descriptors one datagram carries. */
+#define CSSD_MAX_PASSED 4
+/* Sends `count` descriptors (1 to CSSD_MAX_PASSED) in one one-byte datagram without blocking
+   (MSG_DONTWAIT); 0, or -1 with errno. */
+int cssd_send_descriptors(int socket, const int *fds, int count);
+/* Takes the next datagram without blocking and stores the descriptors it carried in `fds`
+   (close-on-exec; beyond `max` they are closed); returns how many (0 for a datagram without
+   any), or -1 with errno (EAGAIN: none waiting; EBADMSG: more than fit, all closed). */
+int cssd_receive_descriptors(int socket, int *fds, int max);
 
 /* Starting a program worker (program.c): what the forked child needs, prepared by the master
    before the fork, so that the child only makes system calls. */

@@ -43,6 +43,12 @@ open class BaseServer: @unchecked Sendable {
     open func getRequest() throws -> Request? { nil }
     /// Ends a request after it was served (TCP: shut down and close the connection).
     open func shutdownRequest(_ request: Request) { closeRequest(request) }
+    /// Ends a request the pipeline took: `shutdownRequest`, then the hooks' `ended`. The
+    /// concurrency models end every request through it.
+    public final func endRequest(_ request: Request) {
+        shutdownRequest(request)
+        hooks?.ended(request, server: self)
+    }
     /// Releases a request's resources (TCP: close the connection).
     open func closeRequest(_ request: Request) {}
 
@@ -174,20 +180,20 @@ open class BaseServer: @unchecked Sendable {
         concurrency.beforeAccept(self)
         do {
             guard let ready = try getRequest() else { return }
-            request = ready
+            request = hooks?.accepted(ready, server: self) ?? ready
         } catch {
             handleAcceptError(error)
             return
         }
         guard verifyRequest(request) else {
-            shutdownRequest(request)
+            endRequest(request)
             return
         }
         do {
             try processRequest(request)
         } catch {
             handleError(error, request: request)
-            shutdownRequest(request)
+            endRequest(request)
         }
     }
 

@@ -11,6 +11,9 @@
 /// `didHandle` and `failed` where the request runs (the loop's thread, a pool thread, a forked
 /// child). A server subclass that overrides a step without calling `super` skips its hook.
 public protocol ServerHooks: AnyObject, Sendable {
+    /// Right after `getRequest` took a request: the request the pipeline goes on with (the same,
+    /// or one with a `context` attached for the later hooks).
+    func accepted(_ request: Request, server: BaseServer) -> Request
     /// In `verifyRequest`: false refuses the request (it is closed unserved).
     func verify(_ request: Request, server: BaseServer) -> Bool
     /// In `processRequest`, once the concurrency took the request (`error` nil) or threw (for
@@ -27,9 +30,14 @@ public protocol ServerHooks: AnyObject, Sendable {
     func acceptFailed(_ error: any Error, server: BaseServer)
     /// In `serviceActions`, after the concurrency's.
     func serviceActions(_ server: BaseServer)
+    /// After `shutdownRequest` ended a request (served, refused or failed), where it ended: the
+    /// loop's thread, a pool thread, the event loop, a forked child (whose parent only closes its copy).
+    func ended(_ request: Request, server: BaseServer)
 }
 
 extension ServerHooks {
+    public func accepted(_ request: Request, server: BaseServer) -> Request { request }
+    public func ended(_ request: Request, server: BaseServer) {}
     public func verify(_ request: Request, server: BaseServer) -> Bool { true }
     public func processed(_ request: Request, error: (any Error)?, server: BaseServer) {}
     public func willHandle(_ request: Request, server: BaseServer) throws {}

@@ -13,6 +13,8 @@ public struct DaemonConfig: Equatable, Sendable {
     public var logLevel: LogLevel = DaemonKeys.logLevel.default
     /// Where the log goes instead of stderr (appended; reopened on SIGUSR1 after rotation).
     public var logFile: String? = DaemonKeys.logFile.default
+    /// Where workers write a line per connection (or datagram) when it ends.
+    public var accessLog: AccessLogTarget = DaemonKeys.accessLog.default
     /// Where relative `[plugin] path`s are found (nil: `DaemonKeys.defaultPluginDirectory`).
     public var pluginDirectory: String? = DaemonKeys.pluginDirectory.default
     /// The Unix socket `status` and `scale` talk to the master on.
@@ -54,6 +56,10 @@ enum DaemonKeys {
     static let logFile = Setting<DaemonConfig, String?>(
         "log_file", .optionalAbsolutePath, default: nil, shown: .described("standard error"), into: \.logFile,
         doc: "an absolute path the log is appended to; only the master opens it, SIGUSR1 reopens it")
+    static let accessLog = Setting<DaemonConfig, AccessLogTarget>(
+        "access_log", .accessLog, default: .off, into: \.accessLog,
+        doc: "off, stderr or an absolute path: one logfmt line per connection (or datagram) when it ends; "
+            + "only the master opens the file, SIGUSR1 reopens it")
     static let pluginDirectory = Setting<DaemonConfig, String?>(
         "plugin_dir", .optionalAbsolutePath, default: nil, shown: .value(defaultPluginDirectory),
         into: \.pluginDirectory,
@@ -74,8 +80,8 @@ enum DaemonKeys {
 
     /// Every [daemon] key, in the order help lists them.
     static let rows: [ConfigKey<DaemonConfig>] = [
-        user.row, group.row, pidFile.row, gracefulTimeout.row, logLevel.row, logFile.row, pluginDirectory.row, controlSocket.row,
-        metrics.row, include,
+        user.row, group.row, pidFile.row, gracefulTimeout.row, logLevel.row, logFile.row, accessLog.row, pluginDirectory.row,
+        controlSocket.row, metrics.row, include,
     ]
 
 }
@@ -143,4 +149,19 @@ extension ValueKind where Value == String? {
             return problems.isEmpty ? .success(name) : .failure(.init(list: problems))
         }, format: { $0 })
     }
+}
+
+extension ValueKind where Value == AccessLogTarget {
+    /// `off`, `stderr` or an absolute path.
+    static let accessLog = ValueKind.single({ text, key, _ in
+        switch text {
+        case "off": return .success(.off)
+        case "stderr": return .success(.stderr)
+        default:
+            guard text.hasPrefix("/") else {
+                return .failure(.init("\(key) must be off, stderr or an absolute path, got \(ConfigText.quoted(text))"))
+            }
+            return .success(.file(text))
+        }
+    }, format: { $0.description })
 }

@@ -20,6 +20,14 @@ public struct ServiceConfig: Equatable, Sendable {
     public var requestTimeout: Duration? = ServiceKeys.requestTimeout.default
     /// Client address ranges allowed; empty allows everyone.
     public var allow: [AddressRange] = ServiceKeys.allow.default
+    /// Client address ranges refused, before `allow` is consulted.
+    public var deny: [AddressRange] = ServiceKeys.deny.default
+    /// `max_connections`: connections to the service at once, across its workers; 0 = no limit.
+    public var maxConnections: Int = ServiceKeys.maxConnections.default
+    /// `per_source`: connections at once from one client (an IPv4 address, an IPv6 /64); 0 = no limit.
+    public var perSource: Int = ServiceKeys.perSource.default
+    /// `rate`: new connections (datagrams) per client, a token bucket; nil = no limit.
+    public var rate: RateLimit? = ServiceKeys.rate.default
     /// Handler-specific keys (`directory`, `max_size`, …) as written, with the handler's defaults.
     public var options: [String: String] = [:]
     /// Unix socket files: the mode (nil: from the umask).
@@ -43,6 +51,8 @@ public struct ServiceConfig: Equatable, Sendable {
 enum ServiceKeys {
     static let workerRange = 1...1024
     static let threadRange = 1...4096
+    /// What max_connections, per_source and a rate's N may be at most.
+    static let limitRange = 1...1_000_000
     private static let unixListeners: [ListenerKind] = [.unix, .unixgram]
 
     /// Read first by ServiceValidation: the listener decides which keys apply.
@@ -78,6 +88,22 @@ enum ServiceKeys {
         "allow", .addressRanges, default: [], shown: .described("everyone"),
         scope: .listeners([.tcp, .udp], why: "unix clients have no address"), into: \.allow,
         doc: "comma-separated IPv4 or IPv6 addresses and CIDR networks allowed to connect")
+    static let deny = Setting<ServiceConfig, [AddressRange]>(
+        "deny", .addressRanges, default: [], shown: .described("no one"),
+        scope: .listeners([.tcp, .udp], why: "unix clients have no address"), into: \.deny,
+        doc: "comma-separated IPv4 or IPv6 addresses and CIDR networks refused, before allow is consulted")
+    static let maxConnections = Setting<ServiceConfig, Int>(
+        "max_connections", .integer(0...limitRange.upperBound), default: 0,
+        scope: .listeners([.tcp, .unix], why: "datagrams are not connections"), into: \.maxConnections,
+        doc: "connections to the service at once, across all its workers; beyond, one is closed unread; 0 = no limit")
+    static let perSource = Setting<ServiceConfig, Int>(
+        "per_source", .integer(0...limitRange.upperBound), default: 0,
+        scope: .listeners([.tcp], why: "it counts each client address's connections"), into: \.perSource,
+        doc: "connections at once from one client (an IPv4 address, an IPv6 /64), across all workers; 0 = no limit")
+    static let rate = Setting<ServiceConfig, RateLimit?>(
+        "rate", .rate, default: nil, shown: .described("no limit"),
+        scope: .listeners([.tcp, .udp], why: "unix clients have no address"), into: \.rate,
+        doc: "N/s or N/m: new connections (udp: datagrams) per client, a token bucket with a burst of N")
     static let socketMode = Setting<ServiceConfig, UInt32?>(
         "socket_mode", .fileMode, default: nil, shown: .described("from the umask"),
         scope: .listeners(unixListeners, why: nil), into: \.socketMode,
@@ -90,7 +116,7 @@ enum ServiceKeys {
     /// Every key a service takes whatever its handler, in the order help lists them.
     static let rows: [ConfigKey<ServiceConfig>] = [
         listen, handler, workers, concurrency.row, threads.row, maxRequests.row, idleTimeout.row, requestTimeout.row,
-        allow.row, socketMode.row, socketOwner.row,
+        allow.row, deny.row, maxConnections.row, perSource.row, rate.row, socketMode.row, socketOwner.row,
     ]
     static let names = rows.map(\.name)
     /// Keys about how a worker runs requests, which a service with `handler = program` may not
@@ -112,4 +138,12 @@ extension ValueKind where Value == SocketOwner? {
         }
         return .success(SocketOwner(user: parts[0], group: parts.count == 2 ? parts[1] : nil))
     }, format: { owner in owner.map { $0.user + ($0.group.map { ":" + $0 } ?? "") } })
+}
+
+extension ValueKind where Value == RateLimit? {
+    /// `N/s` or `N/m`, N from 1 to 1000000.
+    static let rate = ValueKind.single({ text, key, _ in
+        RateLimit(text).map { .success($0) } ?? .failure(.init("\(key) must be N/s or N/m with N from "
+            + "\(ServiceKeys.limitRange.lowerBound) to \(ServiceKeys.limitRange.upperBound), got \(ConfigText.quoted(text))"))
+    }, format: { $0?.description })
 }

@@ -66,7 +66,7 @@ extension Arbiter {
             return
         }
         if descriptor.runsProgram { return spawnProgram(service, socket: socket) }
-        let slot = scoreboard.claimSlot(entries: Arbiter.requestsAtOnce(service))
+        let slot = scoreboard.claimSlot(entries: Arbiter.requestsAtOnce(service), connections: Arbiter.connectionsAtOnce(service))
         let generation = cycle.generation
         let channel = DescriptorChannel.openForWorker(of: service.name)
         let pid = forkWithSignalsBlocked { [self] mask in
@@ -110,6 +110,7 @@ extension Arbiter {
             if let slot = record.slot {
                 // Whose requests it took down, for the log.
                 if status != 0 { how += Arbiter.describeInFlight(scoreboard.clients(in: slot)) }
+                settleConnections(of: record, slot: slot)
                 // Programs it started for requests (exec) die with it, however it ended (a fast stop
                 // exits 0 with requests running): they hold its clients' sockets.
                 scoreboard.killChildGroups(in: slot)
@@ -179,6 +180,17 @@ extension Arbiter {
         case .sync: return 1
         case .threads, .fork: return service.threads
         case .events: return 1  // event-driven handlers cannot block: nothing to track
+        }
+    }
+
+    /// How many connections (or datagrams) one worker of `service` holds open at once, at most:
+    /// its board's connection records (one more for a connection the pool or loop then refuses).
+    static func connectionsAtOnce(_ service: ServiceConfig) -> Int {
+        switch service.concurrency {
+        case .sync: return 2
+        case .threads: return service.threads + WorkerProcess.queueLimit(service) + 1
+        case .fork: return service.threads + 2
+        case .events: return service.threads * 32 + 1
         }
     }
 }

@@ -71,6 +71,7 @@ public final class Arbiter {
         supervisor = Supervisor(now: .now)
         Logger.shared.level = config.logLevel
         if let path = config.logFile { try Logger.shared.redirect(to: path) }
+        try AccessLog.shared.open(config.accessLog)
         daemonCounters = handover.flatMap { $0.daemonCounters >= 0 ? DaemonCounters.adopt($0.daemonCounters) : nil }
             ?? DaemonCounters.create()
         credentials = try Credentials.resolve(for: config)
@@ -222,13 +223,7 @@ public final class Arbiter {
             } else {
                 log.warning("SIGTTOU ignored: a service is down to one worker")
             }
-        case SIGUSR1:
-            do {
-                try Logger.shared.reopen(notifying: supervisor.workers.logChannels)
-                log.info("SIGUSR1: log reopened")
-            } catch {
-                log.error("SIGUSR1: cannot reopen the log: \(error)")
-            }
+        case SIGUSR1: reopenLogs()
         default: signals.reportIgnored(signal)
         }
     }

@@ -138,13 +138,7 @@ extension Arbiter {
         if let credentials, next.config.user != previous.config.user || next.config.group != previous.config.group {
             log.warning("user and group take effect at the next start; workers still run as \(credentials)")
         }
-        if next.config.logFile != previous.config.logFile {
-            do {
-                try Logger.shared.redirect(to: next.config.logFile, notifying: supervisor.workers.logChannels)
-            } catch {
-                log.error("log_file: \(error); logging stays where it was")
-            }
-        }
+        switchLogs(from: previous.config, to: next.config)
         // Hold exactly the new set before forking: a worker closes every socket the master holds
         // but its own, so one forked before `commit` would keep the sockets just opened for other
         // services (a removed service's port would stay in use after its workers are gone).

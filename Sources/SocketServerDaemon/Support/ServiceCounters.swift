@@ -147,14 +147,19 @@ final class ServiceCounters: @unchecked Sendable {
     /// every entry it may probe is busy with other clients.
     private func sourceEntry(_ key: UInt64, claiming: Bool, now: Int64) -> UnsafeMutablePointer<Int64>? {
         let wanted = Int64(bitPattern: key)
-        let home = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) % Self.sourceEntries
+        let home = Self.home(key)
         var reusable: UnsafeMutablePointer<Int64>? = nil
         for probe in 0..<Self.sourceProbes {
             let entry = pointer(Self.sourcesOffset + ((home + probe) % Self.sourceEntries) * Self.sourceEntrySize)
             let current = cssd_atomic_load64(entry)
             if current == wanted { return entry }
             guard claiming else { continue }
-            if current == 0, cssd_atomic_cas64(entry, 0, wanted) != 0 { return entry }
+            if current == 0 {
+                if cssd_atomic_cas64(entry, 0, wanted) != 0 { return entry }
+                // Another process claimed it first, maybe for this very client.
+                if cssd_atomic_load64(entry) == wanted { return entry }
+                continue
+            }
             // An entry with nothing open and no rate debt left may go to another client.
             if reusable == nil, current != 0, cssd_atomic_load64(entry + 1) == 0, cssd_atomic_load64(entry + 2) <= now {
                 reusable = entry
@@ -170,32 +175,50 @@ final class ServiceCounters: @unchecked Sendable {
         return nil
     }
 
+    /// The entry a client's key probes first.
+    static func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) % sourceEntries }
+
+    /// What `openSource` decided.
+    enum SourceAdmission: Equatable {
+        /// Counted: `closeSource` must follow when the connection ends.
+        case counted
+        /// Let through uncounted: every entry the client may use is busy with other clients.
+        case untracked
+        /// The client has `limit` connections open already.
+        case refused
+    }
+
     /// One more connection from the client `key`, unless it has `limit` open already (per_source).
-    /// A client the full table cannot hold is let through.
-    func openSource(_ key: UInt64, limit: Int) -> Bool {
-        guard let entry = sourceEntry(key, claiming: true, now: Int64(monotonicNanoseconds())) else { return true }
+    /// A client the full table cannot hold is let through, uncounted.
+    func openSource(_ key: UInt64, limit: Int, now: Int64 = Int64(monotonicNanoseconds())) -> SourceAdmission {
+        guard let entry = sourceEntry(key, claiming: true, now: now) else { return .untracked }
         while true {
             let open = cssd_atomic_load64(entry + 1)
-            if open >= Int64(limit) { return false }
+            if open >= Int64(limit) { return .refused }
             if cssd_atomic_cas64(entry + 1, open, open + 1) != 0 {
                 // The entry may have gone to another client between the lookup and the increment.
-                if cssd_atomic_load64(entry) == Int64(bitPattern: key) { return true }
+                if cssd_atomic_load64(entry) == Int64(bitPattern: key) { return .counted }
                 _ = cssd_atomic_add64(entry + 1, -1)
-                return openSource(key, limit: limit)
+                return openSource(key, limit: limit, now: now)
             }
         }
     }
 
-    /// The client `key` closed a connection `openSource` let through.
+    /// The connections the client `key` has open now, as `openSource` counted them.
+    func openFromSource(_ key: UInt64) -> Int64 {
+        sourceEntry(key, claiming: false, now: 0).map { cssd_atomic_load64($0 + 1) } ?? 0
+    }
+
+    /// The client `key` closed a connection `openSource` counted.
     func closeSource(_ key: UInt64) {
         guard let entry = sourceEntry(key, claiming: false, now: 0) else { return }
         if cssd_atomic_add64(entry + 1, -1) < 0 { cssd_atomic_store64(entry + 1, 0) }
     }
 
     /// Whether the client `key` may make a new connection now under `rate`: a token bucket of
-    /// `burst` tokens refilled one per `interval` (GCRA, one compare-and-swap). A refusal takes no token.
-    func takeRateToken(_ key: UInt64, interval: Duration, burst: Int) -> Bool {
-        let now = Int64(monotonicNanoseconds())
+    /// `burst` tokens refilled one per `interval` (GCRA, one compare-and-swap). A refusal takes no
+    /// token; a client the full table cannot hold is let through.
+    func takeRateToken(_ key: UInt64, interval: Duration, burst: Int, now: Int64 = Int64(monotonicNanoseconds())) -> Bool {
         guard let entry = sourceEntry(key, claiming: true, now: now) else { return true }
         let step = max(1, interval.components.seconds * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000)
         let tolerance = step * Int64(max(0, burst - 1))

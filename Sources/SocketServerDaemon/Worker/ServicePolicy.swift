@@ -1,5 +1,5 @@
-// What a service adds to the library's server, installed as its hooks: the allow list, the idle
-// timeout, max_requests, the scoreboard, logging.
+// What a service adds to the library's server, installed as its hooks: its limits, the idle
+// timeout, max_requests, the scoreboard, counting, logging.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,11 +21,16 @@ final class ServicePolicy: ServerHooks, Sendable {
     let startsPrograms: Bool
     /// Set when a request that may have run a program ended; the worker's loop then sweeps.
     private let programEnded = Atomic<Bool>(false)
-    /// Where this worker notes its running requests for the master (nil: untracked).
-    private let scoreboard: Scoreboard?
-    private let slot: Int
+    /// Where this worker notes its running requests and open connections for the master (nil: untracked).
+    let scoreboard: Scoreboard?
+    let slot: Int
     /// The service's counters, shared by all its workers (nil: not counted).
     let counters: ServiceCounters?
+    /// The worker's pid (its request children's lines name it too).
+    let workerPID = getpid()
+    let isDatagram: Bool
+    /// Where a datagram's search for a free connection record on the board starts.
+    private let datagramHint = Atomic<Int>(0)
     /// The scoreboard entry of the request this thread is running (entry + 1; 0 = none). Thread-local
     /// storage, not a lock: request children forked from a threaded parent must not inherit a lock.
     private let currentEntry: pthread_key_t = {
@@ -37,6 +42,7 @@ final class ServicePolicy: ServerHooks, Sendable {
     init(service: ServiceConfig, scoreboard: Scoreboard? = nil, slot: Int? = nil, counters: ServiceCounters? = nil) {
         self.service = service
         self.counters = counters
+        isDatagram = service.listen.isDatagram
         startsPrograms = service.handler == "exec"
         self.scoreboard = slot == nil ? nil : scoreboard
         self.slot = slot ?? -1
@@ -72,22 +78,32 @@ final class ServicePolicy: ServerHooks, Sendable {
 
     // MARK: The hooks
 
-    /// The client must be in `allow` (when set). With `concurrency = events` no `willHandle` runs
-    /// (which logs the request), so the connection is logged here.
+    /// After accept: the record every later hook reads (ConnectionAccounting.swift).
+    func accepted(_ request: Request, server: BaseServer) -> Request { attach(request) }
+
+    /// The limits (`admit`, in ConnectionLimits.swift; `allow` among them). With `concurrency =
+    /// events` no `willHandle` runs (which logs the request), so the connection is logged here.
+    /// Where nothing can refuse it later (sync, fork), an admitted connection is counted now: a
+    /// request child then inherits the record already counted.
     func verify(_ request: Request, server: BaseServer) -> Bool {
-        if service.allow.isEmpty || service.allow.contains(where: { $0.contains(request.clientAddress) }) {
-            if service.concurrency == .events { logServing(request) }
-            return true
-        }
-        events.record(.notAllowed) { "refused \(request.clientAddress) (not in allow)" }
-        return false
+        guard verify(request) else { return false }
+        if service.concurrency == .events { logServing(request) }
+        if countsConnectionsFirst { countConnection(Self.record(request)) }
+        return true
     }
+
+    /// After the connection is closed: how it ended is counted and logged (ConnectionAccounting.swift).
+    func ended(_ request: Request, server: BaseServer) { ended(request) }
+
+    /// A different number for each datagram: where its search for a board record starts.
+    func nextDatagramHint() -> Int { datagramHint.add(1, ordering: .relaxed).newValue }
 
     /// Before the handler: a silent client is closed after `timeout`, and the request is on the
     /// scoreboard while it runs, so the master can kill a worker whose request hangs.
     func willHandle(_ request: Request, server: BaseServer) throws {
         if !service.listen.isDatagram { try applyIdleTimeout(to: request.socket) }
         logServing(request)
+        if isDatagram { Self.record(request)?.sentToAtStart = Socket.bytesSentToByThisThread }
         if let entry = scoreboard?.begin(slot: slot, clientText: request.clientAddress.description) {
             pthread_setspecific(currentEntry, UnsafeRawPointer(bitPattern: entry + 1))
         }
@@ -108,6 +124,7 @@ final class ServicePolicy: ServerHooks, Sendable {
     /// reported even if no event follows), and the sweep of what ended programs left behind.
     func serviceActions(_ server: BaseServer) {
         events.flush()
+        if AccessLog.shared.isOn { AccessLog.shared.flushIfDue() }
         sweepLeftBehind()
     }
 
@@ -132,20 +149,27 @@ final class ServicePolicy: ServerHooks, Sendable {
 
     /// A request child (concurrency = fork) was reaped. One that died without ending its request
     /// (killed by a signal, a Swift trap) would leave it on the scoreboard, where it would look hung
-    /// and cost the whole worker at request_timeout: end it, with the programs it started, and log it.
+    /// and cost the whole worker at request_timeout: end it, with the programs it started, and log
+    /// it. What its connection held (active, per_source) is given back, however it ended.
     func requestChildExited(_ pid: pid_t, status: Int32) {
         if startsPrograms { programEnded.store(true, ordering: .relaxed) }  // its programs' jobs came here
-        guard status != 0, let scoreboard else { return }
-        let clients = scoreboard.endAll(slot: slot, owner: pid)
-        guard !clients.isEmpty else { return }
-        events.record(.crashed) { "request child \(pid) \(describeExit(status)) while serving " + clients.joined(separator: ", ") }
+        guard let scoreboard else { return }
+        let unfinished = status == 0 ? [] : scoreboard.endAll(slot: slot, owner: pid)
+        giveBackChildConnections(pid, unfinished: unfinished)
+        guard !unfinished.isEmpty else { return }
+        events.record(.crashed) {
+            "request child \(pid) \(describeExit(status)) while serving " + unfinished.map(\.client).joined(separator: ", ")
+        }
     }
 
-    /// Counts the request toward max_requests, whether it succeeded or failed, unless it was
-    /// refused because the pool or the event loop was full (it was never taken). At `retireAfter`
-    /// the worker stops accepting and exits once in-flight work is done.
+    /// Counts the connection as accepted (if `verify` did not) and the request toward
+    /// max_requests, whether it succeeded or failed, unless it was refused because the pool or
+    /// the event loop was full (it was never taken). At `retireAfter` the worker stops accepting
+    /// and exits once in-flight work is done.
     func processed(_ request: Request, error: (any Error)?, server: BaseServer) {
-        guard retireAfter > 0, !(error is RequestRefused) else { return }
+        guard !(error is RequestRefused) else { return }
+        countConnection(Self.record(request))
+        guard retireAfter > 0 else { return }
         let total = served.add(1, ordering: .relaxed).newValue
         if total == retireAfter {
             log(.info, "worker \(getpid()) served \(total) requests (max_requests); retiring")
@@ -167,6 +191,7 @@ final class ServicePolicy: ServerHooks, Sendable {
     /// 10 s per kind, with a count: refusals because the pool or event loop was full, idle
     /// clients, resets (the client's doing, so info, not error), and every other handler error.
     func failed(_ error: any Error, request: Request, server: BaseServer) {
+        noteFailure(error, request)
         let client = request.clientAddress
         if error is RequestRefused {
             events.record(.full) { "client \(client): \(error)" }

@@ -99,6 +99,7 @@ enum WorkerProcess {
         stopping()
         server.serverClose()  // threads joined, children reaped: in-flight requests are done
         Containment.killAllChildren()  // nothing a request started outlives the worker
+        AccessLog.shared.flush()
         return 0
     }
 
@@ -109,11 +110,12 @@ enum WorkerProcess {
         case .threads:
             // A worker whose threads are all busy waits a little before accepting, so that another
             // worker with an idle thread takes the connection; then it accepts (and queues) as before.
-            concurrency = ThreadPoolMixIn(threads: service.threads, queueLimit: max(64, service.threads * 4),
+            concurrency = ThreadPoolMixIn(threads: service.threads, queueLimit: queueLimit(service),
                                           acceptWait: service.listen.isDatagram ? .zero : .milliseconds(50))
         case .fork:
             let forking = ForkingMixIn(maxChildren: service.threads)
             forking.childExited = { pid, status in policy.requestChildExited(pid, status: status) }
+            forking.childStarted = { pid, request in policy.requestChildStarted(pid, request) }
             concurrency = forking
         case .events:
             // The config check refuses handlers without an event-driven variant and datagram listeners.
@@ -141,6 +143,9 @@ enum WorkerProcess {
         if service.concurrency == .fork, !service.listen.isDatagram { server.primeForkedRequests() }
         return server
     }
+
+    /// With `concurrency = threads`, the requests that may wait for a thread.
+    static func queueLimit(_ service: ServiceConfig) -> Int { max(64, service.threads * 4) }
 
     /// Descriptors kept for the worker itself (listener, epoll, logs, plugins) under the events cap.
     static let descriptorReserve = 64
@@ -177,6 +182,7 @@ enum WorkerProcess {
         _ = try? PosixThread.start(detached: true) {
             sleep(for: limit)
             log.warning("service \(service.name): worker \(getpid()): requests still running after \(limit) without a master; exiting")
+            AccessLog.shared.flush()
             kill(-getpgrp(), SIGKILL)
             _exit(0)
         }
