@@ -131,44 +131,49 @@ int cssd_sealed_memfd(const char *name, long size) {
 
 int cssd_socketpair_datagram(int fds[2]) { return socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, fds); }
 
-int cssd_send_descriptor(int socket, int fd) {
+int cssd_send_descriptors(int socket, const int *fds, int count) {
+    if (count < 1 || count > CSSD_MAX_PASSED) { errno = EINVAL; return -1; }
     char byte = 'F';
     struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-    union { struct cmsghdr align; char buffer[CMSG_SPACE(sizeof(int))]; } control;
+    union { struct cmsghdr align; char buffer[CMSG_SPACE(sizeof(int) * CSSD_MAX_PASSED)]; } control;
     memset(&control, 0, sizeof control);
     struct msghdr message = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buffer,
-                              .msg_controllen = sizeof control.buffer };
+                              .msg_controllen = CMSG_SPACE(sizeof(int) * count) };
     struct cmsghdr *header = CMSG_FIRSTHDR(&message);
     header->cmsg_level = SOL_SOCKET;
     header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(header), &fd, sizeof(int));
+    header->cmsg_len = CMSG_LEN(sizeof(int) * count);
+    memcpy(CMSG_DATA(header), fds, sizeof(int) * count);
     ssize_t sent;
     do { sent = sendmsg(socket, &message, MSG_DONTWAIT | MSG_NOSIGNAL); } while (sent < 0 && errno == EINTR);
     return sent == 1 ? 0 : -1;
 }
 
-int cssd_receive_descriptor(int socket) {
+int cssd_receive_descriptors(int socket, int *fds, int max) {
     char byte;
     struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-    union { struct cmsghdr align; char buffer[CMSG_SPACE(sizeof(int) * 4)]; } control;
+    union { struct cmsghdr align; char buffer[CMSG_SPACE(sizeof(int) * CSSD_MAX_PASSED)]; } control;
     struct msghdr message = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buffer,
                               .msg_controllen = sizeof control.buffer };
     ssize_t got;
     do { got = recvmsg(socket, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC); } while (got < 0 && errno == EINTR);
     if (got < 0) return -1;
-    int result = -2;
+    int taken = 0;
     for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(&message, header)) {
         if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
         size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
         for (size_t i = 0; i < count; i++) {
             int fd;
             memcpy(&fd, CMSG_DATA(header) + i * sizeof(int), sizeof(int));
-            if (result == -2) result = fd; else close(fd);
+            if (taken < max) fds[taken++] = fd; else close(fd);
         }
     }
-    if (message.msg_flags & MSG_CTRUNC) { if (result >= 0) close(result); errno = EBADMSG; return -1; }
-    return result;
+    if (message.msg_flags & MSG_CTRUNC) {
+        for (int i = 0; i < taken; i++) close(fds[i]);
+        errno = EBADMSG;
+        return -1;
+    }
+    return taken;
 }
 
 int cssd_setresuid(unsigned int real, unsigned int effective, unsigned int saved) {

@@ -42,7 +42,8 @@ public enum Daemon {
     /// (the main file cannot be read) is prefixed with the program's name instead.
     public static func checkConfig(path: String) -> Int32 {
         do {
-            let config = try ConfigCheck.load(path: path, catalog: DaemonCatalog(), cpuCount: cpuCount(), forRoot: geteuid() == 0)
+            let config = try ConfigCheck.load(path: path, catalog: DaemonCatalog(), cpuCount: cpuCount(), forRoot: geteuid() == 0,
+                                              listenerChecker: .outside)
             print("socketserverd: the configuration file \(path) syntax is ok (\(config.services.count) services, \(config.files.count) files)")
             return 0
         } catch {
@@ -57,7 +58,7 @@ public enum Daemon {
     }
 
     /// Writes `text` to stderr in full.
-    private static func writeStandardError(_ text: String) {
+    static func writeStandardError(_ text: String) {
         var bytes = Array(text.utf8)[...]
         while !bytes.isEmpty {
             let written = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }

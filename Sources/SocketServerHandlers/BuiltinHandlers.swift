@@ -2,10 +2,12 @@
 import SocketServer
 
 /// The built-in handlers, by name: `echo`, `discard`, `daytime`, `upper` (stream and datagram),
-/// `upload` (stream only; keys `directory`, `max_size`) and `exec` (stream and datagram; key
-/// `command`, and the service's `directory`). `upload` and `exec` take their settings from a value
-/// (`UploadStreamHandler.Settings`, `ExecSettings`) that `settings` builds from the configuration. `echo`, `discard`, `daytime` and `upper` also have event-driven variants (`events`)
-/// for `concurrency = events`.
+/// `upload` (stream only; keys `directory`, `max_size`), `exec` (stream and datagram; keys
+/// `command`, `directory`) and `program` (every listener: the master runs a long-lived program as
+/// each worker; keys in `ProgramSettings`). `upload` and `exec` take their settings from a value
+/// (`UploadStreamHandler.Settings`, `ExecSettings`) that `settings` builds from the configuration.
+/// `echo`, `discard`, `daytime` and `upper` also have event-driven variants (`events`) for
+/// `concurrency = events`.
 ///
 /// The daemon looks a service's `handler =` up with `named(_:)`, picks `stream` or `datagram` by its
 /// listener, rejects keys not in `keys`, fills in the defaults, and reports what `validate` returns.
@@ -23,9 +25,12 @@ public enum BuiltinHandlers {
         name: "exec", stream: ExecStreamHandler.self, datagram: ExecDatagramHandler.self,
         keys: ExecRunner.keys, keyDocs: ExecRunner.keyDocs, validate: { ExecRunner.validate($0) },
         settings: { try ExecSettings($0) })
+    public static let program = HandlerDescriptor(
+        name: "program", stream: nil, datagram: nil,
+        keys: ProgramSettings.keys, keyDocs: ProgramSettings.keyDocs, validate: { ProgramSettings.validate($0) }, runsProgram: true)
 
     /// Every built-in handler, in a stable order.
-    public static let all: [HandlerDescriptor] = [echo, discard, daytime, upper, upload, exec]
+    public static let all: [HandlerDescriptor] = [echo, discard, daytime, upper, upload, exec, program]
 
     /// Every built-in handler's name, in the order of `all`.
     public static var names: [String] { all.map(\.name) }

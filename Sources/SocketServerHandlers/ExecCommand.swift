@@ -29,10 +29,10 @@ public struct ExecSettings: Sendable, Equatable {
         }
     }
 
-    /// The daemon's settings for a service: its `command` key and its `directory`.
+    /// The daemon's settings for a service: its keys `command` and `directory` (`/` when unset).
     public init(_ configuration: HandlerConfiguration) throws(HandlerSettingsError) {
         guard let command = configuration.options["command"] else { throw HandlerSettingsError("command is required") }
-        try self.init(command: command, directory: configuration.workingDirectory ?? "/")
+        try self.init(command: command, directory: configuration.options[WorkingDirectory.key] ?? WorkingDirectory.defaultValue)
     }
 }
 
@@ -40,8 +40,22 @@ struct ExecCommand: Equatable {
     let program: String
     let arguments: [String]
 
-    /// Splits `text` into words; nil with a reason when it is empty or badly quoted.
+    /// Splits `text` into words; a failure with a reason when it is empty or badly quoted, or
+    /// when the program is not an absolute path.
     static func parse(_ text: String) -> Result<ExecCommand, ExecCommandError> {
+        let words: [String]
+        switch splitWords(text) {
+        case .failure(let error): return .failure(error)
+        case .success(let split): words = split
+        }
+        guard let program = words.first else { return .failure(.init("command is empty")) }
+        guard program.hasPrefix("/") else { return .failure(.init("the program must be an absolute path, not \(program)")) }
+        return .success(ExecCommand(program: program, arguments: Array(words.dropFirst())))
+    }
+
+    /// Splits `text` into words as a shell splits plain words: blanks separate them; '…' and "…"
+    /// quote (a backslash escapes inside "…"), a backslash escapes outside; nothing is expanded.
+    static func splitWords(_ text: String) -> Result<[String], ExecCommandError> {
         var words: [String] = []
         var current: [Character] = []
         var inWord = false
@@ -79,11 +93,9 @@ struct ExecCommand: Equatable {
                 inWord = true
             }
         }
-        if quote != nil || escaped { return .failure(.init("unterminated quote or escape in command")) }
+        if quote != nil || escaped { return .failure(.init("unterminated quote or escape")) }
         if inWord { words.append(String(current)) }
-        guard let program = words.first else { return .failure(.init("command is empty")) }
-        guard program.hasPrefix("/") else { return .failure(.init("the program must be an absolute path, not \(program)")) }
-        return .success(ExecCommand(program: program, arguments: Array(words.dropFirst())))
+        return .success(words)
     }
 
     /// Problems with the program file itself (missing, not executable), or nil.

@@ -6,25 +6,34 @@ import Glibc
 import CSocketServerShims
 import SocketServer
 
-/// Stream: the program's stdin and stdout are the connection itself. Datagram: the datagram is its
-/// stdin and its stdout (if any) is sent back to the sender as one datagram. Its stderr goes to the
-/// log, line by line, at `info`. It runs in its settings' directory (`/`, as inetd's programs,
-/// unless the service's `directory` says otherwise) and sees only a clean environment (PATH,
-/// REMOTE_ADDR, REMOTE_PORT, SERVICE).
-/// Its exit status is logged; it is always reaped; past the service's `timeout` its whole process
-/// group is killed, and so is whatever it leaves running in that group when it exits (a background
-/// job keeping its stdout or stderr open would otherwise hold the request until the timeout). It
-/// inherits no descriptor beyond 0, 1 and 2, even ones the daemon inherited without FD_CLOEXEC.
+/// Stream: the program's stdin and stdout are one end of a socket pair, whose other end the handler
+/// relays to and from the connection. Datagram: the datagram is its stdin and its stdout (if any)
+/// is sent back to the sender as one datagram. Its stderr goes to the log, line by line, at `info`.
+/// It runs in its settings' directory (`/`, as inetd's programs, unless the service's `directory`
+/// says otherwise) and sees only a clean environment (PATH, REMOTE_ADDR, REMOTE_PORT, SERVICE).
+/// Its exit status is logged; it is always reaped; once no data moved either way for the request
+/// socket's timeout (the service's `timeout`; for a datagram, no output), its whole process group
+/// is killed, and so is whatever it leaves running in that group when it exits (a background job
+/// keeping its stdout or stderr open would otherwise hold the request until then). It inherits no
+/// descriptor beyond 0, 1 and 2, even ones the daemon inherited without FD_CLOEXEC.
 enum ExecRunner {
-    /// The config keys: `command` (required), an absolute program path and its arguments.
-    static let keys: [String: String?] = ["command": nil]
-    static let keyDocs = ["command": "an absolute program path, then its arguments ('...' and \"...\" quote; no expansion)"]
+    /// The config keys: `command` (required), an absolute program path and its arguments, and
+    /// `directory`, the programs' working directory.
+    static let keys: [String: String?] = ["command": nil, WorkingDirectory.key: WorkingDirectory.defaultValue]
+    static let keyDocs = [
+        "command": "an absolute program path, then its arguments ('...' and \"...\" quote; no expansion)",
+        WorkingDirectory.key: WorkingDirectory.doc,
+    ]
 
     static func validate(_ options: [String: String]) -> [(key: String, problem: String)] {
-        guard let text = options["command"] else { return [("command", "missing")] }
+        var problems: [(key: String, problem: String)] = []
+        if let problem = WorkingDirectory.problem(options[WorkingDirectory.key] ?? WorkingDirectory.defaultValue) {
+            problems.append((WorkingDirectory.key, problem))
+        }
+        guard let text = options["command"] else { return [("command", "missing")] + problems }
         switch ExecCommand.parse(text) {
-        case .failure(let error): return [("command", error.description)]
-        case .success(let command): return command.fileProblem().map { [("command", $0)] } ?? []
+        case .failure(let error): return [("command", error.description)] + problems
+        case .success(let command): return (command.fileProblem().map { [("command", $0)] } ?? []) + problems
         }
     }
 
@@ -40,24 +49,29 @@ enum ExecRunner {
         return env
     }
 
-    /// Runs the command for one request; throws only when it cannot be started.
-    static func run(_ handler: BaseRequestHandler, _ settings: ExecSettings, stdin: Int32, stdout: Int32) throws {
+    /// Runs `settings`' program for one request with `stdin` and `stdout`, which `spawned` closes
+    /// once the program has them, relaying `relay` while it runs; throws only when it cannot be
+    /// started. The idle limit is the request socket's timeout.
+    static func run(_ handler: BaseRequestHandler, _ settings: ExecSettings, stdin: Int32, stdout: Int32,
+                    relay: inout ExecRelay, spawned: () -> Void) throws {
         guard !settings.program.isEmpty else { throw ExecCommandError("no command configured") }
         let command = ExecCommand(program: settings.program, arguments: settings.arguments)
         let process = try ExecProcess.spawn(command, directory: settings.directory, stdin: stdin, stdout: stdout,
                                             environment: environment(handler))
+        spawned()  // the program's ends are its own: its closing them ends what the relay reads
         handler.host?.requestStartedProcessGroup(process.pid)
         let name = command.program.split(separator: "/").last.map(String.init) ?? command.program
+        let idle = handler.request.timeout.flatMap { $0 > .zero ? $0 : nil }
         // The record goes before the reap: once reaped, the group id may be reused, and the master
         // kills recorded groups when a worker dies.
-        let (status, timedOut) = process.wait(limit: handler.host?.idleTimeout,
+        let (status, timedOut) = process.wait(idle: idle, relay: &relay,
                                               beforeReaping: { handler.host?.requestStartedProcessGroup(0) }) { line in
             handler.log(.info, "\(name)[\(process.pid)] stderr: \(line)")
         }
         let signal = status & 0x7f
         let code = (status >> 8) & 0xff
-        if timedOut {
-            handler.log(.warning, "\(name)[\(process.pid)] killed: still running after the service's timeout")
+        if timedOut, let idle {
+            handler.log(.warning, "\(name)[\(process.pid)] killed: no data either way for \(idle) (the service's timeout)")
         } else if signal != 0 {
             handler.log(.warning, "\(name)[\(process.pid)] was killed by signal \(signal)")
         } else if code != 0 {
@@ -78,10 +92,18 @@ open class ExecStreamHandler: BaseRequestHandler {
 
     override public func handle() throws {
         let settings = settings
-        let fd = request.fileno()
-        // The program gets a blocking descriptor, whatever the server's timeout made of it.
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
-        try ExecRunner.run(self, settings, stdin: fd, stdout: fd)
+        let (mine, program) = try Socket.pair()
+        defer {
+            mine.close()
+            program.close()
+        }
+        try mine.setNonBlockingFlag(true)
+        // The connection keeps its timeout (the idle limit); a blocking one gets a non-blocking descriptor.
+        if request.timeout == nil { try request.setNonBlockingFlag(true) }
+        var relay = ExecRelay(input: RelayFlow(from: request.fileno(), to: mine.fileno()),
+                              output: RelayFlow(from: mine.fileno(), to: request.fileno()))
+        try ExecRunner.run(self, settings, stdin: program.fileno(), stdout: program.fileno(), relay: &relay,
+                           spawned: program.close)
     }
 }
 
@@ -104,47 +126,19 @@ open class ExecDatagramHandler: BaseRequestHandler {
         // A datagram fits a pipe's buffer (64 KiB), so writing it before the program reads is safe.
         _ = packet.withUnsafeBytes { write(input[1], $0.baseAddress, $0.count) }
         close(input[1])
-        // Collect stdout on a thread while the program runs, so a chatty program cannot block.
-        let reader = PipeCollector(fd: output[0])
-        defer { reader.finish() }
-        do {
-            try ExecRunner.run(self, settings, stdin: input[0], stdout: output[1])
-        } catch {
-            close(input[0]); close(output[1])
-            throw error
+        var programEnds = [input[0], output[1]]
+        defer {
+            programEnds.forEach { close($0) }
+            close(output[0])
         }
-        close(input[0])
-        close(output[1])
-        let reply = reader.finish()
+        // The reply is read as the program writes it, so a chatty program cannot block.
+        _ = fcntl(output[0], F_SETFL, fcntl(output[0], F_GETFL) | O_NONBLOCK)
+        var relay = ExecRelay(input: nil, output: RelayFlow(from: output[0], to: nil))
+        try ExecRunner.run(self, settings, stdin: input[0], stdout: output[1], relay: &relay) {
+            programEnds.forEach { close($0) }
+            programEnds = []
+        }
+        let reply = relay.output.bytes
         if !reply.isEmpty, clientCanReceiveReplies { try request.sendTo(reply, clientAddress) }
-    }
-}
-
-/// Reads a pipe to its end on its own thread (at most one datagram's worth is kept).
-final class PipeCollector: @unchecked Sendable {
-    private let fd: Int32
-    private var bytes: [UInt8] = []
-    private var thread: PosixThread? = nil
-    private var done = false
-
-    init(fd: Int32) {
-        self.fd = fd
-        thread = try? PosixThread.start { [self] in
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while let count = try? retryingOnInterrupt({ read(fd, &buffer, buffer.count) }), count > 0 {
-                if bytes.count < 65507 { bytes += buffer[..<min(count, 65507 - bytes.count)] }
-            }
-        }
-    }
-
-    /// Waits for end of file and returns what was read (idempotent).
-    @discardableResult
-    func finish() -> [UInt8] {
-        if !done {
-            thread?.join()
-            close(fd)
-            done = true
-        }
-        return bytes
     }
 }

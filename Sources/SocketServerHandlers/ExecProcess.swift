@@ -1,13 +1,14 @@
 // One program run for one request: posix_spawn with chosen stdin/stdout, stderr to the log,
-// a clean environment, its own process group, a time limit, and always reaped.
+// a clean environment, its own process group, an idle limit, and always reaped.
 #if canImport(Glibc)
 import Glibc
 #endif
 import CSocketServerShims
 import SocketServer
 
-/// A spawned request program. `wait(limit:)` forwards its stderr lines to `logLine` and kills the
-/// whole process group when the limit passes or when the program exits leaving jobs behind.
+/// A spawned request program. `wait(idle:relay:)` relays its input and output, forwards its stderr
+/// lines to `logLine`, and kills the whole process group when no data moved either way for `idle`
+/// or when the program exits leaving jobs behind.
 struct ExecProcess {
     let pid: pid_t
     private let stderrRead: Int32
@@ -35,22 +36,25 @@ struct ExecProcess {
         }
     }
 
-    /// Waits for the program to end, forwarding stderr lines; past `limit` kills its process group.
-    /// Returns the wait status and whether it was killed for the limit.
+    /// Waits for the program to end, moving `relay`'s data and forwarding stderr lines; once no data
+    /// moved either way for `idle` (nil: no limit), kills its process group. Returns the wait
+    /// status and whether it was killed for being idle.
     ///
     /// It waits for the program itself (a pidfd, else `waitid` polled every 50 ms), not for its
     /// stderr to close: a background job (`sh -c 'prog &'`) keeps stderr open after the program
     /// exited. Once the program has exited, the stderr already written is read and whatever is left
-    /// in its process group is killed, as it would be at the time limit, so the request ends.
+    /// in its process group is killed, as it would be at the idle limit, so the request ends; then
+    /// the output it left is relayed to the client.
     /// `beforeReaping` runs after the group is killed and before the child is reaped: the last
     /// moment at which its pid still names this program's process group (clear records of it there).
-    func wait(limit: Duration?, beforeReaping: () -> Void = {}, logLine: (String) -> Void) -> (status: Int32, timedOut: Bool) {
+    func wait(idle: Duration?, relay: inout ExecRelay, beforeReaping: () -> Void = {},
+              logLine: (String) -> Void) -> (status: Int32, timedOut: Bool) {
         defer { close(stderrRead) }
         // The child is not reaped before the end of this function, so its pid (and process group
         // id) cannot be reused meanwhile: the pidfd and kill(-pid) below refer to it.
         let exitFD = pidfdOpen.map { $0(pid, 0) } ?? -1
         defer { if exitFD >= 0 { close(exitFD) } }
-        let deadline = limit.map { ContinuousClock.now.advanced(by: $0) }
+        var lastMoved = ContinuousClock.now
         var pending: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         var stderrOpen = true
@@ -68,8 +72,8 @@ struct ExecProcess {
         }
         while !exited {
             var timeout: Int32 = -1
-            if let deadline {
-                let left = ContinuousClock.now.duration(to: deadline)
+            if let idle {
+                let left = lastMoved.advanced(by: idle) - .now
                 if left <= .zero { timedOut = true; break }
                 timeout = pollMilliseconds(left)
             }
@@ -77,13 +81,14 @@ struct ExecProcess {
                 if hasExited() { exited = true; break }
                 timeout = timeout < 0 ? 50 : min(timeout, 50)
             }
-            // poll ignores negative descriptors: a closed stderr, a missing pidfd.
+            // poll ignores negative descriptors: a closed stderr, a missing pidfd, a relay's idle side.
             var entries = [pollfd(fd: stderrOpen ? stderrRead : -1, events: Int16(POLLIN), revents: 0),
-                           pollfd(fd: exitFD, events: Int16(POLLIN), revents: 0)]
+                           pollfd(fd: exitFD, events: Int16(POLLIN), revents: 0)] + relay.pollEntries
             // Nothing ready, or interrupted: the loop works out the time left and polls again.
-            if poll(&entries, 2, timeout) <= 0 { continue }
+            if poll(&entries, nfds_t(entries.count), timeout) <= 0 { continue }
             if entries[1].revents != 0 { exited = true }
             if stderrOpen && entries[0].revents != 0 && !readStderr() { stderrOpen = false }
+            if relay.move(entries[2...]) { lastMoved = .now }
         }
         if exited {
             // What the program (or a background job) already wrote, without waiting for more.
@@ -97,7 +102,7 @@ struct ExecProcess {
         if !pending.isEmpty { logLine(String(decoding: pending, as: UTF8.self)) }
         // Timed out, or exited leaving jobs behind: the request's process group goes with it.
         kill(-pid, SIGKILL)
-        if timedOut { kill(pid, SIGKILL) }
+        if timedOut { kill(pid, SIGKILL) } else { relay.finishOutput(idle: idle) }
         beforeReaping()
         var status: Int32 = 0
         _ = try? retryingOnInterrupt { waitpid(pid, &status, 0) }

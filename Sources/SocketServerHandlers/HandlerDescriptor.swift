@@ -21,12 +21,15 @@ public struct HandlerDescriptor: Sendable {
     /// service's configuration, once per worker; the server hands it to every request as
     /// `HandlerHost.handlerSettings`. nil for a handler without settings.
     public let settings: (@Sendable (HandlerConfiguration) throws -> any Sendable)?
+    /// True for `program`: no request handler runs in a worker; the master runs the configured
+    /// program as each worker, on every kind of listener.
+    public let runsProgram: Bool
 
     public init(
         name: String, stream: BaseRequestHandler.Type?, datagram: BaseRequestHandler.Type?,
         events: (any EventStreamHandler.Type)? = nil, keys: [String: String?] = [:], keyDocs: [String: String] = [:],
         validate: @escaping @Sendable ([String: String]) -> [(key: String, problem: String)] = { _ in [] },
-        settings: (@Sendable (HandlerConfiguration) throws -> any Sendable)? = nil
+        settings: (@Sendable (HandlerConfiguration) throws -> any Sendable)? = nil, runsProgram: Bool = false
     ) {
         self.name = name
         self.stream = stream
@@ -36,23 +39,18 @@ public struct HandlerDescriptor: Sendable {
         self.keyDocs = keyDocs
         self.validate = validate
         self.settings = settings
+        self.runsProgram = runsProgram
     }
 }
 
 /// What a handler's settings are built from: a service's configuration as the daemon read it.
 public struct HandlerConfiguration: Sendable, Equatable {
     /// The handler's own keys as written, defaults filled in (`directory`, `max_size`, `command`).
+    /// The service's `timeout` is not among them: the server sets it as each connection's timeout.
     public var options: [String: String]
-    /// The service's `directory` key: where the handler works (exec: its programs' working
-    /// directory); nil when the service does not set it.
-    public var workingDirectory: String?
-    /// The service's `timeout`: how long a client may stay silent; nil: no limit.
-    public var idleTimeout: Duration?
 
-    public init(options: [String: String], workingDirectory: String? = nil, idleTimeout: Duration? = nil) {
+    public init(options: [String: String]) {
         self.options = options
-        self.workingDirectory = workingDirectory
-        self.idleTimeout = idleTimeout
     }
 }
 

@@ -1,11 +1,11 @@
-// What a handler may ask of the server running it (HandlerHost, RequestProblem).
+// What a handler may ask of the service it serves (HandlerHost, RequestProblem).
 #if canImport(Glibc)
 import Glibc
 #endif
 import SocketServer
 
-/// What a handler may ask of the server running it: its service's name, its config keys, a log.
-/// The daemon's per-service servers conform; a handler reaches it as `server as? HandlerHost`.
+/// What a handler may ask of the service it serves: its name, its config keys, a log. The daemon's
+/// service policy conforms and is its server's hooks, where a handler finds it (`host`).
 public protocol HandlerHost: AnyObject, Sendable {
     /// The service's name (`[service NAME]`).
     var serviceName: String { get }
@@ -13,9 +13,6 @@ public protocol HandlerHost: AnyObject, Sendable {
     var options: [String: String] { get }
     /// Writes one line to the daemon's log.
     func log(_ level: LogLevel, _ message: String)
-    /// The service's `timeout` key: how long a client may stay silent (exec: how long its program
-    /// may run). nil = no limit.
-    var idleTimeout: Duration? { get }
     /// Tells the host that the current request (on this thread) started a program in process group
     /// `group` (0: it has been reaped), so the host can kill it if the worker itself dies.
     func requestStartedProcessGroup(_ group: pid_t)
@@ -30,9 +27,13 @@ public protocol HandlerHost: AnyObject, Sendable {
 
 extension HandlerHost {
     public var handlerSettings: (any Sendable)? { nil }
-    public var idleTimeout: Duration? { nil }
     public func requestStartedProcessGroup(_ group: pid_t) {}
     public func logProblem(_ problem: RequestProblem, _ message: String) { log(.error, message) }
+}
+
+extension BaseRequestHandler {
+    /// The server's hooks as a `HandlerHost`, or nil when the handler runs under a plain library server.
+    public var host: (any HandlerHost)? { server.hooks as? HandlerHost }
 }
 
 /// Why a request failed, for `HandlerHost.logProblem`.

@@ -8,9 +8,6 @@ import SocketServer
 let streamChunkSize = 16 * 1024
 
 extension BaseRequestHandler {
-    /// The server as a `HandlerHost`, or nil when the handler runs under a plain library server.
-    var host: HandlerHost? { server as? HandlerHost }
-
     /// Logs through the host, prefixed with the client; without a host, writes the line to stderr.
     func log(_ level: LogLevel, _ message: String) {
         logLine(message, withoutHost: level) { host, line in host.log(level, line) }

@@ -46,7 +46,7 @@ import SocketServer
 ///
 /// Settings (`Settings`): the directory, the largest file, the idle timeout. The daemon builds
 /// them from the keys `directory` (required; an existing directory) and `max_size` (bytes,
-/// default 104857600) and its `timeout`; a library user subclasses, as a Python user sets class
+/// default 104857600), and sets its `timeout` as the connection's; a library user subclasses, as a Python user sets class
 /// attributes on a handler class:
 ///
 /// ```swift
@@ -75,7 +75,8 @@ open class UploadStreamHandler: BaseRequestHandler {
         }
 
         /// The daemon's settings for a service: `directory` and `max_size` from its keys (already
-        /// checked by `validate`), the timeout from its `timeout`.
+        /// checked by `validate`); the timeout is left to the connection, which the daemon gives
+        /// the service's `timeout`.
         public init(_ configuration: HandlerConfiguration) throws(HandlerSettingsError) {
             let options = configuration.options
             guard let directory = options["directory"], !directory.isEmpty else { throw .init("directory is required") }
@@ -84,7 +85,7 @@ open class UploadStreamHandler: BaseRequestHandler {
                 guard let value = UploadStreamHandler.parseMaxSize(text) else { throw .init("max_size must be a positive integer (bytes), not \"\(text)\"") }
                 maxSize = value
             }
-            self.init(directory: directory, maxSize: maxSize, timeout: configuration.idleTimeout)
+            self.init(directory: directory, maxSize: maxSize)
         }
     }
 

@@ -164,6 +164,7 @@ func renderReport(servers: [ServerSpec], cells: [Workload], results: [String: Ro
         out.append("Errors by kind:")
         out += details
     }
+    out += programComparison(servers: servers, cells: cells, results: results)
 
     // Start, memory.
     out.append("")

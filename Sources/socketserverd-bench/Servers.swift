@@ -4,8 +4,18 @@ import Glibc
 #endif
 import SocketServer
 
+/// A program socketserverd runs as each worker (handler = program).
+enum ProgramPeer: Equatable {
+    /// python_program_echo.py: the threading line echo through the socketserverd module.
+    case python
+    /// The C reference in its `fd 3` mode, one process per worker.
+    case c
+}
+
 enum ServerKind: Equatable {
     case daemon(concurrency: String)
+    /// socketserverd with two program workers.
+    case program(ProgramPeer)
     case pythonForking
     case pythonThreading
     case cReference
@@ -15,8 +25,13 @@ struct ServerSpec {
     let name: String
     let kind: ServerKind
     let unix: Bool
+    /// socketserverd only: lines added to `[daemon]` and to the echo service (`access_log =
+    /// $DIR/access.log`, `per_source = 1000`); `$DIR` is the server's scratch directory.
+    var daemonKeys: [String] = []
+    var serviceKeys: [String] = []
 
     var isDaemon: Bool { if case .daemon = kind { return true } else { return false } }
+    var isProgram: Bool { if case .program = kind { return true } else { return false } }
     var isReference: Bool { kind == .cReference }
 }
 
@@ -47,19 +62,28 @@ final class RunningServer {
     var generation = 1
     private var exited = false
 
-    static func daemonConfig(concurrency: String, listen: String, logLevel: String) -> String {
-        """
-        ; written by socketserverd-bench: the echo service with the default worker count (one per CPU)
-        [daemon]
-        graceful_timeout = 5
-        log_level = \(logLevel)
+    static func daemonConfig(concurrency: String, listen: String, logLevel: String,
+                             daemonKeys: [String] = [], serviceKeys: [String] = []) -> String {
+        configText("the echo service with the default worker count (one per CPU)", logLevel: logLevel, daemon: daemonKeys,
+                   service: ["listen = \(listen)", "handler = echo", "concurrency = \(concurrency)"] + serviceKeys)
+    }
 
-        [service echo]
-        listen = \(listen)
-        handler = echo
-        concurrency = \(concurrency)
+    static func programConfig(_ peer: ProgramPeer, listen: String, context: BenchContext, logLevel: String) -> String {
+        var keys = ["listen = \(listen)", "handler = program", "workers = 2"]
+        switch peer {
+        case .python:
+            keys += ["command = \(context.python) \(context.checkout)/Tests/Benchmarks/python_program_echo.py", "ready = notify",
+                     "environment = PYTHONPATH=\(context.checkout)/Sources/python"]
+        case .c:
+            keys += ["command = \(context.cBinary) fd 3 1"]
+        }
+        return configText("the echo as two program workers", logLevel: logLevel, service: keys)
+    }
 
-        """
+    /// A config of one [service echo] with `service`'s keys, under the benchmark's [daemon] keys and `daemon`.
+    private static func configText(_ what: String, logLevel: String, daemon: [String] = [], service: [String]) -> String {
+        (["; written by socketserverd-bench: \(what)", "[daemon]", "graceful_timeout = 5", "log_level = \(logLevel)"] + daemon
+          + ["", "[service echo]"] + service).joined(separator: "\n") + "\n"
     }
 
     /// Starts `spec` in its own directory under the scratch directory, and waits until it serves.
@@ -74,14 +98,23 @@ final class RunningServer {
         var configPath: String? = nil
         var notify: NotifySocket? = nil
         switch spec.kind {
-        case .daemon(let concurrency):
+        case .daemon, .program:
             let listen: String
             switch endpoint {
             case .tcp(let port): listen = "tcp://127.0.0.1:\(port)"
             case .unix(let path): listen = "unix:\(path)"
             }
             let path = directory + "/socketserverd.conf"
-            try writeFile(path, Self.daemonConfig(concurrency: concurrency, listen: listen, logLevel: logLevel))
+            let expand = { (line: String) in line.replacing("$DIR", with: directory) }
+            let config: String
+            switch spec.kind {
+            case .program(let peer): config = Self.programConfig(peer, listen: listen, context: context, logLevel: logLevel)
+            case .daemon(let concurrency):
+                config = Self.daemonConfig(concurrency: concurrency, listen: listen, logLevel: logLevel,
+                                           daemonKeys: spec.daemonKeys.map(expand), serviceKeys: spec.serviceKeys.map(expand))
+            default: config = ""
+            }
+            try writeFile(path, config)
             configPath = path
             let socket = try NotifySocket(path: directory + "/notify.sock")
             notify = socket
@@ -147,7 +180,7 @@ final class RunningServer {
     /// forking servers come and go and are not listed.
     func memory() -> (master: Int?, workers: [Int]) {
         switch spec.kind {
-        case .daemon:
+        case .daemon, .program:
             return (residentKiB(pid)?.rss, children(of: pid).compactMap { residentKiB($0)?.rss })
         case .pythonForking, .pythonThreading:
             return (residentKiB(pid)?.rss, [])
@@ -166,8 +199,9 @@ final class RunningServer {
     func stop() {
         if !exited {
             let tree = processTree(pid).map(\.pid)
-            kill(pid, spec.isDaemon ? SIGINT : SIGTERM)
-            if !spec.isDaemon { kill(-pid, SIGTERM) }
+            let daemon = spec.isDaemon || spec.isProgram
+            kill(pid, daemon ? SIGINT : SIGTERM)
+            if !daemon { kill(-pid, SIGTERM) }
             let deadline = monotonicNanoseconds() + 3_000_000_000
             var status: Int32 = 0
             while monotonicNanoseconds() < deadline {

@@ -144,7 +144,10 @@ func makeContext() throws -> BenchContext {
     let (status, output) = runCommand("cc", ["-O2", "-o", context.cBinary, checkout + "/Tests/Benchmarks/c_prefork_epoll_echo.c"])
     guard status == 0 else { throw BenchError("cc -O2 c_prefork_epoll_echo.c failed:\n\(output)") }
 
-    let (pythonStatus, pythonOutput) = runCommand("python3", ["-c", "import sys; print(sys.executable)"])
+    // The system's python3 where there is one: the program rows run it as the workers' user (nobody
+    // under root), who may not reach an interpreter in a home directory; every Python row uses the same.
+    let (pythonStatus, pythonOutput) = access("/usr/bin/python3", X_OK) == 0
+        ? (0, "/usr/bin/python3") : runCommand("python3", ["-c", "import sys; print(sys.executable)"])
     let resolved = pythonOutput.split(separator: "\n").first.map(String.init) ?? ""
     guard pythonStatus == 0, resolved.hasPrefix("/") else { throw BenchError("python3 not found:\n\(pythonOutput)") }
     context.python = resolved
@@ -164,6 +167,8 @@ let allServers: [ServerSpec] = [
     ServerSpec(name: "socketserverd events unix", kind: .daemon(concurrency: "events"), unix: true),
     ServerSpec(name: "python ForkingTCPServer", kind: .pythonForking, unix: false),
     ServerSpec(name: "python ThreadingTCPServer", kind: .pythonThreading, unix: false),
+    ServerSpec(name: "python ThreadingTCPServer, 2 program workers", kind: .program(.python), unix: false),
+    ServerSpec(name: "C echo, 2 program workers", kind: .program(.c), unix: false),
     ServerSpec(name: "C prefork epoll tcp (ref)", kind: .cReference, unix: false),
     ServerSpec(name: "C prefork epoll unix (ref)", kind: .cReference, unix: true),
 ]

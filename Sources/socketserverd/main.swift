@@ -35,6 +35,11 @@ if arguments.showVersion {
     print("socketserverd \(Daemon.version)")
     exit(0)
 }
+switch arguments.command {
+case .status(let json)?: exit(Daemon.status(configPath: arguments.configPath, json: json))
+case .scale(let service, let workers)?: exit(Daemon.scale(configPath: arguments.configPath, service: service, workers: workers))
+case nil: break
+}
 exit(arguments.checkOnly ? Daemon.checkConfig(path: arguments.configPath) : Daemon.run(configPath: arguments.configPath))
 
 func writeStandardErrorLine(_ text: String) {

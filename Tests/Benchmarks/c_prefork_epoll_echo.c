@@ -7,12 +7,15 @@
  *
  *   usage: c_prefork_epoll_echo tcp PORT [WORKERS]      (listens on 127.0.0.1:PORT)
  *          c_prefork_epoll_echo unix PATH [WORKERS]
+ *          c_prefork_epoll_echo fd 3 1      (a socket passed already listening: as a socketserverd
+ *                                           program worker, one process per worker)
  *
  * socketserverd-bench compiles it with `cc -O2` and starts it itself. Backlog 1024, as socketserverd.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -116,14 +119,18 @@ static void serve(int listener) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s tcp PORT [WORKERS] | unix PATH [WORKERS]\n", argv[0]);
+        fprintf(stderr, "usage: %s tcp PORT [WORKERS] | unix PATH [WORKERS] | fd FD [WORKERS]\n", argv[0]);
         return 2;
     }
     int workers = argc > 3 ? atoi(argv[3]) : 2;
     if (workers < 1) workers = 1;
     signal(SIGPIPE, SIG_IGN);
     int listener;
-    if (strcmp(argv[1], "tcp") == 0) {
+    if (strcmp(argv[1], "fd") == 0) {
+        /* A socket already listening, such as socketserverd's program workers get as descriptor 3. */
+        listener = atoi(argv[2]);
+        if (fcntl(listener, F_SETFL, fcntl(listener, F_GETFL) | O_NONBLOCK) != 0) { perror("fcntl"); return 1; }
+    } else if (strcmp(argv[1], "tcp") == 0) {
         listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         int one = 1;
         setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -137,7 +144,7 @@ int main(int argc, char **argv) {
         unlink(argv[2]);
         if (bind(listener, (struct sockaddr *)&address, sizeof address) != 0) { perror("bind"); return 1; }
     }
-    if (listen(listener, 1024) != 0) { perror("listen"); return 1; }
+    if (strcmp(argv[1], "fd") != 0 && listen(listener, 1024) != 0) { perror("listen"); return 1; }
     for (int i = 1; i < workers; i++) {
         pid_t pid = fork();
         if (pid == 0) {

@@ -47,7 +47,8 @@ for path in /usr/sbin/socketserverd /etc/socketserverd/socketserverd.conf /etc/s
             /usr/lib/systemd/system/socketserverd.service /usr/lib/systemd/system/socketserverd.socket \
             /usr/lib/socketserverd/libswiftCore.so /usr/lib/socketserverd/plugins/ \
             /usr/share/man/man8/socketserverd.8.gz /usr/share/man/man5/socketserverd.conf.5.gz \
-            /usr/share/doc/socketserverd/README.md.gz /usr/share/doc/socketserverd/copyright; do
+            /usr/share/doc/socketserverd/README.md.gz /usr/share/doc/socketserverd/copyright \
+            /usr/lib/python3/dist-packages/socketserverd.py; do
     grep -qx -- "$path" "$work/contents" || fail "the package does not contain $path"
 done
 grep '^/usr/include/socketserverd/.\|^/usr/lib/socketserverd/plugins/.' "$work/contents" \
@@ -106,6 +107,9 @@ sb systemctl status socketserverd.service --no-pager | tee "$work/status" | head
 grep -q 'Active: active (running)' "$work/status" || fail "status does not say active (running)"
 [ "$(sb systemctl is-active socketserverd.socket || true)" = inactive ] || fail "the socket unit was started"
 pass "installed, enabled, active (running); socketserverd.socket installed but not enabled"
+sb python3 -c 'import socketserverd; print(socketserverd.__file__)' | grep -qx /usr/lib/python3/dist-packages/socketserverd.py \
+    || fail "python3 does not import socketserverd from the package"
+pass "python3 imports the socketserverd module from /usr/lib/python3/dist-packages"
 
 step "ldd of every ELF file in the package, with the toolchain hidden"
 elves="/usr/sbin/socketserverd $(grep '^/usr/lib/socketserverd/.*\.so$' "$work/contents" | tr '\n' ' ')"
@@ -141,6 +145,33 @@ for pid in $(awk -v m="$master" '$4 == m {print $3}' "$work/ps"); do
     [ -z "$held" ] || fail "worker $pid holds capabilities: $held"
 done
 pass "master $master and its $workers workers run as socketserverd; workers hold no capability; one Swift runtime per process"
+
+step "socketserverd status and scale on the control socket in the unit's RuntimeDirectory"
+control=$(sb stat -c '%U:%G %a %F' /run/socketserverd/control.sock) || fail "no /run/socketserverd/control.sock"
+[ "$control" = "socketserverd:socketserverd 660 socket" ] || fail "the control socket is $control"
+sb /usr/sbin/socketserverd status
+sb /usr/sbin/socketserverd status --json > "$work/status.json" || fail "socketserverd status --json failed"
+python3 - "$work/status.json" "$master" <<'EOF_PY' || fail "status --json does not describe the running daemon"
+import json, sys
+status = json.load(open(sys.argv[1]))
+assert status["pid"] == int(sys.argv[2]), status
+assert [s["name"] for s in status["services"]] == ["echo", "echo-udp", "daytime", "upper"], status["services"]
+assert all(w["generation"] == status["generation"] for s in status["services"] for w in s["workers"]), status
+EOF_PY
+sb /usr/sbin/socketserverd scale echo 3 || fail "scale echo 3 failed"
+scaled=
+for _ in $(seq 50); do
+    sb /usr/sbin/socketserverd status --json > "$work/status.json" || true
+    if python3 -c 'import json, sys; echo = [s for s in json.load(open(sys.argv[1]))["services"] if s["name"] == "echo"][0]
+assert echo["wanted"] == 3 and len(echo["workers"]) == 3' "$work/status.json" 2>/dev/null; then scaled=1; break; fi
+    sleep 0.2
+done
+[ -n "$scaled" ] || { cat "$work/status.json"; fail "status does not show echo scaled to 3 workers"; }
+if sb setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/sbin/socketserverd status 2> "$work/denied"; then
+    fail "nobody could use the control socket"
+fi
+grep -q 'Permission denied' "$work/denied" || { cat "$work/denied"; fail "nobody was not refused for want of permission"; }
+pass "control socket socketserverd:socketserverd 0660: status (text and JSON) and scale for root, refused to nobody"
 
 # === 4. Reload =================================================================================
 step "systemctl reload after adding a service in conf.d, with a client loop running"

@@ -202,7 +202,7 @@ final class ConfigErrorTests: XCTestCase {
             "main.conf:6: unknown handler 'http' (known handlers: beacon, broken, daytime, discard, echo, upload, upper)",
         ])
         assertConfigErrors(configService("a", handler: "nope"), [
-            "main.conf:3: unknown handler 'nope' (known handlers: daytime, discard, echo, exec, upload, upper)",
+            "main.conf:3: unknown handler 'nope' (known handlers: daytime, discard, echo, exec, program, upload, upper)",
         ], catalog: DaemonCatalog())
     }
 

@@ -32,7 +32,7 @@ final class ConfigKeysTests: XCTestCase {
         XCTAssertEqual(spelled.logLevel, bare.logLevel)
         XCTAssertEqual(spelled.services.map { withoutLocation($0) }, bare.services.map { withoutLocation($0) })
 
-        let upload = written(.service, scope: .handler("upload"))
+        let upload = written(.service, scope: .handlers(["upload"]))
         XCTAssertEqual(upload, "max_size = 104857600\n")
         let uploads = NSTemporaryDirectory()
         let options = try XCTUnwrap(configLoaded(configService("u", handler: "upload", "directory = \(uploads)\n" + upload),
@@ -77,9 +77,10 @@ final class ConfigKeysTests: XCTestCase {
         XCTAssertNotNil(after("listen (required)"))
         XCTAssertNotNil(after("allow (default: everyone) [for tcp:// and udp:// listeners]"))
         XCTAssertNotNil(after("socket_mode (default: from the umask) [for unix: and unixgram: listeners]"))
-        XCTAssertNotNil(after("directory (required) [for handler upload]"))
+        XCTAssertNotNil(after("directory (default: required for upload, / for exec, / for program) [for handlers upload, exec and program]"))
         XCTAssertNotNil(after("max_size = 104857600 [for handler upload]"))
-        XCTAssertNotNil(after("command (required) [for handler exec]"))
+        XCTAssertNotNil(after("command (required) [for handlers exec and program]"))
+        XCTAssertNotNil(after("ready = started [for handler program]"))
         XCTAssertNotNil(after("path (required)"))
         for entry in ConfigKeys.entries() {
             XCTAssertFalse(entry.doc.isEmpty, "\(entry.name) has no documentation")

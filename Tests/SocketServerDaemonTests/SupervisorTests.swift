@@ -139,4 +139,41 @@ final class SupervisorTests: XCTestCase {
         XCTAssertEqual(step(&supervisor, at: 2), [], "a worker that ended during a stop is not replaced")
         XCTAssertEqual(step(&supervisor, at: 10), [.kill(pid: all[1], service: "echo", reason: .overdue)])
     }
+
+    /// A fixed demand (the metrics process) is kept through worker-count adjustments, renewed per
+    /// generation (the old one retired once the new one is ready) and dropped with its generation.
+    func testAFixedDemandIsLeftAloneByAdjustments() {
+        var supervisor = Supervisor(now: t0)
+        let metrics = ServiceDemand(name: "[metrics]", wanted: 1)
+        supervisor.begin(generation: 1, demands: [ServiceDemand(name: "echo", wanted: 1)], fixed: [metrics],
+                         gracefulTimeout: .seconds(5), now: t0)
+        XCTAssertEqual(supervisor.decide(now: t0, observing: Observations()), [.start(service: "echo"), .start(service: "[metrics]")])
+        step(&supervisor, at: 0)
+        supervisor.adjust(demands: [ServiceDemand(name: "echo", wanted: 3)])
+        XCTAssertEqual(step(&supervisor, at: 0.1), [])
+        XCTAssertEqual(supervisor.workers.active(service: "[metrics]", generation: 1).count, 1)
+        XCTAssertEqual(supervisor.workers.active(service: "echo", generation: 1).count, 3)
+        // Killed: replaced, with the workers' back-off.
+        let first = supervisor.workers.active(service: "[metrics]", generation: 1)[0].pid
+        guard case .crashed? = supervisor.workerExited(pid: first, status: 9, failedAtStart: false, now: at(0.2))?.1 else {
+            return XCTFail("not a crash")
+        }
+        step(&supervisor, at: 0.2)
+        XCTAssertTrue(supervisor.workers.active(service: "[metrics]", generation: 1).isEmpty, "restarted inside the back-off")
+        step(&supervisor, at: 0.3)
+        let second = supervisor.workers.active(service: "[metrics]", generation: 1).first?.pid
+        XCTAssertNotNil(second)
+        // A new generation: a new one, and the old one retires once it is ready.
+        supervisor.begin(generation: 2, demands: [ServiceDemand(name: "echo", wanted: 1)], fixed: [metrics],
+                         gracefulTimeout: .seconds(5), now: at(1))
+        step(&supervisor, at: 1)
+        let renewed = supervisor.workers.active(service: "[metrics]", generation: 2).map(\.pid)
+        XCTAssertEqual(renewed.count, 1)
+        var seen = Observations()
+        seen.ready = Set(supervisor.workers.records.values.filter { $0.generation == 2 }.map(\.pid))
+        XCTAssertTrue(step(&supervisor, at: 1.1, seen).contains(.retire(pid: second ?? 0, service: "[metrics]", reason: .oldGeneration)))
+        // A generation without it: the running one retires at once.
+        supervisor.begin(generation: 3, demands: [ServiceDemand(name: "echo", wanted: 1)], gracefulTimeout: .seconds(5), now: at(2))
+        XCTAssertTrue(step(&supervisor, at: 2).contains(.retire(pid: renewed[0], service: "[metrics]", reason: .oldGeneration)))
+    }
 }

@@ -7,8 +7,8 @@ import SocketServerTestSupport
 
 final class BuiltinHandlersTests: XCTestCase {
     func testCatalogue() throws {
-        XCTAssertEqual(BuiltinHandlers.all.map(\.name), ["echo", "discard", "daytime", "upper", "upload", "exec"])
-        XCTAssertEqual(BuiltinHandlers.names, ["echo", "discard", "daytime", "upper", "upload", "exec"])
+        XCTAssertEqual(BuiltinHandlers.all.map(\.name), ["echo", "discard", "daytime", "upper", "upload", "exec", "program"])
+        XCTAssertEqual(BuiltinHandlers.names, ["echo", "discard", "daytime", "upper", "upload", "exec", "program"])
         let expected: [(String, BaseRequestHandler.Type, BaseRequestHandler.Type?)] = [
             ("echo", EchoStreamHandler.self, EchoDatagramHandler.self),
             ("discard", DiscardStreamHandler.self, DiscardDatagramHandler.self),
@@ -23,6 +23,10 @@ final class BuiltinHandlersTests: XCTestCase {
             XCTAssertTrue(descriptor.stream == stream, name)
             XCTAssertTrue(descriptor.datagram == datagram, name)
         }
+        // program has no request handler: the master runs the program as each worker.
+        let program = try XCTUnwrap(BuiltinHandlers.named("program"))
+        XCTAssertTrue(program.runsProgram && program.stream == nil && program.datagram == nil)
+        XCTAssertFalse(expected.contains { BuiltinHandlers.named($0.0)?.runsProgram == true })
         XCTAssertNil(BuiltinHandlers.named("nope"))
         XCTAssertNil(BuiltinHandlers.named("Echo"))
         XCTAssertNil(BuiltinHandlers.named(""))

@@ -37,14 +37,14 @@ final class ExecTests: XCTestCase {
 
     private func tcp(_ command: String, idleTimeout: Duration? = .seconds(10)) throws -> HostStreamServer {
         let server = try HostStreamServer(.inet(host: "127.0.0.1", port: 0), ExecStreamHandler.self,
-                                          options: ["command": command], idleTimeout: idleTimeout)
+                                          options: ["command": command], socketTimeout: idleTimeout)
         serving = try Serving(server)
         return server
     }
 
     private func udp(_ command: String, idleTimeout: Duration? = .seconds(10)) throws -> HostDatagramServer {
         let server = try HostDatagramServer(.inet(host: "127.0.0.1", port: 0), ExecDatagramHandler.self,
-                                            options: ["command": command], idleTimeout: idleTimeout)
+                                            options: ["command": command], socketTimeout: idleTimeout)
         serving = try Serving(server)
         return server
     }
@@ -107,25 +107,60 @@ final class ExecTests: XCTestCase {
         XCTAssertLessThan(elapsed, .seconds(3), "the request waited for the background job, not for the program")
         eventually(within: .seconds(5), every: .milliseconds(20)) { !processExists(matching: marker) }
         XCTAssertFalse(processExists(matching: marker), "the background job survived the request")
-        eventually(within: .seconds(2), every: .milliseconds(10)) { logged("exited with status 3", server) }
-        XCTAssertTrue(logged("stderr: note-\(getpid())", server), "\(server.state.logs.map(\.message))")
-        XCTAssertTrue(logged("exited with status 3", server), "\(server.state.logs.map(\.message))")
-        XCTAssertFalse(logged("timeout", server), "\(server.state.logs.map(\.message))")
+        assertLogged("exited with status 3", server.state)
+        XCTAssertTrue(logged("stderr: note-\(getpid())", server.state), "\(server.state.logs.map(\.message))")
+        XCTAssertFalse(logged("timeout", server.state), "\(server.state.logs.map(\.message))")
     }
 
-    func testProgramStillRunningIsKilledAtTheTimeout() throws {
-        // The limit still applies to the program itself (stderr closed early, still running).
+    func testSilentProgramIsKilledAtTheIdleTimeout() throws {
+        // The limit applies to the program itself (stderr closed early, still running, silent).
         let marker = "sleep 6\(Int.random(in: 100...999)).\(getpid())"
         let server = try tcp("/bin/sh -c 'exec 2>&-; echo started; exec \(marker)'", idleTimeout: .milliseconds(700))
         let start = ContinuousClock.now
         XCTAssertEqual(try run(server), "started\n")
         XCTAssertLessThan(ContinuousClock.now - start, .seconds(5))
-        eventually(within: .seconds(2), every: .milliseconds(10)) { logged("still running after the service's timeout", server) }
-        XCTAssertTrue(logged("still running after the service's timeout", server), "\(server.state.logs.map(\.message))")
+        assertLogged("killed: no data either way for", server.state)
         XCTAssertFalse(processExists(matching: marker), "the program survived its timeout")
     }
 
-    private func logged(_ text: String, _ server: HostStreamServer) -> Bool {
-        server.state.logs.contains { $0.message.contains(text) }
+    func testOutputKeepsAProgramAlivePastTheIdleTimeout() throws {
+        // Five lines 300 ms apart: 1.2 s in all, never 700 ms silent.
+        let server = try tcp("/bin/sh -c 'for i in 1 2 3 4 5; do echo $i; sleep 0.3; done'", idleTimeout: .milliseconds(700))
+        let start = ContinuousClock.now
+        XCTAssertEqual(try run(server), "1\n2\n3\n4\n5\n")
+        XCTAssertGreaterThan(ContinuousClock.now - start, .milliseconds(1100))
+        assertLogged("exited with status 0", server.state)
+        XCTAssertFalse(logged("no data either way", server.state), "\(server.state.logs.map(\.message))")
+    }
+
+    func testInputKeepsAProgramAlivePastTheIdleTimeout() throws {
+        // The program reads without answering until its input ends; the client writes every 300 ms.
+        let server = try tcp("/bin/sh -c 'while read line; do :; done; echo read all'", idleTimeout: .milliseconds(700))
+        let client = try connectClient(server.serverAddress)
+        for line in 1...5 {
+            try client.sendAll("line \(line)\n")
+            Thread.sleep(forTimeInterval: 0.3)  // the pace of a slow client, not a wait for anything
+        }
+        try client.shutdown(.write)
+        XCTAssertEqual(String(decoding: try readAll(client), as: UTF8.self), "read all\n")
+        XCTAssertFalse(logged("no data either way", server.state), "\(server.state.logs.map(\.message))")
+    }
+
+    func testSilentDatagramProgramIsKilledAtTheIdleTimeout() throws {
+        let marker = "sleep 5\(Int.random(in: 100...999)).\(getpid())"
+        let server = try udp("/bin/sh -c 'exec \(marker)'", idleTimeout: .milliseconds(500))
+        try udpClient().sendTo(Array("x".utf8), server.serverAddress)
+        assertLogged("killed: no data either way for", server.state)
+        XCTAssertFalse(processExists(matching: marker), "the program survived its timeout")
+    }
+
+    private func logged(_ text: String, _ state: HostState) -> Bool {
+        state.logs.contains { $0.message.contains(text) }
+    }
+
+    /// Waits up to 3 s for a log line containing `text`; fails without one.
+    private func assertLogged(_ text: String, _ state: HostState, file: StaticString = #filePath, line: UInt = #line) {
+        eventually(within: .seconds(3), every: .milliseconds(10)) { logged(text, state) }
+        XCTAssertTrue(logged(text, state), "\(state.logs.map(\.message))", file: file, line: line)
     }
 }

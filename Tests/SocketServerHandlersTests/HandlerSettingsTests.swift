@@ -86,15 +86,14 @@ final class HandlerSettingsTests: XCTestCase {
 
     /// What the daemon builds from a service's keys is the value a subclass would write.
     func testSettingsBuiltFromAConfiguration() throws {
-        let upload = try UploadStreamHandler.Settings(HandlerConfiguration(options: ["directory": "/srv/up", "max_size": "100"],
-                                                                          idleTimeout: .seconds(30)))
-        XCTAssertEqual(upload, .init(directory: "/srv/up", maxSize: 100, timeout: .seconds(30)))
+        let upload = try UploadStreamHandler.Settings(HandlerConfiguration(options: ["directory": "/srv/up", "max_size": "100"]))
+        XCTAssertEqual(upload, .init(directory: "/srv/up", maxSize: 100), "the timeout is the connection's, set by the daemon")
         XCTAssertEqual(try UploadStreamHandler.Settings(HandlerConfiguration(options: ["directory": "/srv/up"])).maxSize,
                        UploadStreamHandler.defaultMaxSize)
         XCTAssertThrowsError(try UploadStreamHandler.Settings(HandlerConfiguration(options: [:])))
         XCTAssertThrowsError(try UploadStreamHandler.Settings(HandlerConfiguration(options: ["directory": "/x", "max_size": "lots"])))
 
-        let exec = try ExecSettings(HandlerConfiguration(options: ["command": "/bin/echo 'two words' x"], workingDirectory: "/tmp"))
+        let exec = try ExecSettings(HandlerConfiguration(options: ["command": "/bin/echo 'two words' x", "directory": "/tmp"]))
         XCTAssertEqual(exec, ExecSettings(program: "/bin/echo", arguments: ["two words", "x"], directory: "/tmp"))
         XCTAssertEqual(try ExecSettings(command: "/bin/true").directory, "/")
         XCTAssertThrowsError(try ExecSettings(command: "relative/prog")) { error in

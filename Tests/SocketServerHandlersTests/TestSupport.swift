@@ -1,4 +1,4 @@
-// Test servers that act as a HandlerHost, for the built-in handler tests (clients, files and
+// Test servers whose hooks are a HandlerHost, for the built-in handler tests (clients, files and
 // upload frames come from SocketServerTestSupport).
 import Foundation
 import Synchronization
@@ -11,14 +11,13 @@ import SocketServerTestSupport
 import Glibc
 #endif
 
-/// What a test server records: its options, log lines and handler errors.
-final class HostState: Sendable {
+/// A test server's hooks and its handlers' host, as the daemon's service policy is: it records
+/// the options, log lines and handler errors.
+final class HostState: ServerHooks, HandlerHost, Sendable {
     let serviceName = "test"
     let options: [String: String]
-    /// Applied to each accepted connection before the handler runs, as the daemon does.
+    /// Applied to each connection before the handler runs, as the daemon does (nil for datagrams).
     let socketTimeout: Duration?
-    /// The service's `timeout` as a `HandlerHost` reports it (exec: how long a program may run).
-    let idleTimeout: Duration?
     /// The built-in handler's settings built from `options`, as the daemon builds them (nil when
     /// they cannot be built: the handler then serves unconfigured).
     let handlerSettings: (any Sendable)?
@@ -26,13 +25,20 @@ final class HostState: Sendable {
     private let errorLines = Mutex<[String]>([])
     private let problemLines = Mutex<[(problem: RequestProblem, message: String)]>([])
 
-    init(options: [String: String], socketTimeout: Duration?, idleTimeout: Duration? = nil, handler: BaseRequestHandler.Type) {
+    init(options: [String: String], socketTimeout: Duration?, handler: BaseRequestHandler.Type) {
         self.options = options
         self.socketTimeout = socketTimeout
-        self.idleTimeout = idleTimeout
         let descriptor = BuiltinHandlers.all.first { $0.stream == handler || $0.datagram == handler }
         handlerSettings = try? descriptor?.settings?(HandlerConfiguration(options: options))
     }
+
+    func willHandle(_ request: Request, server: BaseServer) throws {
+        if let socketTimeout { try request.socket.setTimeout(socketTimeout) }
+    }
+
+    func failed(_ error: any Error, request: Request, server: BaseServer) { recordError(error) }
+    func log(_ level: LogLevel, _ message: String) { record(level, message) }
+    func logProblem(_ problem: RequestProblem, _ message: String) { recordProblem(problem, message) }
 
     func record(_ level: LogLevel, _ message: String) { logLines.withLock { $0.append((level, message)) } }
     func recordError(_ error: any Error) { errorLines.withLock { $0.append("\(error)") } }
@@ -47,49 +53,30 @@ final class HostState: Sendable {
     var problems: [(problem: RequestProblem, message: String)] { problemLines.withLock { $0 } }
 }
 
-/// A threading TCP (or Unix stream, by address) server that is a HandlerHost.
-final class HostStreamServer: TCPServer, HandlerHost, @unchecked Sendable {
+/// A threading TCP (or Unix stream, by address) server with a HostState as its hooks.
+final class HostStreamServer: TCPServer, @unchecked Sendable {
     let state: HostState
 
     init(_ address: SocketAddress, _ handler: BaseRequestHandler.Type,
-         options: [String: String] = [:], socketTimeout: Duration? = .seconds(10), idleTimeout: Duration? = nil) throws {
-        state = HostState(options: options, socketTimeout: socketTimeout, idleTimeout: idleTimeout, handler: handler)
+         options: [String: String] = [:], socketTimeout: Duration? = .seconds(10)) throws {
+        state = HostState(options: options, socketTimeout: socketTimeout, handler: handler)
         try super.init(address, handler, concurrency: ThreadingMixIn())
+        hooks = state
     }
-
-    var serviceName: String { state.serviceName }
-    var options: [String: String] { state.options }
-    var idleTimeout: Duration? { state.idleTimeout }
-    var handlerSettings: (any Sendable)? { state.handlerSettings }
-    func log(_ level: LogLevel, _ message: String) { state.record(level, message) }
-    func logProblem(_ problem: RequestProblem, _ message: String) { state.recordProblem(problem, message) }
-
-    override func getRequest() throws -> Request? {
-        guard let request = try super.getRequest() else { return nil }
-        if let idle = state.socketTimeout { try request.socket.setTimeout(idle) }
-        return request
-    }
-
-    override func handleError(_ error: any Error, request: Request) { state.recordError(error) }
 }
 
-/// A UDP (or Unix datagram, by address) server that is a HandlerHost.
-final class HostDatagramServer: UDPServer, HandlerHost, @unchecked Sendable {
+/// A UDP (or Unix datagram, by address) server with a HostState as its hooks; `socketTimeout`
+/// is its own socket's, as the daemon sets a datagram service's.
+final class HostDatagramServer: UDPServer, @unchecked Sendable {
     let state: HostState
 
     init(_ address: SocketAddress, _ handler: BaseRequestHandler.Type, options: [String: String] = [:],
-         idleTimeout: Duration? = nil) throws {
-        state = HostState(options: options, socketTimeout: nil, idleTimeout: idleTimeout, handler: handler)
+         socketTimeout: Duration? = nil) throws {
+        state = HostState(options: options, socketTimeout: nil, handler: handler)
         try super.init(address, handler)
+        hooks = state
+        if let socketTimeout { try socket.setTimeout(socketTimeout) }
     }
-
-    var serviceName: String { state.serviceName }
-    var options: [String: String] { state.options }
-    var idleTimeout: Duration? { state.idleTimeout }
-    var handlerSettings: (any Sendable)? { state.handlerSettings }
-    func log(_ level: LogLevel, _ message: String) { state.record(level, message) }
-
-    override func handleError(_ error: any Error, request: Request) { state.recordError(error) }
 }
 
 /// A server serving on a background thread until `stop()`.

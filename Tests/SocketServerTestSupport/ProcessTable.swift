@@ -6,7 +6,7 @@ import Glibc
 public func allPIDs() -> [pid_t] { directoryEntries("/proc").compactMap { pid_t($0) } }
 
 /// The fields after "(comm)" in /proc/PID/stat: state, ppid, pgrp, … (nil if `pid` is gone).
-func statFields(_ pid: pid_t) -> [Substring]? {
+public func statFields(_ pid: pid_t) -> [Substring]? {
     guard let stat = readFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
     return stat[stat.index(after: close)...].split(separator: " ")
 }

@@ -1,4 +1,5 @@
-// handler = exec: inetd-style programs in sh and Python, over streams and datagrams.
+// handler = exec: inetd-style programs in sh and Python, over streams and datagrams; `timeout` is
+// their idle time, `request_timeout` their whole run.
 import Foundation
 import SocketServer
 import SocketServerTestSupport
@@ -18,7 +19,7 @@ final class ExecHandlerTests: DaemonTestCase {
         XCTAssertEqual(try udpRoundTrip(port: daemon.port("udp"), "a datagram\n"), "A DATAGRAM\n")
     }
 
-    func testHangingProgramIsKilledAtTimeoutAndFailureIsLogged() throws {
+    func testSilentProgramIsKilledAtTimeoutAndFailureIsLogged() throws {
         let marker = uniqueSleep()
         let hang = script("hang.sh", "#!/bin/sh\necho started\n\(marker)\n")
         let fail = script("fail.sh", "#!/bin/sh\necho partial\nexit 7\n")
@@ -28,12 +29,29 @@ final class ExecHandlerTests: DaemonTestCase {
         let start = Date()
         XCTAssertEqual(try readAllText(socket), "started\n")
         XCTAssertLessThan(Date().timeIntervalSince(start), 8, "the program outlived the timeout")
-        XCTAssertTrue(daemon.waitForLog("still running after the service's timeout"), daemon.log)
+        XCTAssertTrue(daemon.waitForLog("killed: no data either way for 1"), daemon.log)
         XCTAssertTrue(waitForNoProcess(matching: marker), "the program's child survived")
 
         let failing = try connectTCP(port: daemon.port("fail"))
         XCTAssertEqual(try readAllText(failing), "partial\n")
         XCTAssertTrue(daemon.waitForLog("exited with status 7"), daemon.log)
+    }
+
+    /// A program that writes every 0.3 s is never idle for `timeout = 1`: it runs until
+    /// `request_timeout` ends the request (the master kills its worker, and the program with it).
+    func testTalkingProgramOutlivesTimeoutUntilRequestTimeout() throws {
+        let ticker = script("tick.sh", "#!/bin/sh\nwhile :; do echo tick; sleep 0.3; done\n")
+        let daemon = try startDaemon(service: Service("tick", handler: "exec",
+                                                      ["command": ticker, "timeout": 1, "request_timeout": 2.5, "workers": 1]))
+        let socket = try connectTCP(port: daemon.port)
+        let local = try socket.getSockName()
+        let start = Date()
+        let ticks = try readAllText(socket).split(separator: "\n").count
+        XCTAssertLessThan(Date().timeIntervalSince(start), 10, "request_timeout did not end the request")
+        XCTAssertGreaterThan(ticks, 5, "the program ran past its timeout (1 s) while it talked")
+        XCTAssertTrue(daemon.waitForLog("service tick: request from \(local) has run for"), daemon.log)
+        XCTAssertFalse(daemon.log.contains("no data either way"), daemon.log)
+        XCTAssertTrue(waitForNoProcess(matching: ticker), "the program outlived its worker")
     }
 
     /// Started with stdin and stdout closed (a careless init script), the daemon fills them with

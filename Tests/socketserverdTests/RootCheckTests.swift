@@ -47,7 +47,7 @@ final class RootCheckTests: DaemonTestCase {
         XCTAssertTrue(output.contains("check.conf:7:") && output.contains("Permission denied"), output)
         XCTAssertTrue(output.contains("check.conf:12:") && output.contains("not writable by user \(RootPrivilegeTests.user)"), output)
         XCTAssertTrue(output.contains("check.conf:17:") && output.contains("Permission denied"), output)
-        XCTAssertTrue(output.contains("check.conf:23: directory \(hidden) cannot be entered by uid"), output)
+        XCTAssertTrue(output.contains("check.conf:23: directory: \(hidden) cannot be entered by uid"), output)
     }
 
     func testLogAndPidFilesInAMissingDirectoryAreErrorsAtTheirLine() throws {

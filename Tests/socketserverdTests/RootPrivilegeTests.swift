@@ -1,6 +1,6 @@
 // Started as root: the master stays root (root-only files, ports below 1024 on reload) and serves
-// no client; workers, request children, exec programs and the plugin check run as `user` with no
-// capability at all.
+// no client; workers, request children, exec programs, the plugin check and the metrics process
+// run as `user` with no capability at all.
 import Foundation
 import SocketServer
 import SocketServerTestSupport
@@ -182,6 +182,30 @@ final class RootPrivilegeTests: PluginTestCase {
         XCTAssertEqual(processStatus(daemon.pid)["Uid"], "0\t0\t0\t0")
     }
 
+    /// Starts the daemon as the test's user with CAP_NET_BIND_SERVICE in its ambient set.
+    var ambientWrapper: String {
+        "exec /usr/bin/setpriv --reuid=\(account.uid) --regid=\(account.gid) --clear-groups "
+            + "--inh-caps=+net_bind_service --ambient-caps=+net_bind_service \"$0\" \"$@\";"
+    }
+
+    /// The metrics process, as a worker, runs as the user with no capability: started as root,
+    /// and started as a normal user with an ambient capability (which the master keeps).
+    func testTheMetricsProcessRunsAsTheUserWithoutCapabilities() throws {
+        try requireRoot()
+        for asUser in [false, true] {
+            let port = freePort()
+            let config = DaemonConfigBuilder(daemon: ["graceful_timeout": 5, "user": Self.user, "metrics": "tcp://127.0.0.1:\(port)"],
+                                             services: [Service("echo", listen: .tcpPort(freePort()), ["workers": 1])])
+            let daemon = try startDaemon(config, wrapper: asUser ? ambientWrapper : "")
+            // Answering, it has become the user (it serves only after).
+            XCTAssertEqual(try scrapeMetrics(.inet(host: "127.0.0.1", port: port)).status, 200)
+            let metrics = try XCTUnwrap(daemon.workerPIDs().first { commandLine(of: $0).hasPrefix("socketserverd: metrics") },
+                                        daemon.log)
+            assertUnprivileged(processStatus(metrics), "metrics process (master as \(asUser ? "a user" : "root"))", fromRoot: !asUser)
+            daemon.stop()
+        }
+    }
+
     /// As the packaged unit starts it: a normal user with CAP_NET_BIND_SERVICE in its ambient set
     /// (systemd's AmbientCapabilities=). The master keeps it to bind ports below 1024, also on
     /// reload; workers drop it.
@@ -191,9 +215,7 @@ final class RootPrivilegeTests: PluginTestCase {
         let service = { (name: String, port: Int) in Service(name, handler: "upper", listen: .tcpPort(port), ["workers": 1]) }
         var config = DaemonConfigBuilder(daemon: ["graceful_timeout": 5, "log_level": "debug"], services: [service("low", low)])
         // The daemon binds these itself, with the capability: no socket is passed.
-        let setpriv = "exec /usr/bin/setpriv --reuid=\(account.uid) --regid=\(account.gid) --clear-groups "
-            + "--inh-caps=+net_bind_service --ambient-caps=+net_bind_service \"$0\" \"$@\";"
-        let daemon = try startDaemon(config, wrapper: setpriv)
+        let daemon = try startDaemon(config, wrapper: ambientWrapper)
         let master = processStatus(daemon.pid)
         XCTAssertEqual(master["Uid"], "\(account.uid)\t\(account.uid)\t\(account.uid)\t\(account.uid)")
         XCTAssertEqual(master["CapAmb"], "0000000000000400", "the master keeps CAP_NET_BIND_SERVICE")

@@ -64,6 +64,39 @@ final class UpgradeTests: DaemonTestCase {
         XCTAssertEqual(daemon.waitExit(), 0, daemon.log)
     }
 
+    /// The control socket is handed over, not re-created: `status` answers before, during and
+    /// after the exec, and the daemon's start time and reload count carry over.
+    func testTheControlSocketKeepsAnsweringAcrossAnUpgrade() throws {
+        let control = directory + "/control.sock"
+        let daemon = try startUpgradableDaemon(daemon: ["control_socket": control])
+        let before = try daemonStatus()
+        XCTAssertEqual(before.generation, 1)
+        let inodeBefore = inode(control)
+        // Installed before the loop starts: a program it spawns while the copy is being written
+        // would inherit the copy's descriptor, and the new binary would be busy (ETXTBSY).
+        try installBinary()
+        let config = configPath
+        let asking = StatusLoop { try runProgram(DaemonProcess.binaryPath, ["status", "--json", "--config", config]) }
+        defer { _ = asking.stop() }
+        daemon.signal(SIGUSR2)
+        try daemon.waitReady()
+        let after = try daemonStatus { $0.generation == 2 && $0.workers("echo").allSatisfy { $0["generation"] as? Int == 2 } }
+        let (answered, failures) = asking.stop()
+        XCTAssertEqual(failures, [], "status failed during the upgrade")
+        XCTAssertGreaterThan(answered, 0)
+        XCTAssertEqual(after.pid, Int(daemon.pid))
+        XCTAssertEqual(after.generation, 2)
+        XCTAssertEqual(after.object["start_time"] as? Int, before.object["start_time"] as? Int)
+        XCTAssertEqual(after.workerPIDs("echo"), daemon.workerPIDs())
+        XCTAssertEqual(inode(control), inodeBefore, "the socket file was re-created")
+        daemon.signal(SIGHUP)
+        XCTAssertNotNil(daemon.waitForStatus("generation 3"), daemon.log)
+        XCTAssertEqual(try daemonStatus().reloads.ok, 1)
+        daemon.signal(SIGTERM)
+        XCTAssertEqual(daemon.waitExit(), 0, daemon.log)
+        XCTAssertEqual(inode(control), 0, "the socket file is removed at exit")
+    }
+
     func testAnUpgradeThatCannotStartKeepsTheOldBinaryServing() throws {
         let daemon = try startUpgradableDaemon()
         let port = daemon.port
@@ -113,5 +146,64 @@ final class UpgradeTests: DaemonTestCase {
         XCTAssertTrue(text.contains("serving 127.0.0.1:"), "no worker line in the new file:\n\(text)")
         let old = readText(logFile + ".1")
         XCTAssertTrue(old.contains("upgraded: socketserverd"), old)
+    }
+
+    /// The metrics listener and the daemon's start time survive an upgrade (whose check of the
+    /// config finds the address held by the running daemon's own metrics process); the new image
+    /// serves the next generation from its own metrics process.
+    func testMetricsSurviveAnUpgrade() throws {
+        _ = try prometheusPython()
+        let port = freePort()
+        let address = SocketAddress.inet(host: "127.0.0.1", port: port)
+        let daemon = try startUpgradableDaemon(daemon: ["metrics": "tcp://127.0.0.1:\(port)"])
+        let before = try parseMetrics(try scrapeMetrics(address).body, in: directory)
+        let listener = try XCTUnwrap(listenerInode(port: port))
+        daemon.signal(SIGUSR2)
+        try daemon.waitReady()
+        XCTAssertTrue(daemon.waitForLog("upgraded: socketserverd"), daemon.log)
+        let after = try XCTUnwrap(pollValue(within: .seconds(10), every: .milliseconds(50)) { () -> ParsedMetrics? in
+            let metrics = try? parseMetrics(try scrapeMetrics(address).body, in: directory)
+            return metrics?.value("socketserverd_generation") == 2 ? metrics : nil
+        }, "no scrape of generation 2:\n\(daemon.log)")
+        XCTAssertEqual(after.value("socketserverd_start_time_seconds"), before.value("socketserverd_start_time_seconds"))
+        XCTAssertEqual(listenerInode(port: port), listener, "the upgrade replaced the metrics listener")
+        XCTAssertTrue(daemon.waitForLog("started on tcp://127.0.0.1:\(port) (generation 2)"), daemon.log)
+    }
+}
+
+/// Runs `ask` (a `status` command) again and again on a thread until stopped; counts answers and
+/// keeps what each failure said.
+final class StatusLoop: @unchecked Sendable {
+    private let lock = NSLock()
+    private var answered = 0
+    private var failures: [String] = []
+    private var running = true
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ ask: @escaping @Sendable () throws -> ProcessOutput) {
+        Thread.detachNewThread { [self] in
+            while lock.withLock({ running }) {
+                let result = Result { try ask() }
+                lock.withLock {
+                    switch result {
+                    case .success(let output) where output.status == 0: answered += 1
+                    case .success(let output): failures.append(output.output)
+                    case .failure(let error): failures.append("\(error)")
+                    }
+                }
+            }
+            done.signal()
+        }
+    }
+
+    /// Stops the loop after the request in progress (once; again returns the same); the answers
+    /// and failures.
+    func stop() -> (answered: Int, failures: [String]) {
+        let wasRunning = lock.withLock { () -> Bool in
+            defer { running = false }
+            return running
+        }
+        if wasRunning { done.wait() }
+        return lock.withLock { (answered, failures) }
     }
 }

@@ -85,9 +85,53 @@ int cssd_sealed_memfd(const char *name, long size);
 /* Descriptor passing over AF_UNIX datagram sockets (SCM_RIGHTS; the CMSG macros are C only). */
 /* socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC). */
 int cssd_socketpair_datagram(int fds[2]);
-/* Sends `fd` in a one-byte datagram without blocking (MSG_DONTWAIT); 0, or -1 with errno. */
-int cssd_send_descriptor(int socket, int fd);
-/* Takes the next datagram without blocking and returns the descriptor it carried (close-on-exec;
-   any further ones are closed): -1 with errno (EAGAIN: none waiting), -2 for a datagram without one. */
-int cssd_receive_descriptor(int socket);
+/* The most descriptors one datagram carries. */
+#define CSSD_MAX_PASSED 4
+/* Sends `count` descriptors (1 to CSSD_MAX_PASSED) in one one-byte datagram without blocking
+   (MSG_DONTWAIT); 0, or -1 with errno. */
+int cssd_send_descriptors(int socket, const int *fds, int count);
+/* Takes the next datagram without blocking and stores the descriptors it carried in `fds`
+   (close-on-exec; beyond `max` they are closed); returns how many (0 for a datagram without
+   any), or -1 with errno (EAGAIN: none waiting; EBADMSG: more than fit, all closed). */
+int cssd_receive_descriptors(int socket, int *fds, int max);
+
+/* Starting a program worker (program.c): what the forked child needs, prepared by the master
+   before the fork, so that the child only makes system calls. */
+#define CSSD_PROGRAM_STAGE_CREDENTIALS 1
+#define CSSD_PROGRAM_STAGE_GROUP 2
+#define CSSD_PROGRAM_STAGE_DESCRIPTORS 3
+#define CSSD_PROGRAM_STAGE_DIRECTORY 4
+#define CSSD_PROGRAM_STAGE_EXEC 5
+/* The room `listen_pid_slot` needs: "LISTEN_PID=" and any pid. */
+#define CSSD_LISTEN_PID_SLOT 40
+struct cssd_program_launch {
+    const char *path;
+    char *const *argv;
+    /* Ends with NULL; one entry is `listen_pid_slot`, which the child fills with its own pid. */
+    char *const *envp;
+    char *listen_pid_slot;
+    const char *directory;
+    /* Become 3, 0, and 1 and 2; the status pipe's write end is close-on-exec. */
+    int listen_fd;
+    int input_fd;
+    int output_fd;
+    int status_fd;
+    /* The parent-death signal (0: none), and the master's pid to check it against. */
+    int death_signal;
+    int master_pid;
+    int failure_status;
+};
+/* In the child: its own process group, descriptors 0-3 only, the working directory, LISTEN_PID,
+   every signal at its default and unblocked, then execve. Never returns: on failure it writes
+   {stage, errno} (two ints) to the status pipe and exits with `failure_status`. */
+_Noreturn void cssd_program_exec(const struct cssd_program_launch *launch);
+/* Writes {stage, error} to a program's status pipe (for a failure before cssd_program_exec). */
+void cssd_program_report(int status_fd, int stage, int error);
+/* A program worker's notification socket (notify.c): an abstract Unix datagram socket
+   (close-on-exec, non-blocking, SO_PASSCRED) with a name the kernel picks; writes its
+   NOTIFY_SOCKET spelling ("@name") into `name`. The descriptor, or -1 with errno. */
+int cssd_notify_socket(char *name, int capacity);
+/* Takes one waiting datagram (truncated to `capacity`): its length, or -1 with errno (EAGAIN:
+   none); `sender` gets the pid that sent it (0: unknown). Passed descriptors are closed. */
+long cssd_notify_receive(int fd, char *buffer, long capacity, int *sender);
 #endif

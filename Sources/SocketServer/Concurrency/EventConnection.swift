@@ -54,6 +54,7 @@ final class EventConnection {
                 throw .system(call: "send", errno: error.rawValue)
             }
             guard sent > 0 else { throw .system(call: "send", errno: EPIPE) }
+            request.socket.countSent(sent)
             outputStart += sent
             lastActivity = now
         }

@@ -105,7 +105,7 @@ final class EventLoop: @unchecked Sendable {
             greet(connection, now: now)
         } catch {
             server.handleError(error, request: request)
-            server.shutdownRequest(request)
+            server.endRequest(request)
             owner.closed()
         }
     }
@@ -161,6 +161,7 @@ final class EventLoop: @unchecked Sendable {
             }
             if count > 0 {
                 reads += 1
+                connection.request.socket.countReceived(count)
                 connection.lastActivity = now
                 let goOn = try connection.handler.received(
                     UnsafeRawBufferPointer(rebasing: buffer[..<count]), output: &connection.output)
@@ -221,6 +222,7 @@ final class EventLoop: @unchecked Sendable {
         for _ in 0..<Self.readsPerTurn {
             do {
                 let count = try retryingOnInterrupt { Glibc.recv(connection.fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT)) }
+                connection.request.socket.countReceived(count)
                 if count > 0 { continue }
             } catch .wouldBlock {
                 return
@@ -233,7 +235,7 @@ final class EventLoop: @unchecked Sendable {
     private func close(_ connection: EventConnection) {
         _ = cssd_epoll_ctl(epoll, 2, connection.fd, 0, 0)
         connections[connection.fd] = nil
-        connection.server.shutdownRequest(connection.request)
+        connection.server.endRequest(connection.request)
         owner.closed()
     }
 

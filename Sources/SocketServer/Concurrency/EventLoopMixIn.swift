@@ -120,7 +120,7 @@ public final class EventLoopMixIn: RequestConcurrency, @unchecked Sendable {
             return (orphans, state.thread)
         }
         thread?.detach()
-        for (request, server) in orphans { server.shutdownRequest(request) }
+        for (request, server) in orphans { server.endRequest(request) }
     }
 
     /// For the loop: a connection was closed.

@@ -18,12 +18,17 @@ public final class ForkingMixIn: RequestConcurrency, @unchecked Sendable {
         var active: Set<pid_t> = []
         var warnedAboutThreads = false
         var childExited: (@Sendable (pid_t, Int32) -> Void)? = nil
+        var childStarted: (@Sendable (pid_t, Request) -> Void)? = nil
     }
     private let state = Mutex(State())
 
     /// Called with each reaped child's pid and wait status (a server may clean up after a child
     /// that died without doing so itself, e.g. killed by a signal). Not part of CPython's API.
     public var childExited: (@Sendable (pid_t, Int32) -> Void)? { get { state[\.childExited] } set { state[\.childExited] = newValue } }
+
+    /// Called in the parent with each new child's pid and the request it serves, before the parent
+    /// closes its copy (a server may note who ends the request). Not part of CPython's API.
+    public var childStarted: (@Sendable (pid_t, Request) -> Void)? { get { state[\.childStarted] } set { state[\.childStarted] = newValue } }
 
     public init(maxChildren: Int = 40, blockOnClose: Bool = true) {
         state.withLock {
@@ -46,7 +51,11 @@ public final class ForkingMixIn: RequestConcurrency, @unchecked Sendable {
         let pid = fork()
         if pid < 0 { throw SocketError.last("fork") }
         if pid > 0 {
-            state.withLock { _ = $0.active.insert(pid) }
+            let started = state.withLock { state in
+                state.active.insert(pid)
+                return state.childStarted
+            }
+            started?(pid, request)
             server.closeRequest(request)
             return
         }
@@ -58,7 +67,7 @@ public final class ForkingMixIn: RequestConcurrency, @unchecked Sendable {
             server.handleError(error, request: request)
             status = 1
         }
-        server.shutdownRequest(request)
+        server.endRequest(request)
         _exit(status)
     }
 

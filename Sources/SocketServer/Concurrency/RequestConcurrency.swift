@@ -64,6 +64,6 @@ public final class SynchronousRequests: RequestConcurrency {
 
     public func processRequest(_ request: Request, server: BaseServer) throws {
         try server.finishRequest(request)
-        server.shutdownRequest(request)
+        server.endRequest(request)
     }
 }

@@ -117,7 +117,7 @@ public final class ThreadPoolMixIn: RequestConcurrency, @unchecked Sendable {
             } catch {
                 server.handleError(error, request: request)
             }
-            server.shutdownRequest(request)
+            server.endRequest(request)
         }
     }
 

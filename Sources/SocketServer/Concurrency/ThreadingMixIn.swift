@@ -33,7 +33,7 @@ public final class ThreadingMixIn: RequestConcurrency, @unchecked Sendable {
             } catch {
                 server.handleError(error, request: request)
             }
-            server.shutdownRequest(request)
+            server.endRequest(request)
             done.set()
         }
         if !detached { running.withLock { $0.threads.append((thread, done)) } }

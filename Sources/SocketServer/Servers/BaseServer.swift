@@ -8,7 +8,7 @@ import Synchronization
 /// request pipeline: `getRequest` → `verifyRequest` → `processRequest` (→ `finishRequest`, which runs
 /// the handler) → `shutdownRequest`. Subclasses supply the socket; the `concurrency` decides where
 /// requests run (this thread, a thread, a child process), and is asked before each `getRequest`
-/// (`beforeAccept`).
+/// (`beforeAccept`). The `hooks` add their owner's code to the pipeline's steps without a subclass.
 open class BaseServer: @unchecked Sendable {
     /// The handler type instantiated for each request (Python's `RequestHandlerClass`).
     public let requestHandlerType: BaseRequestHandler.Type
@@ -18,6 +18,8 @@ open class BaseServer: @unchecked Sendable {
     public var timeout: Duration?
     /// Where requests run. Set it before serving.
     public var concurrency: any RequestConcurrency
+    /// Code added to the pipeline's steps (see `ServerHooks`); nil adds none. Set it before serving.
+    public var hooks: (any ServerHooks)?
 
     private let wakeup: Wakeup
     private let shutdownRequested = Atomic<Bool>(false)
@@ -41,6 +43,12 @@ open class BaseServer: @unchecked Sendable {
     open func getRequest() throws -> Request? { nil }
     /// Ends a request after it was served (TCP: shut down and close the connection).
     open func shutdownRequest(_ request: Request) { closeRequest(request) }
+    /// Ends a request the pipeline took: `shutdownRequest`, then the hooks' `ended`. The
+    /// concurrency models end every request through it.
+    public final func endRequest(_ request: Request) {
+        shutdownRequest(request)
+        hooks?.ended(request, server: self)
+    }
     /// Releases a request's resources (TCP: close the connection).
     open func closeRequest(_ request: Request) {}
 
@@ -51,22 +59,39 @@ open class BaseServer: @unchecked Sendable {
 
     // MARK: The request pipeline
 
-    /// Return false to refuse a request: it is closed without running the handler.
-    open func verifyRequest(_ request: Request) -> Bool { true }
+    /// Return false to refuse a request: it is closed without running the handler. The default
+    /// asks the hooks (and accepts without them).
+    open func verifyRequest(_ request: Request) -> Bool { hooks?.verify(request, server: self) ?? true }
 
-    /// Runs the request according to `concurrency`.
+    /// Runs the request according to `concurrency`, then tells the hooks how that went.
     open func processRequest(_ request: Request) throws {
-        try concurrency.processRequest(request, server: self)
+        guard let hooks else { return try concurrency.processRequest(request, server: self) }
+        do {
+            try concurrency.processRequest(request, server: self)
+        } catch {
+            hooks.processed(request, error: error, server: self)
+            throw error
+        }
+        hooks.processed(request, error: nil, server: self)
     }
 
-    /// Instantiates the handler and runs it.
+    /// Instantiates the handler and runs it, between the hooks' `willHandle` and `didHandle`.
     open func finishRequest(_ request: Request) throws {
+        try hooks?.willHandle(request, server: self)
+        defer { hooks?.didHandle(request, server: self) }
         let handler = requestHandlerType.init(request: request, server: self)
         try handler.run()
     }
 
-    /// Called when a handler throws. The default writes the error and client to stderr; the server goes on.
+    /// Called when a handler throws. The default hands the error to the hooks or, without them,
+    /// writes it and the client to stderr; the server goes on.
     open func handleError(_ error: any Error, request: Request) {
+        guard let hooks else { return Self.writeRequestError(error, request) }
+        hooks.failed(error, request: request, server: self)
+    }
+
+    /// The line `handleError` writes to stderr by default.
+    static func writeRequestError(_ error: any Error, _ request: Request) {
         writeStandardError("socketserver: error processing request from \(request.clientAddress): \(error)")
     }
 
@@ -75,14 +100,17 @@ open class BaseServer: @unchecked Sendable {
         concurrency.handleTimeout(self)
     }
 
-    /// Called once per loop iteration of `serveForever` (forking servers reap children here).
+    /// Called once per loop iteration of `serveForever` (forking servers reap children here); the
+    /// hooks' `serviceActions` follows the concurrency's.
     open func serviceActions() {
         concurrency.serviceActions(self)
+        hooks?.serviceActions(self)
     }
 
-    /// Called when taking a request fails (for example EMFILE). The default waits up to 100 ms for
-    /// a shutdown, so that a persistent error does not spin the loop.
+    /// Called when taking a request fails (for example EMFILE). The default tells the hooks, then
+    /// waits up to 100 ms for a shutdown, so that a persistent error does not spin the loop.
     open func handleAcceptError(_ error: any Error) {
+        hooks?.acceptFailed(error, server: self)
         _ = try? pollReadable([wakeup.fd], timeout: .milliseconds(100))
     }
 
@@ -152,20 +180,20 @@ open class BaseServer: @unchecked Sendable {
         concurrency.beforeAccept(self)
         do {
             guard let ready = try getRequest() else { return }
-            request = ready
+            request = hooks?.accepted(ready, server: self) ?? ready
         } catch {
             handleAcceptError(error)
             return
         }
         guard verifyRequest(request) else {
-            shutdownRequest(request)
+            endRequest(request)
             return
         }
         do {
             try processRequest(request)
         } catch {
             handleError(error, request: request)
-            shutdownRequest(request)
+            endRequest(request)
         }
     }
 

@@ -25,6 +25,7 @@ extension Socket {
             Glibc.recv(fd, buffer.baseAddress, buffer.count, flags)
         }
         readDrained.store(count < buffer.count, ordering: .relaxed)
+        countReceived(count)
         return count
     }
 
@@ -54,6 +55,7 @@ extension Socket {
             }
         }
         let (count, address) = try outcome.get()
+        countReceived(count)
         buffer.removeSubrange(min(count, maximum)...)
         return (buffer, address ?? .unix(path: ""))
     }
@@ -63,9 +65,11 @@ extension Socket {
     @discardableResult
     public func send(_ bytes: some SocketBytes, flags: Int32 = 0) throws(SocketError) -> Int {
         let fd = try fd("send")
-        return try bytes.withSocketBytes { (raw) throws(SocketError) -> Int in
+        let count = try bytes.withSocketBytes { (raw) throws(SocketError) -> Int in
             try waiting("send", for: .write) { Glibc.send(fd, raw.baseAddress, raw.count, flags | Int32(MSG_NOSIGNAL)) }
         }
+        countSent(count)
+        return count
     }
 
     /// Sends every byte (of a `String`: its UTF-8), looping over partial sends (Python's
@@ -80,9 +84,11 @@ extension Socket {
             var offset = 0
             while offset < raw.count {
                 if deadline.expired { throw .timeout(call: "sendall") }
-                offset += try waiting("sendall", for: .write, deadline: &deadline) {
+                let count = try waiting("sendall", for: .write, deadline: &deadline) {
                     Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, flags | Int32(MSG_NOSIGNAL))
                 }
+                countSent(count)
+                offset += count
             }
         }
     }
@@ -93,7 +99,7 @@ extension Socket {
         let fd = try fd("sendto")
         let (storage, length) = try address.storage()
         var copy = storage
-        return try bytes.withSocketBytes { (raw) throws(SocketError) -> Int in
+        let count = try bytes.withSocketBytes { (raw) throws(SocketError) -> Int in
             try withUnsafePointer(to: &copy) { (pointer) throws(SocketError) -> Int in
                 try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (addr) throws(SocketError) -> Int in
                     try waiting("sendto \(address)", for: .write) {
@@ -102,6 +108,9 @@ extension Socket {
                 }
             }
         }
+        countSent(count)
+        Socket.addSentToByThisThread(count)
+        return count
     }
 
     /// Sends `count` bytes (or everything to end of file) of an open file from `offset` with
@@ -120,6 +129,7 @@ extension Socket {
         while sent < total! {
             let chunk = try waiting("sendfile", for: .write) { Glibc.sendfile(fd, fileDescriptor, &position, total! - sent) }
             if chunk == 0 { break }  // the file is shorter than asked
+            countSent(chunk)
             sent += chunk
         }
         return sent

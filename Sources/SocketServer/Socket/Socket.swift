@@ -16,6 +16,9 @@ public final class Socket: @unchecked Sendable, CustomStringConvertible {
     let timeoutState = Mutex<Duration?>(nil)
     /// The last `recv(into:)` came back short: the next one polls before reading (see there).
     let readDrained = Atomic<Bool>(false)
+    /// Bytes received and sent (see Socket+Traffic.swift).
+    let received = Atomic<UInt64>(0)
+    let sent = Atomic<UInt64>(0)
 
     /// Opens a new socket (`socket(2)` with SOCK_CLOEXEC).
     public init(family: AddressFamily = .inet, type: SocketType = .stream, protocol proto: Int32 = 0) throws(SocketError) {

@@ -6,11 +6,11 @@ import Glibc
 /// Like `Synchronization.Mutex`, but over `pthread_mutex_t`. ThreadSanitizer intercepts pthread
 /// mutexes; it does not see `Mutex`, whose futex lives in an uninstrumented library, and reported
 /// the event loop's hand-over of connections as a race. Not for state a forked child touches.
-final class PosixMutex<Value>: @unchecked Sendable {
+package final class PosixMutex<Value>: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var value: Value
 
-    init(_ value: Value) {
+    package init(_ value: Value) {
         self.value = value
         mutex.initialize(to: pthread_mutex_t())
         pthread_mutex_init(mutex, nil)
@@ -21,7 +21,7 @@ final class PosixMutex<Value>: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func withLock<Result, Failure: Error>(_ body: (inout Value) throws(Failure) -> Result) throws(Failure) -> Result {
+    package func withLock<Result, Failure: Error>(_ body: (inout Value) throws(Failure) -> Result) throws(Failure) -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&value)

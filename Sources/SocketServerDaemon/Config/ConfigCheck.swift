@@ -17,6 +17,8 @@ enum ConfigCheck {
         let catalog: any HandlerCatalog
         let cpuCount: Int
         let forRoot: Bool
+        /// Who checks whether the metrics address is taken (nil: nobody; start-up binds it).
+        var listenerChecker: MetricsListenerCheck.Checker? = nil
     }
 
     /// Reads `path` and checks it, waiting for the plugin check if there is one (start-up and
@@ -25,8 +27,9 @@ enum ConfigCheck {
     /// plugins and checks the whole configuration against them; its errors (file:line) are thrown,
     /// and a child that crashes or hangs becomes an error at the `path =` line of the plugin it was
     /// running. This process only checks the rest.
-    static func load(path: String, catalog: any HandlerCatalog, cpuCount: Int, forRoot: Bool) throws(ConfigErrors) -> DaemonConfig {
-        let context = Context(catalog: catalog, cpuCount: cpuCount, forRoot: forRoot)
+    static func load(path: String, catalog: any HandlerCatalog, cpuCount: Int, forRoot: Bool,
+                     listenerChecker: MetricsListenerCheck.Checker? = nil) throws(ConfigErrors) -> DaemonConfig {
+        let context = Context(catalog: catalog, cpuCount: cpuCount, forRoot: forRoot, listenerChecker: listenerChecker)
         var (check, progress) = PendingConfigCheck.start(path: path, context: context)
         while let running = check, case .running = progress {
             var entry = pollfd(fd: running.descriptor, events: Int16(POLLIN), revents: 0)
@@ -38,12 +41,14 @@ enum ConfigCheck {
         return try result.get()
     }
 
-    /// The checks this process makes itself: everything but running plugin code.
+    /// The checks this process makes itself: everything but running plugin code; with a
+    /// `listenerChecker`, whether the metrics address is free (or the running daemon's).
     static func validateHere(_ sources: ConfigSources, context: Context) -> Result<DaemonConfig, ConfigErrors> {
         Result { () throws(ConfigErrors) in
             let config = try ConfigValidator.validate(sources, catalog: context.catalog, plugins: DeferredPluginLoader(),
                                                       cpuCount: context.cpuCount, forRoot: context.forRoot)
             let problems = masterFileProblems(sources)
+                + MetricsListenerCheck.problems(config, sources, checker: context.listenerChecker)
             if !problems.isEmpty { throw ConfigErrors(problems) }
             return config
         }

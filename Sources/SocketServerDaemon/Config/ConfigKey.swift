@@ -31,16 +31,15 @@ enum KeyScope: Sendable, Equatable {
     case every
     /// Services on these listener kinds; `why` ends the error message, in parentheses.
     case listeners([ListenerKind], why: String?)
-    /// Services with this handler: a key the handler declares (the handler checks it), or a
-    /// service key only that handler takes (exec's `directory`), unknown to the others.
-    case handler(String)
+    /// Services whose handler is one of these, each declaring the key (and checking it).
+    case handlers([String])
 
     /// For help: "" for `every`, else "tcp:// and udp:// listeners", "handler upload".
     var text: String {
         switch self {
         case .every: return ""
         case .listeners(let kinds, _): return ConfigText.list(kinds.map(\.rawValue), conjunction: "and") + " listeners"
-        case .handler(let name): return "handler \(name)"
+        case .handlers(let names): return (names.count == 1 ? "handler " : "handlers ") + ConfigText.list(names, conjunction: "and")
         }
     }
 }

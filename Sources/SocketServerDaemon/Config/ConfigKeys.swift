@@ -14,14 +14,14 @@ enum ConfigKeys {
 
     /// Every key, section by section; a service's handler keys follow its own keys.
     static func entries(handlers: [HandlerDescriptor] = BuiltinHandlers.all) -> [Entry] {
-        DaemonKeys.rows.map { entry($0, in: .daemon) } + serviceEntries(handlers) + PluginKeys.rows.map { entry($0, in: .plugin) }
+        DaemonKeys.rows.map { entry($0, in: .daemon) } + ServiceKeys.rows.map { entry($0, in: .service) }
+            + handlerEntries(handlers) + PluginKeys.rows.map { entry($0, in: .plugin) }
     }
 
-    /// The section whose own rows hold `key` (handler keys, and service keys for one handler,
-    /// excluded: a service may take them or not, by its handler).
+    /// The section whose own rows hold `key` (handler keys excluded: any service may take them).
     static func section(of key: String) -> KeySection? {
         if DaemonKeys.rows.contains(where: { $0.name == key }) { return .daemon }
-        if ServiceKeys.commonNames.contains(key) { return .service }
+        if ServiceKeys.names.contains(key) { return .service }
         if PluginKeys.names.contains(key) { return .plugin }
         return nil
     }
@@ -49,32 +49,35 @@ enum ConfigKeys {
         Entry(section: section, name: row.name, defaultValue: row.defaultValue, scope: row.scope, doc: row.doc)
     }
 
+    /// One entry per handler key; a key several handlers declare (`command`, `directory`) is one
+    /// entry naming them all, with one default and doc when they agree, each handler's otherwise.
     private static func handlerEntries(_ handlers: [HandlerDescriptor]) -> [Entry] {
-        handlers.flatMap { descriptor in
-            descriptor.keys.keys.sorted().map { key in
-                let defaultText = descriptor.keys[key].flatMap { $0 }
-                return Entry(section: .service, name: key, defaultValue: defaultText.map(KeyDefault.value) ?? .required,
-                             scope: .handler(descriptor.name), doc: descriptor.keyDocs[key] ?? "")
+        var order: [String] = []
+        var owners: [String: [HandlerDescriptor]] = [:]
+        for descriptor in handlers {
+            for key in descriptor.keys.keys.sorted() {
+                if owners[key] == nil { order.append(key) }
+                owners[key, default: []].append(descriptor)
             }
         }
-    }
-
-    /// The service entries and the handler entries, each key listed once: a service key for one
-    /// handler that another handler also declares (exec's `directory`, upload's `directory`) is
-    /// told in that handler's entry, after its own doc.
-    private static func serviceEntries(_ handlers: [HandlerDescriptor]) -> [Entry] {
-        var handlerKeys = handlerEntries(handlers)
-        var rows: [Entry] = []
-        for row in ServiceKeys.rows {
-            let entry = entry(row, in: .service)
-            if case .handler(let name) = row.scope, let index = handlerKeys.firstIndex(where: { $0.name == row.name }) {
-                let shared = handlerKeys[index]
-                handlerKeys[index] = Entry(section: .service, name: shared.name, defaultValue: shared.defaultValue,
-                                           scope: shared.scope, doc: shared.doc + "; for handler \(name): " + row.doc)
-            } else {
-                rows.append(entry)
+        return order.map { key in
+            let declaring = owners[key] ?? []
+            let defaults = declaring.map { descriptor in
+                descriptor.keys[key].flatMap { $0 }.map { $0.isEmpty ? KeyDefault.described("none") : .value($0) } ?? .required
             }
+            let docs = declaring.map { $0.keyDocs[key] ?? "" }
+            let names = declaring.map(\.name)
+            let defaultValue = defaults.allSatisfy({ $0 == defaults[0] }) ? defaults[0]
+                : .described(zip(names, defaults).map { name, value in
+                    switch value {
+                    case .value(let text): return "\(text) for \(name)"
+                    case .described(let words): return "\(words) for \(name)"
+                    case .required: return "required for \(name)"
+                    }
+                }.joined(separator: ", "))
+            let doc = docs.allSatisfy({ $0 == docs[0] }) ? docs[0]
+                : zip(names, docs).map { "\($0): \($1)" }.joined(separator: "; ")
+            return Entry(section: .service, name: key, defaultValue: defaultValue, scope: .handlers(names), doc: doc)
         }
-        return rows + handlerKeys
     }
 }

@@ -1,4 +1,5 @@
-// From raw sections to a DaemonConfig: [daemon], each service, duplicate names, address conflicts.
+// From raw sections to a DaemonConfig: [daemon], each service, duplicate names, address conflicts
+// (between services, and with the metrics listener).
 
 enum ConfigValidator {
     static func validate(_ sources: ConfigSources, catalog: any HandlerCatalog, plugins loader: any PluginLoader,
@@ -27,7 +28,15 @@ enum ConfigValidator {
             }
             if let service = outcome.service { config.services.append(service) }
         }
+        if let metrics = config.metrics, let entry = metricsEntry(sources) {
+            claims.append(.init(service: "", address: metrics, location: entry.location, key: entry.key))
+        }
         ListenConflicts.check(claims, diagnostics: &diagnostics)
+        if case .path(let control) = config.controlSocket {
+            for claim in claims where [.unix(path: control), .unixgram(path: control)].contains(claim.address) {
+                diagnostics.add("listen \(claim.address) is the path of [daemon] control_socket", at: claim.location)
+            }
+        }
         // A truncated or half-written file would otherwise close every listener on reload. (With
         // other errors the configuration is refused already; a missing service may be one of them.)
         if let main = sources.files.first, services.isEmpty, diagnostics.isEmpty {
@@ -39,6 +48,11 @@ enum ConfigValidator {
             throw ConfigErrors(diagnostics.sorted(fileOrder: sources.files).map { withCommentHint($0, sources) })
         }
         return config
+    }
+
+    /// The `metrics =` line of the [daemon] sections (the first: a later one is a duplicate).
+    static func metricsEntry(_ sources: ConfigSources) -> RawEntry? {
+        sources.sections.lazy.filter { $0.kind == .daemon }.flatMap(\.entries).first { $0.key == DaemonKeys.metrics.name }
     }
 
     /// `error` with a hint when its line's value holds a `;` or `#` that the writer may have meant

@@ -13,8 +13,14 @@ public struct DaemonConfig: Equatable, Sendable {
     public var logLevel: LogLevel = DaemonKeys.logLevel.default
     /// Where the log goes instead of stderr (appended; reopened on SIGUSR1 after rotation).
     public var logFile: String? = DaemonKeys.logFile.default
+    /// Where workers write a line per connection (or datagram) when it ends.
+    public var accessLog: AccessLogTarget = DaemonKeys.accessLog.default
     /// Where relative `[plugin] path`s are found (nil: `DaemonKeys.defaultPluginDirectory`).
     public var pluginDirectory: String? = DaemonKeys.pluginDirectory.default
+    /// The Unix socket `status` and `scale` talk to the master on.
+    public var controlSocket: ControlSocketSetting = DaemonKeys.controlSocket.default
+    /// Where the metrics process serves `GET /metrics` (nil: no metrics listener).
+    public var metrics: ListenAddress? = DaemonKeys.metrics.default
     /// The `[plugin NAME]` sections, in the order written.
     public var plugins: [PluginConfig] = []
     /// Services in the order they appear.
@@ -50,10 +56,23 @@ enum DaemonKeys {
     static let logFile = Setting<DaemonConfig, String?>(
         "log_file", .optionalAbsolutePath, default: nil, shown: .described("standard error"), into: \.logFile,
         doc: "an absolute path the log is appended to; only the master opens it, SIGUSR1 reopens it")
+    static let accessLog = Setting<DaemonConfig, AccessLogTarget>(
+        "access_log", .accessLog, default: .off, into: \.accessLog,
+        doc: "off, stderr or an absolute path: one logfmt line per connection (or datagram) when it ends; "
+            + "only the master opens the file, SIGUSR1 reopens it")
     static let pluginDirectory = Setting<DaemonConfig, String?>(
         "plugin_dir", .optionalAbsolutePath, default: nil, shown: .value(defaultPluginDirectory),
         into: \.pluginDirectory,
         doc: "the absolute directory where relative [plugin] paths are found")
+    static let controlSocket = Setting<DaemonConfig, ControlSocketSetting>(
+        "control_socket", .controlSocket, default: .automatic,
+        shown: .described("control.sock in $RUNTIME_DIRECTORY when set (the packaged unit sets it), otherwise off"),
+        into: \.controlSocket,
+        doc: "an absolute path (or off) for the Unix socket, mode 0660, that socketserverd status and scale talk to the master on")
+    static let metrics = Setting<DaemonConfig, ListenAddress?>(
+        "metrics", .metricsAddress, default: nil, shown: .value("off"), into: \.metrics,
+        doc: "tcp://HOST:PORT or unix:/path where a process apart from the master serves GET /metrics "
+            + "(Prometheus text), or off")
     /// Read where it stands by ConfigSources, which splices the files in; nothing reaches DaemonConfig.
     static let include = ConfigKey<DaemonConfig>.readFirst(
         "include", defaultValue: .described("none"),
@@ -61,9 +80,50 @@ enum DaemonKeys {
 
     /// Every [daemon] key, in the order help lists them.
     static let rows: [ConfigKey<DaemonConfig>] = [
-        user.row, group.row, pidFile.row, gracefulTimeout.row, logLevel.row, logFile.row, pluginDirectory.row, include,
+        user.row, group.row, pidFile.row, gracefulTimeout.row, logLevel.row, logFile.row, accessLog.row, pluginDirectory.row,
+        controlSocket.row, metrics.row, include,
     ]
 
+}
+
+extension ValueKind where Value == ControlSocketSetting {
+    /// `off`, or an absolute path short enough for a Unix socket address.
+    static let controlSocket = ValueKind.single({ text, key, _ in
+        if text == "off" { return .success(.off) }
+        return ValueKinds.absolutePath(text, key).flatMap { path in
+            guard path.utf8.count <= SocketAddress.maximumUnixPathLength else {
+                return .failure(.init("\(key): \(SocketError.pathTooLong(path: path, maximum: SocketAddress.maximumUnixPathLength))"))
+            }
+            return .success(.path(path))
+        }
+    }, format: { setting in
+        switch setting {
+        case .automatic: return nil
+        case .off: return "off"
+        case .path(let path): return path
+        }
+    })
+}
+
+extension ValueKind where Value == ListenAddress? {
+    /// `off` (nil), or a stream listener with a fixed port: tcp://HOST:PORT, tcp://[V6]:PORT or unix:/path.
+    static let metricsAddress = ValueKind.single({ text, key, _ in
+        if text == "off" { return .success(nil) }
+        let address: ListenAddress
+        do throws(ListenAddressParser.Failure) {
+            address = try ListenAddressParser.parse(text)
+        } catch {
+            return .failure(.init("\(key): \(error.message)"))
+        }
+        switch address {
+        case .tcp(let inet) where inet.port == 0:
+            return .failure(.init("\(key) \(text): port 0 would be a different port at each start; name a fixed port"))
+        case .tcp, .unix:
+            return .success(address)
+        case .udp, .unixgram:
+            return .failure(.init("\(key) must be a stream listener, tcp://HOST:PORT or unix:/PATH, got \(ConfigText.quoted(text))"))
+        }
+    }, format: { $0?.description ?? "off" })
 }
 
 extension ValueKind where Value == String? {
@@ -89,4 +149,19 @@ extension ValueKind where Value == String? {
             return problems.isEmpty ? .success(name) : .failure(.init(list: problems))
         }, format: { $0 })
     }
+}
+
+extension ValueKind where Value == AccessLogTarget {
+    /// `off`, `stderr` or an absolute path.
+    static let accessLog = ValueKind.single({ text, key, _ in
+        switch text {
+        case "off": return .success(.off)
+        case "stderr": return .success(.stderr)
+        default:
+            guard text.hasPrefix("/") else {
+                return .failure(.init("\(key) must be off, stderr or an absolute path, got \(ConfigText.quoted(text))"))
+            }
+            return .success(.file(text))
+        }
+    }, format: { $0.description })
 }

@@ -1,5 +1,5 @@
-// Two services that would bind the same address: identical listeners, or a wildcard and a
-// specific address on the same port and socket type.
+// Two listeners that would bind the same address (two services, or a service and the metrics
+// listener): identical listeners, or a wildcard and a specific address on the same port and socket type.
 import SocketServer
 
 enum ListenConflicts {
@@ -7,6 +7,8 @@ enum ListenConflicts {
         var service: String
         var address: ListenAddress
         var location: SourceLocation
+        /// The key that names the address: `listen`, or `metrics` (claimed after every service).
+        var key = "listen"
     }
 
     /// Reports each listener that collides with an earlier one, at its `listen` line, naming the
@@ -27,7 +29,7 @@ enum ListenConflicts {
             }
             guard let earlier else { continue }
             let first = claims[earlier]
-            diagnostics.add("listen \(claim.address) conflicts with service \(ConfigText.quoted(first.service)), "
+            diagnostics.add("\(claim.key) \(claim.address) conflicts with service \(ConfigText.quoted(first.service)), "
                 + "which listens on \(first.address) (\(first.location))", at: claim.location)
         }
     }

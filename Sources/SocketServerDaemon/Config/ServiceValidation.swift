@@ -58,7 +58,7 @@ enum ServiceValidation {
             let hint = handlerKeys.isEmpty
                 ? " (handler '\(descriptor.name)' takes no extra keys)"
                 : " (handler '\(descriptor.name)' accepts: \(handlerKeys.joined(separator: ", ")))"
-            keys.reportUnknown(known: serviceRows(descriptor).map(\.name) + handlerKeys, hint: hint, diagnostics: &diagnostics)
+            keys.reportUnknown(known: ServiceKeys.names + handlerKeys, hint: hint, diagnostics: &diagnostics)
         }
 
         // Without a listener the section has an error and `config` is only where the other keys'
@@ -67,7 +67,14 @@ enum ServiceValidation {
         var config = ServiceConfig(name: name, listen: listen ?? .unix(path: ""),
                                    handler: descriptor?.name ?? keys["handler"]?.value ?? "",
                                    workers: min(max(cpuCount, workers.lowerBound), workers.upperBound), location: here)
-        keys.apply(serviceRows(descriptor), to: &config, context: KeyContext(listen: listen), diagnostics: &diagnostics)
+        keys.apply(ServiceKeys.rows, to: &config, context: KeyContext(listen: listen), diagnostics: &diagnostics)
+        if descriptor?.runsProgram == true {
+            for name in ServiceKeys.notForPrograms {
+                guard let entry = keys[name] else { continue }
+                diagnostics.add("\(name) does not apply to handler 'program' (the program serves its clients itself)",
+                                at: entry.location)
+            }
+        }
         if config.concurrency == .events, let entry = keys["concurrency"] {
             checkEvents(descriptor, pluginHandler: deferred ? keys["handler"]?.value : nil, listen,
                         catalog: handlers.catalog, at: entry.location, diagnostics: &diagnostics)
@@ -78,8 +85,7 @@ enum ServiceValidation {
             options = handlerOptions(descriptor, keys, service: service, at: here, diagnostics: &diagnostics)
         } else if deferred {
             // Checked by the process that loaded the plugin; the worker fills in its defaults.
-            let serviceKeys = Set(serviceRows(nil).map(\.name))
-            for entry in keys.ordered where !serviceKeys.contains(entry.key) { options[entry.key] = entry.value }
+            for entry in keys.ordered where !ServiceKeys.names.contains(entry.key) { options[entry.key] = entry.value }
         }
 
         var outcome = Outcome()
@@ -92,22 +98,10 @@ enum ServiceValidation {
         return outcome
     }
 
-    /// The service keys for `descriptor`'s handler: a key for one handler only (exec's `directory`)
-    /// exists for that handler alone, and a key the handler declares itself is the handler's, even
-    /// where a service key has its name (upload's `directory`). Without a descriptor (a plugin's
-    /// handler, checked where the plugin is loaded) the keys for one handler only are left out.
-    private static func serviceRows(_ descriptor: HandlerDescriptor?) -> [ConfigKey<ServiceConfig>] {
-        ServiceKeys.rows.filter { row in
-            if let descriptor, descriptor.keys.keys.contains(row.name) { return false }
-            guard case .handler(let name) = row.scope else { return true }
-            return descriptor?.name == name
-        }
-    }
-
     private static func checkKind(_ descriptor: HandlerDescriptor, _ listen: ListenAddress, at location: SourceLocation,
                                   diagnostics: inout Diagnostics) {
         let served = listen.isDatagram ? descriptor.datagram : descriptor.stream
-        guard served == nil else { return }
+        guard served == nil, !descriptor.runsProgram else { return }
         let kind = listen.isDatagram ? "datagram" : "stream"
         let other = descriptor.stream != nil || descriptor.datagram != nil
             ? "; it serves \(listen.isDatagram ? "stream" : "datagram") listeners only" : ""

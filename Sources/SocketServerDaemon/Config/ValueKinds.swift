@@ -1,8 +1,5 @@
 // The kinds of value a key takes: how a value's text parses (ConfigValues does the work) and how
 // a value is written back as text, for the defaults shown in help.
-#if canImport(Glibc)
-import Glibc
-#endif
 import SocketServer
 
 /// How one kind of value parses from its text, and how a value of it is written in a config file.
@@ -68,20 +65,6 @@ extension ValueKind where Value == String? {
     /// An absolute path; nil (the default) when the key is not set.
     static let optionalAbsolutePath = ValueKind.single({ text, key, _ in ValueKinds.absolutePath(text, key).map { $0 } },
                                                        format: { $0 })
-
-    /// An absolute path to a directory this process can enter (the workers' user, when the check
-    /// runs as root), or nil when the key is not set.
-    static let existingDirectory = ValueKind.single({ text, key, _ in
-        ValueKinds.absolutePath(text, key).flatMap { path -> Result<String?, ConfigValues.Problem> in
-            var info = stat()
-            if stat(path, &info) != 0 { return .failure(.init("\(key) \(path): \(Errno(rawValue: errno))")) }
-            if info.st_mode & S_IFMT != S_IFDIR { return .failure(.init("\(key) \(path) is not a directory")) }
-            if access(path, X_OK) != 0 {
-                return .failure(.init("\(key) \(path) cannot be entered by uid \(geteuid()): \(Errno(rawValue: errno))"))
-            }
-            return .success(path)
-        }
-    }, format: { $0 })
 }
 
 extension ValueKind where Value == UInt32? {

@@ -10,6 +10,10 @@ extension Arbiter {
         var seen = Observations()
         let clock = Int64(monotonicNanoseconds())
         for record in supervisor.workers.records.values {
+            if record.program != nil {
+                if !record.ready, programs.isReady(record.pid) == true { seen.ready.insert(record.pid) }
+                continue
+            }
             guard let slot = record.slot else {
                 seen.ready.insert(record.pid)  // untracked (every slot taken): counted as ready
                 continue
@@ -26,6 +30,7 @@ extension Arbiter {
     private func carryOut(_ action: SupervisorAction) {
         switch action {
         case .start(let service):
+            if service == MetricsProcess.recordName { return spawnMetrics() }
             guard let config = cycle.service(named: service) else { return }
             spawn(config)
         case .retire(let pid, let service, let reason):
@@ -33,18 +38,20 @@ extension Arbiter {
             case .maxRequests:
                 log.info("worker \(pid) (service \(service)) is retiring (max_requests); starting its replacement")
             case .oldGeneration, .surplus:
-                kill(pid, SIGTERM)
+                kill(pid, stopSignal(of: pid))
             case .stop:
-                if case .stopping(graceful: false, _) = state { kill(-pid, SIGINT) } else { kill(pid, SIGTERM) }
+                if case .stopping(graceful: false, _) = state { kill(-pid, SIGINT) } else { kill(pid, stopSignal(of: pid)) }
             }
         case .kill(let pid, let service, let reason):
             switch reason {
             case .overdue:
-                log.warning("worker \(pid) (service \(service)) still running after its deadline; killing it")
+                log.warning("\(WorkerRecord.title(pid: pid, service: service)) still running after its deadline; killing it")
             case .hung(let client, let running, let limit):
                 log.error("service \(service): request from \(client) has run for \(running) (request_timeout \(limit)); "
                           + "killing worker \(pid)")
                 if let slot = supervisor.workers.records[pid]?.slot { scoreboard.killChildGroups(in: slot) }
+            case .notReady(let limit):
+                log.error("service \(service): program worker \(pid) not ready after start_timeout \(limit); killing it")
             }
             kill(-pid, SIGKILL)
             kill(pid, SIGKILL)
@@ -58,14 +65,16 @@ extension Arbiter {
             log.error("service \(service.name): no socket or handler to start a worker with")
             return
         }
-        let slot = scoreboard.claimSlot(entries: Arbiter.requestsAtOnce(service))
+        if descriptor.runsProgram { return spawnProgram(service, socket: socket) }
+        let slot = scoreboard.claimSlot(entries: Arbiter.requestsAtOnce(service), connections: Arbiter.connectionsAtOnce(service))
         let generation = cycle.generation
         let channel = DescriptorChannel.openForWorker(of: service.name)
         let pid = forkWithSignalsBlocked { [self] mask in
             releaseInChild(keeping: socket, channel: channel)
             WorkerProcess.run(service: service, generation: generation, socket: socket, descriptor: descriptor, masterPID: masterPID,
                               credentials: credentials, logChannel: channel?.receiving,
-                              signalMask: mask, scoreboard: scoreboard, slot: slot, gracefulTimeout: cycle.config.gracefulTimeout)
+                              signalMask: mask, scoreboard: scoreboard, slot: slot, counters: cycle.counters[service.name],
+                              gracefulTimeout: cycle.config.gracefulTimeout)
         }
         guard pid > 0 else {
             channel?.close()
@@ -93,28 +102,51 @@ extension Arbiter {
             guard let (record, exit) = supervisor.workerExited(pid: pid, status: status, failedAtStart: failedAtStart, now: .now)
             else { continue }
             record.logChannel?.close()
+            if record.program != nil {
+                programs.ended(pid)
+                kill(-pid, SIGKILL)  // what it started goes with it (what left its group is an orphan here)
+            }
             var how = describeExit(status)
             if let slot = record.slot {
                 // Whose requests it took down, for the log.
                 if status != 0 { how += Arbiter.describeInFlight(scoreboard.clients(in: slot)) }
+                settleConnections(of: record, slot: slot)
                 // Programs it started for requests (exec) die with it, however it ended (a fast stop
                 // exits 0 with requests running): they hold its clients' sockets.
                 scoreboard.killChildGroups(in: slot)
                 scoreboard.releaseSlot(slot)
             }
+            if exit != .retired { counters(of: record.service)?.add(.restarts) }
             switch exit {
             case .retired:
-                log.info("worker \(pid) (service \(record.service)) \(how)")
+                log.info("\(record.title) \(how)")
             case .clean:
-                log.info("worker \(pid) (service \(record.service)) \(how); replacing it")
+                log.info("\(record.title) \(how); replacing it")
             case .crashed(let delay, let failures, let lived):
                 kill(-pid, SIGKILL)  // its request children go with it
                 if let delay, failures >= 2 {
-                    log.error("worker \(pid) (service \(record.service)) \(how) after \(lived); \(failures) failures in a row, next start in \(delay)")
+                    log.error("\(record.title) \(how) after \(lived); \(failures) failures in a row, next start in \(delay)")
                 } else {
-                    log.warning("worker \(pid) (service \(record.service)) \(how); respawning")
+                    log.warning("\(record.title) \(how); respawning")
                 }
             }
+        }
+    }
+
+    /// A service's counters: the running cycle's, or those of a service a reload removed.
+    func counters(of service: String) -> ServiceCounters? {
+        cycle.counters[service] ?? departedServices[service]?.counters
+    }
+
+    /// Sets each service's `workers` gauge to its running workers of every generation; a removed
+    /// service is forgotten once its last worker is gone.
+    func updateWorkerGauges() {
+        var running: [String: Int64] = [:]
+        for record in supervisor.workers.records.values { running[record.service, default: 0] += 1 }
+        for (service, counters) in cycle.counters { counters.set(.workers, running[service] ?? 0) }
+        for (service, departed) in departedServices {
+            departed.counters?.set(.workers, running[service] ?? 0)
+            if running[service] == nil { departedServices[service] = nil }
         }
     }
 
@@ -148,6 +180,17 @@ extension Arbiter {
         case .sync: return 1
         case .threads, .fork: return service.threads
         case .events: return 1  // event-driven handlers cannot block: nothing to track
+        }
+    }
+
+    /// How many connections (or datagrams) one worker of `service` holds open at once, at most:
+    /// its board's connection records (one more for a connection the pool or loop then refuses).
+    static func connectionsAtOnce(_ service: ServiceConfig) -> Int {
+        switch service.concurrency {
+        case .sync: return 2
+        case .threads: return service.threads + WorkerProcess.queueLimit(service) + 1
+        case .fork: return service.threads + 2
+        case .events: return service.threads * 32 + 1
         }
     }
 }

@@ -12,6 +12,36 @@ extension ListenAddress {
     }
 }
 
+/// One listening socket the configuration asks for: a service's `listen`, or the metrics listener.
+struct ListenerWant {
+    /// For messages: "service NAME", or "metrics".
+    let what: String
+    /// What socket activation matches a passed socket's name (`FileDescriptorName=`) against.
+    let name: String
+    let listen: ListenAddress
+    var socketOwner: SocketOwner? = nil
+    var socketMode: UInt32? = nil
+
+    init(_ service: ServiceConfig) {
+        what = "service \(service.name)"
+        name = service.name
+        listen = service.listen
+        socketOwner = service.socketOwner
+        socketMode = service.socketMode
+    }
+
+    init(metrics: ListenAddress) {
+        what = "metrics"
+        name = "metrics"
+        listen = metrics
+    }
+
+    /// Every listener `config` needs: its services', then the metrics listener.
+    static func all(in config: DaemonConfig) -> [ListenerWant] {
+        config.services.map(ListenerWant.init) + (config.metrics.map { [ListenerWant(metrics: $0)] } ?? [])
+    }
+}
+
 /// Every listening socket the master holds. A reload asks for the new config's addresses: those
 /// already open are handed back unchanged (the same socket, so no connection is refused), new ones
 /// are bound, and the rest are closed (a Unix socket's file is removed).
@@ -29,6 +59,9 @@ final class Listeners {
 
     func isSystemdOwned(_ address: ListenAddress) -> Bool { systemdOwned.contains(address) }
 
+    /// Every address a socket is held for (bound here, handed over, or passed by systemd).
+    var heldAddresses: Set<ListenAddress> { Set(sockets.keys).union(inherited.keys) }
+
     /// After a binary upgrade: the sockets the previous image held, by address, become this
     /// image's (those systemd passed stay systemd's).
     func adopt(_ handed: [ListenAddress: Socket], systemd: Set<ListenAddress>) {
@@ -36,25 +69,25 @@ final class Listeners {
         systemdOwned.formUnion(systemd)
     }
 
-    /// Opens what `services` need and is not open yet. All or nothing: on failure the sockets opened
-    /// by this call are closed again and the error names the service and address.
-    func open(for services: [ServiceConfig]) throws(DaemonError) -> [ListenAddress: Socket] {
+    /// Opens what `wants` need and is not open yet. All or nothing: on failure the sockets opened
+    /// by this call are closed again and the error names the service (or metrics) and address.
+    func open(for wants: [ListenerWant]) throws(DaemonError) -> [ListenAddress: Socket] {
         var result: [ListenAddress: Socket] = [:]
         var opened: [ListenAddress: Socket] = [:]
         do throws(DaemonError) {
-            for service in services {
-                if let socket = sockets[service.listen] {
-                    result[service.listen] = socket
+            for want in wants {
+                if let socket = sockets[want.listen] {
+                    result[want.listen] = socket
                     continue
                 }
-                if let socket = inherited.removeValue(forKey: service.listen) {
-                    result[service.listen] = socket
-                    try Listeners.giveSocketFile(of: service, to: fileOwner)
+                if let socket = inherited.removeValue(forKey: want.listen) {
+                    result[want.listen] = socket
+                    try Listeners.giveSocketFile(of: want, to: fileOwner)
                     continue
                 }
-                let socket = try Listeners.bind(service, owner: fileOwner)
-                opened[service.listen] = socket
-                result[service.listen] = socket
+                let socket = try Listeners.bind(want, owner: fileOwner)
+                opened[want.listen] = socket
+                result[want.listen] = socket
             }
         } catch {
             for (address, socket) in opened { discard(address, socket) }
@@ -92,27 +125,27 @@ final class Listeners {
         }
     }
 
-    /// Binds one service's address; for TCP, SO_REUSEADDR so a restart doesn't wait for TIME_WAIT.
-    static func bind(_ service: ServiceConfig, owner: Credentials?) throws(DaemonError) -> Socket {
-        let address = service.listen.address
-        let what = "service \(service.name): \(service.listen)"
+    /// Binds one listener's address; for TCP, SO_REUSEADDR so a restart doesn't wait for TIME_WAIT.
+    static func bind(_ want: ListenerWant, owner: Credentials?) throws(DaemonError) -> Socket {
+        let address = want.listen.address
+        let what = "\(want.what): \(want.listen)"
         do {
-            let socket = try Socket(family: address.family, type: service.listen.socketType)
+            let socket = try Socket(family: address.family, type: want.listen.socketType)
             if address.family == .unix {
-                try prepareUnixPath(address, type: service.listen.socketType, what: what)
+                try prepareUnixPath(address, type: want.listen.socketType, what: what)
             } else {
                 try socket.setOption(.reuseAddress, true)
                 if address.family == .inet6 { try socket.setOption(.ipv6Only, true) }
             }
             try socket.bind(address)
             if case .unix(let path) = address, !address.isAbstract {
-                if let socketOwner = service.socketOwner { try chownSocket(path, socketOwner, what: what) }
-                try giveSocketFile(of: service, to: owner)
-                if let mode = service.socketMode {
+                if let socketOwner = want.socketOwner { try chownSocket(path, socketOwner, what: what) }
+                try giveSocketFile(of: want, to: owner)
+                if let mode = want.socketMode {
                     guard chmod(path, mode_t(mode)) == 0 else { throw DaemonError.system("\(what): chmod", errno) }
                 }
             }
-            if !service.listen.isDatagram { try socket.listen(1024) }
+            if !want.listen.isDatagram { try socket.listen(1024) }
             try socket.setNonBlockingFlag(true)
             return socket
         } catch let error as DaemonError {
@@ -123,10 +156,10 @@ final class Listeners {
     }
 
     /// Gives a Unix socket file without a `socket_owner` to the workers' account.
-    static func giveSocketFile(of service: ServiceConfig, to owner: Credentials?) throws(DaemonError) {
-        guard let owner, service.socketOwner == nil, let path = service.listen.unixPath else { return }
+    static func giveSocketFile(of want: ListenerWant, to owner: Credentials?) throws(DaemonError) {
+        guard let owner, want.socketOwner == nil, let path = want.listen.unixPath else { return }
         guard chown(path, owner.uid, owner.gid) == 0 else {
-            throw .system("service \(service.name): \(service.listen): chown \(path) to \(owner.user)", errno)
+            throw .system("\(want.what): \(want.listen): chown \(path) to \(owner.user)", errno)
         }
     }
 

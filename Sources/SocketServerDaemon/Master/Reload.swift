@@ -21,7 +21,8 @@ extension Arbiter {
         case .serving:
             log.info("SIGHUP: reloading \(configPath)")
             notifier.reloading()
-            let context = ConfigCheck.Context(catalog: catalog, cpuCount: cpuCount, forRoot: geteuid() == 0)
+            let context = ConfigCheck.Context(catalog: catalog, cpuCount: cpuCount, forRoot: geteuid() == 0,
+                                              listenerChecker: .master(holding: listeners.heldAddresses))
             let (check, progress) = PendingConfigCheck.start(path: configPath, context: context, inChild: { self.releaseInChild() })
             if let check {
                 state = .reloading(check, again: false)
@@ -37,6 +38,7 @@ extension Arbiter {
         signals.release()
         notifier.releaseInWorker()
         listeners.closeAll(except: socket)
+        control.releaseInChild()
         DescriptorChannel.keepOnly(channel, closing: supervisor.workers.logChannels)
     }
 
@@ -81,24 +83,45 @@ extension Arbiter {
         switch result {
         case .failure(let error):
             for problem in error.errors { log.error("\(problem)") }
-            log.error("reload failed: \(error.errors.count) error(s) in the configuration; still serving the previous one")
-            notifier.ready(status: "reload failed; " + statusLine())
+            reloadFailed("\(error.errors.count) error(s) in the configuration; still serving the previous one")
             return
         case .success(let config):
             fresh = config
         }
         let next: Cycle
+        let nextControl: ControlSocket?
         do {
-            next = try Cycle.build(after: cycle, config: fresh, listeners: listeners)
+            nextControl = try controlSocket(for: fresh)
+            do {
+                next = try Cycle.build(after: cycle, config: fresh, listeners: listeners)
+            } catch {
+                if nextControl !== control.socket { nextControl?.close() }
+                throw error
+            }
         } catch {
-            log.error("reload failed: \(error); still serving the previous configuration")
-            notifier.ready(status: "reload failed; " + statusLine())
+            reloadFailed("\(error); still serving the previous configuration")
             return
         }
         swap(to: next)
+        control.serve(nextControl)
+        daemonCounters?.add(.reloadsOK)
         log.info("reloaded: generation \(cycle.generation), \(cycle.services.count) service(s)")
         lastStatus = statusLine()
         notifier.ready(status: lastStatus)
+    }
+
+    private func reloadFailed(_ reason: String) {
+        daemonCounters?.add(.reloadsFailed)
+        log.error("reload failed: \(reason)")
+        notifier.ready(status: "reload failed; " + statusLine())
+    }
+
+    /// The control socket `config` asks for: the one open now if the path is the same (kept, so
+    /// that a reload never makes `status` fail), else a new one or none.
+    private func controlSocket(for config: DaemonConfig) throws(DaemonError) -> ControlSocket? {
+        let path = config.controlSocket.path(runtimeDirectory: runtimeDirectory)
+        if path == control.socket?.path { return control.socket }
+        return try path.map { path throws(DaemonError) in try ControlSocket.open(path: path, group: controlGroup) }
     }
 
     /// Makes `next` the running cycle: log settings, sockets, then its generation of workers.
@@ -106,17 +129,16 @@ extension Arbiter {
         let previous = cycle
         cycle = next
         extraWorkers = 0
+        scaledWorkers = [:]
+        for service in previous.services where next.service(named: service.name) == nil {
+            departedServices[service.name] = (service, previous.counters[service.name])
+        }
+        for service in next.services { departedServices[service.name] = nil }
         Logger.shared.level = next.logLevel
         if let credentials, next.config.user != previous.config.user || next.config.group != previous.config.group {
             log.warning("user and group take effect at the next start; workers still run as \(credentials)")
         }
-        if next.config.logFile != previous.config.logFile {
-            do {
-                try Logger.shared.redirect(to: next.config.logFile, notifying: supervisor.workers.logChannels)
-            } catch {
-                log.error("log_file: \(error); logging stays where it was")
-            }
-        }
+        switchLogs(from: previous.config, to: next.config)
         // Hold exactly the new set before forking: a worker closes every socket the master holds
         // but its own, so one forked before `commit` would keep the sockets just opened for other
         // services (a removed service's port would stay in use after its workers are gone).

@@ -10,6 +10,9 @@ struct ServiceDemand: Equatable {
     let wanted: Int
     /// How long one request may run before its worker is killed (request_timeout; nil: no limit).
     var requestTimeout: Duration? = nil
+    /// For a program service, `start_timeout`: its workers not ready by then are killed and
+    /// started again, so its old generation waits for the new one however long that takes.
+    var startTimeout: Duration? = nil
 }
 
 /// What the master reads from the scoreboard before deciding.
@@ -25,7 +28,11 @@ struct Observations {
 /// One thing for the master to do.
 enum SupervisorAction: Hashable {
     enum RetireReason: Hashable { case oldGeneration, surplus, maxRequests, stop }
-    enum KillReason: Hashable { case overdue, hung(client: String, running: Duration, limit: Duration) }
+    enum KillReason: Hashable {
+        case overdue, hung(client: String, running: Duration, limit: Duration)
+        /// A program worker that did not become ready within its start_timeout.
+        case notReady(limit: Duration)
+    }
 
     /// Fork one worker of `service` for the current generation.
     case start(service: String)
@@ -45,6 +52,8 @@ struct Supervisor {
     var backoff = CrashBackoff()
     private(set) var generation = 1
     private(set) var demands: [ServiceDemand] = []
+    /// Demands that TTIN, TTOU and `scale` leave alone (the metrics process), set per generation.
+    private(set) var fixedDemands: [ServiceDemand] = []
     private(set) var gracefulTimeout: Duration = DaemonKeys.gracefulTimeout.default
     /// When the current generation began (its old workers wait for it to be ready, up to startTimeout).
     private(set) var generationStarted: ContinuousClock.Instant
@@ -53,14 +62,20 @@ struct Supervisor {
 
     init(now: ContinuousClock.Instant) { generationStarted = now }
 
-    /// A new generation (start-up, reload, upgrade) with these demands.
-    mutating func begin(generation: Int, demands: [ServiceDemand], gracefulTimeout: Duration, now: ContinuousClock.Instant) {
+    /// A new generation (start-up, reload, upgrade) with these demands, and `fixed` ones that
+    /// worker-count adjustments do not change.
+    mutating func begin(generation: Int, demands: [ServiceDemand], fixed: [ServiceDemand] = [], gracefulTimeout: Duration,
+                        now: ContinuousClock.Instant) {
         self.generation = generation
         self.demands = demands
+        fixedDemands = fixed
         self.gracefulTimeout = gracefulTimeout
         generationStarted = now
-        for demand in demands { backoff.forget(demand.name) }
+        for demand in demands + fixed { backoff.forget(demand.name) }
     }
+
+    /// Every demand of the current generation.
+    var allDemands: [ServiceDemand] { demands + fixedDemands }
 
     /// Same generation, other worker counts (TTIN/TTOU, `scale`).
     mutating func adjust(demands: [ServiceDemand]) { self.demands = demands }
@@ -75,6 +90,7 @@ struct Supervisor {
         for pid in seen.ready { workers.markReady(pid) }
         actions += killOverdue(now: now)
         actions += killHung(seen)
+        actions += killNotReady(now: now)
         if let stopDeadline {
             for pid in workers.retire(where: { _ in true }, deadline: stopDeadline) {
                 actions.append(.retire(pid: pid, service: workers.records[pid]?.service ?? "", reason: .stop))
@@ -88,7 +104,7 @@ struct Supervisor {
             actions.append(.retire(pid: pid, service: record.service, reason: .maxRequests))
         }
         backoff.clearExpired(at: now)
-        for demand in demands {
+        for demand in allDemands {
             let live = workers.active(service: demand.name, generation: generation)
             if live.count > demand.wanted {
                 for record in live.suffix(live.count - demand.wanted) {
@@ -105,13 +121,14 @@ struct Supervisor {
 
     /// Old-generation workers of a service retire once every wanted worker of the current
     /// generation is ready (so someone always accepts), at once for a service that is gone, and
-    /// after startTimeout whatever the new generation's state.
+    /// after startTimeout whatever the new generation's state, except for a program service: its
+    /// unready workers are killed and started again, and the old ones serve meanwhile.
     private mutating func retireOldGeneration(now: ContinuousClock.Instant, deadline: ContinuousClock.Instant) -> [SupervisorAction] {
         let late = generationStarted.duration(to: now) >= Supervisor.startTimeout
         var actions: [SupervisorAction] = []
         for record in workers.records.values.sorted(by: { $0.pid < $1.pid })
         where record.generation < generation && !record.retiring {
-            if !late, let demand = demands.first(where: { $0.name == record.service }) {
+            if let demand = allDemands.first(where: { $0.name == record.service }), !late || demand.startTimeout != nil {
                 let ready = workers.active(service: demand.name, generation: generation).filter(\.ready).count
                 if ready < demand.wanted { continue }
             }
@@ -126,6 +143,19 @@ struct Supervisor {
             workers.clearDeadline(record.pid)
             return .kill(pid: record.pid, service: record.service, reason: .overdue)
         }
+    }
+
+    /// Program workers past their start_timeout without being ready: killed, and their end counts
+    /// as a failure at start-up (back-off).
+    private mutating func killNotReady(now: ContinuousClock.Instant) -> [SupervisorAction] {
+        var actions: [SupervisorAction] = []
+        for record in workers.records.values.sorted(by: { $0.pid < $1.pid })
+        where !record.ready && !record.retiring && !record.failedToStart {
+            guard let program = record.program, record.started.advanced(by: program.startTimeout) <= now else { continue }
+            workers.markFailedToStart(record.pid)
+            actions.append(.kill(pid: record.pid, service: record.service, reason: .notReady(limit: program.startTimeout)))
+        }
+        return actions
     }
 
     private mutating func killHung(_ seen: Observations) -> [SupervisorAction] {
@@ -145,8 +175,15 @@ struct Supervisor {
         var instants = [workers.nextDeadline].compactMap { $0 }
         if stopDeadline == nil, let start = backoff.nextStart { instants.append(start) }
         if workers.records.values.contains(where: { $0.generation < generation && !$0.retiring }) {
-            // Readiness is a word in the scoreboard, not an event: look again soon.
-            instants.append(min(now.advanced(by: Supervisor.readinessPoll), generationStarted.advanced(by: Supervisor.startTimeout)))
+            instants.append(generationStarted.advanced(by: Supervisor.startTimeout))
+            // A worker's readiness is a word in the scoreboard, not an event: look again soon. (A
+            // program's comes as an event to the master's loop.)
+            if workers.records.values.contains(where: { $0.generation == generation && !$0.ready && $0.program == nil }) {
+                instants.append(now.advanced(by: Supervisor.readinessPoll))
+            }
+        }
+        for record in workers.records.values where !record.ready && !record.retiring && !record.failedToStart {
+            if let program = record.program { instants.append(record.started.advanced(by: program.startTimeout)) }
         }
         return instants.min()
     }
@@ -168,9 +205,11 @@ struct Supervisor {
     mutating func workerExited(pid: pid_t, status: Int32, failedAtStart: Bool, now: ContinuousClock.Instant) -> (WorkerRecord, Exit)? {
         guard let record = workers.remove(pid) else { return nil }
         if record.retiring { return (record, .retired) }
-        if status == 0 { return (record, .clean) }
+        // A program that exits unasked, even with 0, is started again with the back-off.
+        if status == 0 && record.program == nil { return (record, .clean) }
         let lived = record.started.duration(to: now)
-        let delay = backoff.workerDied(service: record.service, lived: lived, now: now, failedAtStart: failedAtStart)
+        let failed = record.program == nil ? failedAtStart : record.failedToStart
+        let delay = backoff.workerDied(service: record.service, lived: lived, now: now, failedAtStart: failed)
         return (record, .crashed(delay: delay, failures: backoff.consecutiveFailures(record.service), lived: lived))
     }
 }

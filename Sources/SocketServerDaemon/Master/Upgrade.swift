@@ -72,6 +72,9 @@ extension Arbiter {
         handover.extraWorkers = extraWorkers
         handover.pidFile = pidFileWritten
         handover.logPage = Logger.shared.sharedPageDescriptor
+        handover.daemonCounters = daemonCounters?.descriptor ?? -1
+        handover.control = control.socket.map { ($0.socket.fileno(), $0.path) }
+        handover.counters = cycle.counters.sorted { $0.key < $1.key }.map { ($0.key, $0.value.descriptor) }
         handover.sockets = listeners.sockets.map { (address, socket) in
             (socket.fileno(), listeners.isSystemdOwned(address), address.description)
         }
@@ -82,8 +85,10 @@ extension Arbiter {
                                    board: board?.descriptor ?? -1, entries: board?.entries ?? 0,
                                    channel: record.logChannel.map { ($0.sending, $0.receiving) } ?? (-1, -1),
                                    retiring: record.retiring, ready: record.ready,
-                                   killInNanoseconds: record.killAt.map { now.duration(to: $0).wholeNanoseconds })
+                                   killInNanoseconds: record.killAt.map { now.duration(to: $0).wholeNanoseconds },
+                                   ageNanoseconds: record.started.duration(to: now).wholeNanoseconds)
         }
+        handover.programs = programs.handover(supervisor.workers)
         return handover
     }
 
@@ -95,7 +100,7 @@ extension Arbiter {
         var systemd: Set<ListenAddress> = []
         for (fd, bySystemd, written) in handover.sockets {
             // The address as the config writes it, so the new cycle finds it (else as bound).
-            let named = config.services.first { $0.listen.description == written }?.listen
+            let named = ListenerWant.all(in: config).first { $0.listen.description == written }?.listen
             guard let socket = try? Socket(adopting: fd), let address = named ?? (try? SocketActivation.listenAddress(of: socket)) else {
                 log.warning("upgrade: descriptor \(fd) handed over is not a listening socket; closing it")
                 close(fd)
@@ -112,7 +117,8 @@ extension Arbiter {
             if let claimed = slot, worker.board < 0 || !scoreboard.adopt(slot: claimed, descriptor: worker.board, entries: worker.entries) {
                 slot = nil
             }
-            var record = WorkerRecord(pid: worker.pid, service: worker.service, generation: worker.generation, started: now,
+            let started = now.advanced(by: .nanoseconds(-max(0, worker.ageNanoseconds)))
+            var record = WorkerRecord(pid: worker.pid, service: worker.service, generation: worker.generation, started: started,
                                       slot: slot, requestTimeout: nil)
             record.ready = worker.ready
             if worker.channel.sending >= 0, worker.channel.receiving >= 0 {
@@ -122,6 +128,10 @@ extension Arbiter {
             }
             record.retiring = worker.retiring
             record.killAt = worker.killInNanoseconds.map { now.advanced(by: .nanoseconds($0)) }
+            if let program = handover.programs.first(where: { $0.pid == worker.pid }) {
+                record.program = ProgramTraits(stopSignal: program.stopSignal, startTimeout: .nanoseconds(program.startTimeoutNanoseconds))
+                record.failedToStart = program.failedToStart
+            }
             supervisor.workers.add(record)
         }
         if handover.logPage >= 0 {
@@ -134,6 +144,10 @@ extension Arbiter {
         }
         log.info("upgrade: took over \(sockets.count) socket(s) and \(handover.workers.count) worker(s) of generation "
                  + "\(handover.generation)")
-        return Cycle(config: DaemonConfig(), generation: handover.generation, sockets: [:])
+        var counters: [String: ServiceCounters] = [:]
+        for (service, fd) in handover.counters {
+            if let adopted = ServiceCounters.adopt(fd) { counters[service] = adopted } else { close(fd) }
+        }
+        return Cycle(config: DaemonConfig(), generation: handover.generation, sockets: [:], counters: counters)
     }
 }

@@ -17,7 +17,7 @@ struct UpgradeHandover: Equatable {
         static func == (a: Worker, b: Worker) -> Bool {
             a.pid == b.pid && a.service == b.service && a.generation == b.generation && a.slot == b.slot && a.board == b.board
                 && a.entries == b.entries && a.channel == b.channel && a.retiring == b.retiring && a.ready == b.ready
-                && a.killInNanoseconds == b.killInNanoseconds
+                && a.killInNanoseconds == b.killInNanoseconds && a.ageNanoseconds == b.ageNanoseconds
         }
 
         var pid: pid_t
@@ -33,6 +33,19 @@ struct UpgradeHandover: Equatable {
         var ready: Bool
         /// How long until its kill deadline, if it has one (nanoseconds; may be negative).
         var killInNanoseconds: Int64?
+        /// How long it has run (for `status`).
+        var ageNanoseconds: Int64 = 0
+    }
+
+    /// A worker that runs a program: how to stop it, and the master's ends of its output pipe and
+    /// notification socket (-1: none).
+    struct Program: Equatable {
+        var pid: pid_t
+        var stopSignal: Int32
+        var startTimeoutNanoseconds: Int64
+        var output: Int32
+        var notify: Int32
+        var failedToStart: Bool
     }
 
     var generation = 0
@@ -44,27 +57,45 @@ struct UpgradeHandover: Equatable {
     /// it; `systemd` marks those systemd passed (never unlinked here).
     var sockets: [(fd: Int32, systemd: Bool, address: String)] = []
     var workers: [Worker] = []
+    var programs: [Program] = []
+    /// Each service's counters memfd by service name, and the daemon's (-1: none).
+    var counters: [(service: String, fd: Int32)] = []
+    var daemonCounters: Int32 = -1
+    /// The control socket's descriptor and the path it is bound to (nil: none).
+    var control: (fd: Int32, path: String)? = nil
 
     static func == (a: UpgradeHandover, b: UpgradeHandover) -> Bool {
         a.generation == b.generation && a.extraWorkers == b.extraWorkers && a.logPage == b.logPage
-            && a.pidFile == b.pidFile && a.workers == b.workers
+            && a.pidFile == b.pidFile && a.workers == b.workers && a.programs == b.programs
             && a.sockets.map(\.fd) == b.sockets.map(\.fd) && a.sockets.map(\.systemd) == b.sockets.map(\.systemd)
             && a.sockets.map(\.address) == b.sockets.map(\.address)
+            && a.counters.map(\.service) == b.counters.map(\.service) && a.counters.map(\.fd) == b.counters.map(\.fd)
+            && a.daemonCounters == b.daemonCounters && a.control?.fd == b.control?.fd && a.control?.path == b.control?.path
     }
 
     /// Every descriptor that must stay open across the exec.
     var descriptors: [Int32] {
-        ([logPage] + sockets.map(\.fd) + workers.flatMap { [$0.board, $0.channel.sending, $0.channel.receiving] }).filter { $0 >= 0 }
+        ([logPage, daemonCounters, control?.fd ?? -1] + sockets.map(\.fd) + counters.map(\.fd)
+         + workers.flatMap { [$0.board, $0.channel.sending, $0.channel.receiving] }
+         + programs.flatMap { [$0.output, $0.notify] }).filter { $0 >= 0 }
     }
 
     func encoded() -> String {
-        var lines = [Self.header, "generation \(generation)", "extra \(extraWorkers)", "logpage \(logPage)"]
+        var lines = [Self.header, "generation \(generation)", "extra \(extraWorkers)", "logpage \(logPage)",
+                     "daemoncounters \(daemonCounters)"]
+        for (service, fd) in counters { lines.append("counters \(Self.hex(service)) \(fd)") }
         if let pidFile { lines.append("pidfile \(Self.hex(pidFile))") }
+        if let control { lines.append("control \(control.fd) \(Self.hex(control.path))") }
         for socket in sockets { lines.append("socket \(socket.fd) \(socket.systemd ? 1 : 0) \(Self.hex(socket.address))") }
         for worker in workers {
             lines.append("worker \(worker.pid) \(Self.hex(worker.service)) \(worker.generation) \(worker.slot ?? -1) "
                          + "\(worker.retiring ? 1 : 0) \(worker.ready ? 1 : 0) \(worker.killInNanoseconds.map(String.init) ?? "-") "
-                         + "\(worker.board) \(worker.entries) \(worker.channel.sending) \(worker.channel.receiving)")
+                         + "\(worker.board) \(worker.entries) \(worker.channel.sending) \(worker.channel.receiving) "
+                         + "\(worker.ageNanoseconds)")
+        }
+        for program in programs {
+            lines.append("program \(program.pid) \(program.stopSignal) \(program.startTimeoutNanoseconds) \(program.output) "
+                         + "\(program.notify) \(program.failedToStart ? 1 : 0)")
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -92,6 +123,9 @@ struct UpgradeHandover: Equatable {
             case "extra": state.extraWorkers = try int(1)
             case "logpage": state.logPage = Int32(try int(1))
             case "pidfile": state.pidFile = try text(1)
+            case "control": state.control = (Int32(try int(1)), try text(2))
+            case "daemoncounters": state.daemonCounters = Int32(try int(1))
+            case "counters": state.counters.append((try text(1), Int32(try int(2))))
             case "socket": state.sockets.append((Int32(try int(1)), try int(2) != 0, try text(3)))
             case "worker":
                 let slot = try int(4)
@@ -99,7 +133,12 @@ struct UpgradeHandover: Equatable {
                 state.workers.append(Worker(pid: pid_t(try int(1)), service: try text(2), generation: try int(3),
                                             slot: slot >= 0 ? slot : nil, board: Int32(try int(8)), entries: try int(9),
                                             channel: (Int32(try int(10)), Int32(try int(11))),
-                                            retiring: try int(5) != 0, ready: try int(6) != 0, killInNanoseconds: kill))
+                                            retiring: try int(5) != 0, ready: try int(6) != 0, killInNanoseconds: kill,
+                                            ageNanoseconds: fields.count > 12 ? Int64(try int(12)) : 0))
+            case "program":
+                state.programs.append(Program(pid: pid_t(try int(1)), stopSignal: Int32(try int(2)),
+                                              startTimeoutNanoseconds: Int64(try int(3)), output: Int32(try int(4)),
+                                              notify: Int32(try int(5)), failedToStart: try int(6) != 0))
             default: throw .message("upgrade state: unknown line '\(fields.joined(separator: " "))'")
             }
         }

@@ -1,7 +1,16 @@
-// The master's record of its workers: which service and generation each pid serves.
+// The master's record of its workers: which service and generation each pid serves (the metrics
+// process has a record too, under MetricsProcess.recordName).
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// What the supervisor knows of a worker that runs a program (`handler = program`).
+struct ProgramTraits: Equatable {
+    /// Sent to ask it to finish (`stop_signal`) instead of SIGTERM.
+    let stopSignal: Int32
+    /// Killed if not ready this long after it started (`start_timeout`).
+    let startTimeout: Duration
+}
 
 /// One live worker.
 struct WorkerRecord {
@@ -22,6 +31,20 @@ struct WorkerRecord {
     /// killed if still alive at `killAt`.
     var retiring = false
     var killAt: ContinuousClock.Instant? = nil
+    /// Set for a program worker (nil: a worker of socketserverd's own).
+    var program: ProgramTraits? = nil
+    /// Set when it failed before serving (a program that could not execute, or was killed for not
+    /// becoming ready in time): its end counts as a failure at start-up, for the back-off.
+    var failedToStart = false
+}
+
+extension WorkerRecord {
+    /// How the log names it: "worker 123 (service echo)", or "metrics process 123".
+    var title: String { Self.title(pid: pid, service: service) }
+
+    static func title(pid: pid_t, service: String) -> String {
+        service == MetricsProcess.recordName ? "metrics process \(pid)" : "worker \(pid) (service \(service))"
+    }
 }
 
 /// Live workers by pid.
@@ -67,6 +90,8 @@ struct WorkerTable {
     mutating func markKilledForHang(_ pid: pid_t) { records[pid]?.killedForHang = true }
 
     mutating func markReady(_ pid: pid_t) { records[pid]?.ready = true }
+
+    mutating func markFailedToStart(_ pid: pid_t) { records[pid]?.failedToStart = true }
 
     /// Brings every kill deadline forward to `deadline` at the latest (a fast stop after a graceful one).
     mutating func hasten(to deadline: ContinuousClock.Instant) {

@@ -14,7 +14,7 @@ struct PluginCallError: Error, CustomStringConvertible {
 extension BaseRequestHandler {
     /// The binding of the service this request belongs to.
     fileprivate func pluginBinding() throws -> PluginBinding {
-        guard let host = server as? HandlerHost, let binding = PluginBinding.binding(for: host.serviceName) else {
+        guard let host, let binding = PluginBinding.binding(for: host.serviceName) else {
             throw PluginCallError(description: "no plugin handler is bound to this service in worker \(getpid())")
         }
         return binding
@@ -26,16 +26,18 @@ extension BaseRequestHandler {
     }
 }
 
-/// Streams: the plugin gets the connected socket as a plain blocking fd with kernel timeouts.
+/// Streams: the plugin gets the connected socket as a plain blocking fd, whose socket timeout
+/// becomes kernel timeouts (SO_RCVTIMEO, SO_SNDTIMEO).
 final class PluginStreamBridge: BaseRequestHandler {
     override func handle() throws {
         let binding = try pluginBinding()
         guard let stream = binding.handler.entry.pointee.stream else {
             throw PluginCallError(description: "plugin handler \(binding.handlerName) cannot serve streams")
         }
+        let idle = request.timeout
         try request.setTimeout(nil)  // O_NONBLOCK off: C code expects a blocking socket
         let fd = request.fileno()
-        if let timeout = (server as? HandlerHost)?.idleTimeout {
+        if let timeout = idle, timeout > .zero {
             var limit = timeval(tv_sec: Int(timeout.components.seconds),
                                 tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
             if limit.tv_sec == 0 && limit.tv_usec == 0 { limit.tv_usec = 1 }  // 0 would mean "never"

@@ -56,7 +56,7 @@ struct PluginHandler: @unchecked Sendable {
         guard handler.key_count <= maximumKeys, handler.key_count == 0 || handler.keys != nil else {
             return .failure(PluginFault("\(path): handler '\(name)' has a bad key table (\(handler.key_count) keys)"))
         }
-        let reserved = Set(ServiceKeys.commonNames + ["include"])
+        let reserved = Set(ServiceKeys.names + ["include"])
         var keys: [(name: String, defaultValue: String?)] = []
         for keyIndex in 0..<handler.key_count {
             let key = handler.keys![keyIndex]

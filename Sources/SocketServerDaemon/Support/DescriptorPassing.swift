@@ -7,7 +7,7 @@ import CSocketServerShims
 /// A one-way channel for descriptors from the master to one worker: a datagram socket pair
 /// (close-on-exec) the master makes before forking the worker. The worker keeps `receiving`. The
 /// master keeps both ends: it sends on `sending`, and takes back through `receiving` what the
-/// worker has not collected before it sends something newer, so at most one descriptor waits (a
+/// worker has not collected before it sends something newer, so at most one message waits (a
 /// worker that writes no log line for months would otherwise hold one rotated log file open per
 /// rotation, up to the socket's buffer). Nothing flows the other way: `sending` is shut down for
 /// reading, so the worker's end cannot send at all.
@@ -49,31 +49,33 @@ public struct DescriptorChannel: Equatable, Sendable {
         if let own { _ = Glibc.close(own.sending) }
     }
 
-    /// The master: sends a copy of `fd` (the receiver gets its own descriptor for the same open
-    /// file), first closing one the receiver has not collected yet. Never blocks.
-    public func send(_ fd: Int32) throws(DaemonError) {
-        while let stale = DescriptorChannel.receiveOne(from: receiving) { _ = Glibc.close(stale) }
-        guard cssd_send_descriptor(sending, fd) == 0 else { throw .system("sending a descriptor", errno) }
+    /// The master: sends copies of `fds` in one message (the receiver gets its own descriptors
+    /// for the same open files), first taking back one the receiver has not collected yet.
+    /// Never blocks.
+    public func send(_ fds: [Int32]) throws(DaemonError) {
+        while let stale = DescriptorChannel.receiveOne(from: receiving) { stale.forEach { _ = Glibc.close($0) } }
+        guard cssd_send_descriptors(sending, fds, Int32(fds.count)) == 0 else { throw .system("sending a descriptor", errno) }
     }
 
-    /// The receiving process: the newest descriptor waiting on `fd` (close-on-exec), or nil when
-    /// none waits; older ones are closed.
-    public static func receiveLatest(from fd: Int32) -> Int32? {
-        var latest: Int32? = nil
+    /// The receiving process: the descriptors of the newest message waiting on `fd`
+    /// (close-on-exec), or nil when none waits; older ones are closed.
+    public static func receiveLatest(from fd: Int32) -> [Int32]? {
+        var latest: [Int32]? = nil
         while let received = receiveOne(from: fd) {
-            if let older = latest { _ = Glibc.close(older) }
+            latest?.forEach { _ = Glibc.close($0) }
             latest = received
         }
         return latest
     }
 
-    /// The descriptor of the next datagram, skipping datagrams without one; nil when none waits.
-    private static func receiveOne(from fd: Int32) -> Int32? {
+    /// The descriptors of the next message, skipping messages without any; nil when none waits.
+    private static func receiveOne(from fd: Int32) -> [Int32]? {
+        var fds = [Int32](repeating: -1, count: Int(CSSD_MAX_PASSED))
         while true {
-            let received = cssd_receive_descriptor(fd)
-            if received >= 0 { return received }
-            // -2: a datagram without a descriptor; EBADMSG: one with more than fit (already taken).
-            if received == -2 || errno == EBADMSG { continue }
+            let count = cssd_receive_descriptors(fd, &fds, CSSD_MAX_PASSED)
+            if count > 0 { return Array(fds[..<Int(count)]) }
+            // 0: a message without a descriptor; EBADMSG: one with more than fit (already closed).
+            if count == 0 || errno == EBADMSG { continue }
             return nil  // EAGAIN: nothing waiting
         }
     }

@@ -4,10 +4,10 @@ import Glibc
 #endif
 import CSocketServerShims
 
-/// Only the master opens the log file: workers run as an unprivileged user and could not open one
-/// in a root-only directory. On SIGUSR1 (after logrotate moved the file) and on a reload that
-/// changes `log_file`, the master opens the file, sends the descriptor down each worker's
-/// `DescriptorChannel`, then bumps a counter in the shared page. A worker sees the new count
+/// Only the master opens the log file (and the access log): workers run as an unprivileged user
+/// and could not open one in a root-only directory. On SIGUSR1 (after logrotate moved the files)
+/// and on a reload that changes `log_file` or `access_log`, the master opens the files, sends the
+/// descriptors down each worker's `DescriptorChannel`, then bumps a counter in the shared page. A worker sees the new count
 /// before its next line and takes the descriptor from its channel (dup3 over its log descriptor).
 /// No signal reaches the workers, so no handler's blocking call is interrupted by a log rotation.
 /// Request children that a worker forks never read the channel (it is the worker's; they keep
@@ -58,17 +58,31 @@ extension Logger {
     /// SIGUSR1: opens the log file again (logrotate moved it) and sends it to every channel's
     /// worker. On stderr it does nothing.
     public func reopen(notifying channels: [DescriptorChannel]) throws(DaemonError) {
-        guard let path = path.withLock({ $0 }) else { return }
-        try redirect(to: path, notifying: channels)
+        guard try reopenFile() else { return }
+        notifyWorkers(channels)
+    }
+
+    /// Opens the log file again, without telling the workers; false on stderr (nothing to do).
+    func reopenFile() throws(DaemonError) -> Bool {
+        guard let path = path.withLock({ $0 }) else { return false }
+        try redirect(to: path)
+        return true
     }
 
     /// `redirect(to:)`, then sends the new log (the file, or stderr) to every channel's worker.
     public func redirect(to path: String?, notifying channels: [DescriptorChannel]) throws(DaemonError) {
         try redirect(to: path)
-        let fd = fdValue.load(ordering: .acquiring)
+        notifyWorkers(channels)
+    }
+
+    /// Sends every channel's worker what it writes to: the log, and the access log when it is on,
+    /// in one message (a worker takes both; without a second descriptor its access log is off).
+    func notifyWorkers(_ channels: [DescriptorChannel]) {
+        let access = AccessLog.shared.descriptor
+        let fds = [fdValue.load(ordering: .acquiring)] + (access >= 0 ? [access] : [])
         var failed = 0
         for channel in channels {
-            do { try channel.send(fd) } catch { failed += 1 }
+            do { try channel.send(fds) } catch { failed += 1 }
         }
         // After the sends: a worker that sees the new count finds the descriptor waiting.
         if let generation { seenGeneration.store(cssd_atomic_add64(generation, 1), ordering: .relaxed) }
@@ -103,9 +117,11 @@ extension Logger {
         repeat {
             target = cssd_atomic_load64(generation)
             if let received = DescriptorChannel.receiveLatest(from: fd) {
-                do { try install(received) } catch {
+                do { try install(received[0]) } catch {
                     write(line: "[\(getpid())] error: cannot take the reopened log: \(error)\n")
                 }
+                AccessLog.shared.install(received.count > 1 ? received[1] : nil)
+                for extra in received.dropFirst(2) { close(extra) }
             }
             seenGeneration.store(target, ordering: .relaxed)
         } while cssd_atomic_load64(generation) != target

@@ -19,6 +19,11 @@ enum ProcessTitle {
         "socketserverd: worker \(service) (generation \(generation))"
     }
 
+    /// "socketserverd: metrics (generation N)".
+    static func metrics(generation: Int) -> String {
+        "socketserverd: metrics (generation \(generation))"
+    }
+
     /// The command line the process started with, program name first (a title does not change it).
     static var originalArguments: [String] {
         (0..<cssd_original_argc()).compactMap { index in cssd_original_argv(index).map { String(cString: $0) } }

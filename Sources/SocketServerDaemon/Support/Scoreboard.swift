@@ -8,28 +8,36 @@ import SocketServer
 
 /// One MAP_SHARED memfd mapping per worker ("slot"), made by the master before it forks the worker,
 /// so the worker and its per-request children write into memory the master reads. A slot holds
-/// two flags (retiring, ready) and one entry per request the worker can run at once (its service's
-/// `threads`; sized from the config, so every request in flight is tracked). An entry is a start
-/// time (monotonic ns, 0 = free), the process group of a program the request started (exec;
-/// 0 = none), the pid of the process serving it, and the client's address text. After a binary
-/// upgrade the new image maps the same memfds again (`adopt`), so the workers it inherits keep
-/// reporting to it.
+/// two flags (retiring, ready), two counts (requests served to the end, connections open now), one
+/// entry per request the worker can run at once (its service's `threads`; sized from the config,
+/// so every request in flight is tracked), then one connection record per connection it can hold
+/// open at once (see Scoreboard+Connections.swift). An entry is a start time (monotonic ns,
+/// 0 = free), the process group of a program the request started (exec; 0 = none), the pid of the
+/// process serving it, and the client's address text. After a binary upgrade the new image maps
+/// the same memfds again (`adopt`), so the workers it inherits keep reporting to it.
 final class Scoreboard: @unchecked Sendable {
     static let clientBytes = 48
     static let entrySize = 24 + clientBytes
-    static let headerSize = 16
+    static let headerSize = 32
 
     /// One worker's mapping.
     struct Board {
         let base: UnsafeMutableRawPointer
         let entries: Int
+        let connections: Int
         /// The memfd behind it (close-on-exec; an upgrade hands it over).
         let descriptor: Int32
 
-        var size: Int { Scoreboard.headerSize + entries * Scoreboard.entrySize }
+        var size: Int { Scoreboard.size(entries: entries, connections: connections) }
+        /// Where the connection records start.
+        var connectionBase: UnsafeMutableRawPointer { base + Scoreboard.headerSize + entries * Scoreboard.entrySize }
     }
 
-    private var boards: [Int: Board] = [:]
+    static func size(entries: Int, connections: Int) -> Int {
+        headerSize + entries * entrySize + connections * connectionSize
+    }
+
+    private(set) var boards: [Int: Board] = [:]
     private var nextSlot = 0
     /// The account whose permissions kill the process groups workers note here (nil: the master's
     /// own): a worker may write any number into this memory, and the master is root.
@@ -39,18 +47,20 @@ final class Scoreboard: @unchecked Sendable {
 
     // MARK: Master side
 
-    /// A board for a new worker that runs up to `entries` requests at once (cleared), or nil when
-    /// the memory cannot be had (the worker is then untracked; the error is logged).
-    func claimSlot(entries: Int) -> Int? {
+    /// A board for a new worker that runs up to `entries` requests at once and holds up to
+    /// `connections` open (cleared), or nil when the memory cannot be had (the worker is then
+    /// untracked; the error is logged).
+    func claimSlot(entries: Int, connections: Int = 1) -> Int? {
         let entries = max(1, entries)
+        let connections = max(1, connections)
         // Sealed at its size: workers inherit the descriptor, and one that could shrink the memfd
         // would make the master's next read of the board fault.
-        let fd = cssd_sealed_memfd("socketserverd-scoreboard", Scoreboard.headerSize + entries * Scoreboard.entrySize)
+        let fd = cssd_sealed_memfd("socketserverd-scoreboard", Scoreboard.size(entries: entries, connections: connections))
         guard fd >= 0 else {
             log.error("scoreboard: memfd_create: \(String(cString: strerror(errno)))")
             return nil
         }
-        guard let board = Scoreboard.map(fd, entries: entries) else {
+        guard let board = Scoreboard.map(fd, entries: entries, connections: connections) else {
             log.error("scoreboard: cannot map \(entries) entries: \(String(cString: strerror(errno)))")
             close(fd)
             return nil
@@ -61,11 +71,10 @@ final class Scoreboard: @unchecked Sendable {
         return slot
     }
 
-    private static func map(_ fd: Int32, entries: Int) -> Board? {
-        let size = headerSize + entries * entrySize
-        let memory = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+    private static func map(_ fd: Int32, entries: Int, connections: Int) -> Board? {
+        let memory = mmap(nil, size(entries: entries, connections: connections), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
         guard let memory, memory != MAP_FAILED else { return nil }
-        return Board(base: memory, entries: entries, descriptor: fd)
+        return Board(base: memory, entries: entries, connections: connections, descriptor: fd)
     }
 
     /// Unmaps a reaped worker's board.
@@ -82,7 +91,11 @@ final class Scoreboard: @unchecked Sendable {
 
     /// In the new image: maps a board the previous image made; false if it cannot.
     func adopt(slot: Int, descriptor: Int32, entries: Int) -> Bool {
-        guard let board = Scoreboard.map(descriptor, entries: entries) else {
+        // The connection records fill what the entries leave of the memfd.
+        var info = stat()
+        let total = fstat(descriptor, &info) == 0 ? Int(info.st_size) : 0
+        let connections = (total - Scoreboard.headerSize - entries * Scoreboard.entrySize) / Scoreboard.connectionSize
+        guard connections >= 1, let board = Scoreboard.map(descriptor, entries: entries, connections: connections) else {
             close(descriptor)
             return false
         }
@@ -105,13 +118,16 @@ final class Scoreboard: @unchecked Sendable {
     }
 
     /// The clients of every request running in `slot`, oldest first (for the log when a worker dies).
-    func clients(in slot: Int) -> [String] {
+    func clients(in slot: Int) -> [String] { running(in: slot).map(\.client) }
+
+    /// Every request running in `slot`, oldest first: since when (monotonic ns) and from which client.
+    func running(in slot: Int) -> [(since: Int64, client: String)] {
         guard let board = boards[slot] else { return [] }
         return (0..<board.entries)
             .map { (since: cssd_atomic_load64(start(board, $0)), entry: $0) }
             .filter { $0.since > 0 }
             .sorted { $0.since < $1.since }
-            .map { clientText(board, $0.entry) }
+            .map { ($0.since, clientText(board, $0.entry)) }
     }
 
     private func clientText(_ board: Board, _ entry: Int) -> String {
@@ -182,13 +198,13 @@ final class Scoreboard: @unchecked Sendable {
     }
 
     /// Ends the requests process `pid` (a request child that died without ending them) left in
-    /// `slot`, killing the programs they started; returns their clients.
-    func endAll(slot: Int, owner pid: pid_t) -> [String] {
+    /// `slot`, killing the programs they started; returns since when each ran, and its client.
+    func endAll(slot: Int, owner pid: pid_t) -> [(since: Int64, client: String)] {
         guard let board = boards[slot] else { return [] }
-        var clients: [String] = []
+        var clients: [(since: Int64, client: String)] = []
         for entry in 0..<board.entries
         where cssd_atomic_load64(start(board, entry)) > 0 && cssd_atomic_load64(owner(board, entry)) == Int64(pid) {
-            clients.append(clientText(board, entry))
+            clients.append((cssd_atomic_load64(start(board, entry)), clientText(board, entry)))
             let group = cssd_atomic_load64(childGroup(board, entry))
             if group > 1 { kill(-pid_t(group), SIGKILL) }
             end(slot: slot, entry: entry)
@@ -202,7 +218,23 @@ final class Scoreboard: @unchecked Sendable {
         cssd_atomic_store64(childGroup(board, entry), Int64(group))
     }
 
-    // MARK: Layout: the two flags, then the entries.
+    /// The requests the worker in `slot` served to the end, and the connections it has open now.
+    func counts(in slot: Int) -> (requests: Int64, active: Int64) {
+        guard let board = boards[slot] else { return (0, 0) }
+        return (cssd_atomic_load64(countField(board, 0)), cssd_atomic_load64(countField(board, 1)))
+    }
+
+    /// Worker side: one more request served to the end.
+    func countServed(slot: Int) { if let board = boards[slot] { _ = cssd_atomic_add64(countField(board, 0), 1) } }
+
+    /// Worker side: a connection opened (+1) or closed (-1).
+    func addActive(slot: Int, _ delta: Int64) { if let board = boards[slot] { _ = cssd_atomic_add64(countField(board, 1), delta) } }
+
+    // MARK: Layout: the two flags, the two counts, then the entries.
+
+    private func countField(_ board: Board, _ index: Int) -> UnsafeMutablePointer<Int64> {
+        (board.base + 16 + index * 8).assumingMemoryBound(to: Int64.self)
+    }
 
     private func retiringFlag(_ board: Board) -> UnsafeMutablePointer<Int64> { board.base.assumingMemoryBound(to: Int64.self) }
 

@@ -9,10 +9,10 @@ enum SocketActivation {
     static let firstDescriptor: Int32 = 3
 
     /// Takes the sockets systemd passed (if LISTEN_PID is this process) and matches each to a
-    /// service by its bound address or, failing that, by its fd name (`FileDescriptorName=` = the
-    /// service's name). A socket that matches no service is an error that names it. The variables
+    /// listener by its bound address or, failing that, by its fd name (`FileDescriptorName=` = the
+    /// service's name, or `metrics`). A socket that matches none is an error that names it. The variables
     /// are unset so that workers and exec'd programs do not see them.
-    static func claim(for services: [ServiceConfig]) throws(DaemonError) -> [ListenAddress: Socket] {
+    static func claim(for wants: [ListenerWant]) throws(DaemonError) -> [ListenAddress: Socket] {
         defer { for name in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] { unsetenv(name) } }
         guard let pidText = environment("LISTEN_PID"), pid_t(pidText) == getpid(),
               let countText = environment("LISTEN_FDS"), let count = Int32(countText), count > 0 else { return [:] }
@@ -26,15 +26,15 @@ enum SocketActivation {
                 unmatched.append("fd \(fd) (\(name)): not a socket")
                 continue
             }
-            let service = services.first { $0.listen == bound } ?? services.first { $0.name == name && $0.listen.socketType == socket.type }
-            guard let service, claimed[service.listen] == nil else {
+            let want = wants.first { $0.listen == bound } ?? wants.first { $0.name == name && $0.listen.socketType == socket.type }
+            guard let want, claimed[want.listen] == nil else {
                 unmatched.append("fd \(fd) \(bound) named '\(name)'")
                 socket.close()
                 continue
             }
             try? socket.setNonBlockingFlag(true)
-            claimed[service.listen] = socket
-            log.info("service \(service.name): using socket \(bound) passed by systemd (fd \(fd))")
+            claimed[want.listen] = socket
+            log.info("\(want.what): using socket \(bound) passed by systemd (fd \(fd))")
         }
         if !unmatched.isEmpty {
             for socket in claimed.values { _ = socket.detach() }

@@ -4,7 +4,7 @@ import Glibc
 #endif
 import SocketServer
 
-extension StreamService {
+extension TCPServer {
     /// A forked request child inherits what its worker has already done and redoes everything else,
     /// every time: lazily bound libc symbols, and Swift type metadata that the runtime builds on first
     /// use (the first `[UInt8]` metadata lookup by name builds the runtime's table of prespecialized

@@ -14,6 +14,16 @@ enum ServiceEvent: Int, CaseIterable {
     case reset
     /// The client is not in `allow`.
     case notAllowed
+    /// The client is in `deny`.
+    case denied
+    /// The service had `max_connections` open.
+    case maxConnections
+    /// The client had `per_source` connections open.
+    case perSource
+    /// The client came faster than `rate`.
+    case rate
+    /// The shared client table had no room for a client, which was not limited.
+    case untracked
     /// The client stayed silent for `timeout`.
     case idle
     /// The thread pool's queue or the event loop was full.
@@ -30,7 +40,7 @@ enum ServiceEvent: Int, CaseIterable {
     var level: LogLevel {
         switch self {
         case .reset, .idle: return .info
-        case .notAllowed, .full: return .warning
+        case .notAllowed, .denied, .maxConnections, .perSource, .rate, .full, .untracked: return .warning
         case .badRequest, .failed, .crashed, .acceptFailed: return .error
         }
     }
@@ -40,6 +50,11 @@ enum ServiceEvent: Int, CaseIterable {
         switch self {
         case .reset: return "connections reset by their clients"
         case .notAllowed: return "connections refused (not in allow)"
+        case .denied: return "connections refused (in deny)"
+        case .maxConnections: return "connections refused (max_connections)"
+        case .perSource: return "connections refused (per_source)"
+        case .rate: return "connections refused (rate)"
+        case .untracked: return "clients not limited (the client table is full)"
         case .idle: return "idle clients closed"
         case .full: return "connections refused as full"
         case .badRequest: return "bad requests"

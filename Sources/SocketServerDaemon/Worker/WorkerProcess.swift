@@ -25,7 +25,7 @@ enum WorkerProcess {
     static func run(
         service: ServiceConfig, generation: Int, socket: Socket, descriptor: HandlerDescriptor, masterPID: pid_t,
         credentials: Credentials?, logChannel: Int32?, signalMask: sigset_t,
-        scoreboard: Scoreboard? = nil, slot: Int? = nil, gracefulTimeout: Duration = DaemonKeys.gracefulTimeout.default
+        scoreboard: Scoreboard? = nil, slot: Int? = nil, counters: ServiceCounters? = nil, gracefulTimeout: Duration = DaemonKeys.gracefulTimeout.default
     ) -> Never {
         // First, while this is the only thread and before any handler, plugin or program is loaded.
         do {
@@ -49,7 +49,7 @@ enum WorkerProcess {
         // master's thread id (see runAfterFork), and a worker has threads.
         runAfterFork {
             let status = serve(service: service, socket: socket, descriptor: descriptor, signalMask: signalMask,
-                               scoreboard: scoreboard, slot: slot, stopping: {
+                               scoreboard: scoreboard, slot: slot, counters: counters, stopping: {
                 // Without a master nobody kills this worker at graceful_timeout: it does so itself.
                 if getppid() != masterPID { armOrphanDeadline(service: service, after: gracefulTimeout) }
             })
@@ -61,7 +61,7 @@ enum WorkerProcess {
     /// returns the worker's exit status.
     private static func serve(
         service: ServiceConfig, socket: Socket, descriptor: HandlerDescriptor, signalMask: sigset_t,
-        scoreboard: Scoreboard?, slot: Int?, stopping: () -> Void
+        scoreboard: Scoreboard?, slot: Int?, counters: ServiceCounters?, stopping: () -> Void
     ) -> Int32 {
         var mask = signalMask
         pthread_sigmask(SIG_SETMASK, &mask, nil)
@@ -80,13 +80,12 @@ enum WorkerProcess {
         }
         let settings: (any Sendable)?
         do {
-            settings = try served.settings?(HandlerConfiguration(options: service.options, workingDirectory: service.workingDirectory,
-                                                                 idleTimeout: service.idleTimeout))
+            settings = try served.settings?(HandlerConfiguration(options: service.options))
         } catch {
             log.error("service \(service.name): \(error); worker cannot start")
             return startupFailure
         }
-        let policy = ServicePolicy(service: service, scoreboard: scoreboard, slot: slot, handlerSettings: settings)
+        let policy = ServicePolicy(service: service, scoreboard: scoreboard, slot: slot, counters: counters, handlerSettings: settings)
         let server: BaseServer
         do {
             server = try makeServer(service: service, socket: socket, descriptor: served, policy: policy)
@@ -107,6 +106,7 @@ enum WorkerProcess {
         stopping()
         server.serverClose()  // threads joined, children reaped: in-flight requests are done
         Containment.killAllChildren()  // nothing a request started outlives the worker
+        AccessLog.shared.flush()
         return 0
     }
 
@@ -117,11 +117,12 @@ enum WorkerProcess {
         case .threads:
             // A worker whose threads are all busy waits a little before accepting, so that another
             // worker with an idle thread takes the connection; then it accepts (and queues) as before.
-            concurrency = ThreadPoolMixIn(threads: service.threads, queueLimit: max(64, service.threads * 4),
+            concurrency = ThreadPoolMixIn(threads: service.threads, queueLimit: queueLimit(service),
                                           acceptWait: service.listen.isDatagram ? .zero : .milliseconds(50))
         case .fork:
             let forking = ForkingMixIn(maxChildren: service.threads)
             forking.childExited = { pid, status in policy.requestChildExited(pid, status: status) }
+            forking.childStarted = { pid, request in policy.requestChildStarted(pid, request) }
             concurrency = forking
         case .events:
             // The config check refuses handlers without an event-driven variant and datagram listeners.
@@ -135,17 +136,23 @@ enum WorkerProcess {
                 log.info("service \(service.name): events connections capped at \(limit), not \(wanted) "
                     + "(descriptor limit RLIMIT_NOFILE \(descriptors), \(descriptorReserve) kept for the worker)")
             }
-            concurrency = EventLoopMixIn(handler: events, maxConnections: limit, idleTimeout: service.idleTimeout)
+            concurrency = policy.eventLoop(handler: events, maxConnections: limit)
         }
+        let server: TCPServer
         if service.listen.isDatagram {
             guard let handler = descriptor.datagram else { throw DaemonError.message("handler \(descriptor.name) cannot serve datagrams") }
-            return try DatagramService(socket: socket, handler: handler, policy: policy, concurrency: concurrency)
+            server = try UDPServer(socket: socket, handler, concurrency: concurrency)
+        } else {
+            guard let handler = descriptor.stream else { throw DaemonError.message("handler \(descriptor.name) cannot serve streams") }
+            server = try TCPServer(socket: socket, handler, concurrency: concurrency)
         }
-        guard let handler = descriptor.stream else { throw DaemonError.message("handler \(descriptor.name) cannot serve streams") }
-        let server = try StreamService(socket: socket, handler: handler, policy: policy, concurrency: concurrency)
-        if service.concurrency == .fork { server.primeForkedRequests() }
+        try policy.install(on: server)
+        if service.concurrency == .fork, !service.listen.isDatagram { server.primeForkedRequests() }
         return server
     }
+
+    /// With `concurrency = threads`, the requests that may wait for a thread.
+    static func queueLimit(_ service: ServiceConfig) -> Int { max(64, service.threads * 4) }
 
     /// Descriptors kept for the worker itself (listener, epoll, logs, plugins) under the events cap.
     static let descriptorReserve = 64
@@ -182,6 +189,7 @@ enum WorkerProcess {
         _ = try? PosixThread.start(detached: true) {
             sleep(for: limit)
             log.warning("service \(service.name): worker \(getpid()): requests still running after \(limit) without a master; exiting")
+            AccessLog.shared.flush()
             kill(-getpgrp(), SIGKILL)
             _exit(0)
         }
