@@ -26,7 +26,8 @@ struct ServerSpec {
     let kind: ServerKind
     let unix: Bool
     /// socketserverd only: lines added to `[daemon]` and to the echo service (`access_log =
-    /// $DIR/access.log`, `per_source = 1000`); `$DIR` is the server's scratch directory.
+    /// $DIR/access.log`, `per_source = 1000`); `$DIR` is the server's scratch directory, and
+    /// `$METRICS_PORT` a free port.
     var daemonKeys: [String] = []
     var serviceKeys: [String] = []
 
@@ -105,7 +106,10 @@ final class RunningServer {
             case .unix(let path): listen = "unix:\(path)"
             }
             let path = directory + "/socketserverd.conf"
-            let expand = { (line: String) in line.replacing("$DIR", with: directory) }
+            let metricsPort = spec.daemonKeys.contains { $0.contains("$METRICS_PORT") } ? freePort() : 0
+            let expand = { (line: String) in
+                line.replacing("$DIR", with: directory).replacing("$METRICS_PORT", with: "\(metricsPort)")
+            }
             let config: String
             switch spec.kind {
             case .program(let peer): config = Self.programConfig(peer, listen: listen, context: context, logLevel: logLevel)

@@ -165,6 +165,10 @@ let allServers: [ServerSpec] = [
     ServerSpec(name: "socketserverd fork unix", kind: .daemon(concurrency: "fork"), unix: true),
     ServerSpec(name: "socketserverd events tcp", kind: .daemon(concurrency: "events"), unix: false),
     ServerSpec(name: "socketserverd events unix", kind: .daemon(concurrency: "events"), unix: true),
+    // The operations features on, against the row above it without them, in the same run.
+    ServerSpec(name: "socketserverd threads tcp + metrics, access_log, per_source", kind: .daemon(concurrency: "threads"),
+               unix: false, daemonKeys: ["access_log = $DIR/access.log", "metrics = tcp://127.0.0.1:$METRICS_PORT"],
+               serviceKeys: ["per_source = 1000"]),
     ServerSpec(name: "python ForkingTCPServer", kind: .pythonForking, unix: false),
     ServerSpec(name: "python ThreadingTCPServer", kind: .pythonThreading, unix: false),
     ServerSpec(name: "python ThreadingTCPServer, 2 program workers", kind: .program(.python), unix: false),

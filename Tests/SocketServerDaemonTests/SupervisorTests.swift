@@ -103,7 +103,7 @@ final class SupervisorTests: XCTestCase {
         started(&supervisor, echo: 1)
         let first = pids(supervisor, generation: 1)[0]
         let actions = supervisor.decide(now: at(2), observing: Observations(selfRetiring: [first]))
-        XCTAssertEqual(actions, [.retire(pid: first, service: "echo", reason: .maxRequests), .start(service: "echo")])
+        XCTAssertEqual(actions, [.retire(pid: first, service: "echo", reason: .byItself), .start(service: "echo")])
         XCTAssertEqual(supervisor.workers.records[first]?.killAt, at(7), "it has graceful_timeout to finish")
     }
 

@@ -107,7 +107,7 @@ final class LifecycleTests: DaemonTestCase {
         defer { held.close() }
         XCTAssertEqual(try ask(held, "held\n"), "held\n")
         for index in 0..<2 { XCTAssertEqual(try tcpRoundTrip(port: daemon.port, "r\(index)\n"), "r\(index)\n") }
-        XCTAssertTrue(daemon.waitForLog("worker \(first) (service echo) is retiring (max_requests); starting its replacement"),
+        XCTAssertTrue(daemon.waitForLog("worker \(first) (service echo) is retiring by itself; starting its replacement"),
                       daemon.log)
         XCTAssertEqual(try tcpRoundTrip(port: daemon.port, "new\n"), "new\n", daemon.log)
         XCTAssertEqual(try ask(held, "still\n"), "still\n", "the held client is still served")

@@ -35,8 +35,8 @@ extension Arbiter {
             spawn(config)
         case .retire(let pid, let service, let reason):
             switch reason {
-            case .maxRequests:
-                log.info("worker \(pid) (service \(service)) is retiring (max_requests); starting its replacement")
+            case .byItself:
+                log.info("worker \(pid) (service \(service)) is retiring by itself; starting its replacement")
             case .oldGeneration, .surplus:
                 kill(pid, stopSignal(of: pid))
             case .stop:

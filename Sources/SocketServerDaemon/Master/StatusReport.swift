@@ -13,7 +13,7 @@ struct StatusReport {
         let ageSeconds: Int64
         /// Connections (or datagrams) it served to the end, and those it has open now.
         let requests: Int64, active: Int64
-        /// Told to finish (an old generation draining, a surplus, max_requests, a stop).
+        /// Told to finish (an old generation draining, a surplus, its own request limit, a stop).
         let retiring: Bool
     }
 

@@ -19,7 +19,7 @@ struct ServiceDemand: Equatable {
 struct Observations {
     /// Workers that have reached their accept loop.
     var ready: Set<pid_t> = []
-    /// Workers that stopped accepting by themselves (max_requests).
+    /// Workers that stopped accepting by themselves (they reached their own request limit).
     var selfRetiring: Set<pid_t> = []
     /// Each busy worker's oldest request: how long it has run and for which client.
     var oldestRequest: [pid_t: (running: Duration, client: String)] = [:]
@@ -27,7 +27,7 @@ struct Observations {
 
 /// One thing for the master to do.
 enum SupervisorAction: Hashable {
-    enum RetireReason: Hashable { case oldGeneration, surplus, maxRequests, stop }
+    enum RetireReason: Hashable { case oldGeneration, surplus, byItself, stop }
     enum KillReason: Hashable {
         case overdue, hung(client: String, running: Duration, limit: Duration)
         /// A program worker that did not become ready within its start_timeout.
@@ -36,7 +36,7 @@ enum SupervisorAction: Hashable {
 
     /// Fork one worker of `service` for the current generation.
     case start(service: String)
-    /// Ask a worker to finish and exit (TERM; none for max_requests, which retires by itself). It
+    /// Ask a worker to finish and exit (TERM; none for a worker that retires by itself). It
     /// is already marked retiring, with its kill deadline.
     case retire(pid: pid_t, service: String, reason: RetireReason)
     /// SIGKILL a worker with its process group and the programs its requests started.
@@ -101,7 +101,7 @@ struct Supervisor {
         for pid in seen.selfRetiring.sorted() {
             guard let record = workers.records[pid], !record.retiring else { continue }
             _ = workers.retire(where: { $0.pid == pid }, deadline: deadline)
-            actions.append(.retire(pid: pid, service: record.service, reason: .maxRequests))
+            actions.append(.retire(pid: pid, service: record.service, reason: .byItself))
         }
         backoff.clearExpired(at: now)
         for demand in allDemands {
@@ -193,7 +193,7 @@ struct Supervisor {
 
     /// How a worker's end is to be reported, and whether its service backs off.
     enum Exit: Equatable {
-        /// It was retiring (reload, stop, TTOU, max_requests): nothing to replace.
+        /// It was retiring (reload, stop, TTOU, by itself): nothing to replace.
         case retired
         /// It exited 0 unasked: replaced at once.
         case clean

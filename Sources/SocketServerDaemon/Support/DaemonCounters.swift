@@ -17,43 +17,28 @@ final class DaemonCounters: @unchecked Sendable {
     }
 
     static let size = Field.allCases.count * 8
-    private let base: UnsafeMutableRawPointer
-    /// The memfd behind the mapping (close-on-exec; an upgrade hands it over).
-    let descriptor: Int32
+    private let memory: SharedMemory
+    /// The memfd behind the mapping (an upgrade hands it over).
+    var descriptor: Int32 { memory.descriptor }
 
-    private init(base: UnsafeMutableRawPointer, descriptor: Int32) {
-        self.base = base
-        self.descriptor = descriptor
-    }
+    private init(_ memory: SharedMemory) { self.memory = memory }
 
     /// New counters with the start time set to now; nil when the memory cannot be had (logged).
     static func create() -> DaemonCounters? {
-        let fd = cssd_sealed_memfd("socketserverd-daemon", size)
-        guard fd >= 0, let counters = adopt(fd) else {
-            log.error("daemon counters: \(Errno(rawValue: errno))")
-            if fd >= 0 { close(fd) }
+        do {
+            let counters = DaemonCounters(try SharedMemory.create(name: "socketserverd-daemon", size: size))
+            counters.set(.startTime, Int64(time(nil)))
+            return counters
+        } catch {
+            log.error("daemon counters: \(error)")
             return nil
         }
-        counters.set(.startTime, Int64(time(nil)))
-        return counters
     }
 
     /// Maps counters the previous image made; nil if it cannot.
-    static func adopt(_ descriptor: Int32) -> DaemonCounters? {
-        let memory = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0)
-        guard let memory, memory != MAP_FAILED else { return nil }
-        setCloseOnExec(descriptor, true)
-        return DaemonCounters(base: memory, descriptor: descriptor)
-    }
+    static func adopt(_ descriptor: Int32) -> DaemonCounters? { SharedMemory.adopt(descriptor, size: size).map(DaemonCounters.init) }
 
-    deinit {
-        munmap(base, DaemonCounters.size)
-        close(descriptor)
-    }
-
-    private func pointer(_ field: Field) -> UnsafeMutablePointer<Int64> {
-        (base + field.rawValue * 8).assumingMemoryBound(to: Int64.self)
-    }
+    private func pointer(_ field: Field) -> UnsafeMutablePointer<Int64> { memory.int64(at: field.rawValue * 8) }
 
     func add(_ field: Field, _ delta: Int64 = 1) { _ = cssd_atomic_add64(pointer(field), delta) }
 

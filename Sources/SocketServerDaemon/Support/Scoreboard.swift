@@ -135,7 +135,7 @@ final class Scoreboard: @unchecked Sendable {
         return String(decoding: text.prefix { $0 != 0 }, as: UTF8.self)
     }
 
-    /// True once if the worker in `slot` said it is retiring by itself (max_requests); clears it.
+    /// True once if the worker in `slot` said it is retiring by itself; clears it.
     func takeRetiring(slot: Int) -> Bool {
         guard let board = boards[slot] else { return false }
         return cssd_atomic_load64(retiringFlag(board)) != 0 && cssd_atomic_cas64(retiringFlag(board), 1, 0) != 0
@@ -165,7 +165,7 @@ final class Scoreboard: @unchecked Sendable {
     /// This worker serves: its listener is in its accept loop (an old generation may now retire).
     func markReady(slot: Int) { if let board = boards[slot] { cssd_atomic_store64(readyFlag(board), 1) } }
 
-    /// This worker stops accepting and will exit when its requests are done (max_requests): the
+    /// This worker stops accepting and will exit when its requests are done (its own request limit): the
     /// master should start its replacement now and give it a deadline, as for a reload.
     func markRetiring(slot: Int) { if let board = boards[slot] { cssd_atomic_store64(retiringFlag(board), 1) } }
 

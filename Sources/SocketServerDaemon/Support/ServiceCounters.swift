@@ -50,47 +50,28 @@ final class ServiceCounters: @unchecked Sendable {
     private static let sourceEntrySize = 24
     static let size = sourcesOffset + sourceEntries * sourceEntrySize
 
-    private let base: UnsafeMutableRawPointer
-    /// The memfd behind the mapping (close-on-exec; an upgrade hands it over).
-    let descriptor: Int32
+    private let memory: SharedMemory
+    /// The memfd behind the mapping (an upgrade hands it over).
+    var descriptor: Int32 { memory.descriptor }
 
-    private init(base: UnsafeMutableRawPointer, descriptor: Int32) {
-        self.base = base
-        self.descriptor = descriptor
-    }
+    private init(_ memory: SharedMemory) { self.memory = memory }
 
     /// New zeroed counters for `service`, or nil when the memory cannot be had (logged).
     static func create(service: String) -> ServiceCounters? {
-        // Sealed at its size: a worker that could shrink the memfd would make the master's reads fault.
-        let fd = cssd_sealed_memfd("socketserverd-counters", size)
-        guard fd >= 0 else {
-            log.error("service \(service): counters: memfd_create: \(Errno(rawValue: errno))")
+        do {
+            return ServiceCounters(try SharedMemory.create(name: "socketserverd-counters", size: size))
+        } catch {
+            log.error("service \(service): counters: \(error)")
             return nil
         }
-        guard let counters = adopt(fd) else {
-            log.error("service \(service): counters: mmap: \(Errno(rawValue: errno))")
-            close(fd)
-            return nil
-        }
-        return counters
     }
 
     /// Maps counters another process made (the previous image, on an upgrade); nil if it cannot.
-    static func adopt(_ descriptor: Int32) -> ServiceCounters? {
-        let memory = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0)
-        guard let memory, memory != MAP_FAILED else { return nil }
-        setCloseOnExec(descriptor, true)
-        return ServiceCounters(base: memory, descriptor: descriptor)
-    }
-
-    deinit {
-        munmap(base, ServiceCounters.size)
-        close(descriptor)
-    }
+    static func adopt(_ descriptor: Int32) -> ServiceCounters? { SharedMemory.adopt(descriptor, size: size).map(ServiceCounters.init) }
 
     // MARK: Counters
 
-    private func pointer(_ offset: Int) -> UnsafeMutablePointer<Int64> { (base + offset).assumingMemoryBound(to: Int64.self) }
+    private func pointer(_ offset: Int) -> UnsafeMutablePointer<Int64> { memory.int64(at: offset) }
 
     func add(_ field: Field, _ delta: Int64 = 1) { _ = cssd_atomic_add64(pointer(Self.fieldsOffset + field.rawValue * 8), delta) }
 
