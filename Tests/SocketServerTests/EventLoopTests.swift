@@ -112,6 +112,10 @@ final class EventLoopTests: XCTestCase {
     func testClientThatDoesNotReadStopsTheReadingAndGetsEverythingLater() throws {
         let total = 8 << 20
         let server = try EventServer(EventLoopMixIn(handler: EchoEventHandler.self))
+        // Small kernel buffers on the server's side too (accepted sockets inherit the listener's):
+        // autotuned ones could hold all 8 MiB, and the test would prove nothing.
+        try server.socket.setOption(.receiveBufferSize, 65536)
+        try server.socket.setOption(.sendBufferSize, 65536)
         try withServing(server) { server in
             let client = try Socket(family: .inet, type: .stream)
             try client.setOption(.receiveBufferSize, 65536)
