@@ -62,10 +62,8 @@ final class SocketTimeoutTests: XCTestCase {
     }
 
     func testAcceptTimesOut() throws {
-        let listener = try Socket(family: .inet, type: .stream)
+        let listener = try loopbackListener()
         defer { listener.close() }
-        try listener.bind(loopback4)
-        try listener.listen()
         try listener.setTimeout(short)
         let (error, elapsed) = timedFailure { _ = try listener.accept() }
         XCTAssertEqual(error, .timeout(call: "accept"))
@@ -166,10 +164,8 @@ final class SocketTimeoutTests: XCTestCase {
     }
 
     func testNonBlockingAcceptReportsEAGAIN() throws {
-        let listener = try Socket(family: .inet, type: .stream)
+        let listener = try loopbackListener()
         defer { listener.close() }
-        try listener.bind(loopback4)
-        try listener.listen()
         try listener.setBlocking(false)
         XCTAssertThrowsError(try listener.accept()) { error in
             XCTAssertEqual(error as? SocketError, .system(call: "accept", errno: EAGAIN))
@@ -178,10 +174,8 @@ final class SocketTimeoutTests: XCTestCase {
     }
 
     func testNonBlockingConnectIsInProgressOrDone() throws {
-        let listener = try Socket(family: .inet, type: .stream)
+        let listener = try loopbackListener()
         defer { listener.close() }
-        try listener.bind(loopback4)
-        try listener.listen()
         let client = try Socket(family: .inet, type: .stream)
         defer { client.close() }
         try client.setBlocking(false)
@@ -203,10 +197,8 @@ final class SocketTimeoutTests: XCTestCase {
     }
 
     func testCreateConnectionKeepsItsTimeout() throws {
-        let listener = try Socket(family: .inet, type: .stream)
+        let listener = try loopbackListener()
         defer { listener.close() }
-        try listener.bind(loopback4)
-        try listener.listen()
         let port = Int(try listener.getSockName().port!)
         let client = try createConnection(host: "127.0.0.1", port: port, timeout: short)
         defer { client.close() }
