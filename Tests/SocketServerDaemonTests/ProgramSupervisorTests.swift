@@ -3,38 +3,18 @@
 @testable import SocketServerDaemon
 import XCTest
 
-final class ProgramSupervisorTests: XCTestCase {
-    let t0 = ContinuousClock.now
-    var nextPID: pid_t = 100
+final class ProgramSupervisorTests: SupervisorTestCase {
     let traits = ProgramTraits(stopSignal: SIGQUIT, startTimeout: .seconds(5))
-
-    func at(_ seconds: Double) -> ContinuousClock.Instant { t0.advanced(by: .milliseconds(Int(seconds * 1000))) }
+    override var startedProgram: ProgramTraits? { traits }
 
     func demand(wanted: Int = 1) -> ServiceDemand { ServiceDemand(name: "app", wanted: wanted, startTimeout: traits.startTimeout) }
-
-    /// Carries out the starts as the master would (a program worker per start); returns the rest.
-    @discardableResult
-    func step(_ supervisor: inout Supervisor, at seconds: Double, ready: Set<pid_t> = []) -> [SupervisorAction] {
-        let actions = supervisor.decide(now: at(seconds), observing: Observations(ready: ready))
-        for case .start(let service) in actions {
-            nextPID += 1
-            var record = WorkerRecord(pid: nextPID, service: service, generation: supervisor.generation, started: at(seconds))
-            record.program = traits
-            supervisor.workers.add(record)
-        }
-        return actions.filter { if case .start = $0 { return false } else { return true } }
-    }
-
-    func pids(_ supervisor: Supervisor, generation: Int) -> [pid_t] {
-        supervisor.workers.records.values.filter { $0.generation == generation }.map(\.pid).sorted()
-    }
 
     func testAProgramNeverReadyIsKilledAtStartTimeoutWhileTheOldGenerationServes() throws {
         var supervisor = Supervisor(now: t0)
         supervisor.begin(generation: 1, demands: [demand()], gracefulTimeout: .seconds(5), now: t0)
         step(&supervisor, at: 0)
         let old = pids(supervisor, generation: 1)
-        step(&supervisor, at: 0.5, ready: Set(old))
+        step(&supervisor, at: 0.5, Observations(ready: Set(old)))
         supervisor.begin(generation: 2, demands: [demand()], gracefulTimeout: .seconds(5), now: at(1))
         step(&supervisor, at: 1)
         let new = try XCTUnwrap(pids(supervisor, generation: 2).first)
@@ -58,25 +38,15 @@ final class ProgramSupervisorTests: XCTestCase {
             step(&supervisor, at: clock)
         }
         let ready = try XCTUnwrap(pids(supervisor, generation: 2).last)
-        XCTAssertEqual(step(&supervisor, at: clock + 0.5, ready: [ready]), [.retire(pid: old[0], service: "app", reason: .oldGeneration)])
+        XCTAssertEqual(step(&supervisor, at: clock + 0.5, Observations(ready: [ready])), [.retire(pid: old[0], service: "app", reason: .oldGeneration)])
     }
 
     func testAProgramThatExitsAtOnceBacksOffEvenWithStatusZero() {
         var supervisor = Supervisor(now: t0)
         supervisor.begin(generation: 1, demands: [demand()], gracefulTimeout: .seconds(5), now: t0)
         step(&supervisor, at: 0)
-        var clock = 0.05
-        for expected in [100, 200, 400, 800] {
-            let pid = pids(supervisor, generation: 1)[0]
-            guard case .crashed(let delay, _, _)? = supervisor.workerExited(pid: pid, status: 0, failedAtStart: false, now: at(clock))?.1
-            else { return XCTFail("exiting unasked is a failure for a program") }
-            XCTAssertEqual(delay, .milliseconds(expected))
-            XCTAssertEqual(step(&supervisor, at: clock), [])
-            XCTAssertTrue(pids(supervisor, generation: 1).isEmpty, "nothing starts inside the back-off")
-            clock += Double(expected) / 1000
-            step(&supervisor, at: clock)
-            clock += 0.05
-        }
+        assertBacksOff(&supervisor, status: 0, delays: [100, 200, 400, 800], from: 0.05, lifetime: 0.05,
+                       "exiting unasked is a failure for a program")
     }
 
     func testAReadyProgramIsNotKilled() {
@@ -84,7 +54,7 @@ final class ProgramSupervisorTests: XCTestCase {
         supervisor.begin(generation: 1, demands: [demand(wanted: 2)], gracefulTimeout: .seconds(5), now: t0)
         step(&supervisor, at: 0)
         let all = pids(supervisor, generation: 1)
-        step(&supervisor, at: 1, ready: Set(all))
+        step(&supervisor, at: 1, Observations(ready: Set(all)))
         XCTAssertEqual(step(&supervisor, at: 100), [])
         XCTAssertNil(supervisor.nextDue(now: at(100)), "nothing is due: no poll while programs serve")
     }

@@ -3,27 +3,7 @@
 @testable import SocketServerDaemon
 import XCTest
 
-final class SupervisorTests: XCTestCase {
-    let t0 = ContinuousClock.now
-    var nextPID: pid_t = 100
-
-    func at(_ seconds: Double) -> ContinuousClock.Instant { t0.advanced(by: .milliseconds(Int(seconds * 1000))) }
-
-    /// Carries out the starts as the master would (a record per fork) and returns the other actions.
-    @discardableResult
-    func step(_ supervisor: inout Supervisor, at seconds: Double, _ seen: Observations = Observations()) -> [SupervisorAction] {
-        let actions = supervisor.decide(now: at(seconds), observing: seen)
-        for case .start(let service) in actions {
-            nextPID += 1
-            supervisor.workers.add(WorkerRecord(pid: nextPID, service: service, generation: supervisor.generation, started: at(seconds)))
-        }
-        return actions.filter { if case .start = $0 { return false } else { return true } }
-    }
-
-    func pids(_ supervisor: Supervisor, generation: Int) -> [pid_t] {
-        supervisor.workers.records.values.filter { $0.generation == generation }.map(\.pid).sorted()
-    }
-
+final class SupervisorTests: SupervisorTestCase {
     func started(_ supervisor: inout Supervisor, echo: Int, at seconds: Double = 0) {
         supervisor.begin(generation: 1, demands: [ServiceDemand(name: "echo", wanted: echo)], gracefulTimeout: .seconds(5), now: at(seconds))
         step(&supervisor, at: seconds)
@@ -41,20 +21,8 @@ final class SupervisorTests: XCTestCase {
         var supervisor = Supervisor(now: t0)
         started(&supervisor, echo: 1)
         // Dies 0.5 s after start: 0.1 s back-off, then 0.2 s, then 0.4 s.
-        var clock = 0.5
-        for expected in [100, 200, 400] {
-            let pid = pids(supervisor, generation: 1)[0]
-            guard case .crashed(let delay, _, _)? = supervisor.workerExited(pid: pid, status: 9, failedAtStart: false, now: at(clock))?.1
-            else { return XCTFail("not a crash") }
-            XCTAssertEqual(delay, .milliseconds(expected))
-            XCTAssertEqual(step(&supervisor, at: clock), [])
-            XCTAssertTrue(pids(supervisor, generation: 1).isEmpty, "nothing starts inside the back-off")
-            XCTAssertEqual(supervisor.nextDue(now: at(clock)), at(clock + Double(expected) / 1000))
-            clock += Double(expected) / 1000
-            step(&supervisor, at: clock)
-            XCTAssertEqual(pids(supervisor, generation: 1).count, 1, "started again once the back-off passed")
-            clock += 0.5
-        }
+        guard let clock = assertBacksOff(&supervisor, status: 9, delays: [100, 200, 400], from: 0.5, lifetime: 0.5, "not a crash")
+        else { return }
         // A worker that lived past the start-up window resets the back-off: replaced at once.
         let pid = pids(supervisor, generation: 1)[0]
         let exit = supervisor.workerExited(pid: pid, status: 9, failedAtStart: false, now: at(clock + 10))?.1

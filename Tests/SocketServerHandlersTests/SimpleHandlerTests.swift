@@ -11,23 +11,41 @@ import Glibc
 
 final class SimpleHandlerTests: XCTestCase {
     private var directory = ""
+    /// The servers a test started, stopped after it.
+    private var servings: [Serving] = []
 
     override func setUpWithError() throws {
         directory = try makeTemporaryDirectory()
     }
 
     override func tearDown() {
+        for serving in servings.reversed() { serving.stop() }
+        servings = []
         removeTree(directory)
     }
 
-    private func tcp(_ handler: BaseRequestHandler.Type, idleTimeout: Duration? = .seconds(10)) throws -> (Serving, HostStreamServer) {
-        let server = try HostStreamServer(.inet(host: "127.0.0.1", port: 0), handler, socketTimeout: idleTimeout)
-        return (try Serving(server), server)
+    /// Serves `server` on a thread until the test ends.
+    private func serve<Server: BaseServer>(_ server: Server) throws -> Server {
+        servings.append(try Serving(server))
+        return server
     }
 
-    private func udp(_ handler: BaseRequestHandler.Type) throws -> (Serving, HostDatagramServer) {
-        let server = try HostDatagramServer(.inet(host: "127.0.0.1", port: 0), handler)
-        return (try Serving(server), server)
+    /// A TCP server running `handler` and a client connected to it.
+    private func tcp(_ handler: BaseRequestHandler.Type, idleTimeout: Duration? = .seconds(10)) throws -> (HostStreamServer, Socket) {
+        let server = try serve(HostStreamServer(.inet(host: "127.0.0.1", port: 0), handler, socketTimeout: idleTimeout))
+        return (server, try connectClient(server.serverAddress))
+    }
+
+    private func udp(_ handler: BaseRequestHandler.Type) throws -> HostDatagramServer {
+        try serve(HostDatagramServer(.inet(host: "127.0.0.1", port: 0), handler))
+    }
+
+    /// The client's end of file ends the exchange: the server sends nothing more and closes, and
+    /// its handler met no error.
+    private func assertEndsCleanly(_ client: Socket, _ server: HostStreamServer, file: StaticString = #filePath, line: UInt = #line) throws {
+        try client.shutdown(.write)
+        XCTAssertEqual(try readAll(client), [], file: file, line: line)
+        XCTAssertEqual(server.state.errors, [], file: file, line: line)
     }
 
     /// Sends one datagram from a fresh UDP client and returns the reply.
@@ -42,23 +60,17 @@ final class SimpleHandlerTests: XCTestCase {
     // MARK: echo
 
     func testEchoStreamEchoesChunksUntilEOF() throws {
-        let (serving, server) = try tcp(EchoStreamHandler.self)
-        defer { serving.stop() }
-        let client = try connectClient(server.serverAddress)
+        let (server, client) = try tcp(EchoStreamHandler.self)
         for size in [1, 10, 1000, 16384, 40000] {
             let chunk = patternBytes(size, seed: UInt64(size))
             try client.sendAll(chunk)
             XCTAssertEqual(try readExactly(client, size), chunk)
         }
-        try client.shutdown(.write)
-        XCTAssertEqual(try readAll(client), [])
-        XCTAssertEqual(server.state.errors, [])
+        try assertEndsCleanly(client, server)
     }
 
     func testEchoStreamLargeTransferWithConcurrentWriter() throws {
-        let (serving, server) = try tcp(EchoStreamHandler.self)
-        defer { serving.stop() }
-        let client = try connectClient(server.serverAddress)
+        let (_, client) = try tcp(EchoStreamHandler.self)
         let payload = patternBytes(3 << 20)
         let writer = try PosixThread.start { [client] in
             try? client.sendAll(payload)
@@ -71,8 +83,7 @@ final class SimpleHandlerTests: XCTestCase {
     }
 
     func testEchoDatagram() throws {
-        let (serving, server) = try udp(EchoDatagramHandler.self)
-        defer { serving.stop() }
+        let server = try udp(EchoDatagramHandler.self)
         XCTAssertEqual(try datagramExchange(server, Array("ping".utf8)), Array("ping".utf8))
         let big = patternBytes(8000)
         XCTAssertEqual(try datagramExchange(server, big), big)
@@ -81,18 +92,14 @@ final class SimpleHandlerTests: XCTestCase {
 
     func testEchoOverUnixStreamAndUnixDatagram() throws {
         let streamPath = directory + "/echo.sock"
-        let stream = try HostStreamServer(.unix(path: streamPath), EchoStreamHandler.self)
-        let servingStream = try Serving(stream)
-        defer { servingStream.stop() }
+        _ = try serve(HostStreamServer(.unix(path: streamPath), EchoStreamHandler.self))
         let client = try connectClient(.unix(path: streamPath))
         try client.sendAll(Array("over unix\n".utf8))
         try client.shutdown(.write)
         XCTAssertEqual(String(decoding: try readAll(client), as: UTF8.self), "over unix\n")
 
         let datagramPath = directory + "/echo.dgram"
-        let datagram = try HostDatagramServer(.unix(path: datagramPath), EchoDatagramHandler.self)
-        let servingDatagram = try Serving(datagram)
-        defer { servingDatagram.stop() }
+        let datagram = try serve(HostDatagramServer(.unix(path: datagramPath), EchoDatagramHandler.self))
         let dclient = try Socket(family: .unix, type: .datagram)
         try dclient.setTimeout(ioTimeout)
         try dclient.bind(.unix(path: directory + "/client.dgram"))
@@ -108,9 +115,7 @@ final class SimpleHandlerTests: XCTestCase {
     }
 
     func testIdleTimeoutEndsConnectionAndIsReported() throws {
-        let (serving, server) = try tcp(EchoStreamHandler.self, idleTimeout: .milliseconds(200))
-        defer { serving.stop() }
-        let client = try connectClient(server.serverAddress)
+        let (server, client) = try tcp(EchoStreamHandler.self, idleTimeout: .milliseconds(200))
         try client.sendAll(Array("x".utf8))
         XCTAssertEqual(try readExactly(client, 1), Array("x".utf8))
         let started = ContinuousClock.now
@@ -125,18 +130,13 @@ final class SimpleHandlerTests: XCTestCase {
     // MARK: discard
 
     func testDiscardStreamSendsNothing() throws {
-        let (serving, server) = try tcp(DiscardStreamHandler.self)
-        defer { serving.stop() }
-        let client = try connectClient(server.serverAddress)
+        let (server, client) = try tcp(DiscardStreamHandler.self)
         try client.sendAll(patternBytes(200_000))
-        try client.shutdown(.write)
-        XCTAssertEqual(try readAll(client), [])
-        XCTAssertEqual(server.state.errors, [])
+        try assertEndsCleanly(client, server)
     }
 
     func testDiscardDatagramSendsNoReply() throws {
-        let (serving, server) = try udp(DiscardDatagramHandler.self)
-        defer { serving.stop() }
+        let server = try udp(DiscardDatagramHandler.self)
         let client = try udpClient(timeout: .milliseconds(300))
         try client.sendTo(Array("drop me".utf8), server.serverAddress)
         XCTAssertThrowsError(try client.recvFrom(100)) { error in
@@ -166,15 +166,12 @@ final class SimpleHandlerTests: XCTestCase {
     }
 
     func testDaytimeStreamSendsOneLineAndCloses() throws {
-        let (serving, server) = try tcp(DaytimeStreamHandler.self)
-        defer { serving.stop() }
-        let client = try connectClient(server.serverAddress)
+        let (_, client) = try tcp(DaytimeStreamHandler.self)
         assertDaytimeLine(String(decoding: try readAll(client), as: UTF8.self))
     }
 
     func testDaytimeDatagram() throws {
-        let (serving, server) = try udp(DaytimeDatagramHandler.self)
-        defer { serving.stop() }
+        let server = try udp(DaytimeDatagramHandler.self)
         assertDaytimeLine(String(decoding: try datagramExchange(server, Array("what time?".utf8)), as: UTF8.self))
         assertDaytimeLine(String(decoding: try datagramExchange(server, []), as: UTF8.self))
     }
@@ -182,9 +179,7 @@ final class SimpleHandlerTests: XCTestCase {
     // MARK: upper
 
     func testUpperStreamUppercasesAsciiOnly() throws {
-        let (serving, server) = try tcp(UpperStreamHandler.self)
-        defer { serving.stop() }
-        let client = try connectClient(server.serverAddress)
+        let (server, client) = try tcp(UpperStreamHandler.self)
         let text = "Hello, World! abc xyz {|} äöü é 123\n"
         try client.sendAll(Array(text.utf8))
         XCTAssertEqual(String(decoding: try readExactly(client, text.utf8.count), as: UTF8.self), "HELLO, WORLD! ABC XYZ {|} äöü é 123\n")
@@ -192,21 +187,17 @@ final class SimpleHandlerTests: XCTestCase {
         try client.sendAll(bytes)
         let expected = bytes.map { (0x61...0x7A).contains($0) ? $0 - 0x20 : $0 }
         XCTAssertEqual(try readExactly(client, 256), expected)
-        try client.shutdown(.write)
-        XCTAssertEqual(try readAll(client), [])
+        try assertEndsCleanly(client, server)
     }
 
     func testUpperDatagram() throws {
-        let (serving, server) = try udp(UpperDatagramHandler.self)
-        defer { serving.stop() }
+        let server = try udp(UpperDatagramHandler.self)
         XCTAssertEqual(String(decoding: try datagramExchange(server, Array("python socketserver".utf8)), as: UTF8.self), "PYTHON SOCKETSERVER")
     }
 
     func testHandlersWorkWithoutAHost() throws {
         // A plain library server (not a HandlerHost) runs the same handlers.
-        let server = try TCPServer(.inet(host: "127.0.0.1", port: 0), UpperStreamHandler.self)
-        let serving = try Serving(server)
-        defer { serving.stop() }
+        let server = try serve(TCPServer(.inet(host: "127.0.0.1", port: 0), UpperStreamHandler.self))
         let client = try connectClient(server.serverAddress)
         try client.sendAll(Array("plain".utf8))
         try client.shutdown(.write)

@@ -165,6 +165,14 @@ public func connectAndReset(port: Int) throws {
 /// A loopback address with port 0 (the kernel picks a free port).
 public let loopback4 = SocketAddress.inet(host: "127.0.0.1", port: 0)
 
+/// A listening TCP socket on 127.0.0.1 with a kernel-chosen port.
+public func loopbackListener() throws -> Socket {
+    let socket = try Socket(family: .inet, type: .stream)
+    try socket.bind(loopback4)
+    try socket.listen()
+    return socket
+}
+
 /// True if IPv6 loopback can be bound here.
 public var hasIPv6Loopback: Bool {
     guard let probe = try? Socket(family: .inet6, type: .stream) else { return false }

@@ -6,16 +6,8 @@ import SocketServerTestSupport
 import XCTest
 
 final class SocketBasicsTests: XCTestCase {
-    /// A listening TCP socket on 127.0.0.1 with a kernel-chosen port.
-    private func listener() throws -> Socket {
-        let socket = try Socket(family: .inet, type: .stream)
-        try socket.bind(loopback4)
-        try socket.listen()
-        return socket
-    }
-
     func testBindListenAcceptConnectRoundTrip() throws {
-        let server = try listener()
+        let server = try loopbackListener()
         defer { server.close() }
         let address = try server.getSockName()
         XCTAssertEqual(address.host, "127.0.0.1")
@@ -42,7 +34,7 @@ final class SocketBasicsTests: XCTestCase {
     }
 
     func testAcceptedSocketsAreCloseOnExec() throws {
-        let server = try listener()
+        let server = try loopbackListener()
         defer { server.close() }
         let client = try connectClient(try server.getSockName())
         defer { client.close() }
@@ -74,7 +66,7 @@ final class SocketBasicsTests: XCTestCase {
     }
 
     func testConnectExReturnsZeroOnSuccess() throws {
-        let server = try listener()
+        let server = try loopbackListener()
         defer { server.close() }
         let client = try Socket(family: .inet, type: .stream)
         defer { client.close() }

@@ -51,9 +51,7 @@ final class ProgramLifecycleTests: DaemonTestCase {
     }
 
     func testReloadsWithAClientLoopFailNothing() throws {
-        let program = testProgram("activation_echo.py")
-        let daemon = try startDaemon(service: programService(command: program, workers: 2, [("ready", "notify")]),
-                                     daemon: ["graceful_timeout": 5])
+        let daemon = try startEchoPrograms(workers: 2, [("ready", "notify")], gracefulTimeout: 5)
         let loop = ClientLoop(port: daemon.port)
         loop.waitForSuccesses(20)
         var generations: [Set<pid_t>] = [Set(daemon.workerPIDs())]
@@ -73,9 +71,7 @@ final class ProgramLifecycleTests: DaemonTestCase {
     }
 
     func testTERMLetsAnInFlightRequestFinish() throws {
-        let program = testProgram("activation_echo.py")
-        let daemon = try startDaemon(service: programService(command: program, workers: 1, [("ready", "notify")]),
-                                     daemon: ["graceful_timeout": 10])
+        let daemon = try startEchoPrograms(workers: 1, [("ready", "notify")], gracefulTimeout: 10)
         XCTAssertTrue(daemon.waitForLog("is ready (READY=1)"), daemon.log)
         let client = try connectTCP(port: daemon.port)
         try client.sendAll("slow\n")
@@ -90,9 +86,7 @@ final class ProgramLifecycleTests: DaemonTestCase {
     }
 
     func testAStopThatHasToKillAProgramStillExitsZero() throws {
-        let program = testProgram("activation_echo.py")
-        let daemon = try startDaemon(service: programService(command: program, workers: 2, [("environment", "IGNORE_TERM=1")]),
-                                     daemon: ["graceful_timeout": 1])
+        let daemon = try startEchoPrograms(workers: 2, [("environment", "IGNORE_TERM=1")], gracefulTimeout: 1)
         XCTAssertTrue(daemon.waitForLog("as pid", count: 2), daemon.log)
         let workers = daemon.workerPIDs()
         daemon.signal(SIGTERM)
@@ -114,8 +108,7 @@ final class ProgramLifecycleTests: DaemonTestCase {
     }
 
     func testTTINAndTTOUChangeHowManyProgramsRun() throws {
-        let program = testProgram("activation_echo.py")
-        let daemon = try startDaemon(service: programService(command: program, workers: 1), daemon: ["graceful_timeout": 5])
+        let daemon = try startEchoPrograms(workers: 1, gracefulTimeout: 5)
         XCTAssertTrue(daemon.waitForWorkers(1), daemon.log)
         daemon.signal(SIGTTIN)
         XCTAssertTrue(daemon.waitForWorkers(2), daemon.log)

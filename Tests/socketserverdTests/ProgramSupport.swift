@@ -19,6 +19,14 @@ extension DaemonTestCase {
         return service
     }
 
+    /// A daemon whose one service, app, runs Tests/Programs/activation_echo.py as `workers`
+    /// programs, with `extra` keys and the daemon's `graceful_timeout`.
+    func startEchoPrograms(workers: Int, _ extra: [(String, String)] = [], gracefulTimeout: Int,
+                           file: StaticString = #filePath, line: UInt = #line) throws -> DaemonProcess {
+        try startDaemon(service: programService(command: testProgram("activation_echo.py"), workers: workers, extra),
+                        daemon: ["graceful_timeout": gracefulTimeout], file: file, line: line)
+    }
+
     /// The pids of the workers that answered "pid" over `attempts` new connections to `port`,
     /// stopping once `wanted` different ones have.
     func answeringPIDs(port: Int, wanted: Int, attempts: Int = 300) throws -> Set<pid_t> {

@@ -7,9 +7,7 @@ import XCTest
 
 final class ProgramWorkerTests: DaemonTestCase {
     func testTwoProgramWorkersShareTheSocketAndBothAnswer() throws {
-        let program = testProgram("activation_echo.py")
-        let daemon = try startDaemon(service: programService(command: program, workers: 2, [("ready", "notify")]),
-                                     daemon: ["graceful_timeout": 5])
+        let daemon = try startEchoPrograms(workers: 2, [("ready", "notify")], gracefulTimeout: 5)
         XCTAssertTrue(daemon.waitForLog("is ready (READY=1)", count: 2), daemon.log)
         let workers = daemon.workerPIDs()
         XCTAssertEqual(workers.count, 2, daemon.log)

@@ -15,19 +15,8 @@ final class ControlServer {
     /// How long one connection may take from accept to its answer's last byte.
     static let timeout: Duration = .seconds(2)
 
-    private struct Connection {
-        let socket: Socket
-        let deadline: ContinuousClock.Instant
-        var received: [UInt8] = []
-        /// The answer, once the request is in; `sent` bytes of it have gone.
-        var reply: [UInt8]? = nil
-        var sent = 0
-        /// What the last poll reported for it.
-        var revents: Int16 = 0
-    }
-
     private(set) var socket: ControlSocket?
-    private var connections: [Connection] = []
+    private var connections: [PolledConnection] = []
     private var listenerReady = false
     /// After accept failed for want of descriptors or memory, the listener is left alone until
     /// then (it stays readable, and the loop would spin).
@@ -49,11 +38,7 @@ final class ControlServer {
             let paused = acceptPausedUntil.map { ContinuousClock.now < $0 } ?? false
             entries.append(pollfd(fd: paused ? -1 : socket.socket.fileno(), events: Int16(POLLIN), revents: 0))
         }
-        for connection in connections {
-            let events = connection.reply == nil ? POLLIN : POLLOUT
-            entries.append(pollfd(fd: connection.socket.fileno(), events: Int16(events), revents: 0))
-        }
-        return entries
+        return entries + connections.map(\.pollEntry)
     }
 
     /// Takes what poll reported for `pollEntries()`, in their order.
@@ -96,45 +81,38 @@ final class ControlServer {
         guard let listener = socket?.socket else { return }
         // A bounded number per turn: a flood of connects cannot keep the loop here.
         for _ in 0..<(Self.maximumConnections * 2) {
-            let accepted: (Socket, SocketAddress)?
+            let accepted: PolledConnection?
             do {
-                accepted = try listener.acceptIfReady()
+                accepted = try PolledConnection.accept(from: listener, deadline: now.advanced(by: Self.timeout))
             } catch {
                 log.warning("control socket: \(error); not accepting for 100 ms")
                 acceptPausedUntil = now.advanced(by: .milliseconds(100))
                 return
             }
-            guard let (client, _) = accepted else { return }
-            guard (try? client.setBlocking(false)) != nil else {
-                client.close()
-                continue
-            }
+            guard let client = accepted else { return }
             guard connections.count < Self.maximumConnections else {
-                _ = try? client.send(Array("error: busy, try again\n".utf8))
-                client.close()
+                _ = try? client.socket.send(Array("error: busy, try again\n".utf8))
+                client.socket.close()
                 continue
             }
-            connections.append(Connection(socket: client, deadline: now.advanced(by: Self.timeout)))
+            connections.append(client)
         }
     }
 
     private func read(_ slot: Int, answer: (String) -> String) {
-        let room = Self.requestLimit - connections[slot].received.count
-        let chunk: [UInt8]
+        let count: Int
         do {
-            chunk = try connections[slot].socket.recv(room)
-        } catch let error where error.errno == EAGAIN {
-            return
+            guard let read = try connections[slot].receive(limit: Self.requestLimit) else { return }
+            count = read
         } catch {
             connections[slot].socket.close()
             return
         }
-        connections[slot].received += chunk
         let received = connections[slot].received
         if let newline = received.firstIndex(of: UInt8(ascii: "\n")) {
             let line = String(decoding: received[..<newline], as: UTF8.self)
             connections[slot].reply = Array(answer(line).utf8)
-        } else if chunk.isEmpty {
+        } else if count == 0 {
             connections[slot].socket.close()  // closed before a whole line: nothing to answer
         } else if received.count >= Self.requestLimit {
             connections[slot].reply = Array("error: request longer than \(Self.requestLimit) bytes\n".utf8)
@@ -142,20 +120,16 @@ final class ControlServer {
     }
 
     private func write(_ slot: Int) {
-        guard let reply = connections[slot].reply else { return }
-        while connections[slot].sent < reply.count {
-            do {
-                connections[slot].sent += try connections[slot].socket.send(reply[connections[slot].sent...])
-            } catch {
-                if error.errno != EAGAIN { connections[slot].socket.close() }
-                return
-            }
+        do {
+            guard try connections[slot].sendReply() else { return }
+        } catch {
+            connections[slot].socket.close()
+            return
         }
-        // What the client sent beyond its line is read first (up to a bound): a Unix socket closed
-        // with unread data resets the connection, and the client would lose its answer.
-        var unread = [UInt8](repeating: 0, count: 4096)
+        // What the client sent beyond its line is read first, up to a bound, so that the close
+        // does not reset the connection before the client reads its answer.
         for _ in 0..<16 {
-            guard let count = try? unread.withUnsafeMutableBytes({ try connections[slot].socket.recv(into: $0) }), count > 0 else { break }
+            guard connections[slot].discardWaiting() == .bytes else { break }
         }
         connections[slot].socket.close()
     }

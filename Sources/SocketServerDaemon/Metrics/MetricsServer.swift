@@ -13,23 +13,11 @@ final class MetricsServer {
     static let maximumClients = 16
     static let clientTimeout: Duration = .seconds(5)
 
-    private struct Client {
-        let socket: Socket
-        let deadline: ContinuousClock.Instant
-        var request: [UInt8] = []
-        var response: [UInt8]? = nil
-        var sent = 0
-        /// The whole answer is sent and the sending side shut: what the client still sends is
-        /// read and dropped until it closes (closing with unread data would reset the connection
-        /// and could lose the answer before the client reads it).
-        var draining = false
-    }
-
     private let listener: Socket
     private let source: MetricsSource
     /// Readable when the process is asked to stop.
     private let wake: Int32
-    private var clients: [Client] = []
+    private var clients: [PolledConnection] = []
     /// After a failed accept (out of descriptors), the listener rests until then, as a worker's does.
     private var acceptResumes: ContinuousClock.Instant? = nil
     /// A failed accept is logged once until one succeeds again.
@@ -55,9 +43,7 @@ final class MetricsServer {
                 return client.deadline <= now
             }
             let polled = clients.count
-            var entries = clients.map { client in
-                pollfd(fd: client.socket.fileno(), events: Int16(client.response == nil || client.draining ? POLLIN : POLLOUT), revents: 0)
-            }
+            var entries = clients.map(\.pollEntry)
             if let resume = acceptResumes, resume <= now { acceptResumes = nil }
             let listenerEntry = accepting && polled < Self.maximumClients && acceptResumes == nil ? entries.count : nil
             if listenerEntry != nil { entries.append(pollfd(fd: listener.fileno(), events: Int16(POLLIN), revents: 0)) }
@@ -84,9 +70,9 @@ final class MetricsServer {
     /// Takes the connections waiting, up to the limit.
     private func acceptWaiting() {
         while clients.count < Self.maximumClients {
-            let accepted: (Socket, SocketAddress)?
+            let accepted: PolledConnection?
             do {
-                accepted = try listener.acceptIfReady()
+                accepted = try PolledConnection.accept(from: listener, deadline: ContinuousClock.now.advanced(by: Self.clientTimeout))
             } catch {
                 if !acceptFailing { log.warning("metrics: accept: \(error); pausing accepts for \(Self.acceptPause) after each failure") }
                 acceptFailing = true
@@ -94,44 +80,33 @@ final class MetricsServer {
                 return
             }
             acceptFailing = false
-            guard let (socket, _) = accepted else { return }
-            do {
-                try socket.setNonBlockingFlag(true)
-            } catch {
-                socket.close()
-                continue
-            }
-            clients.append(Client(socket: socket, deadline: ContinuousClock.now.advanced(by: Self.clientTimeout)))
+            guard let client = accepted else { return }
+            clients.append(client)
         }
     }
 
     /// Reads or writes what `client` is ready for; false once it is done with (answered and
     /// closed by the client, gone, failed).
-    private func advance(_ client: inout Client) -> Bool {
-        if client.draining {
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            let count = buffer.withUnsafeMutableBytes { recv(client.socket.fileno(), $0.baseAddress, $0.count, 0) }
-            return count > 0 || (count < 0 && (errno == EAGAIN || errno == EINTR))
+    private func advance(_ client: inout PolledConnection) -> Bool {
+        if client.draining { return client.discardWaiting() != .ended }
+        if client.reply == nil {
+            do {
+                guard let count = try client.receive(limit: MetricsHTTP.maximumRequest) else { return true }
+                if count == 0 { return false }  // closed before its request was whole
+            } catch {
+                return false
+            }
+            client.reply = MetricsHTTP.response(to: client.received) { MetricsExposition.render(source) }
+            if client.reply == nil { return true }
         }
-        if client.response == nil {
-            var buffer = [UInt8](repeating: 0, count: MetricsHTTP.maximumRequest - client.request.count)
-            let count = buffer.withUnsafeMutableBytes { recv(client.socket.fileno(), $0.baseAddress, $0.count, 0) }
-            if count < 0 { return errno == EAGAIN || errno == EINTR }
-            if count == 0 { return false }  // closed before its request was whole
-            client.request += buffer[..<count]
-            client.response = MetricsHTTP.response(to: client.request) { MetricsExposition.render(source) }
-            if client.response == nil { return true }
+        do {
+            guard try client.sendReply() else { return true }
+        } catch {
+            return false
         }
-        guard let response = client.response else { return true }
-        let count = response[client.sent...].withUnsafeBytes {
-            send(client.socket.fileno(), $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-        }
-        if count < 0 { return errno == EAGAIN || errno == EINTR }
-        client.sent += count
-        if client.sent == response.count {
-            client.draining = true
-            _ = shutdown(client.socket.fileno(), Int32(SHUT_WR))
-        }
+        // The whole answer is out: the client is left to close first, so that its unread data
+        // does not reset the connection before it reads the answer.
+        client.shutSending()
         return true
     }
 }
