@@ -128,13 +128,16 @@ func measure(_ spec: LoadSpec, on server: RunningServer, context: BenchContext) 
 
 // MARK: - Lifecycle: READY, reloads and upgrades, soak
 
-/// RSS (VmRSS and its anonymous part RssAnon, KiB) of master and workers at one point of the soak.
+/// RSS (VmRSS and its anonymous part RssAnon, KiB) and USS (KiB) of master and workers at one
+/// point of the soak.
 struct SoakSample {
     let requests: Int
     let master: Int
     let workers: [Int]
     let masterAnon: Int
     let workersAnon: [Int]
+    var masterUSS = 0
+    var workersUSS: [Int] = []
 }
 
 struct LifecycleResult {
@@ -167,6 +170,8 @@ func soak(_ server: RunningServer, total: Int, chunk: Int, context: BenchContext
         let master = residentKiB(server.pid)
         let workers = server.workerPIDs.compactMap { residentKiB($0) }
         result.soak.append(SoakSample(requests: done, master: master?.rss ?? 0, workers: workers.map(\.rss),
-                                      masterAnon: master?.anon ?? 0, workersAnon: workers.map(\.anon)))
+                                      masterAnon: master?.anon ?? 0, workersAnon: workers.map(\.anon),
+                                      masterUSS: proportionalKiB(server.pid)?.uss ?? 0,
+                                      workersUSS: server.workerPIDs.compactMap { proportionalKiB($0)?.uss }))
     }
 }

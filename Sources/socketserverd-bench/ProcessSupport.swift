@@ -183,6 +183,25 @@ func treeCPUSeconds(_ root: pid_t) -> Double {
     Double(processTree(root).reduce(0) { $0 + $1.cpuTicks }) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
+/// Memory as users of a pre-fork server count it, in KiB (/proc/PID/smaps_rollup): PSS (each
+/// shared page divided among the processes mapping it) and USS (the pages this process alone maps,
+/// Private_Clean + Private_Dirty). The Swift runtime's pages are shared by every worker, so RSS
+/// counts them once per process while PSS and USS do not.
+func proportionalKiB(_ pid: pid_t) -> (pss: Int, uss: Int)? {
+    guard let text = readFile("/proc/\(pid)/smaps_rollup") else { return nil }
+    var pss: Int? = nil, uss = 0
+    for line in text.split(separator: "\n") {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard fields.count >= 2, let value = Int(fields[1]) else { continue }
+        switch fields[0] {
+        case "Pss:": pss = value
+        case "Private_Clean:", "Private_Dirty:": uss += value
+        default: break
+        }
+    }
+    return pss.map { ($0, uss) }
+}
+
 /// Resident set size in KiB (VmRSS) and its anonymous part (RssAnon).
 func residentKiB(_ pid: pid_t) -> (rss: Int, anon: Int)? {
     guard let text = readFile("/proc/\(pid)/status") else { return nil }

@@ -183,13 +183,21 @@ final class RunningServer {
     /// workers (socketserverd's children, both processes of the C reference). Request children of
     /// forking servers come and go and are not listed.
     func memory() -> (master: Int?, workers: [Int]) {
+        let (master, workers) = measuredProcesses()
+        return (master.flatMap { residentKiB($0)?.rss }, workers.compactMap { residentKiB($0)?.rss })
+    }
+
+    /// PSS and USS (KiB) of the same processes as `memory()`.
+    func proportionalMemory() -> (master: (pss: Int, uss: Int)?, workers: [(pss: Int, uss: Int)]) {
+        let (master, workers) = measuredProcesses()
+        return (master.flatMap(proportionalKiB), workers.compactMap(proportionalKiB))
+    }
+
+    private func measuredProcesses() -> (master: pid_t?, workers: [pid_t]) {
         switch spec.kind {
-        case .daemon, .program:
-            return (residentKiB(pid)?.rss, children(of: pid).compactMap { residentKiB($0)?.rss })
-        case .pythonForking, .pythonThreading:
-            return (residentKiB(pid)?.rss, [])
-        case .cReference:
-            return (nil, ([pid] + children(of: pid)).compactMap { residentKiB($0)?.rss })
+        case .daemon, .program: return (pid, children(of: pid))
+        case .pythonForking, .pythonThreading: return (pid, [])
+        case .cReference: return (nil, [pid] + children(of: pid))
         }
     }
 

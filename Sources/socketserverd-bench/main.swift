@@ -181,6 +181,7 @@ struct RowResults {
     var cells: [Workload: LoadResult] = [:]
     var requestsServed = 0
     var rssAfterCells: (master: Int?, workers: [Int]) = (nil, [])
+    var proportionalAfterCells: (master: (pss: Int, uss: Int)?, workers: [(pss: Int, uss: Int)]) = (nil, [])
     var lifecycle = LifecycleResult()
     var startError: String? = nil
 }
@@ -299,6 +300,7 @@ func benchmark(_ options: Options) throws -> Int32 {
     }
     for server in running {
         results[server.spec.name]!.rssAfterCells = server.memory()
+        results[server.spec.name]!.proportionalAfterCells = server.proportionalMemory()
         server.stop()
         untrack(server.pid)
     }
