@@ -107,7 +107,7 @@ enum ControlClient {
             try socket.setTimeout(timeout)
             let code = try socket.connectEx(.unix(path: path))
             guard code == 0 else {
-                let reason = String(cString: strerror(code))
+                let reason = Errno(rawValue: code).description
                 if code == EACCES || code == EPERM {
                     return .failure(.failed("cannot connect to \(path): \(reason) (it is for root and the daemon's group)"))
                 }

@@ -36,9 +36,14 @@ struct RelayFlow {
     /// the sink's sending side is shut once everything read has been sent, so the reader sees the
     /// end too: the program its end of input, the client the end of the program's output.
     mutating func read() -> Bool {
-        var count: Int
-        repeat { count = Glibc.read(source, &buffer, buffer.count) } while count < 0 && errno == EINTR
-        if count < 0 && errno == EAGAIN { return false }
+        let count: Int
+        do {
+            count = try retryingOnInterrupt { Glibc.read(source, &buffer, buffer.count) }
+        } catch .wouldBlock {
+            return false
+        } catch {
+            count = 0  // an error ends the reading as the end of input does
+        }
         guard count > 0 else {
             reading = false
             if unsent == 0, let sink { _ = shutdown(sink, Int32(SHUT_WR)) }
@@ -55,11 +60,16 @@ struct RelayFlow {
     /// as it would writing to a connection that was reset.
     mutating func send() -> Bool {
         guard let sink, unsent > 0 else { return false }
-        var count: Int
-        repeat {
-            count = bytes[sent...].withUnsafeBytes { Glibc.send(sink, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        } while count < 0 && errno == EINTR
-        if count < 0 && errno == EAGAIN { return false }
+        let count: Int
+        do {
+            count = try retryingOnInterrupt {
+                bytes[sent...].withUnsafeBytes { Glibc.send(sink, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            }
+        } catch .wouldBlock {
+            return false
+        } catch {
+            count = 0  // the reader is gone: the rest is dropped
+        }
         guard count > 0 else {
             sending = false
             reading = false

@@ -84,7 +84,7 @@ enum MetricsListenerCheck {
             let directory = ConfigFiles.directory(of: path)
             var directoryInfo = stat()
             guard stat(directory, &directoryInfo) == 0 else {
-                return .unusable("its directory \(directory): \(String(cString: strerror(errno)))")
+                return .unusable("its directory \(directory): \(Errno(rawValue: errno).description)")
             }
             return directoryInfo.st_mode & S_IFMT == S_IFDIR ? .free : .unusable("\(directory) is not a directory")
         }

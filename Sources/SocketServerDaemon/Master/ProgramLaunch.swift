@@ -129,7 +129,7 @@ enum ProgramLaunch {
         let count = (try? retryingOnInterrupt { withUnsafeMutableBytes(of: &message) { read(fd, $0.baseAddress, $0.count) } }) ?? 0
         guard count == MemoryLayout<(Int32, Int32)>.size else { return nil }
         let (stage, code) = message
-        let reason = String(cString: strerror(code))
+        let reason = Errno(rawValue: code).description
         switch stage {
         case CSSD_PROGRAM_STAGE_CREDENTIALS: return "it could not take the workers' user and capabilities"
         case CSSD_PROGRAM_STAGE_GROUP: return "setpgid: \(reason)"

@@ -201,7 +201,7 @@ final class ServiceCounters: @unchecked Sendable {
     /// token; a client the full table cannot hold is let through.
     func takeRateToken(_ key: UInt64, interval: Duration, burst: Int, now: Int64 = Int64(monotonicNanoseconds())) -> Bool {
         guard let entry = sourceEntry(key, claiming: true, now: now) else { return true }
-        let step = max(1, interval.components.seconds * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000)
+        let step = max(1, Int64(clamping: interval.clampedNanoseconds))
         let tolerance = step * Int64(max(0, burst - 1))
         while true {
             let arrival = cssd_atomic_load64(entry + 2)
