@@ -132,5 +132,5 @@ enum ControlClient {
         return .failure(.failed("the daemon on \(path) answered \(ConfigText.quoted(String(text.prefix(80))))"))
     }
 
-    private static func fail(_ message: String) { Daemon.writeStandardError("socketserverd: \(message)\n") }
+    private static func fail(_ message: String) { writeStandardError("socketserverd: \(message)\n") }
 }

@@ -57,16 +57,6 @@ public enum Daemon {
         }
     }
 
-    /// Writes `text` to stderr in full.
-    static func writeStandardError(_ text: String) {
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-            if written < 0 { if errno == EINTR { continue } else { return } }
-            bytes = bytes.dropFirst(written)
-        }
-    }
-
     /// Runs the master until it is stopped; returns the exit status.
     public static func run(configPath: String) -> Int32 {
         SignalPipe.holdDuringStartup()

@@ -2,6 +2,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SocketServer
 import SocketServerDaemon
 
 // A crashing worker should die at once and be replaced, not spend seconds in Swift's backtracer
@@ -20,7 +21,7 @@ let arguments: Arguments
 switch Arguments.parse(Array(CommandLine.arguments.dropFirst())) {
 case .success(let parsed): arguments = parsed
 case .failure(let error):
-    writeStandardErrorLine("socketserverd: \(error)\n\(Arguments.usage)")
+    writeStandardError("socketserverd: \(error)\n\(Arguments.usage)")
     exit(2)
 }
 if arguments.showHelp {
@@ -41,8 +42,3 @@ case .scale(let service, let workers)?: exit(Daemon.scale(configPath: arguments.
 case nil: break
 }
 exit(arguments.checkOnly ? Daemon.checkConfig(path: arguments.configPath) : Daemon.run(configPath: arguments.configPath))
-
-func writeStandardErrorLine(_ text: String) {
-    let bytes = Array((text + "\n").utf8)
-    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-}
