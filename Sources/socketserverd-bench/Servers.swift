@@ -14,11 +14,17 @@ enum ProgramPeer: Equatable {
 
 enum ServerKind: Equatable {
     case daemon(concurrency: String)
+    /// socketserverd's `exec` handler running /bin/cat per connection, two workers, the default concurrency.
+    case exec
+    /// A program that runs /bin/cat per connection (ExecPeers.swift).
+    case execPeer(ExecPeer)
     /// socketserverd with two program workers.
     case program(ProgramPeer)
     case pythonForking
     case pythonThreading
     case cReference
+    /// c_fork_echo.c: a child forked per connection.
+    case cFork
 }
 
 struct ServerSpec {
@@ -31,7 +37,16 @@ struct ServerSpec {
     var daemonKeys: [String] = []
     var serviceKeys: [String] = []
 
-    var isDaemon: Bool { if case .daemon = kind { return true } else { return false } }
+    /// Names of the rows this row's targets compare it with: they run whenever it runs.
+    var peers: [String] = []
+
+    /// socketserverd serving a built-in handler (the rows the targets table checks).
+    var isDaemon: Bool {
+        switch kind {
+        case .daemon, .exec: return true
+        default: return false
+        }
+    }
     var isProgram: Bool { if case .program = kind { return true } else { return false } }
     var isReference: Bool { kind == .cReference }
 }
@@ -43,6 +58,9 @@ struct BenchContext {
     let checkout: String
     let scratch: String
     var cBinary = ""
+    var cForkBinary = ""
+    /// The programs of the exec peers found or installed (ExecPeers.swift); a missing one's row is skipped.
+    var execPeers: [ExecPeer: String] = [:]
     var python = "python3"
 }
 
@@ -81,6 +99,11 @@ final class RunningServer {
         return configText("the echo as two program workers", logLevel: logLevel, service: keys)
     }
 
+    static func execConfig(listen: String, logLevel: String) -> String {
+        configText("/bin/cat per connection, two workers", logLevel: logLevel,
+                   service: ["listen = \(listen)", "handler = exec", "command = /bin/cat", "workers = 2"])
+    }
+
     /// A config of one [service echo] with `service`'s keys, under the benchmark's [daemon] keys and `daemon`.
     private static func configText(_ what: String, logLevel: String, daemon: [String] = [], service: [String]) -> String {
         (["; written by socketserverd-bench: \(what)", "[daemon]", "graceful_timeout = 5", "log_level = \(logLevel)"] + daemon
@@ -99,7 +122,7 @@ final class RunningServer {
         var configPath: String? = nil
         var notify: NotifySocket? = nil
         switch spec.kind {
-        case .daemon, .program:
+        case .daemon, .program, .exec:
             let listen: String
             switch endpoint {
             case .tcp(let port): listen = "tcp://127.0.0.1:\(port)"
@@ -113,6 +136,7 @@ final class RunningServer {
             let config: String
             switch spec.kind {
             case .program(let peer): config = Self.programConfig(peer, listen: listen, context: context, logLevel: logLevel)
+            case .exec: config = Self.execConfig(listen: listen, logLevel: logLevel)
             case .daemon(let concurrency):
                 config = Self.daemonConfig(concurrency: concurrency, listen: listen, logLevel: logLevel,
                                            daemonKeys: spec.daemonKeys.map(expand), serviceKeys: spec.serviceKeys.map(expand))
@@ -133,14 +157,22 @@ final class RunningServer {
             spawnedAt = monotonicNanoseconds()
             pid = try spawn(context.python, [script, "\(port)"], environment: childEnvironment(),
                             stdoutPath: logPath, stderrPath: logPath, searchPath: true)
-        case .cReference:
+        case .cReference, .cFork:
             let arguments: [String]
             switch endpoint {
             case .tcp(let port): arguments = ["tcp", "\(port)", "2"]
             case .unix(let path): arguments = ["unix", path, "2"]
             }
             spawnedAt = monotonicNanoseconds()
-            pid = try spawn(context.cBinary, arguments, environment: childEnvironment(), stdoutPath: logPath, stderrPath: logPath)
+            pid = try spawn(spec.kind == .cFork ? context.cForkBinary : context.cBinary, arguments, environment: childEnvironment(),
+                            stdoutPath: logPath, stderrPath: logPath)
+        case .execPeer(let peer):
+            guard case .tcp(let port) = endpoint else { throw BenchError("the exec peers serve TCP only") }
+            guard let program = context.execPeers[peer] else { throw BenchError("\(peer.package) is not installed") }
+            let arguments = try peer.arguments(program: program, port: port, directory: directory)
+            spawnedAt = monotonicNanoseconds()
+            pid = try spawn(arguments[0], Array(arguments.dropFirst()), environment: childEnvironment(),
+                            stdoutPath: logPath, stderrPath: logPath)
         }
         self.configPath = configPath
         self.notify = notify
@@ -195,9 +227,10 @@ final class RunningServer {
 
     private func measuredProcesses() -> (master: pid_t?, workers: [pid_t]) {
         switch spec.kind {
-        case .daemon, .program: return (pid, children(of: pid))
-        case .pythonForking, .pythonThreading: return (pid, [])
+        case .daemon, .program, .exec: return (pid, children(of: pid))
+        case .pythonForking, .pythonThreading, .execPeer: return (pid, [])
         case .cReference: return (nil, [pid] + children(of: pid))
+        case .cFork: return (nil, [pid])  // its second acceptor is not told from its request children
         }
     }
 

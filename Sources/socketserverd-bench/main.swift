@@ -30,15 +30,17 @@ struct Options {
         usage: socketserverd-bench [--quick] [--soak | --no-soak] [--only TEXT]… [--duration S] [--warmup S]
                                    [--passes N] [--reloads N] [--upgrades N] [--workload TEXT]… [--keep-scratch]
 
-        Starts socketserverd (sync, threads, fork, events; TCP and Unix), Python's ForkingTCPServer and
-        ThreadingTCPServer, and a C pre-fork epoll echo server; loads each from a separate process and
+        Starts socketserverd (sync, threads, fork, events; TCP and Unix; exec running /bin/cat), Python's
+        ForkingTCPServer and ThreadingTCPServer, a C pre-fork epoll echo server, a C fork-per-connection
+        echo, and tcpserver, xinetd and socat running /bin/cat; loads each from a separate process and
         prints requests/s, p50/p99 latency, errors, server CPU per request and RSS, with ratios to the
         C reference, then start, reload and upgrade figures and its targets with PASS/MISS.
 
           --quick         fewer workloads, shorter cells, no soak (under a minute)
           --soak          run the 1M-request RSS soak (the full run does by default)
           --no-soak       skip it
-          --only TEXT     only rows whose name contains TEXT (repeatable; the references always run)
+          --only TEXT     only rows whose name contains TEXT (repeatable; the references, and the rows the
+                          chosen rows' targets compare them with, always run)
           --workload TEXT only workloads whose label contains TEXT, e.g. "keep 32c" (repeatable)
           --duration S    measured seconds per cell (full 1.0, quick 0.3)
           --warmup S      warm-up seconds per cell (full 0.2, quick 0.1)
@@ -141,8 +143,11 @@ func makeContext() throws -> BenchContext {
     var context = BenchContext(benchBinary: binary, daemonBinary: daemon, checkout: checkout, scratch: scratch)
 
     context.cBinary = scratch + "/c_prefork_epoll_echo"
-    let (status, output) = runCommand("cc", ["-O2", "-o", context.cBinary, checkout + "/Tests/Benchmarks/c_prefork_epoll_echo.c"])
-    guard status == 0 else { throw BenchError("cc -O2 c_prefork_epoll_echo.c failed:\n\(output)") }
+    context.cForkBinary = scratch + "/c_fork_echo"
+    for (binary, source) in [(context.cBinary, "c_prefork_epoll_echo.c"), (context.cForkBinary, "c_fork_echo.c")] {
+        let (status, output) = runCommand("cc", ["-O2", "-o", binary, checkout + "/Tests/Benchmarks/" + source])
+        guard status == 0 else { throw BenchError("cc -O2 \(source) failed:\n\(output)") }
+    }
 
     // The system's python3 where there is one: the program rows run it as the workers' user (nobody
     // under root), who may not reach an interpreter in a home directory; every Python row uses the same.
@@ -159,10 +164,12 @@ func makeContext() throws -> BenchContext {
 let allServers: [ServerSpec] = [
     ServerSpec(name: "socketserverd sync tcp", kind: .daemon(concurrency: "sync"), unix: false),
     ServerSpec(name: "socketserverd threads tcp", kind: .daemon(concurrency: "threads"), unix: false),
-    ServerSpec(name: "socketserverd fork tcp", kind: .daemon(concurrency: "fork"), unix: false),
+    ServerSpec(name: "socketserverd fork tcp", kind: .daemon(concurrency: "fork"), unix: false,
+               peers: ["C fork per connection tcp", "python ForkingTCPServer"]),
     ServerSpec(name: "socketserverd sync unix", kind: .daemon(concurrency: "sync"), unix: true),
     ServerSpec(name: "socketserverd threads unix", kind: .daemon(concurrency: "threads"), unix: true),
-    ServerSpec(name: "socketserverd fork unix", kind: .daemon(concurrency: "fork"), unix: true),
+    ServerSpec(name: "socketserverd fork unix", kind: .daemon(concurrency: "fork"), unix: true,
+               peers: ["C fork per connection unix", "python ForkingTCPServer"]),
     ServerSpec(name: "socketserverd events tcp", kind: .daemon(concurrency: "events"), unix: false),
     ServerSpec(name: "socketserverd events unix", kind: .daemon(concurrency: "events"), unix: true),
     // The operations features on, against the row above it without them, in the same run.
@@ -173,6 +180,14 @@ let allServers: [ServerSpec] = [
     ServerSpec(name: "python ThreadingTCPServer", kind: .pythonThreading, unix: false),
     ServerSpec(name: "python ThreadingTCPServer, 2 program workers", kind: .program(.python), unix: false),
     ServerSpec(name: "C echo, 2 program workers", kind: .program(.c), unix: false),
+    // A program per connection: socketserverd's exec handler and three inetd-style peers, all running /bin/cat.
+    ServerSpec(name: "socketserverd exec tcp", kind: .exec, unix: false,
+               peers: ExecPeer.allCases.map { "\($0) exec cat" }),
+    ServerSpec(name: "tcpserver exec cat", kind: .execPeer(.tcpserver), unix: false),
+    ServerSpec(name: "xinetd exec cat", kind: .execPeer(.xinetd), unix: false),
+    ServerSpec(name: "socat exec cat", kind: .execPeer(.socat), unix: false),
+    ServerSpec(name: "C fork per connection tcp", kind: .cFork, unix: false),
+    ServerSpec(name: "C fork per connection unix", kind: .cFork, unix: true),
     ServerSpec(name: "C prefork epoll tcp (ref)", kind: .cReference, unix: false),
     ServerSpec(name: "C prefork epoll unix (ref)", kind: .cReference, unix: true),
 ]
@@ -209,7 +224,7 @@ func benchmark(_ options: Options) throws -> Int32 {
     limit.rlim_cur = limit.rlim_max
     setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
 
-    let context = try makeContext()
+    var context = try makeContext()
     let busyBefore = machineBusySeconds()
     sleepSeconds(0.5)
     let busyShare = (machineBusySeconds() - busyBefore) / 0.5 / Double(max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
@@ -231,15 +246,28 @@ func benchmark(_ options: Options) throws -> Int32 {
     let cells = workloads(quick: quick).filter { workload in
         options.workloadFilter.isEmpty || options.workloadFilter.contains { workload.label.contains($0) }
     }
-    let servers = allServers.filter { spec in
+    let chosen = allServers.filter { spec in
         options.only.isEmpty || spec.isReference || options.only.contains { spec.name.contains($0) }
     }
+    // The rows a chosen row's targets compare it with run too.
+    let peerNames = Set(chosen.flatMap(\.peers))
+    let servers = allServers.filter { spec in chosen.contains { $0.name == spec.name } || peerNames.contains(spec.name) }
     let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     progress("socketserverd-bench: \(quick ? "quick" : "full") run, \(cpus) CPUs, \(servers.count) servers × \(cells.count) workloads"
              + " × \(passes) pass(es), \(warmup)s warm-up + \(measured)s per cell\(doSoak ? ", soak" : "")")
 
     var results: [String: RowResults] = [:]
     for spec in servers { results[spec.name] = RowResults() }
+    let wantedPeers = servers.compactMap { spec -> ExecPeer? in if case .execPeer(let peer) = spec.kind { return peer } else { return nil } }
+    if !wantedPeers.isEmpty {
+        let (found, skipped) = ExecPeer.locate(wantedPeers)
+        context.execPeers = found
+        for spec in servers {
+            guard case .execPeer(let peer) = spec.kind, let reason = skipped[peer] else { continue }
+            results[spec.name]!.startError = "skipped: \(peer) \(reason)"
+            progress("   \(spec.name): skipped: \(peer) \(reason)")
+        }
+    }
 
     // Every server is up at once, and the cells run workload by workload: the cells compared in a
     // ratio are measured seconds apart, not minutes (this 2-CPU VM's loopback TCP drifts).
@@ -251,7 +279,7 @@ func benchmark(_ options: Options) throws -> Int32 {
         }
     }
     progress("\nstarting \(servers.count) servers")
-    for (index, spec) in servers.enumerated() {
+    for (index, spec) in servers.enumerated() where results[spec.name]!.startError == nil {
         do {
             let server = try RunningServer(starting: spec, context: context, tag: "row-\(index)")
             track(server.pid)
