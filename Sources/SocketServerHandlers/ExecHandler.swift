@@ -6,9 +6,10 @@ import Glibc
 import CSocketServerShims
 import SocketServer
 
-/// Stream: the program's stdin and stdout are one end of a socket pair, whose other end the handler
-/// relays to and from the connection. Datagram: the datagram is its stdin and its stdout (if any)
-/// is sent back to the sender as one datagram. Its stderr goes to the log, line by line, at `info`.
+/// Stream: the program's stdin and stdout are the connection itself, unless the connection is a
+/// Unix socket with an idle limit: then they are one end of a socket pair, whose other end the
+/// handler relays to and from the connection, so that it sees when data last moved. Datagram: the
+/// datagram is its stdin and its stdout (if any) is sent back to the sender as one datagram. Its stderr goes to the log, line by line, at `info`.
 /// It runs in its settings' directory (`/`, as inetd's programs, unless the service's `directory`
 /// says otherwise) and sees only a clean environment (PATH, REMOTE_ADDR, REMOTE_PORT, SERVICE).
 /// Its exit status is logged; it is always reaped; once no data moved either way for the request
@@ -92,6 +93,18 @@ open class ExecStreamHandler: BaseRequestHandler {
 
     override public func handle() throws {
         let settings = settings
+        // The program gets the connection itself (as inetd's do) when nothing needs the relay:
+        // no idle limit, or a TCP connection, whose kernel counters say when data last moved.
+        // Only a Unix connection with an idle limit is relayed.
+        let idle = request.timeout.flatMap { $0 > .zero ? $0 : nil }
+        let connection = request.fileno()
+        if idle == nil || ExecRelay.tcpInfo(connection) != nil {
+            // Its stdin and stdout share the connection's file status flags: blocking, as a program expects.
+            try request.setNonBlockingFlag(false)
+            var relay = ExecRelay(direct: connection, watch: idle != nil)
+            try ExecRunner.run(self, settings, stdin: connection, stdout: connection, relay: &relay, spawned: {})
+            return
+        }
         let (mine, program) = try Socket.pair()
         defer {
             mine.close()
@@ -138,7 +151,7 @@ open class ExecDatagramHandler: BaseRequestHandler {
             programEnds.forEach { close($0) }
             programEnds = []
         }
-        let reply = relay.output.bytes
+        let reply = relay.output?.bytes ?? []
         if !reply.isEmpty, clientCanReceiveReplies { try request.sendTo(reply, clientAddress) }
     }
 }

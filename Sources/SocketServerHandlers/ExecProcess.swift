@@ -74,7 +74,15 @@ struct ExecProcess {
             var timeout: Int32 = -1
             if let idle {
                 let left = lastMoved.advanced(by: idle) - .now
-                if left <= .zero { timedOut = true; break }
+                if left <= .zero {
+                    // A program with the connection itself: the kernel knows when data last moved.
+                    if let quiet = relay.quietTime(), quiet < idle {
+                        lastMoved = ContinuousClock.now.advanced(by: .zero - quiet)
+                        continue
+                    }
+                    timedOut = true
+                    break
+                }
                 timeout = pollMilliseconds(left)
             }
             if exitFD < 0 {

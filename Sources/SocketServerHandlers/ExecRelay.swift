@@ -89,14 +89,43 @@ struct RelayFlow {
 }
 
 /// The relay of one request: `input` from the client to the program (streams only), `output`
-/// from the program to the client or, for a datagram, kept as the reply.
+/// from the program to the client or, for a datagram, kept as the reply. A program given the
+/// connection itself has neither: then `watched`, a TCP connection, tells when data last moved.
 struct ExecRelay {
     var input: RelayFlow?
-    var output: RelayFlow
+    var output: RelayFlow?
+    /// The TCP connection the program has as its stdin and stdout (-1: none), whose kernel
+    /// counters say when data last moved on it (`quietTime`).
+    private(set) var watched: Int32 = -1
+
+    init(input: RelayFlow?, output: RelayFlow) {
+        self.input = input
+        self.output = output
+    }
+
+    /// No relay: the program has the connection `fd` itself; `watch` when its idle time matters.
+    init(direct fd: Int32, watch: Bool) {
+        watched = watch ? fd : -1
+    }
+
+    /// How long no data has moved either way on the watched TCP connection: the kernel's time since
+    /// it last received data from the client and since it last sent the program's data (TCP_INFO,
+    /// in milliseconds); nil without a watched connection or when the kernel does not say.
+    func quietTime() -> Duration? {
+        guard watched >= 0, let info = Self.tcpInfo(watched) else { return nil }
+        return .milliseconds(min(info.tcpi_last_data_recv, info.tcpi_last_data_sent))
+    }
+
+    static func tcpInfo(_ fd: Int32) -> tcp_info? {
+        var info = tcp_info()
+        var length = socklen_t(MemoryLayout<tcp_info>.size)
+        guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &length) == 0 else { return nil }
+        return info
+    }
 
     /// The poll entries the relay needs now, four in a fixed order (-1 where it needs none).
     var pollEntries: [pollfd] {
-        [input?.pollSource ?? -1, input?.pollSink ?? -1, output.pollSource, output.pollSink].enumerated().map { index, fd in
+        [input?.pollSource ?? -1, input?.pollSink ?? -1, output?.pollSource ?? -1, output?.pollSink ?? -1].enumerated().map { index, fd in
             pollfd(fd: fd, events: Int16(index % 2 == 0 ? POLLIN : POLLOUT), revents: 0)
         }
     }
@@ -110,14 +139,16 @@ struct ExecRelay {
         var moved = false
         if ready(0) { moved = input!.read() || moved }
         if ready(1) { moved = input!.send() || moved }
-        if ready(2) { moved = output.read() || moved }
-        if ready(3) { moved = output.send() || moved }
+        if ready(2) { moved = output!.read() || moved }
+        if ready(3) { moved = output!.send() || moved }
         return moved
     }
 
     /// After the program ended: sends the output it left (what its source holds now, without
     /// waiting for more), waiting for the client to take it while it keeps taking some within `idle`.
     mutating func finishOutput(idle: Duration?) {
+        guard var output else { return }
+        defer { self.output = output }
         var lastMoved = ContinuousClock.now
         while true {
             if output.pollSource >= 0 {

@@ -10,6 +10,11 @@ import SocketServerDaemon
 // it and start again, once; an operator who sets SWIFT_BACKTRACE keeps their choice.
 if getenv("SWIFT_BACKTRACE") == nil {
     setenv("SWIFT_BACKTRACE", "enable=no", 1)
+    // Bind every library's symbols as the process starts, not on first call: workers and their
+    // request children (concurrency = fork) inherit them bound, where each request child would
+    // otherwise look up, through every loaded library, each symbol its worker had not called yet.
+    // An operator's own LD_BIND_NOW is kept. (Programs the daemon runs get their own environment.)
+    setenv("LD_BIND_NOW", "1", 0)
     // Exec the binary by its real path, so the process keeps its name ("socketserverd", not "exe").
     var path = [CChar](repeating: 0, count: 4096)
     let length = readlink("/proc/self/exe", &path, path.count - 1)

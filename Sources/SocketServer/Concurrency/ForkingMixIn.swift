@@ -19,6 +19,8 @@ public final class ForkingMixIn: RequestConcurrency, @unchecked Sendable {
         var warnedAboutThreads = false
         var childExited: (@Sendable (pid_t, Int32) -> Void)? = nil
         var childStarted: (@Sendable (pid_t, Request) -> Void)? = nil
+        /// Calls of `collectChildren` since the last one that asked every child.
+        var collections = 0
     }
     private let state = Mutex(State())
 
@@ -68,11 +70,23 @@ public final class ForkingMixIn: RequestConcurrency, @unchecked Sendable {
             status = 1
         }
         server.endRequest(request)
+        exitChild(status)
+    }
+
+    /// `_exit`, looked up once in the parent and called through its address: a call by name goes
+    /// through a lazily bound stub, and each child would search every loaded library for the
+    /// symbol again, since the parent never calls it.
+    private let exitNow = libcFunction("_exit", as: (@convention(c) (Int32) -> Void).self)
+
+    private func exitChild(_ status: Int32) -> Never {
+        exitNow?(status)
         _exit(status)
     }
 
     /// Reaps finished children. Over `maxChildren`, waits for one to end first; with `blocking`,
-    /// waits for all.
+    /// waits for all. Without `blocking`, it asks the kernel which child has exited (one call when
+    /// none has), and asks each child in turn only every 64th time, or when a process that is not
+    /// one of its children has exited first.
     public func collectChildren(blocking: Bool = false) {
         // Too many children: wait for any to finish (as CPython does) before accepting more.
         while state.withLock({ $0.active.count >= $0.maxChildren && !$0.active.isEmpty }) {
@@ -83,6 +97,11 @@ public final class ForkingMixIn: RequestConcurrency, @unchecked Sendable {
             }
             reaped(pid, status)
         }
+        let askEach = state.withLock { state in
+            state.collections += 1
+            return state.collections % 64 == 0
+        }
+        if !blocking && !askEach && reapExitedChildren() { return }
         for pid in activeChildren {
             var status: Int32 = 0
             do {
@@ -90,6 +109,23 @@ public final class ForkingMixIn: RequestConcurrency, @unchecked Sendable {
             } catch .noChild {
                 state.withLock { _ = $0.active.remove(pid) }
             } catch {}
+        }
+    }
+
+    /// Reaps, without waiting, each exited child of this mix-in: waitid looks at one exited child
+    /// without reaping it; one of these is reaped, and the next is looked at. True once no child has
+    /// exited; false when the process has no children, or an exited one is not of this mix-in (a
+    /// process reparented to a subreaper): then `collectChildren` asks each of its children.
+    private func reapExitedChildren() -> Bool {
+        while true {
+            var info = siginfo_t()
+            guard waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0 else { return false }
+            let pid = info._sifields._sigchld.si_pid
+            if pid == 0 { return true }
+            guard state.withLock({ $0.active.contains(pid) }) else { return false }
+            var status: Int32 = 0
+            guard (try? retryingOnInterrupt({ waitpid(pid, &status, WNOHANG) })) == pid else { return false }
+            reaped(pid, status)
         }
     }
 

@@ -169,26 +169,45 @@ final class Scoreboard: @unchecked Sendable {
     /// master should start its replacement now and give it a deadline, as for a reload.
     func markRetiring(slot: Int) { if let board = boards[slot] { cssd_atomic_store64(retiringFlag(board), 1) } }
 
-    /// Notes a request from `clientText` starting now; returns the entry to pass to `end`, or nil
+    /// Notes a request from `client` starting now; returns the entry to pass to `end`, or nil
     /// (more requests at once than the board was sized for: cannot happen with the service's limits).
-    func begin(slot: Int, clientText: String) -> Int? {
+    func begin(slot: Int, client address: SocketAddress) -> Int? {
         guard let board = boards[slot] else { return nil }
         let now = Int64(monotonicNanoseconds())
         for entry in 0..<board.entries where cssd_atomic_cas64(start(board, entry), 0, -1) != 0 {
-            // Straight from the string's storage into the slot: no array per request.
-            var text = clientText
-            let destination = client(board, entry)
-            text.withUTF8 { utf8 in
-                let count = min(utf8.count, Scoreboard.clientBytes - 1)
-                if let source = utf8.baseAddress, count > 0 { destination.copyMemory(from: source, byteCount: count) }
-                destination.storeBytes(of: 0, toByteOffset: count, as: UInt8.self)
-            }
+            Self.write(address, to: client(board, entry))
             cssd_atomic_store64(childGroup(board, entry), 0)
             cssd_atomic_store64(owner(board, entry), Int64(getpid()))
             cssd_atomic_store64(start(board, entry), now)
             return entry
         }
         return nil
+    }
+
+    /// Writes the client as `SocketAddress.description` spells it into a slot of `clientBytes`,
+    /// NUL-terminated: an IPv4 address (the usual client) byte by byte from its host and port,
+    /// with no string built for it (a request child under `concurrency = fork` would otherwise run,
+    /// and fault in, the string formatting code for each request).
+    static func write(_ address: SocketAddress, to destination: UnsafeMutableRawPointer) {
+        var count = 0
+        func put(_ byte: UInt8) {
+            guard count < clientBytes - 1 else { return }
+            destination.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
+            count += 1
+        }
+        if case .inet(let host, let port) = address, port >= 0 {
+            for byte in host.utf8 { put(byte) }
+            put(UInt8(ascii: ":"))
+            var divisor = 1
+            while divisor <= port / 10 { divisor *= 10 }
+            while divisor > 0 {
+                put(UInt8(ascii: "0") + UInt8(port / divisor % 10))
+                divisor /= 10
+            }
+        } else {
+            for byte in address.description.utf8 { put(byte) }
+        }
+        destination.storeBytes(of: 0, toByteOffset: count, as: UInt8.self)
     }
 
     func end(slot: Int, entry: Int) {

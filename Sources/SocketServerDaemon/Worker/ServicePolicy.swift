@@ -24,6 +24,12 @@ final class ServicePolicy: ServerHooks, Sendable {
     let startsPrograms: Bool
     /// Set when a request that may have run a program ended; the worker's loop then sweeps.
     private let programEnded = Atomic<Bool>(false)
+    /// When the last sweep ran (monotonic nanoseconds): sweeps are at least `sweepInterval` apart.
+    private let lastSweep = Atomic<UInt64>(0)
+    /// A sweep reads every thread's children from /proc and asks each child its session: under a
+    /// stream of short programs it runs at most this often, not after every one (the loop runs
+    /// serviceActions at least once a second, so a pending sweep waits at most that long when idle).
+    static let sweepInterval: UInt64 = 100_000_000
     /// Where this worker notes its running requests and open connections for the master (nil: untracked).
     let scoreboard: Scoreboard?
     let slot: Int
@@ -109,7 +115,7 @@ final class ServicePolicy: ServerHooks, Sendable {
         if !service.listen.isDatagram { try applyIdleTimeout(to: request.socket) }
         logServing(request)
         if isDatagram { Self.record(request)?.sentToAtStart = Socket.bytesSentToByThisThread }
-        if let entry = scoreboard?.begin(slot: slot, clientText: request.clientAddress.description) {
+        if let entry = scoreboard?.begin(slot: slot, client: request.clientAddress) {
             pthread_setspecific(currentEntry, UnsafeRawPointer(bitPattern: entry + 1))
         }
     }
@@ -133,10 +139,14 @@ final class ServicePolicy: ServerHooks, Sendable {
         sweepLeftBehind()
     }
 
-    /// Once a program has ended since the last call, kills what programs left behind (see
-    /// Containment), which was re-parented to this worker.
+    /// Once a program has ended since the last sweep, and `sweepInterval` after that sweep, kills
+    /// what programs left behind (see Containment), which was re-parented to this worker.
     private func sweepLeftBehind() {
-        guard programEnded.exchange(false, ordering: .relaxed) else { return }
+        guard programEnded.load(ordering: .relaxed) else { return }
+        let now = monotonicNanoseconds()
+        guard now &- lastSweep.load(ordering: .relaxed) >= Self.sweepInterval else { return }
+        lastSweep.store(now, ordering: .relaxed)
+        programEnded.store(false, ordering: .relaxed)
         let killed = Containment.sweep(liveGroups: { scoreboard?.liveChildGroups(in: slot) ?? [] })
         if killed > 0 { log(.info, "killed \(killed) process(es) a program left behind") }
     }
