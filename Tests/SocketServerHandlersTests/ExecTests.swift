@@ -1,4 +1,5 @@
-// exec in-process: what the program inherits, and a program that exits leaving a job behind.
+// exec in-process: what the program inherits, a program that exits leaving a job behind, and the
+// idle limit both where the program has the connection (TCP) and where the handler relays it (Unix).
 // (The daemon-level exec tests are in Tests/socketserverdTests/ExecHandlerTests.swift.)
 import Foundation
 import XCTest
@@ -11,11 +12,14 @@ import Glibc
 #endif
 
 final class ExecTests: XCTestCase {
-    private var serving: Serving?
+    private var servings: [Serving] = []
+    private var socketDirectory: String?
 
     override func tearDown() {
-        serving?.stop()
-        serving = nil
+        servings.forEach { $0.stop() }
+        servings = []
+        if let socketDirectory { removeTree(socketDirectory) }
+        socketDirectory = nil
         reapAdoptedZombies()
     }
 
@@ -35,19 +39,30 @@ final class ExecTests: XCTestCase {
         }
     }
 
-    private func tcp(_ command: String, idleTimeout: Duration? = .seconds(10)) throws -> HostStreamServer {
-        let server = try HostStreamServer(.inet(host: "127.0.0.1", port: 0), ExecStreamHandler.self,
-                                          options: ["command": command], socketTimeout: idleTimeout)
-        serving = try Serving(server)
+    /// A directory for Unix sockets, removed after the test.
+    private func socketPath(_ name: String) throws -> String {
+        if socketDirectory == nil { socketDirectory = try makeTemporaryDirectory("exec") }
+        return socketDirectory! + "/" + name
+    }
+
+    /// The exec server over TCP, where the program has the connection itself, or (`unix`) over a
+    /// Unix socket, where an idle limit makes the handler relay the connection to it.
+    private func tcp(_ command: String, idleTimeout: Duration? = .seconds(10), unix: Bool = false) throws -> HostStreamServer {
+        let address: SocketAddress = unix ? .unix(path: try socketPath("exec-\(servings.count).sock")) : .inet(host: "127.0.0.1", port: 0)
+        let server = try HostStreamServer(address, ExecStreamHandler.self, options: ["command": command], socketTimeout: idleTimeout)
+        servings.append(try Serving(server))
         return server
     }
 
     private func udp(_ command: String, idleTimeout: Duration? = .seconds(10)) throws -> HostDatagramServer {
         let server = try HostDatagramServer(.inet(host: "127.0.0.1", port: 0), ExecDatagramHandler.self,
                                             options: ["command": command], socketTimeout: idleTimeout)
-        serving = try Serving(server)
+        servings.append(try Serving(server))
         return server
     }
+
+    /// Both ways a stream program is served: with the connection (TCP) and relayed (Unix).
+    private let transports = [(unix: false, name: "tcp"), (unix: true, name: "unix")]
 
     /// Connects, half-closes and returns everything the program wrote.
     private func run(_ server: HostStreamServer) throws -> String {
@@ -114,36 +129,71 @@ final class ExecTests: XCTestCase {
 
     func testSilentProgramIsKilledAtTheIdleTimeout() throws {
         // The limit applies to the program itself (stderr closed early, still running, silent).
-        let marker = "sleep 6\(Int.random(in: 100...999)).\(getpid())"
-        let server = try tcp("/bin/sh -c 'exec 2>&-; echo started; exec \(marker)'", idleTimeout: .milliseconds(700))
-        let start = ContinuousClock.now
-        XCTAssertEqual(try run(server), "started\n")
-        XCTAssertLessThan(ContinuousClock.now - start, .seconds(5))
-        assertLogged("killed: no data either way for", server.state)
-        XCTAssertFalse(processExists(matching: marker), "the program survived its timeout")
+        for transport in transports {
+            let marker = "sleep 6\(Int.random(in: 100...999)).\(getpid())"
+            let server = try tcp("/bin/sh -c 'exec 2>&-; echo started; exec \(marker)'", idleTimeout: .milliseconds(700), unix: transport.unix)
+            let start = ContinuousClock.now
+            XCTAssertEqual(try run(server), "started\n", transport.name)
+            XCTAssertLessThan(ContinuousClock.now - start, .seconds(5), transport.name)
+            assertLogged("killed: no data either way for", server.state)
+            XCTAssertFalse(processExists(matching: marker), "\(transport.name): the program survived its timeout")
+        }
     }
 
     func testOutputKeepsAProgramAlivePastTheIdleTimeout() throws {
         // Five lines 300 ms apart: 1.2 s in all, never 700 ms silent.
-        let server = try tcp("/bin/sh -c 'for i in 1 2 3 4 5; do echo $i; sleep 0.3; done'", idleTimeout: .milliseconds(700))
-        let start = ContinuousClock.now
-        XCTAssertEqual(try run(server), "1\n2\n3\n4\n5\n")
-        XCTAssertGreaterThan(ContinuousClock.now - start, .milliseconds(1100))
-        assertLogged("exited with status 0", server.state)
-        XCTAssertFalse(logged("no data either way", server.state), "\(server.state.logs.map(\.message))")
+        for transport in transports {
+            let server = try tcp("/bin/sh -c 'for i in 1 2 3 4 5; do echo $i; sleep 0.3; done'", idleTimeout: .milliseconds(700),
+                                 unix: transport.unix)
+            let start = ContinuousClock.now
+            XCTAssertEqual(try run(server), "1\n2\n3\n4\n5\n", transport.name)
+            XCTAssertGreaterThan(ContinuousClock.now - start, .milliseconds(1100), transport.name)
+            assertLogged("exited with status 0", server.state)
+            XCTAssertFalse(logged("no data either way", server.state), "\(transport.name): \(server.state.logs.map(\.message))")
+        }
     }
 
     func testInputKeepsAProgramAlivePastTheIdleTimeout() throws {
         // The program reads without answering until its input ends; the client writes every 300 ms.
-        let server = try tcp("/bin/sh -c 'while read line; do :; done; echo read all'", idleTimeout: .milliseconds(700))
-        let client = try connectClient(server.serverAddress)
-        for line in 1...5 {
-            try client.sendAll("line \(line)\n")
-            Thread.sleep(forTimeInterval: 0.3)  // the pace of a slow client, not a wait for anything
+        for transport in transports {
+            let server = try tcp("/bin/sh -c 'while read line; do :; done; echo read all'", idleTimeout: .milliseconds(700),
+                                 unix: transport.unix)
+            let client = try connectClient(server.serverAddress)
+            for line in 1...5 {
+                try client.sendAll("line \(line)\n")
+                Thread.sleep(forTimeInterval: 0.3)  // the pace of a slow client, not a wait for anything
+            }
+            try client.shutdown(.write)
+            XCTAssertEqual(String(decoding: try readAll(client), as: UTF8.self), "read all\n", transport.name)
+            XCTAssertFalse(logged("no data either way", server.state), "\(transport.name): \(server.state.logs.map(\.message))")
         }
+    }
+
+    /// Over TCP the program's stdin and stdout are the connection itself: its peer is the client.
+    func testATCPProgramHasTheConnectionItself() throws {
+        let server = try tcp("/usr/bin/python3 -c 'import socket; print(socket.socket(fileno=0).getpeername()[1])'")
+        let client = try connectClient(server.serverAddress)
+        let port = try XCTUnwrap(try client.getSockName().port)
         try client.shutdown(.write)
-        XCTAssertEqual(String(decoding: try readAll(client), as: UTF8.self), "read all\n")
-        XCTAssertFalse(logged("no data either way", server.state), "\(server.state.logs.map(\.message))")
+        XCTAssertEqual(String(decoding: try readAll(client), as: UTF8.self), "\(port)\n")
+    }
+
+    /// Over a Unix socket the program has the connection itself when there is no idle limit, and
+    /// a socket pair the handler relays when there is one (the relay is how it sees data move).
+    func testAUnixProgramIsRelayedOnlyUnderAnIdleLimit() throws {
+        let peer = "/usr/bin/python3 -c 'import socket; print(repr(socket.socket(fileno=0).getpeername()))'"
+        for idle in [nil, Duration.seconds(10)] {
+            let server = try tcp(peer, idleTimeout: idle, unix: true)
+            let clientPath = try socketPath(idle == nil ? "client-direct.sock" : "client-relayed.sock")
+            let client = try Socket(family: .unix)
+            defer { client.close() }
+            try client.bind(clientPath)
+            try client.setTimeout(ioTimeout)
+            try client.connect(server.serverAddress)
+            try client.shutdown(.write)
+            XCTAssertEqual(String(decoding: try readAll(client), as: UTF8.self), idle == nil ? "'\(clientPath)'\n" : "''\n",
+                           "idle limit \(idle.map { "\($0)" } ?? "none")")
+        }
     }
 
     func testSilentDatagramProgramIsKilledAtTheIdleTimeout() throws {

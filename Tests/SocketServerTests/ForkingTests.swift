@@ -1,5 +1,6 @@
 // ForkingMixIn: each request in a child; a thrown error runs handleError in the child and makes it
-// exit 1; children are reaped while serving and on close (no zombies); blockOnClose; maxChildren.
+// exit 1; children are reaped while serving and on close (no zombies), many at once too, leaving
+// other children of the process alone; blockOnClose; maxChildren.
 import CSocketServerShims
 import Glibc
 import SocketServer
@@ -131,6 +132,38 @@ final class ForkingTests: XCTestCase {
             XCTAssertEqual(zombieChildren(), [])
         }
         XCTAssertEqual(server.activeChildren, [])
+        XCTAssertEqual(zombieChildren(), [])
+    }
+
+    /// With more than a few children the mix-in asks the kernel which one exited instead of asking
+    /// each: all are reaped, also while another child of the process (not the server's) lies
+    /// unreaped as a zombie, which stays the process's own to wait for.
+    func testManyChildrenAreReapedAndAnotherChildsZombieIsLeftAlone() throws {
+        // A backlog for all 8 clients at once (Python's default of 5 would hold the last ones back).
+        let server = try ReportingForkingServer(loopback4, ForkHandler.self, bindAndActivate: false)
+        server.reportFD = pipeFDs[1]
+        server.requestQueueSize = 16
+        try server.serverBind()
+        try server.serverActivate()
+        var foreign: pid_t = 0
+        try withServing(server) { server in
+            for round in 0..<2 {
+                if round == 1 {
+                    foreign = try spawnProcess("/bin/true", arguments: [], environment: [])
+                    XCTAssertTrue(eventually { zombieChildren().contains(foreign) }, "/bin/true exited")
+                }
+                let clients = try (0..<8).map { _ in try sendRequest(server, "slow") }
+                defer { clients.forEach { $0.close() } }
+                XCTAssertTrue(eventually { server.activeChildren.count > 4 }, "more than 4 children at once: \(server.activeChildren)")
+                let pids = try clients.map { String(decoding: try readAll($0), as: UTF8.self) }
+                XCTAssertEqual(Set(pids).count, 8)
+                XCTAssertTrue(eventually { server.activeChildren.isEmpty }, "round \(round): \(server.activeChildren) not reaped")
+            }
+            XCTAssertEqual(zombieChildren(), [foreign], "the server reaped only its own children")
+        }
+        var status: Int32 = -1
+        XCTAssertEqual(waitpid(foreign, &status, 0), foreign)
+        XCTAssertEqual(status, 0)
         XCTAssertEqual(zombieChildren(), [])
     }
 

@@ -1,5 +1,6 @@
 // handler = exec: inetd-style programs in sh and Python, over streams and datagrams; `timeout` is
-// their idle time, `request_timeout` their whole run.
+// their idle time, `request_timeout` their whole run; a TCP program has the connection itself and
+// is counted and logged as any request.
 import Foundation
 import SocketServer
 import SocketServerTestSupport
@@ -52,6 +53,41 @@ final class ExecHandlerTests: DaemonTestCase {
         XCTAssertTrue(daemon.waitForLog("service tick: request from \(local) has run for"), daemon.log)
         XCTAssertFalse(daemon.log.contains("no data either way"), daemon.log)
         XCTAssertTrue(waitForNoProcess(matching: ticker), "the program outlived its worker")
+    }
+
+    /// Over TCP the program has the connection itself (no relay), and its requests are still
+    /// counted (status: served) and logged (access log: one `ok` line per connection), its stderr
+    /// still reaches the log, and its exit ends the connection.
+    func testAProgramWithTheConnectionIsCountedAndLogged() throws {
+        let accessLog = directory + "/access.log"
+        let program = script("peer.py", """
+            #!/usr/bin/python3
+            import socket, sys
+            line = sys.stdin.readline()
+            print(socket.socket(fileno=0).getpeername()[1], line.strip(), flush=True)
+            print("served", line.strip(), file=sys.stderr)
+
+            """)
+        let daemon = try startDaemon(service: Service("peer", handler: "exec", ["command": "/usr/bin/python3 \(program)", "workers": 2]),
+                                     daemon: ["access_log": accessLog, "control_socket": directory + "/control.sock"])
+        var ports: [Int] = []
+        for request in 0..<3 {
+            let socket = try connectTCP(port: daemon.port)
+            defer { socket.close() }
+            let port = try localPort(socket)
+            try socket.sendAll("request \(request)\n")
+            XCTAssertEqual(try readAllText(socket), "\(port) request \(request)\n", "the program's peer is the client itself")
+            ports.append(port)
+        }
+        let lines = waitForAccessLines(accessLog, clientPorts: ports)
+        XCTAssertEqual(lines.count, 3, readText(accessLog))
+        for port in ports {
+            XCTAssertEqual(lines[port]?.result, "ok", lines[port]?.text ?? "no line for \(port)")
+            XCTAssertEqual(lines[port]?.service, "peer")
+        }
+        let status = try daemonStatus { ($0.service("peer")?["served"] as? Int) == 3 }
+        XCTAssertEqual(status.service("peer")?["served"] as? Int, 3)
+        XCTAssertTrue(eventually { (0..<3).allSatisfy { daemon.log.contains("stderr: served request \($0)") } }, daemon.log)
     }
 
     /// Started with stdin and stdout closed (a careless init script), the daemon fills them with

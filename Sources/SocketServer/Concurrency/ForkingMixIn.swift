@@ -84,9 +84,10 @@ public final class ForkingMixIn: RequestConcurrency, @unchecked Sendable {
     }
 
     /// Reaps finished children. Over `maxChildren`, waits for one to end first; with `blocking`,
-    /// waits for all. Without `blocking`, it asks the kernel which child has exited (one call when
-    /// none has), and asks each child in turn only every 64th time, or when a process that is not
-    /// one of its children has exited first.
+    /// waits for all. With more than 4 children and without `blocking`, it asks the kernel which
+    /// child has exited (one call when none has) rather than each child in turn (a call per child
+    /// and per request), which it still does every 64th time (a child reaped by someone else is
+    /// forgotten then), or when a process that is not one of its children has exited first.
     public func collectChildren(blocking: Bool = false) {
         // Too many children: wait for any to finish (as CPython does) before accepting more.
         while state.withLock({ $0.active.count >= $0.maxChildren && !$0.active.isEmpty }) {
@@ -99,9 +100,9 @@ public final class ForkingMixIn: RequestConcurrency, @unchecked Sendable {
         }
         let askEach = state.withLock { state in
             state.collections += 1
-            return state.collections % 64 == 0
+            return blocking || state.active.count <= 4 || state.collections % 64 == 0
         }
-        if !blocking && !askEach && reapExitedChildren() { return }
+        if !askEach && reapExitedChildren() { return }
         for pid in activeChildren {
             var status: Int32 = 0
             do {
