@@ -23,8 +23,9 @@ enum ServerKind: Equatable {
     case pythonForking
     case pythonThreading
     case cReference
-    /// c_fork_echo.c: a child forked per connection.
-    case cFork
+    /// c_fork_echo.c: a child forked per connection; with `swiftRuntime`, linked with the Swift
+    /// runtime's libraries (mapped, never called), as every Swift process maps them.
+    case cFork(swiftRuntime: Bool)
 }
 
 struct ServerSpec {
@@ -59,6 +60,8 @@ struct BenchContext {
     let scratch: String
     var cBinary = ""
     var cForkBinary = ""
+    /// c_fork_echo linked with the Swift runtime (nil: it could not be linked).
+    var cForkRuntimeBinary: String? = nil
     /// The programs of the exec peers found or installed (ExecPeers.swift); a missing one's row is skipped.
     var execPeers: [ExecPeer: String] = [:]
     var python = "python3"
@@ -163,9 +166,15 @@ final class RunningServer {
             case .tcp(let port): arguments = ["tcp", "\(port)", "2"]
             case .unix(let path): arguments = ["unix", path, "2"]
             }
+            var binary = context.cBinary
+            if case .cFork(let runtime) = spec.kind {
+                guard let chosen = runtime ? context.cForkRuntimeBinary : context.cForkBinary else {
+                    throw BenchError("c_fork_echo.c could not be linked with the Swift runtime")
+                }
+                binary = chosen
+            }
             spawnedAt = monotonicNanoseconds()
-            pid = try spawn(spec.kind == .cFork ? context.cForkBinary : context.cBinary, arguments, environment: childEnvironment(),
-                            stdoutPath: logPath, stderrPath: logPath)
+            pid = try spawn(binary, arguments, environment: childEnvironment(), stdoutPath: logPath, stderrPath: logPath)
         case .execPeer(let peer):
             guard case .tcp(let port) = endpoint else { throw BenchError("the exec peers serve TCP only") }
             guard let program = context.execPeers[peer] else { throw BenchError("\(peer.package) is not installed") }

@@ -109,63 +109,13 @@ func installInterruptCleanup() {
     }
 }
 
-// MARK: - Setup
-
-func findCheckout(from binary: String) -> String? {
-    var directory = directoryName(binary)
-    while directory != "/" && directory != "." {
-        if fileExists(directory + "/Package.swift") && fileExists(directory + "/Tests/Benchmarks") { return directory }
-        directory = directoryName(directory)
-    }
-    var buffer = [CChar](repeating: 0, count: 4096)
-    if let cwd = getcwd(&buffer, buffer.count) {
-        let path = String(cString: cwd)
-        if fileExists(path + "/Tests/Benchmarks") { return path }
-    }
-    return nil
-}
-
-func makeContext() throws -> BenchContext {
-    let binary = executablePath()
-    let daemon = directoryName(binary) + "/socketserverd"
-    guard access(daemon, X_OK) == 0 else {
-        throw BenchError("no socketserverd next to \(binary); build it: swift build -c release --scratch-path .build-bench")
-    }
-    guard let checkout = findCheckout(from: binary) else {
-        throw BenchError("cannot find the checkout (Tests/Benchmarks); run from the repository")
-    }
-    var template = Array("/tmp/socketserverd-bench-XXXXXX".utf8CString)
-    guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-        throw BenchError("mkdtemp failed")
-    }
-    let scratch = String(cString: made)
-    chmod(scratch, 0o755)
-    var context = BenchContext(benchBinary: binary, daemonBinary: daemon, checkout: checkout, scratch: scratch)
-
-    context.cBinary = scratch + "/c_prefork_epoll_echo"
-    context.cForkBinary = scratch + "/c_fork_echo"
-    for (binary, source) in [(context.cBinary, "c_prefork_epoll_echo.c"), (context.cForkBinary, "c_fork_echo.c")] {
-        let (status, output) = runCommand("cc", ["-O2", "-o", binary, checkout + "/Tests/Benchmarks/" + source])
-        guard status == 0 else { throw BenchError("cc -O2 \(source) failed:\n\(output)") }
-    }
-
-    // The system's python3 where there is one: the program rows run it as the workers' user (nobody
-    // under root), who may not reach an interpreter in a home directory; every Python row uses the same.
-    let (pythonStatus, pythonOutput) = access("/usr/bin/python3", X_OK) == 0
-        ? (0, "/usr/bin/python3") : runCommand("python3", ["-c", "import sys; print(sys.executable)"])
-    let resolved = pythonOutput.split(separator: "\n").first.map(String.init) ?? ""
-    guard pythonStatus == 0, resolved.hasPrefix("/") else { throw BenchError("python3 not found:\n\(pythonOutput)") }
-    context.python = resolved
-    return context
-}
-
 // MARK: - The run
 
 let allServers: [ServerSpec] = [
     ServerSpec(name: "socketserverd sync tcp", kind: .daemon(concurrency: "sync"), unix: false),
     ServerSpec(name: "socketserverd threads tcp", kind: .daemon(concurrency: "threads"), unix: false),
     ServerSpec(name: "socketserverd fork tcp", kind: .daemon(concurrency: "fork"), unix: false,
-               peers: ["C fork per connection tcp", "python ForkingTCPServer"]),
+               peers: ["C fork per connection tcp", "C fork per connection tcp + Swift runtime", "python ForkingTCPServer"]),
     ServerSpec(name: "socketserverd sync unix", kind: .daemon(concurrency: "sync"), unix: true),
     ServerSpec(name: "socketserverd threads unix", kind: .daemon(concurrency: "threads"), unix: true),
     ServerSpec(name: "socketserverd fork unix", kind: .daemon(concurrency: "fork"), unix: true,
@@ -186,8 +136,9 @@ let allServers: [ServerSpec] = [
     ServerSpec(name: "tcpserver exec cat", kind: .execPeer(.tcpserver), unix: false),
     ServerSpec(name: "xinetd exec cat", kind: .execPeer(.xinetd), unix: false),
     ServerSpec(name: "socat exec cat", kind: .execPeer(.socat), unix: false),
-    ServerSpec(name: "C fork per connection tcp", kind: .cFork, unix: false),
-    ServerSpec(name: "C fork per connection unix", kind: .cFork, unix: true),
+    ServerSpec(name: "C fork per connection tcp", kind: .cFork(swiftRuntime: false), unix: false),
+    ServerSpec(name: "C fork per connection unix", kind: .cFork(swiftRuntime: false), unix: true),
+    ServerSpec(name: "C fork per connection tcp + Swift runtime", kind: .cFork(swiftRuntime: true), unix: false),
     ServerSpec(name: "C prefork epoll tcp (ref)", kind: .cReference, unix: false),
     ServerSpec(name: "C prefork epoll unix (ref)", kind: .cReference, unix: true),
 ]
