@@ -11,21 +11,18 @@
  *   usage: c_fork_echo tcp PORT [ACCEPTORS]      (listens on 127.0.0.1:PORT)
  *          c_fork_echo unix PATH [ACCEPTORS]
  *
- * socketserverd-bench compiles it with `cc -O2` and starts it itself.
+ * socketserverd-bench compiles it with `cc -O2` (with peer_listener.h beside it) and starts it itself.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "peer_listener.h"
 
 static void reap(int number) {
     (void)number;
@@ -72,39 +69,10 @@ static void serve(int listener) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 3) {
-        fprintf(stderr, "usage: %s tcp PORT [ACCEPTORS] | unix PATH [ACCEPTORS]\n", argv[0]);
-        return 2;
-    }
-    int acceptors = argc > 3 ? atoi(argv[3]) : 2;
-    if (acceptors < 1) acceptors = 1;
-    signal(SIGPIPE, SIG_IGN);
+    int acceptors = peer_arguments(argc, argv, "tcp PORT [ACCEPTORS] | unix PATH [ACCEPTORS]");
     struct sigaction action = { .sa_handler = reap, .sa_flags = SA_RESTART | SA_NOCLDSTOP };
     sigemptyset(&action.sa_mask);
     sigaction(SIGCHLD, &action, NULL);
-    int listener;
-    if (strcmp(argv[1], "tcp") == 0) {
-        listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int one = 1;
-        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(argv[2])) };
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (bind(listener, (struct sockaddr *)&address, sizeof address) != 0) { perror("bind"); return 1; }
-    } else {
-        listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_un address = { .sun_family = AF_UNIX };
-        strncpy(address.sun_path, argv[2], sizeof address.sun_path - 1);
-        unlink(argv[2]);
-        if (bind(listener, (struct sockaddr *)&address, sizeof address) != 0) { perror("bind"); return 1; }
-    }
-    if (listen(listener, 1024) != 0) { perror("listen"); return 1; }
-    for (int i = 1; i < acceptors; i++) {
-        pid_t pid = fork();
-        if (pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            serve(listener);
-        }
-    }
-    serve(listener);
+    peer_serve(acceptors, peer_listen(argv[1], argv[2], 0), serve);
     return 0;
 }

@@ -28,6 +28,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "peer_listener.h"
+
 #define BUFFER_SIZE 65536
 #define MAX_FDS 65536
 
@@ -118,40 +120,15 @@ static void serve(int listener) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 3) {
-        fprintf(stderr, "usage: %s tcp PORT [WORKERS] | unix PATH [WORKERS] | fd FD [WORKERS]\n", argv[0]);
-        return 2;
-    }
-    int workers = argc > 3 ? atoi(argv[3]) : 2;
-    if (workers < 1) workers = 1;
-    signal(SIGPIPE, SIG_IGN);
+    int workers = peer_arguments(argc, argv, "tcp PORT [WORKERS] | unix PATH [WORKERS] | fd FD [WORKERS]");
     int listener;
     if (strcmp(argv[1], "fd") == 0) {
         /* A socket already listening, such as socketserverd's program workers get as descriptor 3. */
         listener = atoi(argv[2]);
         if (fcntl(listener, F_SETFL, fcntl(listener, F_GETFL) | O_NONBLOCK) != 0) { perror("fcntl"); return 1; }
-    } else if (strcmp(argv[1], "tcp") == 0) {
-        listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        int one = 1;
-        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(argv[2])) };
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (bind(listener, (struct sockaddr *)&address, sizeof address) != 0) { perror("bind"); return 1; }
     } else {
-        listener = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        struct sockaddr_un address = { .sun_family = AF_UNIX };
-        strncpy(address.sun_path, argv[2], sizeof address.sun_path - 1);
-        unlink(argv[2]);
-        if (bind(listener, (struct sockaddr *)&address, sizeof address) != 0) { perror("bind"); return 1; }
+        listener = peer_listen(argv[1], argv[2], SOCK_NONBLOCK);
     }
-    if (strcmp(argv[1], "fd") != 0 && listen(listener, 1024) != 0) { perror("listen"); return 1; }
-    for (int i = 1; i < workers; i++) {
-        pid_t pid = fork();
-        if (pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            serve(listener);
-        }
-    }
-    serve(listener);
+    peer_serve(workers, listener, serve);
     return 0;
 }
