@@ -21,10 +21,16 @@ open class BaseServer: @unchecked Sendable {
     /// Code added to the pipeline's steps (see `ServerHooks`); nil adds none. Set it before serving.
     public var hooks: (any ServerHooks)?
 
-    private let wakeup: Wakeup
+    let wakeup: Wakeup
     private let shutdownRequested = Atomic<Bool>(false)
     private let loopStopped = Event(set: true)
     private let loopThread = Mutex<pthread_t?>(nil)
+    /// The thread of a concurrency that accepts for the loop (see `startAccepting`): `shutdown`
+    /// from it only asks, as from the loop's own thread.
+    let acceptingThread = Mutex<pthread_t?>(nil)
+    /// Set by a concurrency that accepts on an event loop: `getRequest` hands out non-blocking
+    /// descriptors (the socket's timeout semantics are unchanged).
+    var acceptsNonBlocking = false
 
     public init(serverAddress: SocketAddress, handler: BaseRequestHandler.Type, concurrency: any RequestConcurrency) throws {
         self.serverAddress = serverAddress
@@ -117,7 +123,9 @@ open class BaseServer: @unchecked Sendable {
     // MARK: The loop
 
     /// Serves requests until `shutdown()`. `pollInterval` bounds how long the loop sleeps between
-    /// `serviceActions()`; shutdown wakes it at once regardless.
+    /// `serviceActions()`; shutdown wakes it at once regardless. When the concurrency accepts by
+    /// itself (`startAccepting`: an event loop accepts in batches on its own thread), this loop only
+    /// waits for shutdown and runs `serviceActions()`.
     public func serveForever(pollInterval: Duration = .milliseconds(500)) throws {
         loopStopped.clear()
         loopThread.withLock { $0 = pthread_self() }
@@ -126,6 +134,17 @@ open class BaseServer: @unchecked Sendable {
             shutdownRequested.store(false, ordering: .releasing)
             loopThread.withLock { $0 = nil }
             loopStopped.set()
+        }
+        if try concurrency.startAccepting(self) {
+            defer { concurrency.stopAccepting(self) }
+            while !shutdownRequested.load(ordering: .acquiring) {
+                let woken = try pollReadable([wakeup.fd], timeout: pollInterval)[0]
+                if shutdownRequested.load(ordering: .acquiring) { break }
+                if woken { wakeup.drain() }
+                _ = try concurrency.startAccepting(self)  // again: a loop that failed is replaced
+                serviceActions()
+            }
+            return
         }
         while !shutdownRequested.load(ordering: .acquiring) {
             let ready = try pollReadable(fileno(), wakeup.fd, timeout: pollInterval)
@@ -145,7 +164,9 @@ open class BaseServer: @unchecked Sendable {
     public func shutdown() {
         shutdownRequested.store(true, ordering: .releasing)
         wakeup.signal()
-        let onLoopThread = loopThread.withLock { thread in thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+        let me = pthread_self()
+        let onLoopThread = loopThread.withLock { thread in thread.map { pthread_equal($0, me) != 0 } ?? false }
+            || acceptingThread.withLock { thread in thread.map { pthread_equal($0, me) != 0 } ?? false }
         if !onLoopThread { loopStopped.wait() }
     }
 
@@ -155,6 +176,10 @@ open class BaseServer: @unchecked Sendable {
         shutdownRequested.store(true, ordering: .releasing)
         wakeup.signal()
     }
+
+    /// True from `shutdown()` or `requestShutdown()` until `serveForever` has returned: a
+    /// concurrency that accepts by itself stops taking requests.
+    var isShutdownRequested: Bool { shutdownRequested.load(ordering: .acquiring) }
 
     /// Handles one request, waiting at most `timeout` (or the socket's own timeout if shorter);
     /// if none comes, calls `handleTimeout()`.
@@ -174,20 +199,36 @@ open class BaseServer: @unchecked Sendable {
     /// The listening socket's own timeout, for `handleRequest`; servers with a socket override it.
     open var socketTimeout: Duration? { nil }
 
-    /// Takes one ready request through verify and process; errors go to `handleError`.
+    /// Takes one ready request through verify and process; errors go to `handleError`, a failed
+    /// accept to `handleAcceptError`.
     func handleRequestNoBlock() {
+        if case .failed(let error) = takeRequest() { handleAcceptError(error) }
+    }
+
+    /// What `takeRequest` found.
+    enum Taken {
+        /// No request was waiting (another process took it first, or none came).
+        case none
+        /// A request went through the pipeline (served, handed over, refused or failed).
+        case taken
+        /// `getRequest` threw.
+        case failed(any Error)
+    }
+
+    /// Takes one ready request through the pipeline: `getRequest`, the hooks' `accepted`,
+    /// `verifyRequest`, `processRequest`; errors after the accept go to `handleError`.
+    func takeRequest() -> Taken {
         let request: Request
         concurrency.beforeAccept(self)
         do {
-            guard let ready = try getRequest() else { return }
+            guard let ready = try getRequest() else { return .none }
             request = hooks?.accepted(ready, server: self) ?? ready
         } catch {
-            handleAcceptError(error)
-            return
+            return .failed(error)
         }
         guard verifyRequest(request) else {
             endRequest(request)
-            return
+            return .taken
         }
         do {
             try processRequest(request)
@@ -195,6 +236,7 @@ open class BaseServer: @unchecked Sendable {
             handleError(error, request: request)
             endRequest(request)
         }
+        return .taken
     }
 
     /// Runs `body` with the server and closes it afterwards, whatever happens (Python's `with server:`).

@@ -90,7 +90,7 @@ open class TCPServer: BaseServer, @unchecked Sendable {
     override open var socketTimeout: Duration? { socket.timeout }
 
     override open func getRequest() throws -> Request? {
-        guard let (client, address) = try socket.acceptIfReady() else { return nil }
+        guard let (client, address) = try socket.acceptIfReady(nonBlocking: acceptsNonBlocking) else { return nil }
         return Request(socket: client, clientAddress: address)
     }
 

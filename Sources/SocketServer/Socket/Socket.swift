@@ -124,14 +124,18 @@ extension Socket {
     }
 
     /// Accepts a connection if one is waiting, else returns nil at once, whatever the timeout.
-    /// Servers use this on a listening socket that several processes share.
-    public func acceptIfReady() throws(SocketError) -> (Socket, SocketAddress)? {
+    /// Servers use this on a listening socket that several processes share. With `nonBlocking`,
+    /// the connection's descriptor comes non-blocking (`SOCK_NONBLOCK`, for an event loop); its
+    /// timeout is nil all the same, so its own calls still block, by polling.
+    public func acceptIfReady(nonBlocking: Bool = false) throws(SocketError) -> (Socket, SocketAddress)? {
         let fd = try fd("accept")
         var wouldBlock = false
         let (client, address) = try SocketAddress.receiving { (addr, length) throws(SocketError) -> Int in
             while true {
                 do throws(Errno) {
-                    return Int(try retryingOnInterrupt { cssd_accept_cloexec(fd, addr, length) })
+                    return Int(try retryingOnInterrupt {
+                        nonBlocking ? cssd_accept_nonblock(fd, addr, length) : cssd_accept_cloexec(fd, addr, length)
+                    })
                 } catch let error where error.rawValue == ECONNABORTED {
                     continue  // the client gave up before we accepted: take the next one
                 } catch .wouldBlock {
