@@ -104,8 +104,11 @@ final class EventLoop: @unchecked Sendable {
     func register(_ request: Request, _ server: BaseServer) {
         let now = monotonicNanoseconds()
         do {
-            if !((server as? TCPServer)?.acceptsNonBlocking ?? false) { try request.socket.setNonBlockingFlag(true) }
-            if owner.noDelay && request.socket.family != .unix { try? request.socket.setOption(.tcpNoDelay, true) }
+            let listener = server as? TCPServer
+            if !(listener?.acceptsNonBlocking ?? false) { try request.socket.setNonBlockingFlag(true) }
+            if owner.noDelay && request.socket.family != .unix && !(listener?.acceptsNoDelay ?? false) {
+                try? request.socket.setOption(.tcpNoDelay, true)
+            }
             let handler = owner.handlerType.init(clientAddress: request.clientAddress, server: server)
             let connection = EventConnection(request: request, server: server, handler: handler, now: now)
             guard cssd_epoll_ctl(epoll, 0, connection.fd, CSSD_EPOLLIN, UInt64(UInt32(bitPattern: connection.fd))) == 0 else {
@@ -182,6 +185,9 @@ final class EventLoop: @unchecked Sendable {
                     try connection.flush(now: now)
                     if connection.hasOutput { return }  // backpressure: wait until the client reads
                 }
+                // A short read took what had arrived: epoll (level-triggered) reports the rest,
+                // and a read now would most likely fail with EAGAIN.
+                if count < buffer.count { return }
             } else {
                 connection.reading = false
                 connection.peerClosed = true
@@ -246,6 +252,7 @@ final class EventLoop: @unchecked Sendable {
 
     private func close(_ connection: EventConnection) {
         _ = cssd_epoll_ctl(epoll, 2, connection.fd, 0, 0)
+        if connection.peerClosed && !connection.hasOutput { connection.request.socket.closeEndsIt = true }
         connections[connection.fd] = nil
         connection.server.endRequest(connection.request)
         owner.closed()

@@ -42,6 +42,8 @@ public final class EventLoopMixIn: RequestConcurrency, @unchecked Sendable {
     /// How long a connection may stay silent before it is closed; nil: forever.
     public let idleTimeout: Duration?
     /// Turns Nagle's algorithm off on TCP connections (replies go out as soon as they are ready).
+    /// The connections the loop accepts itself inherit it from the listener, on which
+    /// `startAccepting` sets it once (and which keeps it).
     public let noDelay: Bool
     /// After `serverClose()` began, how long connections are served as before; then each is
     /// ended as soon as it has nothing left to send.
@@ -116,6 +118,10 @@ public final class EventLoopMixIn: RequestConcurrency, @unchecked Sendable {
             return false
         }
         listener.acceptsNonBlocking = true
+        // Connections inherit TCP_NODELAY from the listener: set once here, not once per connection.
+        if noDelay, listener.socket.family != .unix, !listener.acceptsNoDelay {
+            listener.acceptsNoDelay = (try? listener.socket.setOption(.tcpNoDelay, true)) != nil
+        }
         let loop: EventLoop? = try state.withLock { state in
             if state.accepting === listener, state.loop != nil { return nil }
             state.accepting = listener

@@ -28,9 +28,6 @@ open class BaseServer: @unchecked Sendable {
     /// The thread of a concurrency that accepts for the loop (see `startAccepting`): `shutdown`
     /// from it only asks, as from the loop's own thread.
     let acceptingThread = Mutex<pthread_t?>(nil)
-    /// Set by a concurrency that accepts on an event loop: `getRequest` hands out non-blocking
-    /// descriptors (the socket's timeout semantics are unchanged).
-    var acceptsNonBlocking = false
 
     public init(serverAddress: SocketAddress, handler: BaseRequestHandler.Type, concurrency: any RequestConcurrency) throws {
         self.serverAddress = serverAddress

@@ -15,6 +15,11 @@ open class TCPServer: BaseServer, @unchecked Sendable {
     public var allowReusePort = false
     /// The listen backlog (Python's `request_queue_size`, default 5).
     public var requestQueueSize: Int32 = 5
+    /// Set by a concurrency that accepts on an event loop: `getRequest` hands out non-blocking
+    /// descriptors (the socket's timeout semantics are unchanged).
+    var acceptsNonBlocking = false
+    /// Set when the listener has TCP_NODELAY, which the connections it accepts inherit.
+    var acceptsNoDelay = false
 
     /// The socket type the server opens; datagram servers override it.
     open class var socketType: SocketType { .stream }
@@ -96,7 +101,7 @@ open class TCPServer: BaseServer, @unchecked Sendable {
 
     /// Shuts down the write side (the client sees end of file) and closes the connection.
     override open func shutdownRequest(_ request: Request) {
-        try? request.socket.shutdown(.write)
+        if !request.socket.closeEndsIt { try? request.socket.shutdown(.write) }
         closeRequest(request)
     }
 

@@ -16,6 +16,10 @@ public final class Socket: @unchecked Sendable, CustomStringConvertible {
     let timeoutState = Mutex<Duration?>(nil)
     /// The last `recv(into:)` came back short: the next one polls before reading (see there).
     let readDrained = Atomic<Bool>(false)
+    /// The client has closed its side, nothing is left to send and no other process holds the
+    /// descriptor: close alone sends the end, and `shutdownRequest` skips its shutdown (an event
+    /// loop sets it; a system call fewer per connection).
+    var closeEndsIt = false
     /// Bytes received and sent (see Socket+Traffic.swift).
     let received = Atomic<UInt64>(0)
     let sent = Atomic<UInt64>(0)
