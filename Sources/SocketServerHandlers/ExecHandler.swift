@@ -61,7 +61,7 @@ enum ExecRunner {
         spawned()  // the program's ends are its own: its closing them ends what the relay reads
         handler.host?.requestStartedProcessGroup(process.pid)
         let name = command.program.split(separator: "/").last.map(String.init) ?? command.program
-        let idle = handler.request.timeout.flatMap { $0 > .zero ? $0 : nil }
+        let idle = (handler.request.timeout ?? handler.request.idleTimeout).flatMap { $0 > .zero ? $0 : nil }
         // The record goes before the reap: once reaped, the group id may be reused, and the master
         // kills recorded groups when a worker dies.
         let (status, timedOut) = process.wait(idle: idle, relay: &relay,

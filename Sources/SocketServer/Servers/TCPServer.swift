@@ -99,7 +99,9 @@ open class TCPServer: BaseServer, @unchecked Sendable {
         return Request(socket: client, clientAddress: address)
     }
 
-    /// Shuts down the write side (the client sees end of file) and closes the connection.
+    /// Shuts down the write side (the client sees end of file) and closes the connection. Once
+    /// the client's end of file was read, close alone does that: the shutdown is skipped (no other
+    /// process holds the connection then; a forking server's parent closed its copy at once).
     override open func shutdownRequest(_ request: Request) {
         if !request.socket.closeEndsIt { try? request.socket.shutdown(.write) }
         closeRequest(request)

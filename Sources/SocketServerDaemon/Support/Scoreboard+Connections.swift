@@ -29,8 +29,8 @@ extension Scoreboard {
     /// A record for a connection, starting at `hint` (a number that differs between open
     /// connections, such as the descriptor); nil when every record is taken (cannot happen with
     /// the service's limits; the connection is then served untracked). `owner` is the claiming
-    /// process (the caller passes its pid, known already: getpid is a system call per connection).
-    func claimConnection(slot: Int, hint: Int, owner: pid_t = getpid()) -> Int? {
+    /// process.
+    func claimConnection(slot: Int, hint: Int, owner: pid_t = CurrentProcess.id) -> Int? {
         guard let board = boards[slot] else { return nil }
         let count = board.connections
         let start = abs(hint % count)

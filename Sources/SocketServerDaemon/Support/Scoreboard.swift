@@ -184,7 +184,7 @@ final class Scoreboard: @unchecked Sendable {
                 destination.storeBytes(of: 0, toByteOffset: count, as: UInt8.self)
             }
             cssd_atomic_store64(childGroup(board, entry), 0)
-            cssd_atomic_store64(owner(board, entry), Int64(getpid()))
+            cssd_atomic_store64(owner(board, entry), Int64(CurrentProcess.id))
             cssd_atomic_store64(start(board, entry), now)
             return entry
         }

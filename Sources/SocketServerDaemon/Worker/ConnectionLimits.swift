@@ -38,7 +38,7 @@ extension ServicePolicy {
         if !service.allow.isEmpty, !service.allow.contains(where: { $0.contains(client) }) { return .allow }
         if let scoreboard, slot >= 0 {
             let hint = isDatagram ? nextDatagramHint() : Int(request.socket.fileno())
-            record.board = scoreboard.claimConnection(slot: slot, hint: hint, owner: workerPID)
+            record.board = scoreboard.claimConnection(slot: slot, hint: hint)
         }
         if let counters, !counters.openConnection(limit: service.maxConnections > 0 ? service.maxConnections : nil) {
             giveBack(record)
