@@ -45,7 +45,7 @@ final class PluginCheckConfigTests: PluginTestCase {
         plugin("ctest", "libctest.so")
         plugin("gone", "libgone.so", expect: "plugin file \(pluginDirectory)/libgone.so does not exist")
         plugin("noentry", "libnoentry.so", expect: "does not export the entry symbol socketserverd_plugin_entry")
-        plugin("wrongabi", "libwrongabi.so", expect: "built for plugin ABI version 99, but this socketserverd speaks version 1")
+        plugin("wrongabi", "libwrongabi.so", expect: "built for plugin ABI version 99 (99.0), but this socketserverd speaks 1.0 to 1.1")
         plugin("crash", "libcrash.so", expect: "killed by SIGSEGV while loading")
         plugin("writable", "libwritable.so", expect: "is writable by its group (mode 0664)")
         plugin("inopen", "\(open)/libinopen.so", expect: "plugin directory \(open) (of \(open)/libinopen.so) is writable by everyone")

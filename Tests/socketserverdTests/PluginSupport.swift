@@ -25,13 +25,18 @@ class PluginTestCase: DaemonTestCase {
             .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "cc"
     }
 
-    /// Compiles Tests/PluginFixtures/ctest_plugin.c with `defines` into `plugins/NAME` (a new file
-    /// renamed into place, as a package upgrade does: running workers keep the old one mapped).
+    /// The checkout's plugin header, as installed (socketserverd/socketserverd_plugin.h).
+    static var currentHeaders: String { repositoryRoot + "/Sources/CSocketServerPlugin/include" }
+    /// A copy of ABI 1.0's header, as plugins built before ABI 1.1 saw it.
+    static var abi10Headers: String { repositoryRoot + "/Tests/PluginFixtures/abi-1.0" }
+
+    /// Compiles Tests/PluginFixtures/ctest_plugin.c (or `source`) with `defines` and the header in
+    /// `include` into `plugins/NAME` (a new file renamed into place, as a package upgrade does:
+    /// running workers keep the old one mapped).
     @discardableResult
-    func compileCPlugin(_ name: String = "libctest.so", defines: [String] = [], file: StaticString = #filePath,
-                        line: UInt = #line) throws -> String {
-        let source = repositoryRoot + "/Tests/PluginFixtures/ctest_plugin.c"
-        let include = repositoryRoot + "/Sources/CSocketServerPlugin/include"
+    func compileCPlugin(_ name: String = "libctest.so", defines: [String] = [], include: String = PluginTestCase.currentHeaders,
+                        source: String = repositoryRoot + "/Tests/PluginFixtures/ctest_plugin.c",
+                        file: StaticString = #filePath, line: UInt = #line) throws -> String {
         let temporary = pluginDirectory + "/.\(name).\(UUID().uuidString)"
         let arguments = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I", include]
             + defines.map { "-D" + $0 } + [source, "-o", temporary]
