@@ -37,12 +37,8 @@ final class PluginABITests: PluginTestCase {
         try compileCPlugin()
         try compileCPlugin("libold.so", include: PluginTestCase.abi10Headers)
         try copyGreetPlugin()
-        var lines: [String] = []
-        var expected: [(Int, String)] = []
-        func add(_ line: String, expect: String? = nil) {
-            lines.append(line)
-            if let expect { expected.append((lines.count, expect)) }
-        }
+        var config = ConfigWithErrors()
+        func add(_ line: String, expect: String? = nil) { config.add(line, expect: expect) }
         add("[daemon]")
         add("plugin_dir = \(pluginDirectory)")
         for (name, path) in [("ctest", "libctest.so"), ("old", "libold.so"), ("greet", "libgreet.so")] {
@@ -64,14 +60,9 @@ final class PluginABITests: PluginTestCase {
         add("listen = udp://127.0.0.1:7045")
         add("handler = ctest.tally", expect: "handler 'ctest.tally' cannot serve datagram listeners")
 
-        let (status, output) = try checkConfig(lines.joined(separator: "\n") + "\n").statusAndOutput
+        let (status, output) = try checkConfig(config.text).statusAndOutput
         XCTAssertEqual(status, 1, output)
-        for (line, text) in expected {
-            let wanted = "check.conf:\(line): "
-            XCTAssertTrue(output.split(separator: "\n").contains { $0.contains(wanted) && $0.contains(text) },
-                          "missing '\(wanted)… \(text)' in:\n\(output)")
-        }
-        XCTAssertTrue(output.contains("test failed: \(expected.count) error(s)"), output)
+        config.assertReported(in: output)
     }
 
     func testAPluginOfANewerMinorOrAnotherMajorIsRefusedAtItsPathLine() throws {

@@ -100,3 +100,28 @@ class PluginTestCase: DaemonTestCase {
         return daemon
     }
 }
+
+/// A config written line by line, with the error expected at some of its lines (written next to
+/// the lines they are about).
+struct ConfigWithErrors {
+    private(set) var lines: [String] = []
+    private(set) var expected: [(line: Int, text: String)] = []
+
+    mutating func add(_ line: String, expect: String? = nil) {
+        lines.append(line)
+        if let expect { expected.append((lines.count, expect)) }
+    }
+
+    var text: String { lines.joined(separator: "\n") + "\n" }
+
+    /// Asserts that --check-config's `output` (for the file `name`) has each expected error at its
+    /// line, and no more errors than expected.
+    func assertReported(in output: String, name: String = "check.conf", file: StaticString = #filePath, line: UInt = #line) {
+        for (number, text) in expected {
+            let wanted = "\(name):\(number): "
+            XCTAssertTrue(output.split(separator: "\n").contains { $0.contains(wanted) && $0.contains(text) },
+                          "missing '\(wanted)… \(text)' in:\n\(output)", file: file, line: line)
+        }
+        XCTAssertTrue(output.contains("test failed: \(expected.count) error(s)"), output, file: file, line: line)
+    }
+}
