@@ -165,8 +165,9 @@ struct ssd_output {
  *        May be NULL (nothing said, state stays NULL).
  * data   with `length` (> 0) bytes the client sent; append the reply. Required.
  * close  once, when the connection is over (the client closed, the handler ended or failed, an
- *        idle timeout, the worker stopping), whatever `open` returned: free the state here. May
- *        be NULL. Not called if the worker process dies.
+ *        idle timeout, a graceful stop), whatever `open` returned: free the state here. May be
+ *        NULL. Not called when the worker process ends without ending its connections (a crash,
+ *        an immediate stop).
  *
  * open and data return SSD_OK (go on), SSD_END (send what is pending, then close) or any other
  * status: the connection fails, what is pending is dropped and the status is logged.
