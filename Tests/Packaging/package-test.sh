@@ -226,7 +226,7 @@ grep -E 'swiftCore|greet' "$work/maps"
 grep -qx /usr/lib/socketserverd/plugins/libgreet.so "$work/maps" || fail "worker $hello_pid has not loaded libgreet.so"
 [ "$(grep -c 'libswiftCore\.so' "$work/maps")" = 1 ] || fail "worker $hello_pid maps more than one libswiftCore.so"
 grep -qx /usr/lib/socketserverd/libswiftCore.so "$work/maps" || fail "the runtime is not the package's"
-pass "plugin greet.hello serves (threads and events); worker $hello_pid maps one Swift runtime, /usr/lib/socketserverd/libswiftCore.so"
+pass "plugin greet.hello serves; its event variant serves concurrency = events; worker $hello_pid maps one Swift runtime, /usr/lib/socketserverd/libswiftCore.so"
 
 step "an upload service under the hardened unit: the file lands in the state directory, nothing else"
 cat > "$work/45-upload.conf" <<'EOF'
