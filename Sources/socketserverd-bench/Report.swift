@@ -261,6 +261,14 @@ func renderReport(servers: [ServerSpec], cells: [Workload], results: [String: Ro
         guard let value = ratio(row, conn32, against: "python ForkingTCPServer") else { return ("—", nil) }
         return (fixed(value, 1) + "x", value >= 10)
     }
+    // The plugin echo's cost: its row against the built-in echo under events, in the same run.
+    let keep256 = Workload(keepAlive: true, clients: 256, size: 16)
+    for (label, workload) in [("keep 32c", keep32), ("keep 256c", keep256), ("conn 32c", conn32)] {
+        add("plugin echo \(label) 16B >= 0.9x built-in events") { spec, row in
+            guard spec.pluginEcho, let value = ratio(row, workload, against: "socketserverd events tcp") else { return ("—", nil) }
+            return (fixed(value, 2) + "x", value >= 0.9)
+        }
+    }
     let wide = cells.filter { $0.clients == 256 }
     add("256 clients: 0 errors") { _, row in
         let cells = wide.compactMap { row.cells[$0] }

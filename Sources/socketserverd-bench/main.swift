@@ -143,6 +143,15 @@ func makeContext() throws -> BenchContext {
     context.cBinary = scratch + "/c_prefork_epoll_echo"
     let (status, output) = runCommand("cc", ["-O2", "-o", context.cBinary, checkout + "/Tests/Benchmarks/c_prefork_epoll_echo.c"])
     guard status == 0 else { throw BenchError("cc -O2 c_prefork_epoll_echo.c failed:\n\(output)") }
+    // The example event plugin, in a directory only its owner can write to (as the daemon requires).
+    let plugins = scratch + "/plugins"
+    mkdir(plugins, 0o755)
+    chmod(plugins, 0o755)
+    context.eventPlugin = plugins + "/libevents.so"
+    let (pluginStatus, pluginOutput) = runCommand("cc", ["-O2", "-std=c99", "-shared", "-fPIC", "-I", checkout + "/Sources/CSocketServerPlugin/include",
+                                                         "-o", context.eventPlugin, checkout + "/Sources/Examples/plugins/events.c"])
+    guard pluginStatus == 0 else { throw BenchError("cc -O2 events.c (the example event plugin) failed:\n\(pluginOutput)") }
+    chmod(context.eventPlugin, 0o644)
 
     // The system's python3 where there is one: the program rows run it as the workers' user (nobody
     // under root), who may not reach an interpreter in a home directory; every Python row uses the same.
@@ -165,6 +174,8 @@ let allServers: [ServerSpec] = [
     ServerSpec(name: "socketserverd fork unix", kind: .daemon(concurrency: "fork"), unix: true),
     ServerSpec(name: "socketserverd events tcp", kind: .daemon(concurrency: "events"), unix: false),
     ServerSpec(name: "socketserverd events unix", kind: .daemon(concurrency: "events"), unix: true),
+    // The same echo from a C plugin's event callbacks (plugin ABI 1.1), against the built-in row above.
+    ServerSpec(name: "socketserverd events tcp, plugin echo", kind: .daemon(concurrency: "events"), unix: false, pluginEcho: true),
     // The operations features on, against the row above it without them, in the same run.
     ServerSpec(name: "socketserverd threads tcp + metrics, access_log, per_source", kind: .daemon(concurrency: "threads"),
                unix: false, daemonKeys: ["access_log = $DIR/access.log", "metrics = tcp://127.0.0.1:$METRICS_PORT"],

@@ -13,14 +13,14 @@ struct PluginCallError: Error, CustomStringConvertible {
 
 extension BaseRequestHandler {
     /// The binding of the service this request belongs to.
-    fileprivate func pluginBinding() throws -> PluginBinding {
+    func pluginBinding() throws -> PluginBinding {
         guard let host, let binding = PluginBinding.binding(for: host.serviceName) else {
             throw PluginCallError(description: "no plugin handler is bound to this service in worker \(getpid())")
         }
         return binding
     }
 
-    fileprivate func check(_ status: Int32, _ binding: PluginBinding) throws {
+    func check(_ status: Int32, _ binding: PluginBinding) throws {
         guard status != SSD_OK else { return }
         throw PluginCallError(description: "plugin handler \(binding.handlerName) returned status \(status)")
     }
@@ -31,7 +31,7 @@ extension BaseRequestHandler {
 final class PluginStreamBridge: BaseRequestHandler {
     override func handle() throws {
         let binding = try pluginBinding()
-        guard let stream = binding.handler.entry.pointee.stream else {
+        guard let stream = binding.handler.entry.stream else {
             throw PluginCallError(description: "plugin handler \(binding.handlerName) cannot serve streams")
         }
         if let timeout = request.timeout {
@@ -49,7 +49,7 @@ final class PluginStreamBridge: BaseRequestHandler {
 final class PluginDatagramBridge: BaseRequestHandler {
     override func handle() throws {
         let binding = try pluginBinding()
-        guard let datagram = binding.handler.entry.pointee.datagram else {
+        guard let datagram = binding.handler.entry.datagram else {
             throw PluginCallError(description: "plugin handler \(binding.handlerName) cannot serve datagrams")
         }
         let status = packet.withUnsafeBytes { bytes in
