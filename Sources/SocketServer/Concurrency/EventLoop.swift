@@ -226,6 +226,7 @@ final class EventLoop: @unchecked Sendable {
     /// the reply) and read and drop what comes until the client closes, at most
     /// `lingerNanoseconds` (nginx's lingering close).
     private func end(_ connection: EventConnection, now: UInt64) {
+        connection.finishHandler()
         guard !connection.peerClosed, (try? connection.request.socket.shutdown(.write)) != nil else {
             close(connection)
             return
@@ -251,6 +252,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func close(_ connection: EventConnection) {
+        connection.finishHandler()
         _ = cssd_epoll_ctl(epoll, 2, connection.fd, 0, 0)
         if connection.peerClosed && !connection.hasOutput { connection.request.socket.closeEndsIt = true }
         connections[connection.fd] = nil

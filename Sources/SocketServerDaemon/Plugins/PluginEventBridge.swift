@@ -27,6 +27,12 @@ final class PluginEventBridge: EventStreamHandler {
     func received(_ bytes: UnsafeRawBufferPointer, output: inout [UInt8]) throws -> Bool {
         try connection.get().received(bytes, &output)
     }
+
+    /// The loop is done with the connection: the plugin's `close`, at once (not when a lingering
+    /// close ends).
+    func closed() {
+        if case .success(let connection) = connection { connection.close() }
+    }
 }
 
 /// Under sync, threads and fork, for a handler with event callbacks but no blocking `stream`:
