@@ -33,6 +33,10 @@ int cssd_accept_cloexec(int fd, struct sockaddr *addr, unsigned int *len) {
     return accept4(fd, addr, (socklen_t *)len, SOCK_CLOEXEC);
 }
 
+int cssd_accept_nonblock(int fd, struct sockaddr *addr, unsigned int *len) {
+    return accept4(fd, addr, (socklen_t *)len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+}
+
 int cssd_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 
 int cssd_pipe_cloexec(int fds[2], int nonblock) { return pipe2(fds, O_CLOEXEC | (nonblock ? O_NONBLOCK : 0)); }

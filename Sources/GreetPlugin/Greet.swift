@@ -1,4 +1,5 @@
-// The example plugin (libgreet.so): handler `hello` greets each line (stream) or datagram by name.
+// The example plugin (libgreet.so): handler `hello` greets each line (stream) or datagram by name,
+// under any concurrency (`events` too).
 //
 //     [plugin greet]
 //     path = libgreet.so
@@ -32,7 +33,27 @@ final class HelloDatagram: PluginDatagramHandler {
     }
 }
 
-/// The handler's settings and its one piece of logic, shared by both kinds.
+/// The same, event by event (`concurrency = events`): a line may arrive in pieces, so what has
+/// come of the next one waits in `pending`, this connection's own state.
+final class HelloEvents: PluginEventHandler {
+    override class var keys: [PluginKey] { Greeting.keys }
+    override class func validate(key: String, value: String) -> String? { Greeting.validate(key: key, value: value) }
+
+    private lazy var greeting = Greeting(self)
+    private var pending: [UInt8] = []
+
+    override func received(_ bytes: UnsafeRawBufferPointer, output: PluginOutput) throws -> Bool {
+        pending.append(contentsOf: bytes)
+        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+            try output.write(greeting.reply(to: Array(pending[..<newline])) + "\n")
+            pending.removeSubrange(...newline)
+        }
+        guard pending.count <= 64 * 1024 else { throw PluginError("a line longer than 64 KiB") }
+        return true
+    }
+}
+
+/// The handler's settings and its one piece of logic, shared by all kinds.
 struct Greeting {
     static let keys = [PluginKey("greeting", default: "hello"), PluginKey("max_name", default: "64")]
 
@@ -53,7 +74,7 @@ struct Greeting {
     let greeting: String
     let maxName: Int
 
-    init(_ handler: PluginRequestHandler) {
+    init(_ handler: PluginHandlerBase) {
         greeting = handler.config("greeting") ?? "hello"
         maxName = Int(handler.config("max_name") ?? "") ?? 64
     }
@@ -68,5 +89,5 @@ struct Greeting {
 /// The entry the daemon looks up: one registration line.
 @_cdecl("socketserverd_plugin_entry")
 public func socketserverdPluginEntry() -> UnsafeRawPointer {
-    exportPlugin("greet", [.handler("hello", stream: HelloStream.self, datagram: HelloDatagram.self)])
+    exportPlugin("greet", [.handler("hello", stream: HelloStream.self, datagram: HelloDatagram.self, events: HelloEvents.self)])
 }

@@ -50,10 +50,16 @@ enum ExecRunner {
         return env
     }
 
+    /// The idle limit of a request: its socket's timeout, or its kernel wait limit (the daemon's
+    /// `timeout`); nil for none.
+    static func idleLimit(_ socket: Socket) -> Duration? {
+        (socket.timeout ?? socket.idleTimeout).flatMap { $0 > .zero ? $0 : nil }
+    }
+
     /// Runs `settings`' program for one request with `stdin` and `stdout`, which `spawned` closes
-    /// once the program has them, relaying `relay` while it runs; throws only when it cannot be
-    /// started. The idle limit is the request socket's timeout.
-    static func run(_ handler: BaseRequestHandler, _ settings: ExecSettings, stdin: Int32, stdout: Int32,
+    /// once the program has them, relaying `relay` while it runs, and killing it after `idle` with
+    /// no data either way; throws only when it cannot be started.
+    static func run(_ handler: BaseRequestHandler, _ settings: ExecSettings, idle: Duration?, stdin: Int32, stdout: Int32,
                     relay: inout ExecRelay, spawned: () -> Void) throws {
         guard !settings.program.isEmpty else { throw ExecCommandError("no command configured") }
         let command = ExecCommand(program: settings.program, arguments: settings.arguments)
@@ -62,7 +68,6 @@ enum ExecRunner {
         spawned()  // the program's ends are its own: its closing them ends what the relay reads
         handler.host?.requestStartedProcessGroup(process.pid)
         let name = command.program.split(separator: "/").last.map(String.init) ?? command.program
-        let idle = handler.request.timeout.flatMap { $0 > .zero ? $0 : nil }
         // The record goes before the reap: once reaped, the group id may be reused, and the master
         // kills recorded groups when a worker dies.
         let (status, timedOut) = process.wait(idle: idle, relay: &relay,
@@ -96,13 +101,16 @@ open class ExecStreamHandler: BaseRequestHandler {
         // The program gets the connection itself (as inetd's do) when nothing needs the relay:
         // no idle limit, or a TCP connection, whose kernel counters say when data last moved.
         // Only a Unix connection with an idle limit is relayed.
-        let idle = request.timeout.flatMap { $0 > .zero ? $0 : nil }
+        let idle = ExecRunner.idleLimit(request)
         let connection = request.fileno()
         if idle == nil || ExecRelay.tcpInfo(connection) != nil {
-            // Its stdin and stdout share the connection's file status flags: blocking, as a program expects.
+            // Its stdin and stdout share the connection's file status flags and socket options:
+            // blocking and without the kernel's wait limit, as a program expects (the handler
+            // watches the idle time itself).
             try request.setNonBlockingFlag(false)
+            if request.idleTimeout != nil { try request.setIdleTimeout(nil) }
             var relay = ExecRelay(direct: connection, watch: idle != nil)
-            try ExecRunner.run(self, settings, stdin: connection, stdout: connection, relay: &relay, spawned: {})
+            try ExecRunner.run(self, settings, idle: idle, stdin: connection, stdout: connection, relay: &relay, spawned: {})
             return
         }
         let (mine, program) = try Socket.pair()
@@ -115,7 +123,7 @@ open class ExecStreamHandler: BaseRequestHandler {
         if request.timeout == nil { try request.setNonBlockingFlag(true) }
         var relay = ExecRelay(input: RelayFlow(from: request.fileno(), to: mine.fileno()),
                               output: RelayFlow(from: mine.fileno(), to: request.fileno()))
-        try ExecRunner.run(self, settings, stdin: program.fileno(), stdout: program.fileno(), relay: &relay,
+        try ExecRunner.run(self, settings, idle: idle, stdin: program.fileno(), stdout: program.fileno(), relay: &relay,
                            spawned: program.close)
     }
 }
@@ -147,7 +155,7 @@ open class ExecDatagramHandler: BaseRequestHandler {
         // The reply is read as the program writes it, so a chatty program cannot block.
         _ = fcntl(output[0], F_SETFL, fcntl(output[0], F_GETFL) | O_NONBLOCK)
         var relay = ExecRelay(input: nil, output: RelayFlow(from: output[0], to: nil))
-        try ExecRunner.run(self, settings, stdin: input[0], stdout: output[1], relay: &relay) {
+        try ExecRunner.run(self, settings, idle: ExecRunner.idleLimit(request), stdin: input[0], stdout: output[1], relay: &relay) {
             programEnds.forEach { close($0) }
             programEnds = []
         }

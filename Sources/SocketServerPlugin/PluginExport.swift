@@ -6,37 +6,51 @@ import Glibc
 import CSocketServerPlugin
 import Synchronization
 
-/// One handler a plugin offers: a name and the classes serving streams, datagrams, or both.
+/// One handler a plugin offers: a name and the classes serving streams, datagrams, and
+/// connections event by event (any of them, at least one).
 public struct PluginHandlerEntry: Sendable {
     let name: String
     let stream: PluginStreamHandler.Type?
     let datagram: PluginDatagramHandler.Type?
+    let events: PluginEventHandler.Type?
 
     /// A handler for stream listeners (tcp://, unix:).
     public static func stream(_ name: String, _ type: PluginStreamHandler.Type) -> PluginHandlerEntry {
-        PluginHandlerEntry(name: name, stream: type, datagram: nil)
+        PluginHandlerEntry(name: name, stream: type, datagram: nil, events: nil)
     }
 
     /// A handler for datagram listeners (udp://, unixgram:).
     public static func datagram(_ name: String, _ type: PluginDatagramHandler.Type) -> PluginHandlerEntry {
-        PluginHandlerEntry(name: name, stream: nil, datagram: type)
+        PluginHandlerEntry(name: name, stream: nil, datagram: type, events: nil)
     }
 
-    /// A handler for both; its keys are those of both classes.
-    public static func handler(_ name: String, stream: PluginStreamHandler.Type,
-                               datagram: PluginDatagramHandler.Type) -> PluginHandlerEntry {
-        PluginHandlerEntry(name: name, stream: stream, datagram: datagram)
+    /// An event-driven handler for stream listeners: serves `concurrency = events`, and sync,
+    /// threads and fork through the daemon's blocking adapter.
+    public static func events(_ name: String, _ type: PluginEventHandler.Type) -> PluginHandlerEntry {
+        PluginHandlerEntry(name: name, stream: nil, datagram: nil, events: type)
     }
 
-    /// Stream keys first, then datagram keys not already declared.
+    /// A handler with several variants; its keys are those of all its classes. With both `stream`
+    /// and `events`, `events` serves `concurrency = events` and `stream` the others.
+    public static func handler(_ name: String, stream: PluginStreamHandler.Type? = nil,
+                               datagram: PluginDatagramHandler.Type? = nil,
+                               events: PluginEventHandler.Type? = nil) -> PluginHandlerEntry {
+        PluginHandlerEntry(name: name, stream: stream, datagram: datagram, events: events)
+    }
+
+    private var classes: [PluginHandlerBase.Type] {
+        [stream as PluginHandlerBase.Type?, datagram, events].compactMap { $0 }
+    }
+
+    /// Stream keys first, then datagram and event keys not already declared.
     var keys: [PluginKey] {
-        var result = stream?.keys ?? []
-        for key in datagram?.keys ?? [] where !result.contains(where: { $0.name == key.name }) { result.append(key) }
+        var result: [PluginKey] = []
+        for key in classes.flatMap({ $0.keys }) where !result.contains(where: { $0.name == key.name }) { result.append(key) }
         return result
     }
 
     func validate(key: String, value: String) -> String? {
-        stream?.validate(key: key, value: value) ?? datagram?.validate(key: key, value: value)
+        classes.lazy.compactMap { $0.validate(key: key, value: value) }.first
     }
 }
 
@@ -62,10 +76,13 @@ public func exportPlugin(_ name: String, _ handlers: [PluginHandlerEntry]) -> Un
             entries[index] = ssd_handler(
                 name: strdup(handler.name), keys: cKeys, key_count: keys.count, validate: validateTrampoline,
                 stream: handler.stream == nil ? nil : streamTrampoline,
-                datagram: handler.datagram == nil ? nil : datagramTrampoline, data: data)
+                datagram: handler.datagram == nil ? nil : datagramTrampoline, data: data,
+                events: handler.events == nil ? nil : eventTrampolines)
         }
         let plugin = UnsafeMutablePointer<ssd_plugin>.allocate(capacity: 1)
-        plugin.initialize(to: ssd_plugin(abi_version: SSD_PLUGIN_ABI_VERSION, name: strdup(name),
+        // SSD_PLUGIN_ABI_VERSION, which Swift cannot import (a function-like macro).
+        let version = UInt32(SSD_PLUGIN_ABI_MAJOR) | UInt32(SSD_PLUGIN_ABI_MINOR) << 16
+        plugin.initialize(to: ssd_plugin(abi_version: version, name: strdup(name),
                                          handlers: entries, handler_count: handlers.count))
         table = UnsafeRawPointer(plugin)
         return UnsafeRawPointer(plugin)
@@ -73,7 +90,7 @@ public func exportPlugin(_ name: String, _ handlers: [PluginHandlerEntry]) -> Un
 }
 
 /// What `ssd_handler.data` points to.
-private final class HandlerBox {
+final class HandlerBox {
     let entry: PluginHandlerEntry
     init(_ entry: PluginHandlerEntry) { self.entry = entry }
 

@@ -1,5 +1,5 @@
-// The classes a Swift plugin's handlers subclass, in the style of SocketServer's request handlers:
-// one instance per request; setup(), handle(), finish(); rfile and wfile.
+// The classes a Swift plugin's blocking handlers subclass, in the style of SocketServer's request
+// handlers: one instance per request; setup(), handle(), finish(); rfile and wfile.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,9 +36,10 @@ public struct PluginCall {
     let request: UnsafePointer<ssd_request>
 }
 
-/// What every plugin handler has: the service's config keys, the client, the daemon's log.
-/// Override the class members `keys` and `validate(key:value:)` to declare and check keys.
-open class PluginRequestHandler {
+/// What every plugin handler has, blocking or event-driven: the service's config keys, the
+/// client, the daemon's log. Override the class members `keys` and `validate(key:value:)` to
+/// declare and check keys.
+open class PluginHandlerBase {
     /// The keys the handler reads (a service may set only these, besides the daemon's own).
     open class var keys: [PluginKey] { [] }
 
@@ -68,6 +69,11 @@ open class PluginRequestHandler {
     public func log(_ level: PluginLogLevel, _ message: String) {
         request.pointee.log?(request, level.rawValue, message)
     }
+}
+
+/// A blocking handler: one instance per request, run as setup(), handle(), finish().
+open class PluginRequestHandler: PluginHandlerBase {
+    override init(_ call: PluginCall) { super.init(call) }
 
     /// Prepares for `handle()`. The default does nothing.
     open func setup() throws {}

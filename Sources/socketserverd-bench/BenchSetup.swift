@@ -1,5 +1,6 @@
-// The run's setup: the checkout, the release binaries, a scratch directory, the C peers compiled
-// there (one of them linked with the Swift runtime), and the Python interpreter.
+// The run's setup: the checkout, the release binaries, a scratch directory, the C peers and the
+// example event plugin compiled there (one peer linked with the Swift runtime), and the Python
+// interpreter.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,6 +44,15 @@ func makeContext() throws -> BenchContext {
     }
     context.cForkRuntimeBinary = linkWithSwiftRuntime(checkout + "/Tests/Benchmarks/c_fork_echo.c", like: daemon,
                                                       into: scratch + "/c_fork_echo_swift_runtime")
+    // The example event plugin, in a directory only its owner can write to (as the daemon requires).
+    let plugins = scratch + "/plugins"
+    mkdir(plugins, 0o755)
+    chmod(plugins, 0o755)
+    context.eventPlugin = plugins + "/libevents.so"
+    let (pluginStatus, pluginOutput) = runCommand("cc", ["-O2", "-std=c99", "-shared", "-fPIC", "-I", checkout + "/Sources/CSocketServerPlugin/include",
+                                                         "-o", context.eventPlugin, checkout + "/Sources/Examples/plugins/events.c"])
+    guard pluginStatus == 0 else { throw BenchError("cc -O2 events.c (the example event plugin) failed:\n\(pluginOutput)") }
+    chmod(context.eventPlugin, 0o644)
 
     // The system's python3 where there is one: the program rows run it as the workers' user (nobody
     // under root), who may not reach an interpreter in a home directory; every Python row uses the same.

@@ -277,6 +277,14 @@ func renderReport(servers: [ServerSpec], cells: [Workload], results: [String: Ro
         atLeast(0.6, { $0.unix ? "C fork per connection unix" : "C fork per connection tcp" }, in: conn32))
     add("fork: conn 32c 16B >= 3x Py Forking", applies: isFork, atLeast(3, { _ in "python ForkingTCPServer" }, in: conn32, decimals: 1))
     add("exec: conn 32c 16B >= 1.2x tcpserver", applies: isExec, atLeast(1.2, { _ in "tcpserver exec cat" }, in: conn32))
+    // The plugin echo's cost: its row against the built-in echo under events, in the same run.
+    let keep256 = Workload(keepAlive: true, clients: 256, size: 16)
+    for (label, workload) in [("keep 32c", keep32), ("keep 256c", keep256), ("conn 32c", conn32)] {
+        add("plugin echo \(label) 16B >= 0.9x built-in events", applies: \.pluginEcho) { spec, row in
+            guard spec.pluginEcho, let value = ratio(row, workload, against: "socketserverd events tcp") else { return ("—", nil) }
+            return (fixed(value, 2) + "x", value >= 0.9)
+        }
+    }
     let wide = cells.filter { $0.clients == 256 }
     add("256 clients: 0 errors") { _, row in
         let cells = wide.compactMap { row.cells[$0] }

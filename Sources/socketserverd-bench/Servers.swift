@@ -37,6 +37,9 @@ struct ServerSpec {
     /// `$METRICS_PORT` a free port.
     var daemonKeys: [String] = []
     var serviceKeys: [String] = []
+    /// socketserverd only: the echo service's handler, `ev.echo` from the example event plugin
+    /// (Sources/Examples/plugins/events.c, which the run compiles) instead of the built-in `echo`.
+    var pluginEcho = false
 
     /// Names of the rows this row's targets compare it with: they run whenever it runs.
     var peers: [String] = []
@@ -64,6 +67,8 @@ struct BenchContext {
     var cForkRuntimeBinary: String? = nil
     /// The programs of the exec peers found or installed (ExecPeers.swift); a missing one's row is skipped.
     var execPeers: [ExecPeer: String] = [:]
+    /// The example event plugin, compiled with -O2 (libevents.so).
+    var eventPlugin = ""
     var python = "python3"
 }
 
@@ -85,9 +90,13 @@ final class RunningServer {
     private var exited = false
 
     static func daemonConfig(concurrency: String, listen: String, logLevel: String,
-                             daemonKeys: [String] = [], serviceKeys: [String] = []) -> String {
-        configText("the echo service with the default worker count (one per CPU)", logLevel: logLevel, daemon: daemonKeys,
-                   service: ["listen = \(listen)", "handler = echo", "concurrency = \(concurrency)"] + serviceKeys)
+                             daemonKeys: [String] = [], serviceKeys: [String] = [], eventPlugin: String? = nil) -> String {
+        // A [plugin] section goes after [daemon]'s keys, before the service.
+        let plugin = eventPlugin.map { ["", "[plugin ev]", "path = \($0)"] } ?? []
+        return configText("the echo service with the default worker count (one per CPU)", logLevel: logLevel,
+                          daemon: daemonKeys + plugin,
+                          service: ["listen = \(listen)", "handler = \(eventPlugin == nil ? "echo" : "ev.echo")",
+                                    "concurrency = \(concurrency)"] + serviceKeys)
     }
 
     static func programConfig(_ peer: ProgramPeer, listen: String, context: BenchContext, logLevel: String) -> String {
@@ -142,7 +151,8 @@ final class RunningServer {
             case .exec: config = Self.execConfig(listen: listen, logLevel: logLevel)
             case .daemon(let concurrency):
                 config = Self.daemonConfig(concurrency: concurrency, listen: listen, logLevel: logLevel,
-                                           daemonKeys: spec.daemonKeys.map(expand), serviceKeys: spec.serviceKeys.map(expand))
+                                           daemonKeys: spec.daemonKeys.map(expand), serviceKeys: spec.serviceKeys.map(expand),
+                                           eventPlugin: spec.pluginEcho ? context.eventPlugin : nil)
             default: config = ""
             }
             try writeFile(path, config)

@@ -122,6 +122,8 @@ let allServers: [ServerSpec] = [
                peers: ["C fork per connection unix", "python ForkingTCPServer"]),
     ServerSpec(name: "socketserverd events tcp", kind: .daemon(concurrency: "events"), unix: false),
     ServerSpec(name: "socketserverd events unix", kind: .daemon(concurrency: "events"), unix: true),
+    // The same echo from a C plugin's event callbacks (plugin ABI 1.1), against the built-in row above.
+    ServerSpec(name: "socketserverd events tcp, plugin echo", kind: .daemon(concurrency: "events"), unix: false, pluginEcho: true),
     // The operations features on, against the row above it without them, in the same run.
     ServerSpec(name: "socketserverd threads tcp + metrics, access_log, per_source", kind: .daemon(concurrency: "threads"),
                unix: false, daemonKeys: ["access_log = $DIR/access.log", "metrics = tcp://127.0.0.1:$METRICS_PORT"],

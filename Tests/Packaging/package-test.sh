@@ -194,7 +194,7 @@ journal | grep -E 'Reloading|Reloaded|SIGHUP|reloaded|extra' | tail -8
 [ "$(main_pid)" = "$master" ] || fail "the master changed on reload"
 pass "reload added service 'extra' on 7020; $(cat "$work/loop.log")"
 
-step "a Swift plugin (libgreet.so) loads into the workers and shares the daemon's Swift runtime"
+step "a Swift plugin (libgreet.so) loads into the workers, shares the daemon's Swift runtime and serves events too"
 cat > "$work/40-greet.conf" <<'EOF'
 ; added by package-test.sh: the example plugin
 [plugin greet]
@@ -205,11 +205,19 @@ listen = tcp://127.0.0.1:7011
 handler = greet.hello
 greeting = hi there
 workers = 1
+
+[service hello-events]
+listen = tcp://127.0.0.1:7012
+handler = greet.hello
+greeting = hi there
+workers = 1
+concurrency = events
 EOF
 sb install -m 0644 "$work/40-greet.conf" /etc/socketserverd/conf.d/40-greet.conf
 sb systemctl reload socketserverd.service
 sb_wait 15 python3 "$work/client.py" greet 7011 || { client greet 7011 || true; fail "the plugin service does not answer"; }
 client greet 7011
+sb_wait 15 python3 "$work/client.py" greet 7012 || fail "greet.hello's event variant (concurrency = events) does not answer"
 journal_wait 'reloaded: generation 3'
 hello_pid=$(journal | sed -n 's/.*worker \([0-9]*\) started for service hello .*/\1/p' | tail -1)
 [ -n "$hello_pid" ] || fail "no worker for service hello in the journal"
@@ -218,7 +226,7 @@ grep -E 'swiftCore|greet' "$work/maps"
 grep -qx /usr/lib/socketserverd/plugins/libgreet.so "$work/maps" || fail "worker $hello_pid has not loaded libgreet.so"
 [ "$(grep -c 'libswiftCore\.so' "$work/maps")" = 1 ] || fail "worker $hello_pid maps more than one libswiftCore.so"
 grep -qx /usr/lib/socketserverd/libswiftCore.so "$work/maps" || fail "the runtime is not the package's"
-pass "plugin greet.hello serves; worker $hello_pid maps one Swift runtime, /usr/lib/socketserverd/libswiftCore.so"
+pass "plugin greet.hello serves; its event variant serves concurrency = events; worker $hello_pid maps one Swift runtime, /usr/lib/socketserverd/libswiftCore.so"
 
 step "an upload service under the hardened unit: the file lands in the state directory, nothing else"
 cat > "$work/45-upload.conf" <<'EOF'

@@ -6,11 +6,21 @@
  *         replies "TAG PREFIX: LINE IN UPPER CASE" (repeat times) for each line or datagram;
  *         the line "segfault" crashes the process (a plugin bug at run time)
  *   need  (stream)            key: word (required); sends "WORD\n" and closes
+ *   tally (events, ABI 1.1)   key: greeting (default "": say nothing first)
+ *         answers each line with "TAG N: LINE IN UPPER CASE" (N counts this connection's lines,
+ *         the state); "end" answers "bye" and ends, "fail" fails (status 7), "segfault" crashes;
+ *         logs "tally: closed after N lines" when the connection is over
  * -DREPLY_TAG='"v2"' changes TAG (a rebuilt plugin); -DWRONG_ABI, -DNO_ENTRY and -DCRASH_ON_LOAD
  * build the faults the daemon must report. -DSLOW_CHECK='"PATH"' makes the check of `repeat`
  * create PATH.started and wait (up to 20 s) for PATH to exist: a daemon held in its start-up.
+ * It also builds against ABI 1.0's header (Tests/PluginFixtures/abi-1.0, or -DSSD_PLUGIN_ABI_MINOR=0),
+ * without tally. -DGUARD_PAGES puts the plugin struct and the handler table at the very end of
+ * mapped memory, right before an inaccessible page: a daemon that reads past them crashes.
+ * -DCLAIM_ABI_1_1 (with the 1.0 header) says 1.1 for a 1.0 table: the daemon must crash on it.
+ * -DABI_OVERRIDE=N puts N in abi_version (another major or a newer minor, to be refused).
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -22,11 +32,24 @@
 #include <time.h>
 #include <unistd.h>
 #endif
+#ifdef GUARD_PAGES
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 #include <socketserverd/socketserverd_plugin.h>
 
 #ifndef REPLY_TAG
 #define REPLY_TAG "v1"
+#endif
+
+/* The 1.1 header defines SSD_PLUGIN_ABI_MINOR; 1.0's does not. */
+#if defined(SSD_PLUGIN_ABI_MINOR) && SSD_PLUGIN_ABI_MINOR >= 1
+#define HAS_EVENTS 1
+#define NO_EVENTS , NULL /* ssd_handler.events, for -Wmissing-field-initializers */
+#else
+#define HAS_EVENTS 0
+#define NO_EVENTS
 #endif
 
 static int repeat_count(const ssd_request *request) {
@@ -129,21 +152,106 @@ static int need_stream(const ssd_request *request, int fd) {
     return send_all(fd, line, (size_t)length) == 0 ? SSD_OK : 1;
 }
 
+#if HAS_EVENTS
+/* tally's state: this connection's line count and the part of a line not yet ended. */
+struct tally {
+    unsigned long lines;
+    size_t have;
+    char line[1024];
+};
+
+static int tally_open(const ssd_request *request, void **state, ssd_output *output) {
+    struct tally *tally = calloc(1, sizeof *tally);
+    if (tally == NULL) return SSD_FAILED;
+    *state = tally;
+    const char *greeting = request->config(request, "greeting");
+    if (greeting == NULL || *greeting == '\0') return SSD_OK;
+    if (output->append(output, greeting, strlen(greeting)) != 0 || output->append(output, "\n", 1) != 0) return SSD_FAILED;
+    return SSD_OK;
+}
+
+/* One whole line (no newline): its answer, or what it asks for. */
+static int tally_line(struct tally *tally, const char *line, size_t length, ssd_output *output) {
+    if (length == 8 && memcmp(line, "segfault", 8) == 0) *(volatile int *)0 = 1;
+    if (length == 4 && memcmp(line, "fail", 4) == 0) return 7;
+    if (length == 3 && memcmp(line, "end", 3) == 0) return output->append(output, "bye\n", 4) == 0 ? SSD_END : SSD_FAILED;
+    char reply[1100];
+    int head = snprintf(reply, sizeof reply, "%s %lu: ", REPLY_TAG, ++tally->lines);
+    size_t used = (size_t)head;
+    for (size_t i = 0; i < length; i++) reply[used++] = (char)toupper((unsigned char)line[i]);
+    reply[used++] = '\n';
+    return output->append(output, reply, used) == 0 ? SSD_OK : SSD_FAILED;
+}
+
+static int tally_data(const ssd_request *request, void **state, const void *bytes, size_t length, ssd_output *output) {
+    (void)request;
+    struct tally *tally = *state;
+    const char *next = bytes;
+    for (size_t i = 0; i < length; i++) {
+        if (next[i] != '\n') {
+            if (tally->have == sizeof tally->line) return 4; /* line too long */
+            tally->line[tally->have++] = next[i];
+            continue;
+        }
+        size_t line = tally->have;
+        if (line > 0 && tally->line[line - 1] == '\r') line--;
+        tally->have = 0;
+        int status = tally_line(tally, tally->line, line, output);
+        if (status != SSD_OK) return status;
+    }
+    return SSD_OK;
+}
+
+static void tally_close(const ssd_request *request, void *state) {
+    struct tally *tally = state;
+    char message[64];
+    snprintf(message, sizeof message, "tally: closed after %lu lines", tally ? tally->lines : 0);
+    request->log(request, SSD_LOG_INFO, message);
+    free(tally);
+}
+
+static const ssd_key tally_keys[] = {{"greeting", ""}};
+static const ssd_events tally_events = {tally_open, tally_data, tally_close};
+#endif
+
 static const ssd_key shout_keys[] = {{"prefix", "C"}, {"repeat", "1"}};
 static const ssd_key need_keys[] = {{"word", NULL}};
 
 static const ssd_handler handlers[] = {
-    {"shout", shout_keys, 2, shout_validate, shout_stream, shout_datagram, NULL},
-    {"need", need_keys, 1, NULL, need_stream, NULL, NULL},
+    {"shout", shout_keys, 2, shout_validate, shout_stream, shout_datagram, NULL NO_EVENTS},
+    {"need", need_keys, 1, NULL, need_stream, NULL, NULL NO_EVENTS},
+#if HAS_EVENTS
+    {"tally", tally_keys, 1, NULL, NULL, NULL, NULL, &tally_events},
+#endif
 };
 
 static const ssd_plugin plugin = {
-#ifdef WRONG_ABI
+#if defined(WRONG_ABI)
     99u,
+#elif defined(ABI_OVERRIDE)
+    ABI_OVERRIDE,
+#elif defined(CLAIM_ABI_1_1)
+    0x10001u,
 #else
     SSD_PLUGIN_ABI_VERSION,
 #endif
     "ctest", handlers, sizeof handlers / sizeof handlers[0]};
+
+#ifdef GUARD_PAGES
+/* A copy of `size` bytes that ends where an inaccessible page begins. */
+static void *guarded_copy(const void *bytes, size_t size) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    char *region = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (region == MAP_FAILED || mprotect(region + page, page, PROT_NONE) != 0) return NULL;
+    return memcpy(region + page - size, bytes, size);
+}
+
+static const ssd_plugin *guarded_plugin(void) {
+    ssd_plugin copy = plugin;
+    copy.handlers = guarded_copy(handlers, sizeof handlers);
+    return copy.handlers ? guarded_copy(&copy, sizeof copy) : NULL;
+}
+#endif
 
 #ifdef NO_ENTRY
 const ssd_plugin *not_the_entry(void) { return &plugin; }
@@ -152,6 +260,12 @@ const ssd_plugin *socketserverd_plugin_entry(void) {
 #ifdef CRASH_ON_LOAD
     *(volatile int *)0 = 1; /* a real fault: a signal handler that returns would just continue */
 #endif
+#ifdef GUARD_PAGES
+    static const ssd_plugin *guarded;
+    if (guarded == NULL) guarded = guarded_plugin();
+    return guarded;
+#else
     return &plugin;
+#endif
 }
 #endif

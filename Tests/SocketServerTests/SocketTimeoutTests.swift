@@ -205,4 +205,22 @@ final class SocketTimeoutTests: XCTestCase {
         XCTAssertEqual(client.timeout, short)
         XCTAssertThrowsError(try client.recv(1)) { XCTAssertEqual($0 as? SocketError, .timeout(call: "recv")) }
     }
+
+    /// The kernel's per-wait limit: the descriptor stays blocking, a silent peer times a recv out,
+    /// and a peer that does not read times a send out; a timeout set later takes precedence.
+    func testIdleTimeoutLimitsEachBlockingWait() throws {
+        let (mine, theirs) = try Socket.pair()
+        defer { mine.close(); theirs.close() }
+        try mine.setIdleTimeout(.milliseconds(100))
+        XCTAssertEqual(mine.idleTimeout, .milliseconds(100))
+        XCTAssertNil(mine.timeout)
+        XCTAssertEqual(fcntl(mine.fileno(), F_GETFL) & O_NONBLOCK, 0)
+        XCTAssertThrowsError(try mine.recv(1)) { XCTAssertEqual($0 as? SocketError, .timeout(call: "recv")) }
+        try theirs.sendAll("late\n")
+        XCTAssertEqual(try mine.recv(16), Array("late\n".utf8))
+        let big = [UInt8](repeating: 1, count: 8 << 20)
+        XCTAssertThrowsError(try mine.sendAll(big)) { XCTAssertEqual($0 as? SocketError, .timeout(call: "sendall")) }
+        try mine.setIdleTimeout(nil)
+        XCTAssertNil(mine.idleTimeout)
+    }
 }

@@ -40,6 +40,9 @@ final class BackgroundServer: @unchecked Sendable {
         }
     }
 
+    /// The name of the thread that runs `serveForever`.
+    var threadName: String { thread.name }
+
     /// Waits up to `limit` for `serveForever` to return by itself; true if it did.
     func loopExits(within limit: Duration) -> Bool {
         if loopExited { return true }

@@ -55,16 +55,21 @@ final class ExecHandlerTests: DaemonTestCase {
         XCTAssertTrue(waitForNoProcess(matching: ticker), "the program outlived its worker")
     }
 
-    /// Over TCP the program has the connection itself (no relay), and its requests are still
-    /// counted (status: served) and logged (access log: one `ok` line per connection), its stderr
-    /// still reaches the log, and its exit ends the connection.
+    /// Over TCP the program has the connection itself (no relay): blocking and without the
+    /// kernel's wait limit the worker uses for `timeout` (SO_RCVTIMEO, SO_SNDTIMEO), as a program
+    /// expects. Its requests are still counted (status: served) and logged (access log: one `ok`
+    /// line per connection), its stderr still reaches the log, and its exit ends the connection.
     func testAProgramWithTheConnectionIsCountedAndLogged() throws {
         let accessLog = directory + "/access.log"
         let program = script("peer.py", """
             #!/usr/bin/python3
-            import socket, sys
+            import os, socket, sys
             line = sys.stdin.readline()
-            print(socket.socket(fileno=0).getpeername()[1], line.strip(), flush=True)
+            connection = socket.socket(fileno=0)
+            limits = [connection.getsockopt(socket.SOL_SOCKET, option, 16) for option in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO)]
+            waits = "no wait limit" if all(byte == 0 for limit in limits for byte in limit) else "a wait limit"
+            blocking = "blocking" if os.get_blocking(0) else "non-blocking"
+            print(connection.getpeername()[1], line.strip(), blocking, waits, flush=True)
             print("served", line.strip(), file=sys.stderr)
 
             """)
@@ -76,7 +81,8 @@ final class ExecHandlerTests: DaemonTestCase {
             defer { socket.close() }
             let port = try localPort(socket)
             try socket.sendAll("request \(request)\n")
-            XCTAssertEqual(try readAllText(socket), "\(port) request \(request)\n", "the program's peer is the client itself")
+            XCTAssertEqual(try readAllText(socket), "\(port) request \(request) blocking no wait limit\n",
+                           "the program's peer is the client itself, on a plain blocking descriptor")
             ports.append(port)
         }
         let lines = waitForAccessLines(accessLog, clientPorts: ports)

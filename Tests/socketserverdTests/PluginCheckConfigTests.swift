@@ -29,13 +29,8 @@ final class PluginCheckConfigTests: PluginTestCase {
         let inOpen = try compileCPlugin("libinopen.so")
         XCTAssertEqual(rename(inOpen, open + "/libinopen.so"), 0)
 
-        // (line, expected text) pairs, written next to the lines they are about.
-        var lines: [String] = []
-        var expected: [(Int, String)] = []
-        func add(_ line: String, expect: String? = nil) {
-            lines.append(line)
-            if let expect { expected.append((lines.count, expect)) }
-        }
+        var config = ConfigWithErrors()
+        func add(_ line: String, expect: String? = nil) { config.add(line, expect: expect) }
         add("[daemon]")
         add("plugin_dir = \(pluginDirectory)")
         func plugin(_ name: String, _ path: String, expect: String? = nil) {
@@ -45,7 +40,7 @@ final class PluginCheckConfigTests: PluginTestCase {
         plugin("ctest", "libctest.so")
         plugin("gone", "libgone.so", expect: "plugin file \(pluginDirectory)/libgone.so does not exist")
         plugin("noentry", "libnoentry.so", expect: "does not export the entry symbol socketserverd_plugin_entry")
-        plugin("wrongabi", "libwrongabi.so", expect: "built for plugin ABI version 99, but this socketserverd speaks version 1")
+        plugin("wrongabi", "libwrongabi.so", expect: "built for plugin ABI version 99 (99.0), but this socketserverd speaks 1.0 to 1.1")
         plugin("crash", "libcrash.so", expect: "killed by SIGSEGV while loading")
         plugin("writable", "libwritable.so", expect: "is writable by its group (mode 0664)")
         plugin("inopen", "\(open)/libinopen.so", expect: "plugin directory \(open) (of \(open)/libinopen.so) is writable by everyone")
@@ -70,15 +65,10 @@ final class PluginCheckConfigTests: PluginTestCase {
         service("f", "tcp://127.0.0.1:7026")
         add("handler = gone.anything")  // its plugin is already reported; nothing more here
 
-        let (status, output) = try checkConfig(lines.joined(separator: "\n") + "\n").statusAndOutput
+        let (status, output) = try checkConfig(config.text).statusAndOutput
         XCTAssertEqual(status, 1, output)
-        for (line, text) in expected {
-            let wanted = "check.conf:\(line): "
-            XCTAssertTrue(output.split(separator: "\n").contains { $0.contains(wanted) && $0.contains(text) },
-                          "missing '\(wanted)… \(text)' in:\n\(output)")
-        }
-        XCTAssertTrue(output.contains("test failed: \(expected.count) error(s)"), output)
-        XCTAssertFalse(output.contains("check.conf:\(lines.count)"), "a service of a failed plugin adds no error:\n\(output)")
+        config.assertReported(in: output)
+        XCTAssertFalse(output.contains("check.conf:\(config.lines.count)"), "a service of a failed plugin adds no error:\n\(output)")
         XCTAssertFalse(output.contains("Backtrac"), "the crash is reported, not dumped:\n\(output)")
     }
 

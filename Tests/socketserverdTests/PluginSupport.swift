@@ -25,13 +25,18 @@ class PluginTestCase: DaemonTestCase {
             .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "cc"
     }
 
-    /// Compiles Tests/PluginFixtures/ctest_plugin.c with `defines` into `plugins/NAME` (a new file
-    /// renamed into place, as a package upgrade does: running workers keep the old one mapped).
+    /// The checkout's plugin header, as installed (socketserverd/socketserverd_plugin.h).
+    static var currentHeaders: String { repositoryRoot + "/Sources/CSocketServerPlugin/include" }
+    /// A copy of ABI 1.0's header, as plugins built before ABI 1.1 saw it.
+    static var abi10Headers: String { repositoryRoot + "/Tests/PluginFixtures/abi-1.0" }
+
+    /// Compiles Tests/PluginFixtures/ctest_plugin.c (or `source`) with `defines` and the header in
+    /// `include` into `plugins/NAME` (a new file renamed into place, as a package upgrade does:
+    /// running workers keep the old one mapped).
     @discardableResult
-    func compileCPlugin(_ name: String = "libctest.so", defines: [String] = [], file: StaticString = #filePath,
-                        line: UInt = #line) throws -> String {
-        let source = repositoryRoot + "/Tests/PluginFixtures/ctest_plugin.c"
-        let include = repositoryRoot + "/Sources/CSocketServerPlugin/include"
+    func compileCPlugin(_ name: String = "libctest.so", defines: [String] = [], include: String = PluginTestCase.currentHeaders,
+                        source: String = repositoryRoot + "/Tests/PluginFixtures/ctest_plugin.c",
+                        file: StaticString = #filePath, line: UInt = #line) throws -> String {
         let temporary = pluginDirectory + "/.\(name).\(UUID().uuidString)"
         let arguments = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I", include]
             + defines.map { "-D" + $0 } + [source, "-o", temporary]
@@ -93,5 +98,30 @@ class PluginTestCase: DaemonTestCase {
                       "the plugin check never began")
         XCTAssertNil(daemon.reapIfExited(), daemon.log)
         return daemon
+    }
+}
+
+/// A config written line by line, with the error expected at some of its lines (written next to
+/// the lines they are about).
+struct ConfigWithErrors {
+    private(set) var lines: [String] = []
+    private(set) var expected: [(line: Int, text: String)] = []
+
+    mutating func add(_ line: String, expect: String? = nil) {
+        lines.append(line)
+        if let expect { expected.append((lines.count, expect)) }
+    }
+
+    var text: String { lines.joined(separator: "\n") + "\n" }
+
+    /// Asserts that --check-config's `output` (for the file `name`) has each expected error at its
+    /// line, and no more errors than expected.
+    func assertReported(in output: String, name: String = "check.conf", file: StaticString = #filePath, line: UInt = #line) {
+        for (number, text) in expected {
+            let wanted = "\(name):\(number): "
+            XCTAssertTrue(output.split(separator: "\n").contains { $0.contains(wanted) && $0.contains(text) },
+                          "missing '\(wanted)… \(text)' in:\n\(output)", file: file, line: line)
+        }
+        XCTAssertTrue(output.contains("test failed: \(expected.count) error(s)"), output, file: file, line: line)
     }
 }

@@ -15,6 +15,8 @@ void cssd_line_buffer_stdout(void);
 /* accept4(2) with SOCK_CLOEXEC (needs _GNU_SOURCE, which Swift's Glibc module does not define). */
 struct sockaddr;
 int cssd_accept_cloexec(int fd, struct sockaddr *addr, unsigned int *len);
+/* accept4(2) with SOCK_CLOEXEC | SOCK_NONBLOCK: for an event loop, one system call fewer per connection. */
+int cssd_accept_nonblock(int fd, struct sockaddr *addr, unsigned int *len);
 /* eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK): a counter poll(2) can wait on. */
 int cssd_eventfd(void);
 /* pipe2(fds, O_CLOEXEC | (nonblock ? O_NONBLOCK : 0)). */
@@ -31,12 +33,14 @@ int64_t cssd_atomic_add64(int64_t *p, int64_t delta);
 int cssd_dup_cloexec(int old, int new_fd);
 
 /* epoll for EventLoopMixIn (Swift's Glibc module leaves sys/epoll.h out). The event flags below
-   are the kernel's EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP and EPOLLRDHUP. */
+   are the kernel's EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP and EPOLLEXCLUSIVE (a
+   listener several processes watch wakes one of them per connection, not all). */
 #define CSSD_EPOLLIN 0x001u
 #define CSSD_EPOLLOUT 0x004u
 #define CSSD_EPOLLERR 0x008u
 #define CSSD_EPOLLHUP 0x010u
 #define CSSD_EPOLLRDHUP 0x2000u
+#define CSSD_EPOLLEXCLUSIVE (1u << 28)
 /* epoll_create1(EPOLL_CLOEXEC). */
 int cssd_epoll_create(void);
 /* epoll_ctl: op 0 adds, 1 modifies, 2 deletes `fd`, with `events` and `tag` (the event's data.u64). */

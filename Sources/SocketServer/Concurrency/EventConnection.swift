@@ -25,6 +25,8 @@ final class EventConnection {
     var interest: UInt32 = 0
     /// When the connection last received or sent a byte (monotonic nanoseconds).
     var lastActivity: UInt64
+    /// Whether the handler was told it is done (`closed`).
+    private var handlerDone = false
 
     init(request: Request, server: BaseServer, handler: any EventStreamHandler, now: UInt64) {
         self.request = request
@@ -35,6 +37,13 @@ final class EventConnection {
     }
 
     var hasOutput: Bool { outputStart < output.count }
+
+    /// Tells the handler, once, that it is done.
+    func finishHandler() {
+        guard !handlerDone else { return }
+        handlerDone = true
+        handler.closed()
+    }
     var lingering: Bool { lingerDeadline != 0 }
 
     /// Sends what `output` holds until done or the socket's buffer is full; throws on a send error.

@@ -8,14 +8,23 @@ import CSocketServerShims
 /// everything else is touched by the loop's thread only.
 final class EventLoop: @unchecked Sendable {
     let wakeup: Wakeup
-    private let epoll: Int32
-    private let owner: EventLoopMixIn
+    let epoll: Int32
+    let owner: EventLoopMixIn
     private var connections: [Int32: EventConnection] = [:]
+    /// Connections handed over, taken in at each turn.
+    var incoming: [(Request, BaseServer)] = []
+    /// The server whose listener this loop accepts on, if any, and whether it is in the epoll set.
+    var listening: TCPServer?
+    var listenerWatched = false
+    /// After a failed accept: until when accepting pauses (monotonic ns; 0 = not paused).
+    var acceptPausedUntil: UInt64 = 0
+    /// Set once the loop has let go of a listener `stopAccepting` asked it to (and when it ends).
+    let acceptStopped = Event(set: true)
     private var draining = false
     /// While draining: from when a connection with nothing to send is ended (monotonic ns).
     private var drainDeadline = UInt64.max
     /// The earliest moment a connection may have been idle for `idleTimeout` (monotonic ns).
-    private var nextIdleCheck = UInt64.max
+    var nextIdleCheck = UInt64.max
     private static let wakeupTag = UInt64.max
     private static let readSize = 64 * 1024
     /// Reads per connection per readiness report, so one busy client does not starve the others.
@@ -45,11 +54,9 @@ final class EventLoop: @unchecked Sendable {
         defer { buffer.deallocate() }
         var tags = [UInt64](repeating: 0, count: 256)
         var events = [UInt32](repeating: 0, count: 256)
-        var incoming: [(Request, BaseServer)] = []
+        defer { listen(on: nil) }
         while true {
-            let closing = owner.takePending(into: &incoming)
-            for (request, server) in incoming { register(request, server) }
-            incoming.removeAll(keepingCapacity: true)
+            let closing = takeTurn()
             if closing && !draining { drain() }
             if draining && connections.isEmpty { return }
 
@@ -73,6 +80,11 @@ final class EventLoop: @unchecked Sendable {
             for index in 0..<Int(count) {
                 if tags[index] == Self.wakeupTag {
                     wakeup.drain()
+                } else if tags[index] == Self.listenerTag {
+                    if let listening {
+                        acceptBatch(listening, now: now)
+                        _ = takeTurn()  // the connections just accepted
+                    }
                 } else if let connection = connections[Int32(truncatingIfNeeded: tags[index])] {
                     serve(connection, events: events[index], buffer: buffer, now: now)
                 }
@@ -89,11 +101,14 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// Takes a handed-over connection into the loop.
-    private func register(_ request: Request, _ server: BaseServer) {
+    func register(_ request: Request, _ server: BaseServer) {
         let now = monotonicNanoseconds()
         do {
-            try request.socket.setNonBlockingFlag(true)
-            if owner.noDelay && request.socket.family != .unix { try? request.socket.setOption(.tcpNoDelay, true) }
+            let listener = server as? TCPServer
+            if !(listener?.acceptsNonBlocking ?? false) { try request.socket.setNonBlockingFlag(true) }
+            if owner.noDelay && request.socket.family != .unix && !(listener?.acceptsNoDelay ?? false) {
+                try? request.socket.setOption(.tcpNoDelay, true)
+            }
             let handler = owner.handlerType.init(clientAddress: request.clientAddress, server: server)
             let connection = EventConnection(request: request, server: server, handler: handler, now: now)
             guard cssd_epoll_ctl(epoll, 0, connection.fd, CSSD_EPOLLIN, UInt64(UInt32(bitPattern: connection.fd))) == 0 else {
@@ -170,6 +185,9 @@ final class EventLoop: @unchecked Sendable {
                     try connection.flush(now: now)
                     if connection.hasOutput { return }  // backpressure: wait until the client reads
                 }
+                // A short read took what had arrived: epoll (level-triggered) reports the rest,
+                // and a read now would most likely fail with EAGAIN.
+                if count < buffer.count { return }
             } else {
                 connection.reading = false
                 connection.peerClosed = true
@@ -208,6 +226,7 @@ final class EventLoop: @unchecked Sendable {
     /// the reply) and read and drop what comes until the client closes, at most
     /// `lingerNanoseconds` (nginx's lingering close).
     private func end(_ connection: EventConnection, now: UInt64) {
+        connection.finishHandler()
         guard !connection.peerClosed, (try? connection.request.socket.shutdown(.write)) != nil else {
             close(connection)
             return
@@ -233,7 +252,9 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func close(_ connection: EventConnection) {
+        connection.finishHandler()
         _ = cssd_epoll_ctl(epoll, 2, connection.fd, 0, 0)
+        if connection.peerClosed && !connection.hasOutput { connection.request.socket.closeEndsIt = true }
         connections[connection.fd] = nil
         connection.server.endRequest(connection.request)
         owner.closed()
@@ -280,5 +301,13 @@ final class EventLoop: @unchecked Sendable {
             }
         }
         nextIdleCheck = next
+        if acceptPausedUntil != 0 {
+            if acceptPausedUntil <= now {
+                acceptPausedUntil = 0
+                watchListener(now: now)  // may pause again, and note when
+            } else {
+                nextIdleCheck = min(nextIdleCheck, acceptPausedUntil)
+            }
+        }
     }
 }

@@ -7,6 +7,13 @@ import Glibc
 /// per connection instead of the server's blocking `BaseRequestHandler`: thousands of persistent
 /// connections cost one thread and a buffer each, not a thread or a process each.
 ///
+/// Under `serveForever` the loop accepts by itself (`startAccepting`): the listener is in its epoll
+/// set (EPOLLEXCLUSIVE, so processes sharing it are woken one at a time), and each time it is
+/// ready the loop accepts until none is waiting (at most 64 a turn), each connection through the
+/// server's pipeline (the hooks, `verifyRequest`, `processRequest`) on the loop's thread, while
+/// the server's own loop only waits for shutdown. An accept that fails (EMFILE…) goes to the
+/// hooks' `acceptFailed` (not `handleAcceptError`, which would block every connection) and pauses
+/// accepting for 100 ms. Otherwise (`handleRequest`, a request handed over by other code)
 /// `processRequest` takes the connection over (the server does not close it) and hands it to the
 /// loop, started on first use. The loop reads what is available, passes it to the handler and
 /// sends the handler's output without blocking; while output is pending it stops reading that
@@ -35,6 +42,8 @@ public final class EventLoopMixIn: RequestConcurrency, @unchecked Sendable {
     /// How long a connection may stay silent before it is closed; nil: forever.
     public let idleTimeout: Duration?
     /// Turns Nagle's algorithm off on TCP connections (replies go out as soon as they are ready).
+    /// The connections the loop accepts itself inherit it from the listener, on which
+    /// `startAccepting` sets it once (and which keeps it).
     public let noDelay: Bool
     /// After `serverClose()` began, how long connections are served as before; then each is
     /// ended as soon as it has nothing left to send.
@@ -46,6 +55,17 @@ public final class EventLoopMixIn: RequestConcurrency, @unchecked Sendable {
         var closing = false
         var loop: EventLoop? = nil
         var thread: PosixThread? = nil
+        /// The server whose listener the loop accepts on (`startAccepting`), or nil.
+        var accepting: TCPServer? = nil
+        /// `stopAccepting` waits for the loop to let the listener go.
+        var stopPending = false
+    }
+
+    /// What the loop is to do next, taken at the start of each of its turns.
+    struct Turn {
+        var closing: Bool
+        var listener: TCPServer?
+        var stopPending: Bool
     }
     let state = PosixMutex(State())
 
@@ -65,23 +85,65 @@ public final class EventLoopMixIn: RequestConcurrency, @unchecked Sendable {
     public var isClosing: Bool { state.withLock { $0.closing } }
 
     public func processRequest(_ request: Request, server: BaseServer) throws {
-        let loop: EventLoop = try state.withLock { state in
+        let loop: EventLoop? = try state.withLock { state in
             if state.closing || state.open >= maxConnections {
                 throw RequestRefused(state.closing ? .closing : .connectionsFull(maxConnections: maxConnections))
             }
-            if state.loop == nil {
-                let loop = try EventLoop(owner: self)
-                state.thread = try PosixThread.start { [self] in
-                    loop.run()
-                    loopEnded(loop)
-                }
-                state.loop = loop
-            }
+            let loop = try startLoop(&state)
             state.pending.append((request, server))
             state.open += 1
-            return state.loop!
+            // The loop's own accepts are taken in right after the batch: no wakeup needed.
+            let onLoopThread = state.thread.map { pthread_equal($0.id, pthread_self()) != 0 } ?? false
+            return onLoopThread ? nil : loop
         }
+        loop?.wakeup.signal()
+    }
+
+    /// Under the lock: the loop, started on first use.
+    private func startLoop(_ state: inout State) throws -> EventLoop {
+        if let loop = state.loop { return loop }
+        let loop = try EventLoop(owner: self)
+        state.thread = try PosixThread.start { [self] in
+            loop.run()
+            loopEnded(loop)
+        }
+        state.loop = loop
+        return loop
+    }
+
+    /// The loop accepts on a stream server's listener from now on (a datagram server, or one
+    /// without a socket, is left to its own loop).
+    public func startAccepting(_ server: BaseServer) throws -> Bool {
+        guard let listener = server as? TCPServer, listener.socket.type == .stream, listener.fileno() >= 0 else {
+            return false
+        }
+        listener.acceptsNonBlocking = true
+        // Connections inherit TCP_NODELAY from the listener: set once here, not once per connection.
+        if noDelay, listener.socket.family != .unix, !listener.acceptsNoDelay {
+            listener.acceptsNoDelay = (try? listener.socket.setOption(.tcpNoDelay, true)) != nil
+        }
+        let loop: EventLoop? = try state.withLock { state in
+            if state.accepting === listener, state.loop != nil { return nil }
+            state.accepting = listener
+            return try startLoop(&state)
+        }
+        loop?.wakeup.signal()
+        return true
+    }
+
+    /// Waits until the loop has let the listener go (a batch under way ends first).
+    public func stopAccepting(_ server: BaseServer) {
+        let loop: EventLoop? = state.withLock { state in
+            guard state.accepting === server else { return nil }
+            state.accepting = nil
+            guard let loop = state.loop else { return nil }
+            state.stopPending = true
+            loop.acceptStopped.clear()
+            return loop
+        }
+        guard let loop else { return }
         loop.wakeup.signal()
+        loop.acceptStopped.wait()
     }
 
     public func serverClose(_ server: BaseServer) {
@@ -98,28 +160,32 @@ public final class EventLoopMixIn: RequestConcurrency, @unchecked Sendable {
         }
     }
 
-    /// For the loop: moves the connections handed over into `into`; returns whether to close.
-    func takePending(into list: inout [(Request, BaseServer)]) -> Bool {
+    /// For the loop: moves the connections handed over into `into`; says whether to close and
+    /// which listener to accept on.
+    func takeTurn(into list: inout [(Request, BaseServer)]) -> Turn {
         state.withLock { state in
             swap(&list, &state.pending)
-            return state.closing
+            defer { state.stopPending = false }
+            return Turn(closing: state.closing, listener: state.accepting, stopPending: state.stopPending)
         }
     }
 
     /// The loop's thread ended. Unless `serverClose` is joining it, the loop failed (epoll): forget
     /// it, so the next connection starts a new one, and close what was handed over meanwhile.
     private func loopEnded(_ loop: EventLoop) {
-        let (orphans, thread): ([(Request, BaseServer)], PosixThread?) = state.withLock { state in
-            guard state.loop === loop else { return ([], nil) }
+        loop.acceptStopped.set()  // a stopAccepting waiting for this loop waits no more
+        let (orphans, thread, accepting): ([(Request, BaseServer)], PosixThread?, TCPServer?) = state.withLock { state in
+            guard state.loop === loop else { return ([], nil, nil) }
             let orphans = state.pending
             state.pending = []
             state.open -= orphans.count
             // serverClose joins the thread and forgets the loop itself.
-            guard !state.closing else { return (orphans, nil) }
+            guard !state.closing else { return (orphans, nil, nil) }
             defer { state.loop = nil; state.thread = nil }
-            return (orphans, state.thread)
+            return (orphans, state.thread, state.accepting)
         }
         thread?.detach()
+        accepting?.wakeup.signal()  // its serveForever starts a new loop (startAccepting)
         for (request, server) in orphans { server.endRequest(request) }
     }
 

@@ -22,8 +22,12 @@ public protocol EventStreamHandler: AnyObject, SendableMetatype {
     func connected(output: inout [UInt8]) throws -> Bool
     /// `bytes` is valid only during the call. Append the reply to `output`; return whether to go on.
     func received(_ bytes: UnsafeRawBufferPointer, output: inout [UInt8]) throws -> Bool
+    /// Called once when the loop is done with the handler: the connection is closed, or is being
+    /// closed gracefully (nothing more is passed to the handler). The default does nothing.
+    func closed()
 }
 
 extension EventStreamHandler {
     public func connected(output: inout [UInt8]) throws -> Bool { true }
+    public func closed() {}
 }

@@ -22,6 +22,14 @@ public protocol RequestConcurrency: AnyObject, Sendable {
     func handleTimeout(_ server: BaseServer)
     /// Called by `serverClose()`: wait for, or let go of, running requests.
     func serverClose(_ server: BaseServer)
+    /// Called by `serveForever` before it waits for requests, and again after each wake: true if
+    /// the model accepts the server's requests itself from now on (`EventLoopMixIn` accepts on its
+    /// loop's thread, in batches, running each through the server's pipeline), so that the
+    /// server's loop only waits for shutdown. Not in Python's socketserver; the default is false.
+    func startAccepting(_ server: BaseServer) throws -> Bool
+    /// Called as `serveForever` returns, after `startAccepting` said true: once it returns, the
+    /// model takes no more requests from the server.
+    func stopAccepting(_ server: BaseServer)
 }
 
 extension RequestConcurrency {
@@ -29,6 +37,8 @@ extension RequestConcurrency {
     public func serviceActions(_ server: BaseServer) {}
     public func handleTimeout(_ server: BaseServer) {}
     public func serverClose(_ server: BaseServer) {}
+    public func startAccepting(_ server: BaseServer) throws -> Bool { false }
+    public func stopAccepting(_ server: BaseServer) {}
 }
 
 /// Thrown by a model's `processRequest` when it has no room for the request: the server closes the

@@ -21,10 +21,13 @@ open class BaseServer: @unchecked Sendable {
     /// Code added to the pipeline's steps (see `ServerHooks`); nil adds none. Set it before serving.
     public var hooks: (any ServerHooks)?
 
-    private let wakeup: Wakeup
+    let wakeup: Wakeup
     private let shutdownRequested = Atomic<Bool>(false)
     private let loopStopped = Event(set: true)
     private let loopThread = Mutex<pthread_t?>(nil)
+    /// The thread of a concurrency that accepts for the loop (see `startAccepting`): `shutdown`
+    /// from it only asks, as from the loop's own thread.
+    let acceptingThread = Mutex<pthread_t?>(nil)
 
     public init(serverAddress: SocketAddress, handler: BaseRequestHandler.Type, concurrency: any RequestConcurrency) throws {
         self.serverAddress = serverAddress
@@ -117,7 +120,9 @@ open class BaseServer: @unchecked Sendable {
     // MARK: The loop
 
     /// Serves requests until `shutdown()`. `pollInterval` bounds how long the loop sleeps between
-    /// `serviceActions()`; shutdown wakes it at once regardless.
+    /// `serviceActions()`; shutdown wakes it at once regardless. When the concurrency accepts by
+    /// itself (`startAccepting`: an event loop accepts in batches on its own thread), this loop only
+    /// waits for shutdown and runs `serviceActions()`.
     public func serveForever(pollInterval: Duration = .milliseconds(500)) throws {
         loopStopped.clear()
         loopThread.withLock { $0 = pthread_self() }
@@ -127,6 +132,17 @@ open class BaseServer: @unchecked Sendable {
             loopThread.withLock { $0 = nil }
             loopStopped.set()
         }
+        if try concurrency.startAccepting(self) {
+            defer { concurrency.stopAccepting(self) }
+            while !shutdownRequested.load(ordering: .acquiring) {
+                let woken = try pollReadable([wakeup.fd], timeout: pollInterval)[0]
+                if shutdownRequested.load(ordering: .acquiring) { break }
+                if woken { wakeup.drain() }
+                _ = try concurrency.startAccepting(self)  // again: a loop that failed is replaced
+                serviceActions()
+            }
+            return
+        }
         while !shutdownRequested.load(ordering: .acquiring) {
             let ready = try pollReadable(fileno(), wakeup.fd, timeout: pollInterval)
             if shutdownRequested.load(ordering: .acquiring) { break }
@@ -135,8 +151,7 @@ open class BaseServer: @unchecked Sendable {
             // at once: clear it. A shutdown signalled after the check above still stops the loop,
             // because its flag is set before its signal.
             if ready.1 { wakeup.drain() }
-            if ready.0 { handleRequestNoBlock() }
-            serviceActions()
+            if ready.0 { handleWaitingRequests() } else { serviceActions() }
         }
     }
 
@@ -145,7 +160,9 @@ open class BaseServer: @unchecked Sendable {
     public func shutdown() {
         shutdownRequested.store(true, ordering: .releasing)
         wakeup.signal()
-        let onLoopThread = loopThread.withLock { thread in thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+        let me = pthread_self()
+        let onLoopThread = loopThread.withLock { thread in thread.map { pthread_equal($0, me) != 0 } ?? false }
+            || acceptingThread.withLock { thread in thread.map { pthread_equal($0, me) != 0 } ?? false }
         if !onLoopThread { loopStopped.wait() }
     }
 
@@ -155,6 +172,10 @@ open class BaseServer: @unchecked Sendable {
         shutdownRequested.store(true, ordering: .releasing)
         wakeup.signal()
     }
+
+    /// True from `shutdown()` or `requestShutdown()` until `serveForever` has returned: a
+    /// concurrency that accepts by itself stops taking requests.
+    var isShutdownRequested: Bool { shutdownRequested.load(ordering: .acquiring) }
 
     /// Handles one request, waiting at most `timeout` (or the socket's own timeout if shorter);
     /// if none comes, calls `handleTimeout()`.
@@ -174,20 +195,52 @@ open class BaseServer: @unchecked Sendable {
     /// The listening socket's own timeout, for `handleRequest`; servers with a socket override it.
     open var socketTimeout: Duration? { nil }
 
-    /// Takes one ready request through verify and process; errors go to `handleError`.
+    /// Takes one ready request through verify and process; errors go to `handleError`, a failed
+    /// accept to `handleAcceptError`.
     func handleRequestNoBlock() {
+        if case .failed(let error) = takeRequest() { handleAcceptError(error) }
+    }
+
+    /// Takes the requests waiting, up to 16, with `serviceActions()` after each (as after each
+    /// turn of the loop: a forking server waits there while it has `maxChildren`): under load the
+    /// next one is often queued by the time the last is handled, and taking it without polling
+    /// first saves a system call.
+    private func handleWaitingRequests() {
+        for _ in 0..<16 {
+            let taken = takeRequest()
+            serviceActions()
+            switch taken {
+            case .none: return
+            case .taken: if shutdownRequested.load(ordering: .acquiring) { return }
+            case .failed(let error): return handleAcceptError(error)
+            }
+        }
+    }
+
+    /// What `takeRequest` found.
+    enum Taken {
+        /// No request was waiting (another process took it first, or none came).
+        case none
+        /// A request went through the pipeline (served, handed over, refused or failed).
+        case taken
+        /// `getRequest` threw.
+        case failed(any Error)
+    }
+
+    /// Takes one ready request through the pipeline: `getRequest`, the hooks' `accepted`,
+    /// `verifyRequest`, `processRequest`; errors after the accept go to `handleError`.
+    func takeRequest() -> Taken {
         let request: Request
         concurrency.beforeAccept(self)
         do {
-            guard let ready = try getRequest() else { return }
+            guard let ready = try getRequest() else { return .none }
             request = hooks?.accepted(ready, server: self) ?? ready
         } catch {
-            handleAcceptError(error)
-            return
+            return .failed(error)
         }
         guard verifyRequest(request) else {
             endRequest(request)
-            return
+            return .taken
         }
         do {
             try processRequest(request)
@@ -195,6 +248,7 @@ open class BaseServer: @unchecked Sendable {
             handleError(error, request: request)
             endRequest(request)
         }
+        return .taken
     }
 
     /// Runs `body` with the server and closes it afterwards, whatever happens (Python's `with server:`).

@@ -15,6 +15,11 @@ open class TCPServer: BaseServer, @unchecked Sendable {
     public var allowReusePort = false
     /// The listen backlog (Python's `request_queue_size`, default 5).
     public var requestQueueSize: Int32 = 5
+    /// Set by a concurrency that accepts on an event loop: `getRequest` hands out non-blocking
+    /// descriptors (the socket's timeout semantics are unchanged).
+    var acceptsNonBlocking = false
+    /// Set when the listener has TCP_NODELAY, which the connections it accepts inherit.
+    var acceptsNoDelay = false
 
     /// The socket type the server opens; datagram servers override it.
     open class var socketType: SocketType { .stream }
@@ -90,13 +95,15 @@ open class TCPServer: BaseServer, @unchecked Sendable {
     override open var socketTimeout: Duration? { socket.timeout }
 
     override open func getRequest() throws -> Request? {
-        guard let (client, address) = try socket.acceptIfReady() else { return nil }
+        guard let (client, address) = try socket.acceptIfReady(nonBlocking: acceptsNonBlocking) else { return nil }
         return Request(socket: client, clientAddress: address)
     }
 
-    /// Shuts down the write side (the client sees end of file) and closes the connection.
+    /// Shuts down the write side (the client sees end of file) and closes the connection. Once
+    /// the client's end of file was read, close alone does that: the shutdown is skipped (no other
+    /// process holds the connection then; a forking server's parent closed its copy at once).
     override open func shutdownRequest(_ request: Request) {
-        try? request.socket.shutdown(.write)
+        if !request.socket.closeEndsIt { try? request.socket.shutdown(.write) }
         closeRequest(request)
     }
 

@@ -25,6 +25,7 @@ extension Socket {
             Glibc.recv(fd, buffer.baseAddress, buffer.count, flags)
         }
         readDrained.store(count < buffer.count, ordering: .relaxed)
+        if count == 0 && buffer.count > 0 && type == .stream { peerEnded.store(true, ordering: .relaxed) }
         countReceived(count)
         return count
     }

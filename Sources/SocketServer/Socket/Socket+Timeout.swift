@@ -26,6 +26,30 @@ extension Socket {
         try setTimeout(blocking ? nil : .zero)
     }
 
+    /// How long a blocking receive or send may wait for the peer (`setIdleTimeout`); nil: forever.
+    public var idleTimeout: Duration? {
+        let nanoseconds = idleNanoseconds.load(ordering: .relaxed)
+        return nanoseconds > 0 ? .nanoseconds(nanoseconds) : nil
+    }
+
+    /// Limits how long each blocking receive or send waits for the peer (the kernel's SO_RCVTIMEO
+    /// and SO_SNDTIMEO); a call that waits longer throws `SocketError.timeout`. Not in Python's
+    /// socket: unlike `setTimeout` the descriptor stays blocking and no poll(2) precedes a call, one
+    /// system call fewer per wait; but the limit is per wait, not per call (a `sendAll` that keeps
+    /// making progress may take longer in all), so it bounds idle time. It applies while the socket
+    /// has no timeout and its descriptor is blocking; nil lifts it.
+    public func setIdleTimeout(_ timeout: Duration?) throws(SocketError) {
+        let fd = try fd("setsockopt")
+        let nanoseconds = timeout.map { max(Int64(clamping: $0.clampedNanoseconds), 1_000) } ?? 0
+        var limit = timeval(tv_sec: Int(nanoseconds / 1_000_000_000), tv_usec: Int(nanoseconds % 1_000_000_000 / 1_000))
+        for option in [SO_RCVTIMEO, SO_SNDTIMEO] {
+            guard setsockopt(fd, SOL_SOCKET, option, &limit, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
+                throw .last("setsockopt")
+            }
+        }
+        idleNanoseconds.store(nanoseconds, ordering: .relaxed)
+    }
+
     /// Sets O_NONBLOCK on the descriptor without changing the socket's timeout semantics:
     /// a blocking socket whose descriptor is non-blocking still blocks, by polling.
     public func setNonBlockingFlag(_ on: Bool) throws(SocketError) {
@@ -34,6 +58,7 @@ extension Socket {
         // system call fewer for every accepted connection that gets a timeout.
         var value: Int32 = on ? 1 : 0
         guard ioctl(fd, UInt(FIONBIO), &value) == 0 else { throw .last("ioctl FIONBIO") }
+        nonBlockingDescriptor.store(on, ordering: .relaxed)
     }
 
     /// The instant a call started now must finish by, or nil for no limit.
@@ -64,6 +89,9 @@ extension Socket {
                 return try retryingOnInterrupt(body)
             } catch .wouldBlock {
                 if once || timeout == .zero { throw .system(call: call, errno: EAGAIN) }
+                // A blocking descriptor reports EAGAIN only when its kernel wait limit passed.
+                if timeout == nil && idleNanoseconds.load(ordering: .relaxed) > 0
+                    && !nonBlockingDescriptor.load(ordering: .relaxed) { throw .timeout(call: call) }
                 try waitUntilReady(readiness, deadline: deadline.instant(), call: call)
             } catch {
                 throw .system(call: call, errno: error.rawValue)

@@ -14,8 +14,20 @@ public final class Socket: @unchecked Sendable, CustomStringConvertible {
     public let type: SocketType
     private let descriptor: Atomic<Int32>
     let timeoutState = Mutex<Duration?>(nil)
+    /// The kernel's wait limit for blocking calls (`setIdleTimeout`), in nanoseconds; 0: none.
+    let idleNanoseconds = Atomic<Int64>(0)
+    /// Whether the descriptor has O_NONBLOCK (set through this socket, or accepted so).
+    let nonBlockingDescriptor: Atomic<Bool>
     /// The last `recv(into:)` came back short: the next one polls before reading (see there).
     let readDrained = Atomic<Bool>(false)
+    /// The peer has closed its side (a receive read end of file) and nothing is left to send:
+    /// close alone sends the end, and `shutdownRequest` skips its shutdown (a system call fewer
+    /// per connection). Set by `recv(into:)` and by the event loop.
+    let peerEnded = Atomic<Bool>(false)
+    var closeEndsIt: Bool {
+        get { peerEnded.load(ordering: .relaxed) }
+        set { peerEnded.store(newValue, ordering: .relaxed) }
+    }
     /// Bytes received and sent (see Socket+Traffic.swift).
     let received = Atomic<UInt64>(0)
     let sent = Atomic<UInt64>(0)
@@ -28,6 +40,7 @@ public final class Socket: @unchecked Sendable, CustomStringConvertible {
         self.family = family
         self.type = type
         self.descriptor = Atomic(fd)
+        self.nonBlockingDescriptor = Atomic(false)
     }
 
     /// Adopts an open socket descriptor (for example one inherited from a parent process).
@@ -43,13 +56,15 @@ public final class Socket: @unchecked Sendable, CustomStringConvertible {
         self.family = AddressFamily(rawValue: try intOption(SO_DOMAIN))
         self.type = SocketType(rawValue: try intOption(SO_TYPE))
         self.descriptor = Atomic(fd)
+        self.nonBlockingDescriptor = Atomic(fcntl(fd, F_GETFL) & O_NONBLOCK != 0)
         _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC)
     }
 
-    init(acceptedFD fd: Int32, family: AddressFamily, type: SocketType) {
+    init(acceptedFD fd: Int32, family: AddressFamily, type: SocketType, nonBlocking: Bool = false) {
         self.family = family
         self.type = type
         self.descriptor = Atomic(fd)
+        self.nonBlockingDescriptor = Atomic(nonBlocking)
     }
 
     /// A connected pair of Unix sockets (`socketpair(2)`).
@@ -124,14 +139,18 @@ extension Socket {
     }
 
     /// Accepts a connection if one is waiting, else returns nil at once, whatever the timeout.
-    /// Servers use this on a listening socket that several processes share.
-    public func acceptIfReady() throws(SocketError) -> (Socket, SocketAddress)? {
+    /// Servers use this on a listening socket that several processes share. With `nonBlocking`,
+    /// the connection's descriptor comes non-blocking (`SOCK_NONBLOCK`, for an event loop); its
+    /// timeout is nil all the same, so its own calls still block, by polling.
+    public func acceptIfReady(nonBlocking: Bool = false) throws(SocketError) -> (Socket, SocketAddress)? {
         let fd = try fd("accept")
         var wouldBlock = false
         let (client, address) = try SocketAddress.receiving { (addr, length) throws(SocketError) -> Int in
             while true {
                 do throws(Errno) {
-                    return Int(try retryingOnInterrupt { cssd_accept_cloexec(fd, addr, length) })
+                    return Int(try retryingOnInterrupt {
+                        nonBlocking ? cssd_accept_nonblock(fd, addr, length) : cssd_accept_cloexec(fd, addr, length)
+                    })
                 } catch let error where error.rawValue == ECONNABORTED {
                     continue  // the client gave up before we accepted: take the next one
                 } catch .wouldBlock {
@@ -144,7 +163,7 @@ extension Socket {
             }
         }
         if wouldBlock { return nil }
-        return (Socket(acceptedFD: Int32(client), family: family, type: type), address ?? .unix(path: ""))
+        return (Socket(acceptedFD: Int32(client), family: family, type: type, nonBlocking: nonBlocking), address ?? .unix(path: ""))
     }
 
     /// Connects to `address` (`connect(2)`), honouring the timeout.

@@ -60,7 +60,8 @@ struct ServiceHandlers {
                 return .unavailable
             }
             return .found(HandlerDescriptor(name: name, stream: descriptor.stream, datagram: descriptor.datagram,
-                                            keys: descriptor.keys, validate: descriptor.validate), plugin: config)
+                                            events: descriptor.events, keys: descriptor.keys, validate: descriptor.validate),
+                          plugin: config)
         }
     }
 }

@@ -69,7 +69,7 @@ enum ServiceKeys {
     static let concurrency = Setting<ServiceConfig, ConcurrencyKind>(
         "concurrency", .choice, default: .threads, into: \.concurrency,
         doc: "sync, threads (a pool), fork (a child per request) or events (one event loop: stream "
-            + "listeners, handlers echo, discard, daytime, upper)")
+            + "listeners, handlers echo, discard, daytime, upper and plugin handlers with event callbacks)")
     static let threads = Setting<ServiceConfig, Int>(
         "threads", .integer(threadRange), default: 32, into: \.threads,
         doc: "the pool for threads, the most children for fork, a 32nd of the most connections for events")

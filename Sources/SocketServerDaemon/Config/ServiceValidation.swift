@@ -76,8 +76,7 @@ enum ServiceValidation {
             }
         }
         if config.concurrency == .events, let entry = keys["concurrency"] {
-            checkEvents(descriptor, pluginHandler: deferred ? keys["handler"]?.value : nil, listen,
-                        catalog: handlers.catalog, at: entry.location, diagnostics: &diagnostics)
+            checkEvents(descriptor, listen, catalog: handlers.catalog, at: entry.location, diagnostics: &diagnostics)
         }
 
         var options: [String: String] = [:]
@@ -109,21 +108,22 @@ enum ServiceValidation {
                         at: location)
     }
 
-    /// `concurrency = events` needs a stream listener and a handler with an event-driven variant.
-    private static func checkEvents(_ descriptor: HandlerDescriptor?, pluginHandler: String?, _ listen: ListenAddress?,
-                                    catalog: any HandlerCatalog, at location: SourceLocation, diagnostics: inout Diagnostics) {
+    /// `concurrency = events` needs a stream listener and a handler with an event-driven variant
+    /// (a plugin handler has one when it gives event callbacks, ABI 1.1). A deferred plugin
+    /// handler (the master) is checked by the process that loads the plugin.
+    private static func checkEvents(_ descriptor: HandlerDescriptor?, _ listen: ListenAddress?, catalog: any HandlerCatalog,
+                                    at location: SourceLocation, diagnostics: inout Diagnostics) {
         if let listen, listen.isDatagram {
             diagnostics.add("concurrency 'events' serves stream listeners only (tcp://, unix:), not \(listen); "
                 + "use sync, threads or fork", at: location)
             return
         }
-        let name: String
-        if let descriptor {
-            guard descriptor.events == nil else { return }
-            name = descriptor.name
-        } else if let pluginHandler {
-            name = pluginHandler  // plugin handlers are blocking handlers: never event-driven
-        } else {
+        guard let descriptor, descriptor.events == nil else { return }
+        let name = descriptor.name
+        if name.contains(".") {
+            diagnostics.add("plugin handler '\(name)' has no event callbacks, so it cannot serve concurrency 'events' "
+                + "(it supports sync, threads and fork); an event-driven plugin handler sets ssd_handler.events "
+                + "(plugin ABI 1.1)", at: location)
             return
         }
         let eventHandlers = catalog.names.filter { catalog.descriptor(named: $0)?.events != nil }

@@ -48,18 +48,21 @@ final class PluginBinding: Sendable {
     /// datagram handler's replies go (nil for streams).
     func call(client: SocketAddress, replyingOn socket: Socket?, _ body: (UnsafePointer<ssd_request>) -> Int32) -> Int32 {
         let context = PluginCall(binding: self, client: client, socket: socket)
-        let clientText: String
-        if case .unix(let path) = client, path.isEmpty { clientText = "" } else { clientText = client.description }
         return withExtendedLifetime(context) {
-            clientText.withCString { cClient in
-                var request = ssd_request(
-                    service: cService, handler: cHandler, client: cClient, handler_data: handler.entry.pointee.data,
-                    config: pluginConfigCallback, log: pluginLogCallback,
-                    reply: socket == nil ? nil : pluginReplyCallback,
-                    daemon: Unmanaged.passUnretained(context).toOpaque())
+            PluginCall.clientText(client).withCString { cClient in
+                var request = self.request(client: cClient, context: context)
                 return body(&request)
             }
         }
+    }
+
+    /// The `ssd_request` of one request (or connection) whose callbacks reach `context`.
+    func request(client: UnsafePointer<CChar>, context: PluginCall) -> ssd_request {
+        ssd_request(
+            service: cService, handler: cHandler, client: client, handler_data: handler.entry.data,
+            config: pluginConfigCallback, log: pluginLogCallback,
+            reply: context.socket == nil ? nil : pluginReplyCallback,
+            daemon: Unmanaged.passUnretained(context).toOpaque())
     }
 }
 
@@ -73,6 +76,12 @@ final class PluginCall {
         self.binding = binding
         self.client = client
         self.socket = socket
+    }
+
+    /// The client as `ssd_request.client` shows it ("" for an unnamed Unix peer).
+    static func clientText(_ client: SocketAddress) -> String {
+        if case .unix(let path) = client, path.isEmpty { return "" }
+        return client.description
     }
 
     static func from(_ request: UnsafePointer<ssd_request>?) -> PluginCall? {

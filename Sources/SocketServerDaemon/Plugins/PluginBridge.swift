@@ -13,40 +13,33 @@ struct PluginCallError: Error, CustomStringConvertible {
 
 extension BaseRequestHandler {
     /// The binding of the service this request belongs to.
-    fileprivate func pluginBinding() throws -> PluginBinding {
+    func pluginBinding() throws -> PluginBinding {
         guard let host, let binding = PluginBinding.binding(for: host.serviceName) else {
             throw PluginCallError(description: "no plugin handler is bound to this service in worker \(getpid())")
         }
         return binding
     }
 
-    fileprivate func check(_ status: Int32, _ binding: PluginBinding) throws {
+    func check(_ status: Int32, _ binding: PluginBinding) throws {
         guard status != SSD_OK else { return }
         throw PluginCallError(description: "plugin handler \(binding.handlerName) returned status \(status)")
     }
 }
 
-/// Streams: the plugin gets the connected socket as a plain blocking fd, whose socket timeout
-/// becomes kernel timeouts (SO_RCVTIMEO, SO_SNDTIMEO).
+/// Streams: the plugin gets the connected socket as a plain blocking fd, whose timeout becomes
+/// the kernel's (SO_RCVTIMEO, SO_SNDTIMEO: the socket's idle timeout).
 final class PluginStreamBridge: BaseRequestHandler {
     override func handle() throws {
         let binding = try pluginBinding()
-        guard let stream = binding.handler.entry.pointee.stream else {
+        guard let stream = binding.handler.entry.stream else {
             throw PluginCallError(description: "plugin handler \(binding.handlerName) cannot serve streams")
         }
-        let idle = request.timeout
-        try request.setTimeout(nil)  // O_NONBLOCK off: C code expects a blocking socket
-        let fd = request.fileno()
-        if let timeout = idle, timeout > .zero {
-            var limit = timeval(tv_sec: Int(timeout.components.seconds),
-                                tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
-            if limit.tv_sec == 0 && limit.tv_usec == 0 { limit.tv_usec = 1 }  // 0 would mean "never"
-            for option in [SO_RCVTIMEO, SO_SNDTIMEO] {
-                guard setsockopt(fd, SOL_SOCKET, option, &limit, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
-                    throw SocketError.system(call: "setsockopt", errno: errno)
-                }
-            }
+        if let timeout = request.timeout {
+            try request.setTimeout(nil)  // O_NONBLOCK off: C code expects a blocking socket
+            if timeout > .zero { try request.setIdleTimeout(timeout) }
         }
+        try request.setNonBlockingFlag(false)
+        let fd = request.fileno()
         let status = binding.call(client: clientAddress, replyingOn: nil) { stream($0, fd) }
         try check(status, binding)
     }
@@ -56,7 +49,7 @@ final class PluginStreamBridge: BaseRequestHandler {
 final class PluginDatagramBridge: BaseRequestHandler {
     override func handle() throws {
         let binding = try pluginBinding()
-        guard let datagram = binding.handler.entry.pointee.datagram else {
+        guard let datagram = binding.handler.entry.datagram else {
             throw PluginCallError(description: "plugin handler \(binding.handlerName) cannot serve datagrams")
         }
         let status = packet.withUnsafeBytes { bytes in

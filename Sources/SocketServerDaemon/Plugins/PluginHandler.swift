@@ -15,13 +15,17 @@ struct PluginHandler: @unchecked Sendable {
     let name: String
     /// Declared keys in table order, with their defaults (nil: required).
     let keys: [(name: String, defaultValue: String?)]
-    let entry: UnsafePointer<ssd_handler>
+    let entry: PluginTableEntry
+    /// The event-driven callbacks (ABI 1.1), nil without them.
+    let events: ssd_events?
 
-    var servesStreams: Bool { entry.pointee.stream != nil }
-    var servesDatagrams: Bool { entry.pointee.datagram != nil }
+    /// Whether a stream listener can be served: by the blocking callback, or by the event
+    /// callbacks through the blocking adapter.
+    var servesStreams: Bool { entry.stream != nil || events != nil }
+    var servesDatagrams: Bool { entry.datagram != nil }
 
-    /// Reads and checks every handler of `plugin`.
-    static func table(_ plugin: ssd_plugin, path: String) -> Result<[PluginHandler], PluginFault> {
+    /// Reads and checks every handler of `plugin`, built for `version`.
+    static func table(_ plugin: ssd_plugin, version: PluginABIVersion, path: String) -> Result<[PluginHandler], PluginFault> {
         let count = plugin.handler_count
         guard count > 0, let base = plugin.handlers else {
             return .failure(PluginFault("\(path) declares no handlers"))
@@ -31,7 +35,7 @@ struct PluginHandler: @unchecked Sendable {
         }
         var handlers: [PluginHandler] = []
         for index in 0..<count {
-            switch read(base + index, index: index, path: path) {
+            switch read(PluginTableEntry(table: UnsafeRawPointer(base), index: index, version: version), index: index, path: path) {
             case .success(let handler):
                 if handlers.contains(where: { $0.name == handler.name }) {
                     return .failure(PluginFault("\(path) declares handler '\(handler.name)' twice"))
@@ -44,21 +48,24 @@ struct PluginHandler: @unchecked Sendable {
         return .success(handlers)
     }
 
-    private static func read(_ entry: UnsafePointer<ssd_handler>, index: Int, path: String) -> Result<PluginHandler, PluginFault> {
-        let handler = entry.pointee
+    private static func read(_ handler: PluginTableEntry, index: Int, path: String) -> Result<PluginHandler, PluginFault> {
         guard let rawName = handler.name, PluginSection.isValidName(String(cString: rawName)) else {
             return .failure(PluginFault("\(path): handler #\(index + 1) has no valid name (letters, digits, '_', '-')"))
         }
         let name = String(cString: rawName)
-        guard handler.stream != nil || handler.datagram != nil else {
-            return .failure(PluginFault("\(path): handler '\(name)' has neither a stream nor a datagram callback"))
+        let events = handler.events?.pointee
+        if let events, events.data == nil {
+            return .failure(PluginFault("\(path): handler '\(name)' has event callbacks without a data callback"))
         }
-        guard handler.key_count <= maximumKeys, handler.key_count == 0 || handler.keys != nil else {
-            return .failure(PluginFault("\(path): handler '\(name)' has a bad key table (\(handler.key_count) keys)"))
+        guard handler.stream != nil || handler.datagram != nil || events != nil else {
+            return .failure(PluginFault("\(path): handler '\(name)' has neither a stream, a datagram nor event callbacks"))
+        }
+        guard handler.keyCount <= maximumKeys, handler.keyCount == 0 || handler.keys != nil else {
+            return .failure(PluginFault("\(path): handler '\(name)' has a bad key table (\(handler.keyCount) keys)"))
         }
         let reserved = Set(ServiceKeys.names + ["include"])
         var keys: [(name: String, defaultValue: String?)] = []
-        for keyIndex in 0..<handler.key_count {
+        for keyIndex in 0..<handler.keyCount {
             let key = handler.keys![keyIndex]
             guard let rawKey = key.name, PluginSection.isValidName(String(cString: rawKey)) else {
                 return .failure(PluginFault("\(path): handler '\(name)': key #\(keyIndex + 1) has no valid name"))
@@ -73,19 +80,19 @@ struct PluginHandler: @unchecked Sendable {
             }
             keys.append((keyName, key.default_value.map { String(cString: $0) }))
         }
-        return .success(PluginHandler(name: name, keys: keys, entry: entry))
+        return .success(PluginHandler(name: name, keys: keys, entry: handler, events: events))
     }
 
     /// The plugin's verdict on each declared key's value (keys missing from `options` are skipped).
     func validate(_ options: [String: String]) -> [(key: String, problem: String)] {
-        guard let check = entry.pointee.validate else { return [] }
+        guard let check = entry.validate else { return [] }
         var problems: [(key: String, problem: String)] = []
         var message = [CChar](repeating: 0, count: PluginHandler.messageSize)
         for (key, _) in keys {
             guard let value = options[key] else { continue }
             message[0] = 0
             let status = message.withUnsafeMutableBufferPointer { buffer in
-                check(entry.pointee.data, key, value, buffer.baseAddress, buffer.count)
+                check(entry.data, key, value, buffer.baseAddress, buffer.count)
             }
             guard status != 0 else { continue }
             message[message.count - 1] = 0
@@ -101,8 +108,9 @@ struct PluginHandler: @unchecked Sendable {
         var declared: [String: String?] = [:]
         for (key, defaultValue) in keys { declared[key] = .some(defaultValue) }
         return HandlerDescriptor(
-            name: name, stream: servesStreams ? PluginStreamBridge.self : nil,
+            name: name, stream: entry.stream != nil ? PluginStreamBridge.self : events != nil ? PluginEventAdapter.self : nil,
             datagram: servesDatagrams ? PluginDatagramBridge.self : nil,
+            events: events != nil ? PluginEventBridge.self : nil,
             keys: declared, validate: { self.validate($0) })
     }
 
@@ -135,7 +143,7 @@ struct DynamicPluginLoader: PluginLoader {
                 let descriptor = handler.descriptor()
                 guard let progress else { return descriptor }
                 return HandlerDescriptor(name: descriptor.name, stream: descriptor.stream, datagram: descriptor.datagram,
-                                         keys: descriptor.keys, validate: { options in
+                                         events: descriptor.events, keys: descriptor.keys, validate: { options in
                     progress(plugin, "validating keys for handler '\(handler.name)'")
                     defer { progress(plugin, nil) }
                     return descriptor.validate(options)

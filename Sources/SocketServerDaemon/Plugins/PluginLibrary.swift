@@ -37,13 +37,14 @@ struct PluginLibrary {
         guard let plugin = entry() else {
             return .failure(PluginFault("\(path): \(SSD_PLUGIN_ENTRY_SYMBOL)() returned NULL"))
         }
-        let version = plugin.pointee.abi_version
-        guard version == SSD_PLUGIN_ABI_VERSION else {
-            return .failure(PluginFault("\(path) is built for plugin ABI version \(version), but this socketserverd "
-                + "speaks version \(SSD_PLUGIN_ABI_VERSION); rebuild it against this socketserverd_plugin.h"))
+        // abi_version first: what else the plugin's struct holds depends on it.
+        let version = PluginABIVersion(plugin.pointee.abi_version)
+        guard version.isLoadable else {
+            return .failure(PluginFault("\(path) is built for plugin ABI version \(version.raw) (\(version)), but this "
+                + "socketserverd speaks \(PluginABIVersion.spoken); rebuild it against this socketserverd_plugin.h"))
         }
         let handlers: [PluginHandler]
-        switch PluginHandler.table(plugin.pointee, path: path) {
+        switch PluginHandler.table(plugin.pointee, version: version, path: path) {
         case .success(let table): handlers = table
         case .failure(let fault): return .failure(fault)
         }

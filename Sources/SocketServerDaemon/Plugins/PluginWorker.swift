@@ -40,6 +40,6 @@ enum PluginWorker {
                                          options: options))
         log.debug("service \(service.name): worker \(getpid()) loaded plugin \(plugin.name) ('\(library.ownName)') from \(plugin.path)")
         let full = handler.descriptor()
-        return .success(HandlerDescriptor(name: service.handler, stream: full.stream, datagram: full.datagram))
+        return .success(HandlerDescriptor(name: service.handler, stream: full.stream, datagram: full.datagram, events: full.events))
     }
 }

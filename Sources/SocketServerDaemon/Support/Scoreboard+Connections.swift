@@ -28,8 +28,9 @@ extension Scoreboard {
 
     /// A record for a connection, starting at `hint` (a number that differs between open
     /// connections, such as the descriptor); nil when every record is taken (cannot happen with
-    /// the service's limits; the connection is then served untracked).
-    func claimConnection(slot: Int, hint: Int) -> Int? {
+    /// the service's limits; the connection is then served untracked). `owner` is the claiming
+    /// process.
+    func claimConnection(slot: Int, hint: Int, owner: pid_t = CurrentProcess.id) -> Int? {
         guard let board = boards[slot] else { return nil }
         let count = board.connections
         let start = abs(hint % count)
@@ -38,7 +39,7 @@ extension Scoreboard {
             if cssd_atomic_cas64(connectionWord(board, record, 0), ConnectionState.free.rawValue,
                                  ConnectionState.claiming.rawValue) != 0 {
                 cssd_atomic_store64(connectionWord(board, record, 1), 0)
-                cssd_atomic_store64(connectionWord(board, record, 2), Int64(getpid()))
+                cssd_atomic_store64(connectionWord(board, record, 2), Int64(owner))
                 return record
             }
         }

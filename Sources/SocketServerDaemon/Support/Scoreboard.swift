@@ -177,7 +177,7 @@ final class Scoreboard: @unchecked Sendable {
         for entry in 0..<board.entries where cssd_atomic_cas64(start(board, entry), 0, -1) != 0 {
             Self.write(address, to: client(board, entry))
             cssd_atomic_store64(childGroup(board, entry), 0)
-            cssd_atomic_store64(owner(board, entry), Int64(getpid()))
+            cssd_atomic_store64(owner(board, entry), Int64(CurrentProcess.id))
             cssd_atomic_store64(start(board, entry), now)
             return entry
         }

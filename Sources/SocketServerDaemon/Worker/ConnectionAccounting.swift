@@ -71,7 +71,7 @@ extension ServicePolicy {
         let line = AccessLine(service: service.name, client: .address(request.clientAddress), worker: workerPID,
                               durationNanoseconds: duration, bytesIn: bytesIn, bytesOut: bytesOut, result: record.result)
         // A request child exits right after this: its line cannot wait for the worker's loop.
-        if service.concurrency == .fork, getpid() != workerPID { AccessLog.shared.writeNow([line]) } else { AccessLog.shared.append(line) }
+        if service.concurrency == .fork, CurrentProcess.id != workerPID { AccessLog.shared.writeNow([line]) } else { AccessLog.shared.append(line) }
     }
 
     /// How an error ends the request, for its access line.

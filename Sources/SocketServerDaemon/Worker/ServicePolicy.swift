@@ -75,11 +75,16 @@ final class ServicePolicy: ServerHooks, Sendable {
 
     // MARK: timeout, the idle time of a connection
 
-    /// `timeout` becomes the timeout of each connection's socket (`willHandle`) and of a datagram
-    /// listener's (`install`): a handler's recv or send that waits that long fails, and exec's
-    /// relay and the plugin bridge read their limit from the socket.
+    /// `timeout` becomes each connection's idle timeout (`willHandle`: the kernel's wait limit, so a
+    /// blocking recv or send needs no poll first) and a datagram listener's timeout (`install`): a
+    /// handler's recv or send that waits that long fails, and exec's relay and the plugin bridge
+    /// read their limit from the socket.
     private func applyIdleTimeout(to socket: Socket) throws {
         if let timeout = service.idleTimeout { try socket.setTimeout(timeout) }
+    }
+
+    private func applyIdleTimeout(toConnection socket: Socket) throws {
+        if let timeout = service.idleTimeout { try socket.setIdleTimeout(timeout) }
     }
 
     /// With `concurrency = events`: the event loop, which closes connections silent for `timeout`.
@@ -112,7 +117,7 @@ final class ServicePolicy: ServerHooks, Sendable {
     /// Before the handler: a silent client is closed after `timeout`, and the request is on the
     /// scoreboard while it runs, so the master can kill a worker whose request hangs.
     func willHandle(_ request: Request, server: BaseServer) throws {
-        if !service.listen.isDatagram { try applyIdleTimeout(to: request.socket) }
+        if !service.listen.isDatagram { try applyIdleTimeout(toConnection: request.socket) }
         logServing(request)
         if isDatagram { Self.record(request)?.sentToAtStart = Socket.bytesSentToByThisThread }
         if let entry = scoreboard?.begin(slot: slot, client: request.clientAddress) {
