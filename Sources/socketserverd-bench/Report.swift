@@ -267,10 +267,34 @@ func renderReport(servers: [ServerSpec], cells: [Workload], results: [String: Ro
             return (fixed(value, decimals) + "x", value >= times)
         }
     }
+    let keep256 = Workload(keepAlive: true, clients: 256, size: 16)
+    /// The bare built-in echo under `concurrency`, either transport (not the plugin or operations rows).
+    func isModel(_ concurrency: String) -> (ServerSpec) -> Bool {
+        { spec in spec.kind == .daemon(concurrency: concurrency) && !spec.pluginEcho && !spec.name.contains("+") }
+    }
+    let isEvents = isModel("events")
     // A fork per connection is held to the C server that forks per connection, exec to tcpserver;
-    // the pre-fork C reference and the 10x over Python's ForkingTCPServer are for the other models.
-    add("conn 32c 16B >= 0.9x C", applies: { !isFork($0) && !isExec($0) }, atLeast(0.9, referenceName, in: conn32))
-    add("keep 32c 16B >= 0.9x C", applies: { !isExec($0) }, atLeast(0.9, referenceName, in: keep32))
+    // the pre-fork C reference and the 10x over Python's ForkingTCPServer are for the other models,
+    // and the event loop, which works as the C server does, to the C server itself.
+    add("conn 32c 16B >= 0.9x C", applies: { !isFork($0) && !isExec($0) && !isEvents($0) }, atLeast(0.9, referenceName, in: conn32))
+    add("events: conn 32c 16B >= 0.95x C", applies: isEvents, atLeast(0.95, referenceName, in: conn32))
+    add("keep 32c 16B >= 0.9x C", applies: { !isExec($0) && !isEvents($0) }, atLeast(0.9, referenceName, in: keep32))
+    add("events: keep 32c 16B >= 1.0x C", applies: isEvents, atLeast(1.0, referenceName, in: keep32))
+    add("events: keep 256c 16B >= 1.0x C", applies: isEvents, atLeast(1.0, referenceName, in: keep256))
+    // Over a Unix socket, the same share of the C server's rate as over TCP (within 10%), the worse
+    // of a connection per request and persistent connections.
+    add("unix: x C >= 0.9 of tcp's (conn, keep 32c)", applies: { ($0.unix) && (isModel("sync")($0) || isModel("threads")($0)) }) { spec, row in
+        guard spec.name.hasSuffix(" unix") else { return ("—", nil) }
+        let tcpName = String(spec.name.dropLast(5)) + " tcp"
+        guard let tcp = results[tcpName] else { return ("—", nil) }
+        let shares = [conn32, keep32].compactMap { workload -> Double? in
+            guard let mine = ratio(row, workload, against: referenceName(for: spec)),
+                  let theirs = ratio(tcp, workload, against: "C prefork epoll tcp (ref)"), theirs > 0 else { return nil }
+            return mine / theirs
+        }
+        guard let worst = shares.min() else { return ("—", nil) }
+        return (fixed(worst, 2), worst >= 0.9)
+    }
     add("conn 32c 16B >= 10x Py Forking", applies: { !isFork($0) && !isExec($0) },
         atLeast(10, { _ in "python ForkingTCPServer" }, in: conn32, decimals: 1))
     add("fork: conn 32c 16B >= 0.6x C fork", applies: isFork,
@@ -278,7 +302,6 @@ func renderReport(servers: [ServerSpec], cells: [Workload], results: [String: Ro
     add("fork: conn 32c 16B >= 3x Py Forking", applies: isFork, atLeast(3, { _ in "python ForkingTCPServer" }, in: conn32, decimals: 1))
     add("exec: conn 32c 16B >= 1.2x tcpserver", applies: isExec, atLeast(1.2, { _ in "tcpserver exec cat" }, in: conn32))
     // The plugin echo's cost: its row against the built-in echo under events, in the same run.
-    let keep256 = Workload(keepAlive: true, clients: 256, size: 16)
     for (label, workload) in [("keep 32c", keep32), ("keep 256c", keep256), ("conn 32c", conn32)] {
         add("plugin echo \(label) 16B >= 0.9x built-in events", applies: \.pluginEcho) { spec, row in
             guard spec.pluginEcho, let value = ratio(row, workload, against: "socketserverd events tcp") else { return ("—", nil) }
