@@ -231,7 +231,10 @@ final class RootPrivilegeTests: PluginTestCase {
         XCTAssertEqual(try tcpRoundTrip(port: second, "two\n"), "TWO\n", daemon.log)
         XCTAssertTrue(daemon.waitForLog("service second: worker", count: 1), daemon.log)
         for worker in daemon.workerPIDs() where daemon.log.contains("worker \(worker) serving tcp://") {
-            assertUnprivileged(processStatus(worker), "worker \(worker)", fromRoot: false)
+            let status = processStatus(worker)
+            guard !status.isEmpty else { continue }  // an old-generation worker that has left since
+            assertUnprivileged(status, "worker \(worker)", fromRoot: false)
         }
+        XCTAssertFalse(daemon.workerPIDs().isEmpty)
     }
 }
