@@ -254,7 +254,7 @@ final class EventLoop: @unchecked Sendable {
     private func close(_ connection: EventConnection) {
         connection.finishHandler()
         _ = cssd_epoll_ctl(epoll, 2, connection.fd, 0, 0)
-        if connection.peerClosed && !connection.hasOutput { connection.request.socket.closeEndsIt = true }
+        if connection.peerClosed && !connection.hasOutput { connection.request.socket.peerEnded.store(true, ordering: .relaxed) }
         connections[connection.fd] = nil
         connection.server.endRequest(connection.request)
         owner.closed()

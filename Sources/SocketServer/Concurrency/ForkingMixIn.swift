@@ -70,16 +70,6 @@ public final class ForkingMixIn: RequestConcurrency, @unchecked Sendable {
             status = 1
         }
         server.endRequest(request)
-        exitChild(status)
-    }
-
-    /// `_exit`, looked up once in the parent and called through its address: a call by name goes
-    /// through a lazily bound stub, and each child would search every loaded library for the
-    /// symbol again, since the parent never calls it.
-    private let exitNow = libcFunction("_exit", as: (@convention(c) (Int32) -> Void).self)
-
-    private func exitChild(_ status: Int32) -> Never {
-        exitNow?(status)
         _exit(status)
     }
 

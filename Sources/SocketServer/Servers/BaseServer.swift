@@ -132,25 +132,19 @@ open class BaseServer: @unchecked Sendable {
             loopThread.withLock { $0 = nil }
             loopStopped.set()
         }
-        if try concurrency.startAccepting(self) {
-            defer { concurrency.stopAccepting(self) }
-            while !shutdownRequested.load(ordering: .acquiring) {
-                let woken = try pollReadable([wakeup.fd], timeout: pollInterval)[0]
-                if shutdownRequested.load(ordering: .acquiring) { break }
-                if woken { wakeup.drain() }
-                _ = try concurrency.startAccepting(self)  // again: a loop that failed is replaced
-                serviceActions()
-            }
-            return
-        }
+        let delegated = try concurrency.startAccepting(self)
+        defer { if delegated { concurrency.stopAccepting(self) } }
+        // When the concurrency accepts, the loop polls only the wakeup (poll skips a negative fd).
+        let listener = delegated ? -1 : fileno()
         while !shutdownRequested.load(ordering: .acquiring) {
-            let ready = try pollReadable(fileno(), wakeup.fd, timeout: pollInterval)
+            let ready = try pollReadable(listener, wakeup.fd, timeout: pollInterval)
             if shutdownRequested.load(ordering: .acquiring) { break }
             // A wakeup without the flag (a forked child's requestShutdown sets only its own copy of
             // the flag; a shutdown that landed as the last loop ended) would make every poll return
             // at once: clear it. A shutdown signalled after the check above still stops the loop,
             // because its flag is set before its signal.
             if ready.1 { wakeup.drain() }
+            if delegated { _ = try concurrency.startAccepting(self) }  // again: a loop that failed is replaced
             if ready.0 { handleWaitingRequests() } else { serviceActions() }
         }
     }

@@ -103,7 +103,7 @@ open class TCPServer: BaseServer, @unchecked Sendable {
     /// the client's end of file was read, close alone does that: the shutdown is skipped (no other
     /// process holds the connection then; a forking server's parent closed its copy at once).
     override open func shutdownRequest(_ request: Request) {
-        if !request.socket.closeEndsIt { try? request.socket.shutdown(.write) }
+        if !request.socket.peerEnded.load(ordering: .relaxed) { try? request.socket.shutdown(.write) }
         closeRequest(request)
     }
 

@@ -24,10 +24,6 @@ public final class Socket: @unchecked Sendable, CustomStringConvertible {
     /// close alone sends the end, and `shutdownRequest` skips its shutdown (a system call fewer
     /// per connection). Set by `recv(into:)` and by the event loop.
     let peerEnded = Atomic<Bool>(false)
-    var closeEndsIt: Bool {
-        get { peerEnded.load(ordering: .relaxed) }
-        set { peerEnded.store(newValue, ordering: .relaxed) }
-    }
     /// Bytes received and sent (see Socket+Traffic.swift).
     let received = Atomic<UInt64>(0)
     let sent = Atomic<UInt64>(0)

@@ -34,11 +34,12 @@ final class PluginStreamBridge: BaseRequestHandler {
         guard let stream = binding.handler.entry.stream else {
             throw PluginCallError(description: "plugin handler \(binding.handlerName) cannot serve streams")
         }
+        // C code expects a blocking socket: a Python-style timeout (O_NONBLOCK and poll) becomes
+        // the kernel's wait limit; the service's `timeout` is that already.
         if let timeout = request.timeout {
-            try request.setTimeout(nil)  // O_NONBLOCK off: C code expects a blocking socket
+            try request.setTimeout(nil)
             if timeout > .zero { try request.setIdleTimeout(timeout) }
         }
-        try request.setNonBlockingFlag(false)
         let fd = request.fileno()
         let status = binding.call(client: clientAddress, replyingOn: nil) { stream($0, fd) }
         try check(status, binding)

@@ -80,11 +80,8 @@ final class ServicePolicy: ServerHooks, Sendable {
     /// handler's recv or send that waits that long fails, and exec's relay and the plugin bridge
     /// read their limit from the socket.
     private func applyIdleTimeout(to socket: Socket) throws {
-        if let timeout = service.idleTimeout { try socket.setTimeout(timeout) }
-    }
-
-    private func applyIdleTimeout(toConnection socket: Socket) throws {
-        if let timeout = service.idleTimeout { try socket.setIdleTimeout(timeout) }
+        guard let timeout = service.idleTimeout else { return }
+        if socket.type == .stream { try socket.setIdleTimeout(timeout) } else { try socket.setTimeout(timeout) }
     }
 
     /// With `concurrency = events`: the event loop, which closes connections silent for `timeout`.
@@ -117,7 +114,7 @@ final class ServicePolicy: ServerHooks, Sendable {
     /// Before the handler: a silent client is closed after `timeout`, and the request is on the
     /// scoreboard while it runs, so the master can kill a worker whose request hangs.
     func willHandle(_ request: Request, server: BaseServer) throws {
-        if !service.listen.isDatagram { try applyIdleTimeout(toConnection: request.socket) }
+        if !isDatagram { try applyIdleTimeout(to: request.socket) }
         logServing(request)
         if isDatagram { Self.record(request)?.sentToAtStart = Socket.bytesSentToByThisThread }
         if let entry = scoreboard?.begin(slot: slot, client: request.clientAddress) {
