@@ -103,7 +103,7 @@ open class ExecStreamHandler: BaseRequestHandler {
         // Only a Unix connection with an idle limit is relayed.
         let idle = ExecRunner.idleLimit(request)
         let connection = request.fileno()
-        if idle == nil || ExecRelay.tcpInfo(connection) != nil {
+        if idle == nil || request.family != .unix {
             // Its stdin and stdout share the connection's file status flags and socket options:
             // blocking and without the kernel's wait limit, as a program expects (the handler
             // watches the idle time itself).

@@ -116,7 +116,7 @@ struct ExecRelay {
         return .milliseconds(min(info.tcpi_last_data_recv, info.tcpi_last_data_sent))
     }
 
-    static func tcpInfo(_ fd: Int32) -> tcp_info? {
+    private static func tcpInfo(_ fd: Int32) -> tcp_info? {
         var info = tcp_info()
         var length = socklen_t(MemoryLayout<tcp_info>.size)
         guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &length) == 0 else { return nil }
